@@ -1,0 +1,323 @@
+//! AWS adapters for deadbolt's ports: IAM inline policies and STS caller identity, on the AWS
+//! SDK for Rust. Each adapter holds a client and nothing else; all logic is in deadbolt-core.
+
+use std::time::Duration;
+
+use aws_config::{timeout::TimeoutConfig, BehaviorVersion, Region, SdkConfig};
+use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use deadbolt_core::ports::{
+    CallerIdentity, IamError, IamErrorKind, IdentityProvider, InlinePolicies,
+};
+use deadbolt_core::{ContainmentTarget, TargetKind};
+
+/// Where the SDK should connect and as whom. Unset fields follow the standard AWS
+/// configuration chain (environment, profile, container/instance credentials).
+#[derive(Debug, Default, Clone)]
+pub struct AwsOptions {
+    /// An endpoint override (also honoured from `AWS_ENDPOINT_URL` by the SDK itself).
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// Load the SDK configuration once per process. Timeouts are explicit: a hung connection must
+/// not eat the Lambda's whole budget before containment is even attempted.
+pub async fn load_config(options: &AwsOptions) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(Duration::from_secs(5))
+            .operation_timeout(Duration::from_secs(20))
+            .build(),
+    );
+    if let Some(url) = &options.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(region) = &options.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(profile) = &options.profile {
+        loader = loader.profile_name(profile);
+    }
+    let config = loader.load().await;
+    if config.region().is_none() {
+        // IAM and STS are global; any region signs correctly. Fall back rather than fail.
+        return config
+            .into_builder()
+            .region(Region::from_static("us-east-1"))
+            .build();
+    }
+    config
+}
+
+/// Inline policies through `aws-sdk-iam`.
+#[derive(Clone, Debug)]
+pub struct IamInlinePolicies {
+    client: aws_sdk_iam::Client,
+}
+
+impl IamInlinePolicies {
+    pub fn new(client: aws_sdk_iam::Client) -> Self {
+        IamInlinePolicies { client }
+    }
+
+    pub fn from_conf(config: &SdkConfig) -> Self {
+        Self::new(aws_sdk_iam::Client::new(config))
+    }
+
+    pub fn client(&self) -> &aws_sdk_iam::Client {
+        &self.client
+    }
+}
+
+impl InlinePolicies for IamInlinePolicies {
+    async fn get_policy(
+        &self,
+        target: &ContainmentTarget,
+        policy_name: &str,
+    ) -> Result<Option<String>, IamError> {
+        let c = &self.client;
+        let name = target.name.as_str();
+        let document = match target.kind {
+            TargetKind::User => c
+                .get_user_policy()
+                .user_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .map(|o| o.policy_document)
+                .map_err(|e| classify(&e)),
+            TargetKind::Role => c
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .map(|o| o.policy_document)
+                .map_err(|e| classify(&e)),
+            TargetKind::Group => c
+                .get_group_policy()
+                .group_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .map(|o| o.policy_document)
+                .map_err(|e| classify(&e)),
+        };
+        match document {
+            Ok(doc) => Ok(Some(url_decode(&doc))),
+            Err(e) if e.kind == IamErrorKind::NoSuchEntity => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn put_policy(
+        &self,
+        target: &ContainmentTarget,
+        policy_name: &str,
+        document: &str,
+    ) -> Result<(), IamError> {
+        let c = &self.client;
+        let name = target.name.as_str();
+        let result = match target.kind {
+            TargetKind::User => c
+                .put_user_policy()
+                .user_name(name)
+                .policy_name(policy_name)
+                .policy_document(document)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Role => c
+                .put_role_policy()
+                .role_name(name)
+                .policy_name(policy_name)
+                .policy_document(document)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Group => c
+                .put_group_policy()
+                .group_name(name)
+                .policy_name(policy_name)
+                .policy_document(document)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+        };
+        result
+    }
+
+    async fn delete_policy(
+        &self,
+        target: &ContainmentTarget,
+        policy_name: &str,
+    ) -> Result<(), IamError> {
+        let c = &self.client;
+        let name = target.name.as_str();
+        let result = match target.kind {
+            TargetKind::User => c
+                .delete_user_policy()
+                .user_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Role => c
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Group => c
+                .delete_group_policy()
+                .group_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+        };
+        result
+    }
+}
+
+/// Caller identity through `aws-sdk-sts`.
+#[derive(Clone, Debug)]
+pub struct StsIdentity {
+    client: aws_sdk_sts::Client,
+}
+
+impl StsIdentity {
+    pub fn new(client: aws_sdk_sts::Client) -> Self {
+        StsIdentity { client }
+    }
+
+    pub fn from_conf(config: &SdkConfig) -> Self {
+        Self::new(aws_sdk_sts::Client::new(config))
+    }
+}
+
+impl IdentityProvider for StsIdentity {
+    async fn caller_identity(&self) -> Result<CallerIdentity, IamError> {
+        let out = self
+            .client
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        match (out.account, out.arn) {
+            (Some(account_id), Some(arn)) => Ok(CallerIdentity { account_id, arn }),
+            _ => Err(IamError {
+                kind: IamErrorKind::Other,
+                code: "IncompleteResponse".into(),
+                message: "GetCallerIdentity returned no Account or Arn".into(),
+            }),
+        }
+    }
+}
+
+/// Map any SDK error to the domain's error by its AWS error code.
+fn classify<E, R>(err: &SdkError<E, R>) -> IamError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e.code().unwrap_or("Unknown").to_string();
+            let message = e.message().unwrap_or("").to_string();
+            IamError {
+                kind: kind_of(&code),
+                code,
+                message,
+            }
+        }
+        other => IamError {
+            kind: IamErrorKind::Other,
+            code: match other {
+                SdkError::TimeoutError(_) => "Timeout",
+                SdkError::DispatchFailure(_) => "DispatchFailure",
+                SdkError::ResponseError(_) => "ResponseError",
+                SdkError::ConstructionFailure(_) => "ConstructionFailure",
+                _ => "SdkError",
+            }
+            .to_string(),
+            message: DisplayErrorContext(other).to_string(),
+        },
+    }
+}
+
+fn kind_of(code: &str) -> IamErrorKind {
+    match code {
+        "NoSuchEntity" | "NoSuchEntityException" => IamErrorKind::NoSuchEntity,
+        "UnmodifiableEntity" | "UnmodifiableEntityException" => IamErrorKind::UnmodifiableEntity,
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
+            IamErrorKind::AccessDenied
+        }
+        "Throttling"
+        | "ThrottlingException"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException" => IamErrorKind::Throttled,
+        "LimitExceeded" | "LimitExceededException" => IamErrorKind::LimitExceeded,
+        "MalformedPolicyDocument" | "MalformedPolicyDocumentException" => {
+            IamErrorKind::MalformedPolicy
+        }
+        _ => IamErrorKind::Other,
+    }
+}
+
+/// IAM returns policy documents URL-encoded (RFC 3986). Decode `%XX`; leave anything else.
+pub fn url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_decode_handles_iam_encoding_and_plain_text() {
+        assert_eq!(
+            url_decode("%7B%22Version%22%3A%222012-10-17%22%7D"),
+            r#"{"Version":"2012-10-17"}"#
+        );
+        assert_eq!(url_decode(r#"{"a":"100%"}"#), r#"{"a":"100%"}"#);
+        assert_eq!(url_decode("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn error_codes_map_to_domain_kinds() {
+        assert_eq!(kind_of("NoSuchEntity"), IamErrorKind::NoSuchEntity);
+        assert_eq!(
+            kind_of("UnmodifiableEntity"),
+            IamErrorKind::UnmodifiableEntity
+        );
+        assert_eq!(kind_of("AccessDenied"), IamErrorKind::AccessDenied);
+        assert_eq!(kind_of("Throttling"), IamErrorKind::Throttled);
+        assert_eq!(kind_of("LimitExceeded"), IamErrorKind::LimitExceeded);
+        assert_eq!(kind_of("ServiceFailure"), IamErrorKind::Other);
+    }
+}

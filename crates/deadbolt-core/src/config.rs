@@ -1,0 +1,285 @@
+//! Operator configuration. In this version it comes from environment variables (SAM
+//! parameters); a configuration that does not parse is a start-up error, never a silent default.
+
+use serde::Serialize;
+use std::fmt;
+
+use crate::glob::Glob;
+
+pub const ENV_MODE: &str = "DEADBOLT_MODE";
+pub const ENV_FINDING_TYPES: &str = "DEADBOLT_FINDING_TYPES";
+pub const ENV_MIN_SEVERITY: &str = "DEADBOLT_MIN_SEVERITY";
+pub const ENV_PROTECTED_PRINCIPALS: &str = "DEADBOLT_PROTECTED_PRINCIPALS";
+
+/// Finding-type prefixes that may trigger containment by default: the IAM finding families
+/// whose credentials an inline Deny can restrain. Prefixes, not exact names, because GuardDuty
+/// renames types (`InstanceCredentialExfiltration` became `.OutsideAWS` / `.InsideAWS`) and an
+/// exact list silently stops matching. `Policy:IAMUser/RootCredentialUsage` is deliberately
+/// absent: root cannot be contained by a policy, and root use is often legitimate.
+pub const DEFAULT_FINDING_TYPES: &[&str] = &[
+    "Stealth:IAMUser/CloudTrailLoggingDisabled",
+    "Stealth:IAMUser/PasswordPolicyChange",
+    "UnauthorizedAccess:IAMUser/TorIPCaller",
+    "UnauthorizedAccess:IAMUser/MaliciousIPCaller",
+    "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration",
+    "CredentialAccess:IAMUser/AnomalousBehavior",
+    "DefenseEvasion:IAMUser/AnomalousBehavior",
+    "Discovery:IAMUser/AnomalousBehavior",
+    "Exfiltration:IAMUser/AnomalousBehavior",
+    "Impact:IAMUser/AnomalousBehavior",
+    "InitialAccess:IAMUser/AnomalousBehavior",
+    "Persistence:IAMUser/AnomalousBehavior",
+    "PrivilegeEscalation:IAMUser/AnomalousBehavior",
+    "PenTest:IAMUser/",
+];
+
+/// What deadbolt does with a finding it would contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Decide and record, nothing else.
+    Off,
+    /// Decide, record and show the planned calls. The default.
+    #[default]
+    DryRun,
+    /// Decide, record and write the DenyAll policy.
+    Enforce,
+}
+
+impl Mode {
+    pub const ACCEPTED: &'static str = "off, dry-run, enforce";
+
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" => Some(Mode::Off),
+            "dry-run" | "dryrun" | "dry_run" => Some(Mode::DryRun),
+            "enforce" => Some(Mode::Enforce),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::DryRun => "dry-run",
+            Mode::Enforce => "enforce",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A configuration value deadbolt did not understand. It names the variable, what was found
+/// and what is accepted; deadbolt refuses to start rather than guess.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var}={found:?} is not a mode; accepted values: {accepted}")]
+    Mode {
+        var: &'static str,
+        found: String,
+        accepted: &'static str,
+    },
+    #[error("{var}={found:?} is not a severity; accepted values: a number from 0 to 10 (GuardDuty: low 1-3.9, medium 4-6.9, high 7-8.9, critical 9-10)")]
+    Severity { var: &'static str, found: String },
+    #[error("{var} entry {entry:?} is not a finding-type prefix; accepted values: comma-separated prefixes of GuardDuty types such as \"Stealth:IAMUser/\" or \"UnauthorizedAccess:IAMUser/TorIPCaller\", or \"*\" for every type")]
+    FindingType { var: &'static str, entry: String },
+    #[error("{var} entry {entry:?} is not a principal pattern; accepted values: comma-separated IAM names or ARNs with * and ? wildcards, e.g. \"break-glass-*\"")]
+    Protected { var: &'static str, entry: String },
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub mode: Mode,
+    /// Finding-type prefixes that may trigger containment; `"*"` allows every type.
+    pub finding_types: Vec<String>,
+    pub min_severity: f64,
+    /// Principals never contained, matched against names and ARNs (see `decision`).
+    pub protected: Vec<Glob>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mode: Mode::DryRun,
+            finding_types: DEFAULT_FINDING_TYPES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            min_severity: 0.0,
+            protected: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Build from the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Build from any key lookup (tests pass a map). Unset or blank variables take defaults.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut cfg = Config::default();
+        let value = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+
+        if let Some(v) = value(ENV_MODE) {
+            cfg.mode = Mode::parse(&v).ok_or_else(|| ConfigError::Mode {
+                var: ENV_MODE,
+                found: v.clone(),
+                accepted: Mode::ACCEPTED,
+            })?;
+        }
+        if let Some(v) = value(ENV_MIN_SEVERITY) {
+            cfg.min_severity = v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && (0.0..=10.0).contains(s))
+                .ok_or(ConfigError::Severity {
+                    var: ENV_MIN_SEVERITY,
+                    found: v.clone(),
+                })?;
+        }
+        if let Some(v) = value(ENV_FINDING_TYPES) {
+            let mut types = Vec::new();
+            for entry in split_list(&v) {
+                let ok = entry == "*"
+                    || (entry.len() <= 256
+                        && entry.contains(':')
+                        && entry.chars().all(|c| c.is_ascii_graphic()));
+                if !ok {
+                    return Err(ConfigError::FindingType {
+                        var: ENV_FINDING_TYPES,
+                        entry: entry.to_string(),
+                    });
+                }
+                types.push(entry.to_string());
+            }
+            cfg.finding_types = types;
+        }
+        if let Some(v) = value(ENV_PROTECTED_PRINCIPALS) {
+            for entry in split_list(&v) {
+                let ok = entry.len() <= 2048
+                    && entry.chars().all(|c| {
+                        crate::finding::is_iam_name_char(c) || matches!(c, '*' | '?' | ':' | '/')
+                    });
+                if !ok {
+                    return Err(ConfigError::Protected {
+                        var: ENV_PROTECTED_PRINCIPALS,
+                        entry: entry.to_string(),
+                    });
+                }
+                cfg.protected.push(Glob::new(entry));
+            }
+        }
+        Ok(cfg)
+    }
+
+    pub fn finding_type_enabled(&self, finding_type: &str) -> bool {
+        self.finding_types
+            .iter()
+            .any(|p| p == "*" || finding_type.starts_with(p.as_str()))
+    }
+}
+
+fn split_list(v: &str) -> impl Iterator<Item = &str> {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_dry_run_and_the_iam_families() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.mode, Mode::DryRun);
+        assert_eq!(c.min_severity, 0.0);
+        assert!(c.protected.is_empty());
+        assert!(c.finding_type_enabled("Stealth:IAMUser/CloudTrailLoggingDisabled"));
+        assert!(c.finding_type_enabled(
+            "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS"
+        ));
+        assert!(c.finding_type_enabled("PenTest:IAMUser/KaliLinux"));
+        assert!(!c.finding_type_enabled("Policy:IAMUser/RootCredentialUsage"));
+        assert!(!c.finding_type_enabled("Backdoor:EC2/C&CActivity.B!DNS"));
+    }
+
+    #[test]
+    fn blank_values_take_defaults() {
+        let c = cfg(&[(ENV_MODE, "  "), (ENV_FINDING_TYPES, "")]).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn parses_every_variable() {
+        let c = cfg(&[
+            (ENV_MODE, "Enforce"),
+            (ENV_MIN_SEVERITY, "4.5"),
+            (
+                ENV_FINDING_TYPES,
+                "Stealth:IAMUser/, PenTest:IAMUser/KaliLinux",
+            ),
+            (
+                ENV_PROTECTED_PRINCIPALS,
+                "break-glass-*, arn:aws:iam::*:role/Admin?",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.mode, Mode::Enforce);
+        assert_eq!(c.min_severity, 4.5);
+        assert_eq!(
+            c.finding_types,
+            vec!["Stealth:IAMUser/", "PenTest:IAMUser/KaliLinux"]
+        );
+        assert!(c.finding_type_enabled("Stealth:IAMUser/PasswordPolicyChange"));
+        assert!(!c.finding_type_enabled("PenTest:IAMUser/ParrotLinux"));
+        assert_eq!(c.protected.len(), 2);
+        assert!(c.protected[0].matches("break-glass-admin"));
+    }
+
+    #[test]
+    fn every_invalid_value_names_the_variable_and_accepted_values() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                ENV_MODE,
+                "enforcing",
+                "accepted values: off, dry-run, enforce",
+            ),
+            (ENV_MIN_SEVERITY, "high", "a number from 0 to 10"),
+            (ENV_MIN_SEVERITY, "11", "a number from 0 to 10"),
+            (ENV_MIN_SEVERITY, "NaN", "a number from 0 to 10"),
+            (
+                ENV_FINDING_TYPES,
+                "CloudTrailLoggingDisabled",
+                "finding-type prefix",
+            ),
+            (ENV_PROTECTED_PRINCIPALS, "bob\"}", "principal pattern"),
+        ];
+        for (var, value, expected) in cases {
+            let err = cfg(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{err}");
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn star_enables_every_type() {
+        let c = cfg(&[(ENV_FINDING_TYPES, "*")]).unwrap();
+        assert!(c.finding_type_enabled("Policy:IAMUser/RootCredentialUsage"));
+    }
+}

@@ -1,0 +1,490 @@
+//! The GuardDuty finding as EventBridge delivers it, and the one way to parse it.
+//!
+//! Parsing is defensive: the event is size- and depth-checked before serde sees it, every
+//! error names the JSON path that is wrong, and the envelope is checked for consistency with
+//! the finding inside it. Unknown fields are ignored (GuardDuty adds fields over time).
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// EventBridge's maximum event size. Anything larger did not come from EventBridge.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+/// GuardDuty findings nest about eight levels deep; 32 leaves ample room for new fields while
+/// refusing the pathological nesting that is only ever an attack on the parser.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+pub const GUARDDUTY_SOURCE: &str = "aws.guardduty";
+pub const GUARDDUTY_DETAIL_TYPE: &str = "GuardDuty Finding";
+
+/// The EventBridge envelope around a GuardDuty finding.
+pub type GuardDutyEvent = EventBridgeEvent<Finding>;
+
+/// A GuardDuty finding, schema 2.0 (the fields deadbolt uses).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    #[serde(default)]
+    pub schema_version: Option<String>,
+    pub id: String,
+    pub arn: String,
+    #[serde(rename = "type")]
+    pub finding_type: String,
+    pub severity: f64,
+    pub account_id: String,
+    pub region: String,
+    pub partition: String,
+    pub resource: Resource,
+    pub service: Service,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resource {
+    pub resource_type: String,
+    #[serde(default)]
+    pub access_key_details: Option<AccessKeyDetails>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessKeyDetails {
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    #[serde(default)]
+    pub principal_id: Option<String>,
+    #[serde(default)]
+    pub user_type: Option<String>,
+    #[serde(default)]
+    pub user_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    #[serde(default)]
+    pub action: Option<Action>,
+    #[serde(default)]
+    pub event_first_seen: Option<String>,
+    #[serde(default)]
+    pub event_last_seen: Option<String>,
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// GuardDuty always sends this; a finding without it is treated as not archived.
+    #[serde(default)]
+    pub archived: bool,
+    #[serde(default)]
+    pub additional_info: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Action {
+    #[serde(default)]
+    pub action_type: Option<String>,
+    #[serde(default)]
+    pub aws_api_call_action: Option<AwsApiCallAction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsApiCallAction {
+    #[serde(default)]
+    pub api: Option<String>,
+    #[serde(default)]
+    pub service_name: Option<String>,
+    #[serde(default)]
+    pub caller_type: Option<String>,
+    #[serde(default)]
+    pub remote_ip_details: Option<RemoteIpDetails>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteIpDetails {
+    #[serde(default)]
+    pub ip_address_v4: Option<String>,
+    #[serde(default)]
+    pub organization: Option<Organization>,
+    #[serde(default)]
+    pub country: Option<Value>,
+    #[serde(default)]
+    pub city: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    #[serde(default)]
+    pub asn: Option<String>,
+    #[serde(default)]
+    pub asn_org: Option<String>,
+    #[serde(default)]
+    pub isp: Option<String>,
+    #[serde(default)]
+    pub org: Option<String>,
+}
+
+impl Finding {
+    /// AWS sample findings (`CreateSampleFindings`) carry `additionalInfo.sample: true` and
+    /// `GeneratedFinding…` placeholders. Either marks the finding as a sample: acting on one
+    /// would lock out whatever real principal happens to share a placeholder name.
+    pub fn is_sample(&self) -> bool {
+        let truthy = |v: Option<&Value>| match v {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+            _ => false,
+        };
+        let info = self.service.additional_info.as_ref();
+        // Since 2023 GuardDuty also nests the same keys as a JSON string in `value`.
+        let nested = info
+            .and_then(|i| i.get("value"))
+            .and_then(Value::as_str)
+            .and_then(|v| serde_json::from_str::<Value>(v).ok());
+        let flagged = truthy(info.and_then(|i| i.get("sample")))
+            || truthy(nested.as_ref().and_then(|n| n.get("sample")));
+        let placeholder = self
+            .resource
+            .access_key_details
+            .as_ref()
+            .map(|d| {
+                [&d.user_name, &d.access_key_id, &d.principal_id]
+                    .iter()
+                    .any(|f| {
+                        f.as_deref()
+                            .is_some_and(|v| v.starts_with("GeneratedFinding"))
+                    })
+            })
+            .unwrap_or(false);
+        flagged || placeholder
+    }
+
+    pub fn api_call(&self) -> Option<&AwsApiCallAction> {
+        self.service.action.as_ref()?.aws_api_call_action.as_ref()
+    }
+}
+
+/// Everything that can be wrong with an incoming event. Each variant names what is wrong and
+/// where, so an operator reading the decision record can fix the producer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InputError {
+    #[error("the event is empty")]
+    Empty,
+    #[error(
+        "the event is {size} bytes; the limit is {limit} bytes (EventBridge's maximum event size)"
+    )]
+    TooLarge { size: usize, limit: usize },
+    #[error("the event nests JSON deeper than {limit} levels")]
+    TooDeep { limit: usize },
+    #[error("the event is not valid JSON: {detail}")]
+    NotJson { detail: String },
+    #[error("the event must be a JSON object, but it is {found}")]
+    NotAnObject { found: &'static str },
+    #[error("missing required field `{path}`")]
+    MissingField { path: String },
+    #[error("field `{path}` has the wrong type: {detail}")]
+    WrongType { path: String, detail: String },
+    #[error("field `{path}` is invalid: {reason}")]
+    InvalidValue { path: String, reason: String },
+    #[error("`source` is {found:?}; deadbolt handles only {expected:?} events")]
+    WrongSource {
+        found: String,
+        expected: &'static str,
+    },
+    #[error("`detail-type` is {found:?}; deadbolt handles only {expected:?} events")]
+    WrongDetailType {
+        found: String,
+        expected: &'static str,
+    },
+    #[error("`{field}` is {found:?} but `{other_field}` is {other:?}; they must agree")]
+    Inconsistent {
+        field: &'static str,
+        found: String,
+        other_field: &'static str,
+        other: String,
+    },
+}
+
+impl InputError {
+    /// A stable machine-readable code for the decision record's `reason`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InputError::Empty => "empty_event",
+            InputError::TooLarge { .. } => "event_too_large",
+            InputError::TooDeep { .. } => "event_too_deep",
+            InputError::NotJson { .. } => "not_json",
+            InputError::NotAnObject { .. } => "not_an_object",
+            InputError::MissingField { .. } => "missing_field",
+            InputError::WrongType { .. } => "wrong_type",
+            InputError::InvalidValue { .. } => "invalid_value",
+            InputError::WrongSource { .. } => "wrong_source",
+            InputError::WrongDetailType { .. } => "wrong_detail_type",
+            InputError::Inconsistent { .. } => "inconsistent_event",
+        }
+    }
+}
+
+/// Parse and validate one EventBridge event carrying a GuardDuty finding.
+pub fn parse_event(raw: &str) -> Result<GuardDutyEvent, InputError> {
+    if raw.trim().is_empty() {
+        return Err(InputError::Empty);
+    }
+    if raw.len() > MAX_EVENT_BYTES {
+        return Err(InputError::TooLarge {
+            size: raw.len(),
+            limit: MAX_EVENT_BYTES,
+        });
+    }
+    check_shape(raw)?;
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let event: GuardDutyEvent =
+        serde_path_to_error::deserialize(&mut de).map_err(classify_serde_error)?;
+    de.end().map_err(|e| InputError::NotJson {
+        detail: e.to_string(),
+    })?;
+    validate(&event)?;
+    Ok(event)
+}
+
+/// One pass over the bytes before serde: reject non-objects and excessive nesting with a
+/// precise error (serde_json would say "recursion limit exceeded" at 128 levels).
+fn check_shape(raw: &str) -> Result<(), InputError> {
+    let first = raw.trim_start().as_bytes().first().copied();
+    let found = match first {
+        Some(b'{') => None,
+        Some(b'[') => Some("an array"),
+        Some(b'"') => Some("a string"),
+        Some(b't' | b'f') => Some("a boolean"),
+        Some(b'n') => Some("null"),
+        Some(b'-' | b'0'..=b'9') => Some("a number"),
+        _ => {
+            return Err(InputError::NotJson {
+                detail: "expected a JSON object at the start of the event".into(),
+            })
+        }
+    };
+    if let Some(found) = found {
+        // Only call it "not an object" if it is JSON at all.
+        return match serde_json::from_str::<serde::de::IgnoredAny>(raw) {
+            Ok(_) => Err(InputError::NotAnObject { found }),
+            Err(e) => Err(InputError::NotJson {
+                detail: e.to_string(),
+            }),
+        };
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in raw.as_bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(InputError::TooDeep {
+                        limit: MAX_JSON_DEPTH,
+                    });
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn classify_serde_error(err: serde_path_to_error::Error<serde_json::Error>) -> InputError {
+    let path = err.path().to_string();
+    let inner = err.inner();
+    match inner.classify() {
+        serde_json::error::Category::Data => {
+            let msg = inner.to_string();
+            // serde reports a missing field at the path of the object that lacks it.
+            if let Some(field) = msg
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+            {
+                let path = if path == "." {
+                    field.to_string()
+                } else {
+                    format!("{path}.{field}")
+                };
+                return InputError::MissingField { path };
+            }
+            let detail = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            InputError::WrongType { path, detail }
+        }
+        _ => InputError::NotJson {
+            detail: inner.to_string(),
+        },
+    }
+}
+
+fn validate(event: &GuardDutyEvent) -> Result<(), InputError> {
+    if event.source != GUARDDUTY_SOURCE {
+        return Err(InputError::WrongSource {
+            found: truncate(&event.source),
+            expected: GUARDDUTY_SOURCE,
+        });
+    }
+    if event.detail_type != GUARDDUTY_DETAIL_TYPE {
+        return Err(InputError::WrongDetailType {
+            found: truncate(&event.detail_type),
+            expected: GUARDDUTY_DETAIL_TYPE,
+        });
+    }
+    let f = &event.detail;
+    check_token("detail.id", &f.id, 128, |c| {
+        c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'
+    })?;
+    check_token("detail.accountId", &f.account_id, 12, |c| {
+        c.is_ascii_digit()
+    })?;
+    if f.account_id.len() != 12 {
+        return Err(invalid(
+            "detail.accountId",
+            "an AWS account id is 12 digits",
+        ));
+    }
+    check_token("detail.region", &f.region, 32, |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+    })?;
+    check_token("detail.partition", &f.partition, 16, |c| {
+        c.is_ascii_lowercase() || c == '-'
+    })?;
+    check_token("detail.type", &f.finding_type, 256, |c| {
+        c.is_ascii_graphic()
+    })?;
+    if !(0.0..=10.0).contains(&f.severity) || !f.severity.is_finite() {
+        return Err(invalid(
+            "detail.severity",
+            "GuardDuty severity is a number from 0.0 to 10.0",
+        ));
+    }
+    if let Some(account) = &event.account {
+        if account != &f.account_id {
+            return Err(InputError::Inconsistent {
+                field: "account",
+                found: truncate(account),
+                other_field: "detail.accountId",
+                other: f.account_id.clone(),
+            });
+        }
+    }
+    if let Some(region) = &event.region {
+        if region != &f.region {
+            return Err(InputError::Inconsistent {
+                field: "region",
+                found: truncate(region),
+                other_field: "detail.region",
+                other: f.region.clone(),
+            });
+        }
+    }
+    let arn_prefix = format!(
+        "arn:{}:guardduty:{}:{}:",
+        f.partition, f.region, f.account_id
+    );
+    if !f.arn.starts_with(&arn_prefix) || !f.arn.ends_with(&format!("/finding/{}", f.id)) {
+        return Err(InputError::Inconsistent {
+            field: "detail.arn",
+            found: truncate(&f.arn),
+            other_field: "detail.id",
+            other: f.id.clone(),
+        });
+    }
+    if let Some(details) = &f.resource.access_key_details {
+        // Names and ids end up as IAM API parameters: refuse anything IAM itself would
+        // refuse, before it gets near a request.
+        if let Some(name) = &details.user_name {
+            check_token(
+                "detail.resource.accessKeyDetails.userName",
+                name,
+                128,
+                is_iam_name_char,
+            )?;
+        }
+        if let Some(key) = &details.access_key_id {
+            if !key.is_empty() {
+                check_token(
+                    "detail.resource.accessKeyDetails.accessKeyId",
+                    key,
+                    128,
+                    |c| c.is_ascii_alphanumeric(),
+                )?;
+            }
+        }
+        if let Some(pid) = &details.principal_id {
+            check_token(
+                "detail.resource.accessKeyDetails.principalId",
+                pid,
+                256,
+                |c| is_iam_name_char(c) || c == ':',
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Characters IAM accepts in user, role, group and session names: `[\w+=,.@-]`.
+pub fn is_iam_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | '-')
+}
+
+fn check_token(
+    path: &str,
+    value: &str,
+    max_len: usize,
+    allowed: impl Fn(char) -> bool,
+) -> Result<(), InputError> {
+    if value.is_empty() {
+        return Err(invalid(path, "must not be empty"));
+    }
+    if value.len() > max_len {
+        return Err(invalid(
+            path,
+            &format!(
+                "is {} characters; at most {max_len} are allowed",
+                value.len()
+            ),
+        ));
+    }
+    if let Some(bad) = value.chars().find(|c| !allowed(*c)) {
+        return Err(invalid(
+            path,
+            &format!("contains the character {bad:?}, which is not allowed here"),
+        ));
+    }
+    Ok(())
+}
+
+fn invalid(path: &str, reason: &str) -> InputError {
+    InputError::InvalidValue {
+        path: path.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Echo at most 64 characters of an untrusted value back in an error message.
+fn truncate(s: &str) -> String {
+    if s.chars().count() <= 64 {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(64).collect();
+        t.push('…');
+        t
+    }
+}

@@ -1,0 +1,21 @@
+//! deadbolt's domain: what a GuardDuty finding says, who it names, what deadbolt decides to do
+//! about it, and the policy documents it writes. Pure Rust: no AWS SDK types, no I/O. The AWS
+//! side lives behind the traits in [`ports`], implemented by the `deadbolt-aws` crate.
+
+pub mod config;
+pub mod decision;
+pub mod finding;
+pub mod glob;
+pub mod memory;
+pub mod policy;
+pub mod ports;
+pub mod principal;
+pub mod record;
+pub mod responder;
+
+pub use config::{Config, ConfigError, Mode};
+pub use decision::{decide, AccountContext, ContainmentPlan, Decision};
+pub use finding::{parse_event, Finding, InputError};
+pub use principal::{ContainmentTarget, Principal, PrincipalKind, TargetKind};
+pub use record::{ActionRecord, ActionStatus, DecisionRecord, Outcome, Reason};
+pub use responder::Responder;

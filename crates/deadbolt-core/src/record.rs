@@ -1,0 +1,232 @@
+//! The decision record: one JSON object per finding, identical in the Lambda's response, its
+//! log line and the CLI's `--json` output. Schema: `docs/decision-record.md`.
+
+use serde::Serialize;
+
+use crate::config::Mode;
+use crate::finding::InputError;
+use crate::principal::Principal;
+
+/// Version of the record's shape. Bumped on any incompatible change.
+pub const RECORD_VERSION: u32 = 1;
+
+/// What happened to the finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The DenyAll policy was written.
+    Contained,
+    /// Dry-run: the DenyAll policy would have been written.
+    WouldContain,
+    /// The principal already carries deadbolt's DenyAll (or an identical deny-all).
+    AlreadyContained,
+    /// Out of scope by configuration or by the finding's nature (sample, archived, …).
+    Skipped,
+    /// In scope, but an inline policy cannot restrain this principal (root, SSO, …).
+    NotContainable,
+    /// Containment was attempted or prepared and did not happen.
+    Failed,
+    /// The input was malformed; nothing was done.
+    Rejected,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Contained => "contained",
+            Outcome::WouldContain => "would_contain",
+            Outcome::AlreadyContained => "already_contained",
+            Outcome::Skipped => "skipped",
+            Outcome::NotContainable => "not_containable",
+            Outcome::Failed => "failed",
+            Outcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// Why: a stable snake_case code. New codes may be added; existing ones never change meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    // contained / would_contain / already_contained
+    DenyAllAttached,
+    DryRun,
+    DeadboltDenyAllPresent,
+    EquivalentDenyAllPresent,
+    // skipped
+    ModeOff,
+    SampleFinding,
+    ArchivedFinding,
+    NotIamFinding,
+    FindingTypeNotEnabled,
+    BelowMinSeverity,
+    ProtectedPrincipal,
+    DeadboltItself,
+    // not_containable
+    ForeignAccount,
+    RootPrincipal,
+    FederatedPrincipal,
+    SsoReservedRole,
+    ServiceLinkedRole,
+    ServicePrincipal,
+    CrossAccountPrincipal,
+    UnknownPrincipalType,
+    NoPrincipal,
+    InvalidPrincipalName,
+    // failed
+    ConflictingPolicyName,
+    NoSuchEntity,
+    UnmodifiableEntity,
+    AccessDenied,
+    Throttled,
+    LimitExceeded,
+    AwsError,
+    IdentityUnavailable,
+    // rejected
+    EmptyEvent,
+    EventTooLarge,
+    EventTooDeep,
+    NotJson,
+    NotAnObject,
+    MissingField,
+    WrongType,
+    InvalidValue,
+    WrongSource,
+    WrongDetailType,
+    InconsistentEvent,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        // A test checks this table against serde's rendering, so the two cannot drift.
+        REASON_CODES
+            .iter()
+            .find(|(r, _)| *r == self)
+            .map(|(_, s)| *s)
+            .unwrap_or("unknown")
+    }
+}
+
+macro_rules! reason_codes {
+    ($($v:ident => $s:literal),* $(,)?) => {
+        const REASON_CODES: &[(Reason, &str)] = &[$((Reason::$v, $s)),*];
+    };
+}
+reason_codes! {
+    DenyAllAttached => "deny_all_attached", DryRun => "dry_run",
+    DeadboltDenyAllPresent => "deadbolt_deny_all_present",
+    EquivalentDenyAllPresent => "equivalent_deny_all_present",
+    ModeOff => "mode_off", SampleFinding => "sample_finding", ArchivedFinding => "archived_finding",
+    NotIamFinding => "not_iam_finding", FindingTypeNotEnabled => "finding_type_not_enabled",
+    BelowMinSeverity => "below_min_severity", ProtectedPrincipal => "protected_principal",
+    DeadboltItself => "deadbolt_itself", ForeignAccount => "foreign_account",
+    RootPrincipal => "root_principal", FederatedPrincipal => "federated_principal",
+    SsoReservedRole => "sso_reserved_role", ServiceLinkedRole => "service_linked_role",
+    ServicePrincipal => "service_principal", CrossAccountPrincipal => "cross_account_principal",
+    UnknownPrincipalType => "unknown_principal_type", NoPrincipal => "no_principal",
+    InvalidPrincipalName => "invalid_principal_name", ConflictingPolicyName => "conflicting_policy_name",
+    NoSuchEntity => "no_such_entity", UnmodifiableEntity => "unmodifiable_entity",
+    AccessDenied => "access_denied", Throttled => "throttled", LimitExceeded => "limit_exceeded",
+    AwsError => "aws_error", IdentityUnavailable => "identity_unavailable",
+    EmptyEvent => "empty_event", EventTooLarge => "event_too_large", EventTooDeep => "event_too_deep",
+    NotJson => "not_json", NotAnObject => "not_an_object", MissingField => "missing_field",
+    WrongType => "wrong_type", InvalidValue => "invalid_value", WrongSource => "wrong_source",
+    WrongDetailType => "wrong_detail_type", InconsistentEvent => "inconsistent_event",
+}
+
+impl From<&InputError> for Reason {
+    fn from(e: &InputError) -> Self {
+        match e {
+            InputError::Empty => Reason::EmptyEvent,
+            InputError::TooLarge { .. } => Reason::EventTooLarge,
+            InputError::TooDeep { .. } => Reason::EventTooDeep,
+            InputError::NotJson { .. } => Reason::NotJson,
+            InputError::NotAnObject { .. } => Reason::NotAnObject,
+            InputError::MissingField { .. } => Reason::MissingField,
+            InputError::WrongType { .. } => Reason::WrongType,
+            InputError::InvalidValue { .. } => Reason::InvalidValue,
+            InputError::WrongSource { .. } => Reason::WrongSource,
+            InputError::WrongDetailType { .. } => Reason::WrongDetailType,
+            InputError::Inconsistent { .. } => Reason::InconsistentEvent,
+        }
+    }
+}
+
+/// The state of one AWS call in the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// Dry-run: this call would be made.
+    Planned,
+    /// The call was made and succeeded.
+    Done,
+    /// The call was made and failed.
+    Failed,
+    /// Not made, because an earlier step made it unnecessary or unsafe.
+    NotNeeded,
+}
+
+/// One AWS call made (or planned) for this finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionRecord {
+    /// `service:Operation`, as in IAM policies and CloudTrail (`iam:PutUserPolicy`).
+    pub api: String,
+    /// `user/NAME`, `role/NAME` or `group/NAME`.
+    pub target: String,
+    pub policy_name: String,
+    pub status: ActionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+/// One decision about one finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionRecord {
+    pub record_version: u32,
+    pub finding_id: Option<String>,
+    pub finding_type: Option<String>,
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub severity: Option<f64>,
+    pub mode: Mode,
+    pub principal: Option<Principal>,
+    pub outcome: Outcome,
+    pub reason: Reason,
+    /// A sentence for a human: what happened and, where relevant, what to do next.
+    pub message: String,
+    pub actions: Vec<ActionRecord>,
+    /// True when the same event delivered again may succeed (throttling, a transient AWS
+    /// error). The Lambda reports these as errors so EventBridge's retry policy applies.
+    pub retryable: bool,
+}
+
+impl DecisionRecord {
+    pub fn to_json(&self) -> String {
+        // Serialising plain data with string keys cannot fail; fall back to a minimal object
+        // rather than panicking if it ever does.
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            serde_json::json!({
+                "outcome": self.outcome.as_str(),
+                "serialization_error": e.to_string(),
+            })
+            .to_string()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes_match_serde_rendering_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for (reason, code) in REASON_CODES {
+            assert_eq!(serde_json::to_value(reason).unwrap(), *code);
+            assert_eq!(reason.as_str(), *code);
+            assert!(seen.insert(*code), "duplicate code {code}");
+        }
+    }
+}

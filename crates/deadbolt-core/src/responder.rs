@@ -1,0 +1,268 @@
+//! The responder: parse, decide, contain, record. The Lambda and `deadbolt replay` both run
+//! exactly this code; they differ only in where the event comes from and where records go.
+
+use std::sync::Mutex;
+
+use crate::config::Config;
+use crate::decision::{decide, AccountContext, ContainmentPlan, Decision};
+use crate::finding::{parse_event, GuardDutyEvent};
+use crate::policy::{classify_existing, ExistingDenyAll};
+use crate::ports::{iam_api, IamError, IdentityProvider, InlinePolicies, PolicyOp};
+use crate::principal::Principal;
+use crate::record::{ActionRecord, ActionStatus, DecisionRecord, Outcome, Reason, RECORD_VERSION};
+
+pub struct Responder<P, I> {
+    config: Config,
+    policies: P,
+    identity: I,
+    /// Caller identity, fetched once per process: one STS call per cold start, not per finding.
+    account: Mutex<Option<AccountContext>>,
+}
+
+impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
+    pub fn new(config: Config, policies: P, identity: I) -> Self {
+        Responder {
+            config,
+            policies,
+            identity,
+            account: Mutex::new(None),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn policies(&self) -> &P {
+        &self.policies
+    }
+
+    /// The account deadbolt acts in, from the cache or `sts:GetCallerIdentity`.
+    pub async fn account(&self) -> Result<AccountContext, IamError> {
+        if let Some(ctx) = self.cached_account() {
+            return Ok(ctx);
+        }
+        let caller = self.identity.caller_identity().await?;
+        let ctx = AccountContext::from_caller(&caller.account_id, &caller.arn);
+        if let Ok(mut slot) = self.account.lock() {
+            *slot = Some(ctx.clone());
+        }
+        Ok(ctx)
+    }
+
+    fn cached_account(&self) -> Option<AccountContext> {
+        self.account.lock().ok().and_then(|slot| slot.clone())
+    }
+
+    /// Handle one raw event. Never panics and never fails: every path ends in a record.
+    pub async fn handle(&self, raw: &str) -> DecisionRecord {
+        let event = match parse_event(raw) {
+            Ok(event) => event,
+            Err(e) => {
+                return DecisionRecord {
+                    record_version: RECORD_VERSION,
+                    finding_id: None,
+                    finding_type: None,
+                    account_id: None,
+                    region: None,
+                    severity: None,
+                    mode: self.config.mode,
+                    principal: None,
+                    outcome: Outcome::Rejected,
+                    reason: Reason::from(&e),
+                    message: format!("rejected: {e}; nothing was done"),
+                    actions: Vec::new(),
+                    retryable: false,
+                }
+            }
+        };
+        self.handle_event(&event).await
+    }
+
+    /// Handle one parsed event.
+    pub async fn handle_event(&self, event: &GuardDutyEvent) -> DecisionRecord {
+        let account = match self.account().await {
+            Ok(a) => a,
+            Err(e) => {
+                let mut r = self.record(event, None, Outcome::Failed, Reason::IdentityUnavailable);
+                r.message = format!(
+                    "could not establish which account deadbolt acts in (sts:GetCallerIdentity: {e}); nothing was written"
+                );
+                r.retryable = true;
+                return r;
+            }
+        };
+        let (principal, decision) = decide(event, &self.config, &account);
+        match decision {
+            Decision::Pass {
+                outcome,
+                reason,
+                message,
+            } => {
+                let mut r = self.record(event, principal, outcome, reason);
+                r.message = message;
+                r
+            }
+            Decision::DryRun(plan) => {
+                let mut r = self.record(event, principal, Outcome::WouldContain, Reason::DryRun);
+                r.actions = vec![
+                    action(&plan, PolicyOp::Get, ActionStatus::Planned),
+                    action(&plan, PolicyOp::Put, ActionStatus::Planned),
+                ];
+                r.message = format!(
+                    "dry-run: would attach the inline policy {} to {}; set DEADBOLT_MODE=enforce to act",
+                    plan.policy_name, plan.target
+                );
+                r
+            }
+            Decision::Contain(plan) => self.contain(event, principal, &plan).await,
+        }
+    }
+
+    /// The critical path: one read, then at most one write, on exactly one IAM entity.
+    async fn contain(
+        &self,
+        event: &GuardDutyEvent,
+        principal: Option<Principal>,
+        plan: &ContainmentPlan,
+    ) -> DecisionRecord {
+        let existing = match self
+            .policies
+            .get_policy(&plan.target, plan.policy_name)
+            .await
+        {
+            Ok(existing) => existing,
+            Err(e) => {
+                let mut r = self.record(event, principal, Outcome::Failed, e.reason());
+                r.actions = vec![
+                    failed_action(plan, PolicyOp::Get, &e),
+                    action(plan, PolicyOp::Put, ActionStatus::NotNeeded),
+                ];
+                r.message = format!(
+                    "could not read {}'s inline policy {} ({e}); nothing was written",
+                    plan.target, plan.policy_name
+                );
+                r.retryable = e.retryable();
+                return r;
+            }
+        };
+        if let Some(document) = existing {
+            let kind = classify_existing(&document);
+            let (outcome, reason, message) = match &kind {
+                ExistingDenyAll::Deadbolt { sid } => (
+                    Outcome::AlreadyContained,
+                    Reason::DeadboltDenyAllPresent,
+                    format!(
+                        "{} already carries deadbolt's {} ({sid}); nothing written",
+                        plan.target, plan.policy_name
+                    ),
+                ),
+                ExistingDenyAll::Equivalent => (
+                    Outcome::AlreadyContained,
+                    Reason::EquivalentDenyAllPresent,
+                    format!(
+                        "{} already carries a deny-everything policy named {}; nothing written",
+                        plan.target, plan.policy_name
+                    ),
+                ),
+                ExistingDenyAll::Conflicting => (
+                    Outcome::Failed,
+                    Reason::ConflictingPolicyName,
+                    format!(
+                        "{} has a different inline policy named {}; deadbolt never overwrites it. \
+                         The principal is NOT contained: review that policy and contain by hand",
+                        plan.target, plan.policy_name
+                    ),
+                ),
+            };
+            let mut r = self.record(event, principal, outcome, reason);
+            r.actions = vec![
+                action(plan, PolicyOp::Get, ActionStatus::Done),
+                action(plan, PolicyOp::Put, ActionStatus::NotNeeded),
+            ];
+            r.message = message;
+            return r;
+        }
+        match self
+            .policies
+            .put_policy(&plan.target, plan.policy_name, &plan.document)
+            .await
+        {
+            Ok(()) => {
+                let mut r = self.record(
+                    event,
+                    principal,
+                    Outcome::Contained,
+                    Reason::DenyAllAttached,
+                );
+                r.actions = vec![
+                    action(plan, PolicyOp::Get, ActionStatus::Done),
+                    action(plan, PolicyOp::Put, ActionStatus::Done),
+                ];
+                r.message = format!(
+                    "attached the inline policy {} to {}: every action it attempts is now denied",
+                    plan.policy_name, plan.target
+                );
+                r
+            }
+            Err(e) => {
+                let mut r = self.record(event, principal, Outcome::Failed, e.reason());
+                r.actions = vec![
+                    action(plan, PolicyOp::Get, ActionStatus::Done),
+                    failed_action(plan, PolicyOp::Put, &e),
+                ];
+                r.message = format!(
+                    "could not attach {} to {} ({e}); the principal is NOT contained",
+                    plan.policy_name, plan.target
+                );
+                r.retryable = e.retryable();
+                r
+            }
+        }
+    }
+
+    fn record(
+        &self,
+        event: &GuardDutyEvent,
+        principal: Option<Principal>,
+        outcome: Outcome,
+        reason: Reason,
+    ) -> DecisionRecord {
+        let f = &event.detail;
+        DecisionRecord {
+            record_version: RECORD_VERSION,
+            finding_id: Some(f.id.clone()),
+            finding_type: Some(f.finding_type.clone()),
+            account_id: Some(f.account_id.clone()),
+            region: Some(f.region.clone()),
+            severity: Some(f.severity),
+            mode: self.config.mode,
+            principal,
+            outcome,
+            reason,
+            message: String::new(),
+            actions: Vec::new(),
+            retryable: false,
+        }
+    }
+}
+
+fn action(plan: &ContainmentPlan, op: PolicyOp, status: ActionStatus) -> ActionRecord {
+    ActionRecord {
+        api: iam_api(op, plan.target.kind).to_string(),
+        target: plan.target.to_string(),
+        policy_name: plan.policy_name.to_string(),
+        status,
+        error_code: None,
+        error_message: None,
+    }
+}
+
+fn failed_action(plan: &ContainmentPlan, op: PolicyOp, e: &IamError) -> ActionRecord {
+    ActionRecord {
+        status: ActionStatus::Failed,
+        error_code: Some(e.code.clone()),
+        error_message: Some(e.message.clone()),
+        ..action(plan, op, ActionStatus::Failed)
+    }
+}

@@ -1,0 +1,403 @@
+//! The responder's containment behaviour, against in-memory IAM.
+
+mod common;
+use common::*;
+
+use deadbolt_core::config::{Config, Mode};
+use deadbolt_core::memory::{FixedIdentity, MemoryPolicies};
+use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
+use deadbolt_core::ports::{IamError, IamErrorKind};
+use deadbolt_core::{ActionStatus, ContainmentTarget, Outcome, Reason, Responder, TargetKind};
+use serde_json::json;
+
+fn enforce() -> Config {
+    Config {
+        mode: Mode::Enforce,
+        ..Config::default()
+    }
+}
+fn mallory() -> ContainmentTarget {
+    ContainmentTarget::new(TargetKind::User, "mallory").unwrap()
+}
+fn app_deployer() -> ContainmentTarget {
+    ContainmentTarget::new(TargetKind::Role, "app-deployer").unwrap()
+}
+
+#[tokio::test]
+async fn enforce_attaches_deny_all_with_one_read_and_one_write() {
+    let policies = MemoryPolicies::new().with_entity(&mallory());
+    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let record = responder
+        .handle(&fixture("cloudtrail-logging-disabled.json"))
+        .await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::Contained, Reason::DenyAllAttached)
+    );
+    assert_eq!(
+        policies.calls(),
+        [
+            "iam:GetUserPolicy user/mallory",
+            "iam:PutUserPolicy user/mallory"
+        ]
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&policies.policy(&mallory(), "DenyAll").unwrap()).unwrap();
+    assert_eq!(doc["Statement"][0]["Effect"], "Deny");
+    assert_eq!(doc["Statement"][0]["Action"], "*");
+    assert_eq!(doc["Statement"][0]["Resource"], "*");
+    assert_eq!(
+        doc["Statement"][0]["Sid"],
+        format!("DeadboltDenyAll{}", record.finding_id.unwrap())
+    );
+    assert!(record
+        .actions
+        .iter()
+        .all(|a| a.status == ActionStatus::Done));
+}
+
+#[tokio::test]
+async fn assumed_role_finding_contains_the_role() {
+    let policies = MemoryPolicies::new().with_entity(&app_deployer());
+    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let record = responder.handle(&fixture("tor-ip-caller.json")).await;
+    assert_eq!(record.outcome, Outcome::Contained);
+    assert_eq!(
+        policies.calls(),
+        [
+            "iam:GetRolePolicy role/app-deployer",
+            "iam:PutRolePolicy role/app-deployer"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_same_finding_twice_writes_once() {
+    let policies = MemoryPolicies::new().with_entity(&mallory());
+    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let raw = fixture("cloudtrail-logging-disabled.json");
+    assert_eq!(responder.handle(&raw).await.outcome, Outcome::Contained);
+    let second = responder.handle(&raw).await;
+    assert_eq!(
+        (second.outcome, second.reason),
+        (Outcome::AlreadyContained, Reason::DeadboltDenyAllPresent)
+    );
+    assert_eq!(second.actions[1].status, ActionStatus::NotNeeded);
+    let writes = policies
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("iam:Put"))
+        .count();
+    assert_eq!(writes, 1);
+}
+
+#[tokio::test]
+async fn a_manual_deny_all_counts_as_contained_and_a_different_policy_is_never_overwritten() {
+    let manual = r#"{ "Statement": [ { "Effect": "Deny", "Action": "*", "Resource": "*" } ] }"#;
+    let policies = MemoryPolicies::new().with_entity(&mallory()).with_policy(
+        &mallory(),
+        DENY_ALL_POLICY_NAME,
+        manual,
+    );
+    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let record = responder.handle(&fixture("malicious-ip-caller.json")).await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::AlreadyContained, Reason::EquivalentDenyAllPresent)
+    );
+
+    let other = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:DeleteBucket","Resource":"*"}]}"#;
+    let policies = MemoryPolicies::new().with_entity(&mallory()).with_policy(
+        &mallory(),
+        DENY_ALL_POLICY_NAME,
+        other,
+    );
+    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let record = responder.handle(&fixture("malicious-ip-caller.json")).await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::Failed, Reason::ConflictingPolicyName)
+    );
+    assert!(record.message.contains("NOT contained"));
+    assert_eq!(
+        policies.policy(&mallory(), DENY_ALL_POLICY_NAME).as_deref(),
+        Some(other)
+    );
+    assert!(!policies.calls().iter().any(|c| c.starts_with("iam:Put")));
+}
+
+#[tokio::test]
+async fn iam_errors_become_clear_outcomes() {
+    let cases = [
+        (
+            "iam:PutUserPolicy",
+            IamErrorKind::NoSuchEntity,
+            "NoSuchEntity",
+            Reason::NoSuchEntity,
+            false,
+        ),
+        (
+            "iam:PutUserPolicy",
+            IamErrorKind::UnmodifiableEntity,
+            "UnmodifiableEntity",
+            Reason::UnmodifiableEntity,
+            false,
+        ),
+        (
+            "iam:PutUserPolicy",
+            IamErrorKind::AccessDenied,
+            "AccessDenied",
+            Reason::AccessDenied,
+            false,
+        ),
+        (
+            "iam:GetUserPolicy",
+            IamErrorKind::AccessDenied,
+            "AccessDenied",
+            Reason::AccessDenied,
+            false,
+        ),
+        (
+            "iam:PutUserPolicy",
+            IamErrorKind::Throttled,
+            "Throttling",
+            Reason::Throttled,
+            true,
+        ),
+        (
+            "iam:PutUserPolicy",
+            IamErrorKind::LimitExceeded,
+            "LimitExceeded",
+            Reason::LimitExceeded,
+            false,
+        ),
+        (
+            "iam:GetUserPolicy",
+            IamErrorKind::Other,
+            "ServiceFailure",
+            Reason::AwsError,
+            true,
+        ),
+    ];
+    for (api, kind, code, reason, retryable) in cases {
+        let policies = MemoryPolicies::new()
+            .with_entity(&mallory())
+            .failing(api, kind, code);
+        let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+        let record = responder
+            .handle(&fixture("cloudtrail-logging-disabled.json"))
+            .await;
+        assert_eq!(
+            (record.outcome, record.reason, record.retryable),
+            (Outcome::Failed, reason, retryable),
+            "{api} {code}"
+        );
+        let failed = record
+            .actions
+            .iter()
+            .find(|a| a.status == ActionStatus::Failed)
+            .unwrap();
+        assert_eq!(failed.api, api);
+        assert_eq!(failed.error_code.as_deref(), Some(code));
+        assert!(policies.policy(&mallory(), DENY_ALL_POLICY_NAME).is_none());
+    }
+}
+
+#[tokio::test]
+async fn unknown_principal_reports_no_such_entity_from_the_write() {
+    let policies = MemoryPolicies::new(); // mallory does not exist
+    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let record = responder
+        .handle(&fixture("cloudtrail-logging-disabled.json"))
+        .await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::Failed, Reason::NoSuchEntity)
+    );
+    assert_eq!(
+        record.actions[1].error_code.as_deref(),
+        Some("NoSuchEntity")
+    );
+}
+
+#[tokio::test]
+async fn identity_failure_writes_nothing_and_is_retryable() {
+    let policies = MemoryPolicies::new().with_entity(&mallory());
+    let identity = FixedIdentity::failing(IamError {
+        kind: IamErrorKind::Other,
+        code: "Timeout".into(),
+        message: "timed out".into(),
+    });
+    let responder = Responder::new(enforce(), &policies, &identity);
+    let record = responder
+        .handle(&fixture("cloudtrail-logging-disabled.json"))
+        .await;
+    assert_eq!(
+        (record.outcome, record.reason, record.retryable),
+        (Outcome::Failed, Reason::IdentityUnavailable, true)
+    );
+    assert!(policies.calls().is_empty());
+}
+
+#[tokio::test]
+async fn deadbolt_never_contains_itself() {
+    let own = "arn:aws:sts::123456789012:assumed-role/app-deployer/responder";
+    let policies = MemoryPolicies::new().with_entity(&app_deployer());
+    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, own));
+    let record = responder.handle(&fixture("tor-ip-caller.json")).await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::Skipped, Reason::DeadboltItself)
+    );
+    assert!(policies.calls().is_empty());
+}
+
+#[tokio::test]
+async fn operator_scope_mode_severity_type_and_protection() {
+    let raw = fixture("tor-ip-caller.json"); // severity 5, role app-deployer
+    let cases: Vec<(Config, Outcome, Reason)> = vec![
+        (
+            Config {
+                mode: Mode::Off,
+                ..enforce()
+            },
+            Outcome::Skipped,
+            Reason::ModeOff,
+        ),
+        (
+            Config {
+                min_severity: 7.0,
+                ..enforce()
+            },
+            Outcome::Skipped,
+            Reason::BelowMinSeverity,
+        ),
+        (
+            Config {
+                min_severity: 5.0,
+                ..enforce()
+            },
+            Outcome::Contained,
+            Reason::DenyAllAttached,
+        ),
+        (
+            Config {
+                finding_types: vec!["Stealth:IAMUser/".into()],
+                ..enforce()
+            },
+            Outcome::Skipped,
+            Reason::FindingTypeNotEnabled,
+        ),
+        (
+            Config {
+                protected: vec![deadbolt_core::glob::Glob::new("APP-*")],
+                ..enforce()
+            },
+            Outcome::Skipped,
+            Reason::ProtectedPrincipal,
+        ),
+        (
+            Config {
+                protected: vec![deadbolt_core::glob::Glob::new(
+                    "arn:aws:iam::*:role/app-deployer",
+                )],
+                ..enforce()
+            },
+            Outcome::Skipped,
+            Reason::ProtectedPrincipal,
+        ),
+        (
+            Config {
+                protected: vec![deadbolt_core::glob::Glob::new(
+                    "arn:aws:sts::*:assumed-role/*/ci-runner-*",
+                )],
+                ..enforce()
+            },
+            Outcome::Skipped,
+            Reason::ProtectedPrincipal,
+        ),
+        (
+            Config {
+                protected: vec![deadbolt_core::glob::Glob::new("mallory")],
+                ..enforce()
+            },
+            Outcome::Contained,
+            Reason::DenyAllAttached,
+        ),
+    ];
+    for (config, outcome, reason) in cases {
+        let policies = MemoryPolicies::new().with_entity(&app_deployer());
+        let responder = Responder::new(
+            config.clone(),
+            &policies,
+            FixedIdentity::new(ACCOUNT, OWN_ARN),
+        );
+        let record = responder.handle(&raw).await;
+        assert_eq!(
+            (record.outcome, record.reason),
+            (outcome, reason),
+            "{config:?}: {}",
+            record.message
+        );
+        let wrote = policies
+            .policy(&app_deployer(), DENY_ALL_POLICY_NAME)
+            .is_some();
+        assert_eq!(wrote, outcome == Outcome::Contained, "{config:?}");
+    }
+}
+
+#[tokio::test]
+async fn dry_run_plans_the_calls_and_makes_none() {
+    let policies = MemoryPolicies::new().with_entity(&mallory());
+    let responder = Responder::new(
+        Config::default(),
+        &policies,
+        FixedIdentity::new(ACCOUNT, OWN_ARN),
+    );
+    let record = responder
+        .handle(&fixture("cloudtrail-logging-disabled.json"))
+        .await;
+    assert_eq!(record.outcome, Outcome::WouldContain);
+    let apis: Vec<_> = record
+        .actions
+        .iter()
+        .map(|a| (a.api.as_str(), a.status))
+        .collect();
+    assert_eq!(
+        apis,
+        [
+            ("iam:GetUserPolicy", ActionStatus::Planned),
+            ("iam:PutUserPolicy", ActionStatus::Planned)
+        ]
+    );
+    assert!(policies.calls().is_empty());
+}
+
+#[tokio::test]
+async fn record_json_has_the_documented_shape() {
+    let policies = MemoryPolicies::new().with_entity(&mallory());
+    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let record = responder
+        .handle(&fixture("cloudtrail-logging-disabled.json"))
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
+    assert_eq!(v["record_version"], 1);
+    assert_eq!(
+        v["finding_type"],
+        "Stealth:IAMUser/CloudTrailLoggingDisabled"
+    );
+    assert_eq!(v["account_id"], ACCOUNT);
+    assert_eq!(v["region"], "us-east-1");
+    assert_eq!(v["mode"], "enforce");
+    assert_eq!(
+        v["principal"],
+        json!({"kind": "user", "name": "mallory", "access_key_id": "AKIA2MLRYQ7ZT4XH9KPD"})
+    );
+    assert_eq!(v["outcome"], "contained");
+    assert_eq!(v["reason"], "deny_all_attached");
+    assert_eq!(
+        v["actions"][1],
+        json!({"api": "iam:PutUserPolicy", "target": "user/mallory", "policy_name": "DenyAll", "status": "done"})
+    );
+    assert_eq!(v["retryable"], false);
+}
