@@ -321,3 +321,79 @@ mod tests {
         assert_eq!(kind_of("ServiceFailure"), IamErrorKind::Other);
     }
 }
+
+/// The adapter against IAM's real wire format (recorded XML error bodies), through the SDK's
+/// own mock layer: error mapping, NoSuchEntity-as-absent, and the SDK's throttling retries.
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+    use aws_sdk_iam::operation::get_user_policy::GetUserPolicyOutput;
+    use aws_sdk_iam::Client;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    fn iam_error(code: &str, message: &str) -> String {
+        format!(
+            r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>4f1b2c3d-0000-4000-8000-000000000000</RequestId></ErrorResponse>"#
+        )
+    }
+
+    fn mallory() -> ContainmentTarget {
+        ContainmentTarget::new(TargetKind::User, "mallory").unwrap()
+    }
+
+    #[tokio::test]
+    async fn missing_policy_reads_as_none_and_documents_are_url_decoded() {
+        let absent = mock!(Client::get_user_policy)
+            .match_requests(|r| r.user_name() == Some("mallory"))
+            .sequence()
+            .http_status(404, Some(iam_error("NoSuchEntity", "The user policy with name DenyAll cannot be found.")))
+            .output(|| {
+                GetUserPolicyOutput::builder()
+                    .user_name("mallory")
+                    .policy_name("DenyAll")
+                    .policy_document("%7B%22Statement%22%3A%5B%5D%7D")
+                    .build()
+                    .unwrap()
+            })
+            .build();
+        let iam = IamInlinePolicies::new(mock_client!(aws_sdk_iam, RuleMode::Sequential, [&absent]));
+        assert_eq!(iam.get_policy(&mallory(), "DenyAll").await, Ok(None));
+        assert_eq!(iam.get_policy(&mallory(), "DenyAll").await, Ok(Some(r#"{"Statement":[]}"#.into())));
+        assert_eq!(absent.num_calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn put_errors_map_to_domain_kinds_without_retrying_client_errors() {
+        for (status, code, kind) in [
+            (404, "NoSuchEntity", IamErrorKind::NoSuchEntity),
+            (400, "UnmodifiableEntity", IamErrorKind::UnmodifiableEntity),
+            (403, "AccessDenied", IamErrorKind::AccessDenied),
+            (409, "LimitExceeded", IamErrorKind::LimitExceeded),
+            (400, "MalformedPolicyDocument", IamErrorKind::MalformedPolicy),
+        ] {
+            let rule = mock!(Client::put_user_policy)
+                .sequence()
+                .http_status(status, Some(iam_error(code, "recorded message")))
+                .build();
+            let iam = IamInlinePolicies::new(mock_client!(aws_sdk_iam, [&rule]));
+            let err = iam.put_policy(&mallory(), "DenyAll", "{}").await.unwrap_err();
+            assert_eq!((err.kind, err.code.as_str(), err.message.as_str()), (kind, code, "recorded message"));
+            assert_eq!(rule.num_calls(), 1, "{code} must not be retried");
+        }
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_by_the_sdk_retry_policy() {
+        let rule = mock!(Client::put_user_policy)
+            .sequence()
+            .http_status(400, Some(iam_error("Throttling", "Rate exceeded")))
+            .times(2)
+            .output(|| aws_sdk_iam::operation::put_user_policy::PutUserPolicyOutput::builder().build())
+            .build();
+        let client = mock_client!(aws_sdk_iam, RuleMode::Sequential, [&rule], |c| c
+            .retry_config(aws_sdk_iam::config::retry::RetryConfig::standard().with_max_attempts(3)));
+        let iam = IamInlinePolicies::new(client);
+        assert_eq!(iam.put_policy(&mallory(), "DenyAll", "{}").await, Ok(()));
+        assert_eq!(rule.num_calls(), 3);
+    }
+}
