@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use aws_config::{timeout::TimeoutConfig, BehaviorVersion, Region, SdkConfig};
+use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use deadbolt_core::ports::{
     CallerIdentity, IamError, IamErrorKind, IdentityProvider, InlinePolicies,
@@ -224,16 +225,26 @@ impl IdentityProvider for StsIdentity {
 }
 
 /// Map any SDK error to the domain's error by its AWS error code.
-fn classify<E, R>(err: &SdkError<E, R>) -> IamError
+fn classify<E>(err: &SdkError<E, HttpResponse>) -> IamError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match err {
         SdkError::ServiceError(service) => {
             let e = service.err();
-            let code = e.code().unwrap_or("Unknown").to_string();
-            let message = e.message().unwrap_or("").to_string();
+            // Some AWS-compatible endpoints answer in the EC2 error shape
+            // (`<Errors><Error>…`), which the IAM parser leaves unread; recover the code.
+            let body = service.raw().body().bytes().unwrap_or_default();
+            let code = e
+                .code()
+                .map(str::to_string)
+                .or_else(|| xml_element(body, "Code"))
+                .unwrap_or_else(|| "Unknown".to_string());
+            let message = e
+                .message()
+                .map(str::to_string)
+                .or_else(|| xml_element(body, "Message"))
+                .unwrap_or_default();
             IamError {
                 kind: kind_of(&code),
                 code,
@@ -272,6 +283,15 @@ fn kind_of(code: &str) -> IamErrorKind {
         }
         _ => IamErrorKind::Other,
     }
+}
+
+/// The text of the first `<name>…</name>` element in an XML error body.
+pub fn xml_element(body: &[u8], name: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{name}>"))? + start;
+    Some(text[start..end].to_string())
 }
 
 /// IAM returns policy documents URL-encoded (RFC 3986). Decode `%XX`; leave anything else.

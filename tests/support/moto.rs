@@ -1,0 +1,287 @@
+//! A moto server process on 127.0.0.1, with IAM authentication on.
+//!
+//! moto is started with `INITIAL_NO_AUTH_ACTION_COUNT=3`: the first three requests create an
+//! administrator (user, Allow-* policy, access key) unauthenticated; every request after that
+//! is authenticated and evaluated against IAM policies, so a DenyAll really denies.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_iam::config::Credentials;
+
+use crate::{repo_root, Principal, RequestCounter};
+
+pub const ACCOUNT: &str = "123456789012";
+
+/// Where the project's virtualenv keeps moto (`DEADBOLT_VENV` overrides).
+pub fn venv() -> PathBuf {
+    std::env::var_os("DEADBOLT_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv"))
+}
+
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+    pub admin: Credentials,
+    pub admin_arn: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Temporary or long-term credentials an attacker holds, and how a finding names them.
+#[derive(Debug, Clone)]
+pub struct AttackerCredentials {
+    pub credentials: Credentials,
+    pub principal: Principal,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn allow(actions: &[&str]) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]
+    })
+    .to_string()
+}
+
+impl Moto {
+    /// Start a fresh moto server and create the administrator deadbolt acts as.
+    pub async fn start() -> Moto {
+        let bin = venv().join("bin/moto_server");
+        assert!(
+            bin.exists(),
+            "{} not found: run scripts/test.sh (it creates the virtualenv with the pinned moto)",
+            bin.display()
+        );
+        let port = free_port();
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "3")
+            .env("MOTO_ACCOUNT_ID", ACCOUNT)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("loopback address");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not listen on {addr} within 60 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let mut moto = Moto {
+            child,
+            endpoint,
+            admin: Credentials::for_tests(),
+            admin_arn: String::new(),
+        };
+        // The three unauthenticated requests.
+        let iam = moto.iam(&creds("AKIABOOTSTRAP0000000", "bootstrap", None), None);
+        iam.create_user().user_name("deadbolt-operator").send().await.expect("create admin");
+        iam.put_user_policy()
+            .user_name("deadbolt-operator")
+            .policy_name("AdministratorAccess")
+            .policy_document(allow(&["*"]))
+            .send()
+            .await
+            .expect("admin policy");
+        let key = iam
+            .create_access_key()
+            .user_name("deadbolt-operator")
+            .send()
+            .await
+            .expect("admin key")
+            .access_key
+            .expect("access key in response");
+        moto.admin = creds(key.access_key_id, key.secret_access_key, None);
+        moto.admin_arn = format!("arn:aws:iam::{ACCOUNT}:user/deadbolt-operator");
+        moto
+    }
+
+    /// SDK configuration for these credentials against this server.
+    pub fn sdk_config(&self, credentials: &Credentials) -> SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::from_static("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_iam::config::SharedCredentialsProvider::new(
+                credentials.clone(),
+            ))
+            .build()
+    }
+
+    pub fn iam(&self, credentials: &Credentials, counter: Option<&RequestCounter>) -> aws_sdk_iam::Client {
+        let mut conf = aws_sdk_iam::config::Builder::from(&self.sdk_config(credentials));
+        if let Some(c) = counter {
+            conf = conf.interceptor(c.clone());
+        }
+        aws_sdk_iam::Client::from_conf(conf.build())
+    }
+
+    pub fn sts(&self, credentials: &Credentials, counter: Option<&RequestCounter>) -> aws_sdk_sts::Client {
+        let mut conf = aws_sdk_sts::config::Builder::from(&self.sdk_config(credentials));
+        if let Some(c) = counter {
+            conf = conf.interceptor(c.clone());
+        }
+        aws_sdk_sts::Client::from_conf(conf.build())
+    }
+
+    fn admin_iam(&self) -> aws_sdk_iam::Client {
+        self.iam(&self.admin, None)
+    }
+
+    /// An IAM user allowed `iam:ListUsers` and `iam:GetUser`, with an access key.
+    pub async fn create_attacker_user(&self, name: &str) -> AttackerCredentials {
+        let iam = self.admin_iam();
+        let user = iam.create_user().user_name(name).send().await.expect("create user").user.expect("user");
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("app-access")
+            .policy_document(allow(&["iam:ListUsers", "iam:GetUser"]))
+            .send()
+            .await
+            .expect("user policy");
+        self.user_credentials(name, &user.user_id).await
+    }
+
+    async fn user_credentials(&self, name: &str, user_id: &str) -> AttackerCredentials {
+        let key = self
+            .admin_iam()
+            .create_access_key()
+            .user_name(name)
+            .send()
+            .await
+            .expect("create key")
+            .access_key
+            .expect("key");
+        AttackerCredentials {
+            principal: Principal {
+                name: name.to_string(),
+                user_type: "IAMUser",
+                access_key_id: key.access_key_id.clone(),
+                principal_id: user_id.to_string(),
+            },
+            credentials: creds(key.access_key_id, key.secret_access_key, None),
+        }
+    }
+
+    /// A user whose only permissions come from a group, plus a second member of that group.
+    pub async fn create_group_member(&self, group: &str, name: &str) -> AttackerCredentials {
+        let iam = self.admin_iam();
+        iam.create_group().group_name(group).send().await.expect("create group");
+        iam.put_group_policy()
+            .group_name(group)
+            .policy_name("group-access")
+            .policy_document(allow(&["iam:ListUsers"]))
+            .send()
+            .await
+            .expect("group policy");
+        let user = iam.create_user().user_name(name).send().await.expect("create user").user.expect("user");
+        iam.add_user_to_group().group_name(group).user_name(name).send().await.expect("join group");
+        self.user_credentials(name, &user.user_id).await
+    }
+
+    /// Add a user to an existing group and give it a key (a bystander).
+    pub async fn add_group_member(&self, group: &str, name: &str) -> AttackerCredentials {
+        let iam = self.admin_iam();
+        let user = iam.create_user().user_name(name).send().await.expect("create user").user.expect("user");
+        iam.add_user_to_group().group_name(group).user_name(name).send().await.expect("join group");
+        self.user_credentials(name, &user.user_id).await
+    }
+
+    /// A role allowed `iam:ListUsers`, assumed into a session: the attacker holds the session.
+    pub async fn create_attacker_session(&self, role: &str, session: &str) -> AttackerCredentials {
+        let iam = self.admin_iam();
+        // moto matches trust-policy principals literally, so trust the administrator by ARN.
+        let trust = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": self.admin_arn}, "Action": "sts:AssumeRole"}]
+        });
+        iam.create_role()
+            .role_name(role)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .expect("create role");
+        iam.put_role_policy()
+            .role_name(role)
+            .policy_name("app-access")
+            .policy_document(allow(&["iam:ListUsers"]))
+            .send()
+            .await
+            .expect("role policy");
+        let out = self
+            .sts(&self.admin, None)
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/{role}"))
+            .role_session_name(session)
+            .send()
+            .await
+            .expect("assume role");
+        let c = out.credentials.expect("credentials");
+        let user = out.assumed_role_user.expect("assumed role user");
+        AttackerCredentials {
+            principal: Principal {
+                name: role.to_string(),
+                user_type: "AssumedRole",
+                access_key_id: c.access_key_id.clone(),
+                principal_id: user.assumed_role_id,
+            },
+            credentials: creds(c.access_key_id, c.secret_access_key, Some(c.session_token)),
+        }
+    }
+
+    /// The attacker's probe: `iam:ListUsers`. `Ok` if allowed, else the AWS error code.
+    pub async fn probe(&self, attacker: &AttackerCredentials) -> Result<(), String> {
+        use aws_sdk_iam::error::ProvideErrorMetadata;
+        self.iam(&attacker.credentials, None)
+            .list_users()
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| {
+                // moto answers policy denials in the EC2 error shape, which the IAM parser
+                // does not read; take the code from the body then.
+                let from_body = e
+                    .raw_response()
+                    .and_then(|r| r.body().bytes())
+                    .and_then(|b| deadbolt_aws::xml_element(b, "Code"));
+                e.code()
+                    .map(str::to_string)
+                    .or(from_body)
+                    .unwrap_or_else(|| format!("{}", aws_sdk_iam::error::DisplayErrorContext(&e)))
+            })
+    }
+
+    /// The inline policy's document on an entity, if any (as the administrator sees it).
+    pub async fn user_policy(&self, user: &str, name: &str) -> Option<String> {
+        self.admin_iam().get_user_policy().user_name(user).policy_name(name).send().await.ok().map(|o| deadbolt_aws::url_decode(&o.policy_document))
+    }
+
+    pub async fn role_policy(&self, role: &str, name: &str) -> Option<String> {
+        self.admin_iam().get_role_policy().role_name(role).policy_name(name).send().await.ok().map(|o| deadbolt_aws::url_decode(&o.policy_document))
+    }
+
+    pub async fn group_policy(&self, group: &str, name: &str) -> Option<String> {
+        self.admin_iam().get_group_policy().group_name(group).policy_name(name).send().await.ok().map(|o| deadbolt_aws::url_decode(&o.policy_document))
+    }
+}
+
+fn creds(access_key_id: impl Into<String>, secret: impl Into<String>, token: Option<String>) -> Credentials {
+    Credentials::new(access_key_id, secret, token, None, "moto")
+}
