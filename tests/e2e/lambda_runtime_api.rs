@@ -1,1 +1,73 @@
+//! The built responder binary, driven through the Lambda Runtime API (`cargo lambda watch
+//! --only-lambda-apis` + `cargo lambda invoke`), against moto: the production code path.
 
+use deadbolt_e2e::runtime_api::{built_binary, LambdaHarness};
+use deadbolt_e2e::{finding_for, Moto};
+
+fn env_for(moto: &Moto, mode: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("DEADBOLT_MODE", mode.to_string()),
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", moto.admin.access_key_id().to_string()),
+        ("AWS_SECRET_ACCESS_KEY", moto.admin.secret_access_key().to_string()),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_binary_contains_through_the_runtime_api_and_logs_one_json_line_per_decision() {
+    let moto = Moto::start().await;
+    let mallory = moto.create_attacker_user("mallory").await;
+    assert_eq!(moto.probe(&mallory).await, Ok(()));
+
+    let log = std::env::temp_dir().join(format!("deadbolt-responder-{}.log", std::process::id()));
+    let lambda = LambdaHarness::start(&built_binary("responder"), &env_for(&moto, "enforce"), log);
+    let event = finding_for("cloudtrail-logging-disabled.json", &mallory.principal);
+    let response = tokio::task::spawn_blocking({
+        let event = event.clone();
+        move || {
+            let first = lambda.invoke(&event);
+            let malformed = lambda.invoke(r#"{"source":"aws.guardduty"}"#);
+            (lambda, first, malformed)
+        }
+    })
+    .await
+    .unwrap();
+    let (lambda, first, malformed) = response;
+    let record = first.expect("invocation succeeds");
+    assert_eq!(record["outcome"], "contained", "{record}");
+    assert_eq!(record["principal"]["name"], "mallory");
+    assert_eq!(record["actions"][1]["api"], "iam:PutUserPolicy");
+    assert_eq!(moto.probe(&mallory).await, Err("AccessDenied".to_string()));
+
+    let rejected = malformed.expect("a rejected event is still a decision");
+    assert_eq!(rejected["outcome"], "rejected");
+    assert_eq!(rejected["reason"], "missing_field");
+
+    let decisions: Vec<_> = lambda
+        .log_lines()
+        .into_iter()
+        .filter(|l| l["fields"]["message"] == "decision")
+        .collect();
+    assert_eq!(decisions.len(), 2, "one structured line per decision");
+    assert_eq!(decisions[0]["fields"]["outcome"], "contained");
+    assert_eq!(decisions[0]["fields"]["reason"], "deny_all_attached");
+    let logged: serde_json::Value =
+        serde_json::from_str(decisions[0]["fields"]["decision_record"].as_str().unwrap()).unwrap();
+    assert_eq!(logged, record, "the log carries the same record the function returned");
+}
+
+#[test]
+fn invalid_configuration_stops_the_function_before_any_event() {
+    let out = std::process::Command::new(built_binary("responder"))
+        .env_clear()
+        .env("DEADBOLT_MODE", "enforcing")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9") // never reached
+        .output()
+        .expect("responder runs");
+    assert!(!out.status.success());
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("DEADBOLT_MODE"), "{text}");
+    assert!(text.contains("accepted values: off, dry-run, enforce"), "{text}");
+}
