@@ -18,32 +18,57 @@ fn responder(moto: &Moto, config: Config, counter: &RequestCounter) -> RealRespo
 }
 
 fn enforce() -> Config {
-    Config { mode: Mode::Enforce, ..Config::default() }
+    Config {
+        mode: Mode::Enforce,
+        ..Config::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iam_user_is_locked_out_with_one_read_and_one_write() {
     let moto = Moto::start().await;
     let mallory = moto.create_attacker_user("mallory").await;
-    assert_eq!(moto.probe(&mallory).await, Ok(()), "before containment the attacker's call works");
+    assert_eq!(
+        moto.probe(&mallory).await,
+        Ok(()),
+        "before containment the attacker's call works"
+    );
 
     let counter = RequestCounter::default();
     let record = responder(&moto, enforce(), &counter)
-        .handle(&finding_for("cloudtrail-logging-disabled.json", &mallory.principal))
+        .handle(&finding_for(
+            "cloudtrail-logging-disabled.json",
+            &mallory.principal,
+        ))
         .await;
 
-    assert_eq!((record.outcome, record.reason), (Outcome::Contained, Reason::DenyAllAttached), "{}", record.message);
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::Contained, Reason::DenyAllAttached),
+        "{}",
+        record.message
+    );
     assert_eq!(moto.probe(&mallory).await, Err("AccessDenied".to_string()));
     // The critical path: caller identity once per process, then one read and one write.
-    assert_eq!(counter.requests(), ["sts:GetCallerIdentity", "iam:GetUserPolicy", "iam:PutUserPolicy"]);
-    let doc: serde_json::Value = serde_json::from_str(&moto.user_policy("mallory", "DenyAll").await.unwrap()).unwrap();
+    assert_eq!(
+        counter.requests(),
+        [
+            "sts:GetCallerIdentity",
+            "iam:GetUserPolicy",
+            "iam:PutUserPolicy"
+        ]
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&moto.user_policy("mallory", "DenyAll").await.unwrap()).unwrap();
     assert_eq!(doc["Statement"][0]["Effect"], "Deny");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assumed_role_session_is_locked_out_via_its_role() {
     let moto = Moto::start().await;
-    let session = moto.create_attacker_session("app-deployer", "ci-runner-42").await;
+    let session = moto
+        .create_attacker_session("app-deployer", "ci-runner-42")
+        .await;
     assert_eq!(moto.probe(&session).await, Ok(()));
 
     let counter = RequestCounter::default();
@@ -57,11 +82,19 @@ async fn assumed_role_session_is_locked_out_via_its_role() {
     assert_eq!(principal.session.as_deref(), Some("ci-runner-42"));
     assert_eq!(moto.probe(&session).await, Err("AccessDenied".to_string()));
     assert!(moto.role_policy("app-deployer", "DenyAll").await.is_some());
-    assert_eq!(counter.requests(), ["sts:GetCallerIdentity", "iam:GetRolePolicy", "iam:PutRolePolicy"]);
+    assert_eq!(
+        counter.requests(),
+        [
+            "sts:GetCallerIdentity",
+            "iam:GetRolePolicy",
+            "iam:PutRolePolicy"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn group_member_is_contained_without_touching_the_group_and_groups_can_be_blocked_and_released() {
+async fn group_member_is_contained_without_touching_the_group_and_groups_can_be_blocked_and_released(
+) {
     let moto = Moto::start().await;
     let member = moto.create_group_member("developers", "dev-alice").await;
     let bystander = moto.add_group_member("developers", "dev-bob").await;
@@ -70,7 +103,9 @@ async fn group_member_is_contained_without_touching_the_group_and_groups_can_be_
 
     let counter = RequestCounter::default();
     let r = responder(&moto, enforce(), &counter);
-    let record = r.handle(&finding_for("malicious-ip-caller.json", &member.principal)).await;
+    let record = r
+        .handle(&finding_for("malicious-ip-caller.json", &member.principal))
+        .await;
     assert_eq!(record.outcome, Outcome::Contained, "{}", record.message);
     assert_eq!(moto.probe(&member).await, Err("AccessDenied".to_string()));
     // Only the principal named in the finding: the group and its other members are untouched.
@@ -80,8 +115,14 @@ async fn group_member_is_contained_without_touching_the_group_and_groups_can_be_
     // The adapter contains a group directly (the CLI's `block --group`) and undoes it.
     let group = ContainmentTarget::new(TargetKind::Group, "developers").unwrap();
     let doc = deadbolt_core::policy::deny_all_document("manual");
-    r.policies().put_policy(&group, "DenyAll", &doc).await.unwrap();
-    assert_eq!(moto.probe(&bystander).await, Err("AccessDenied".to_string()));
+    r.policies()
+        .put_policy(&group, "DenyAll", &doc)
+        .await
+        .unwrap();
+    assert_eq!(
+        moto.probe(&bystander).await,
+        Err("AccessDenied".to_string())
+    );
     r.policies().delete_policy(&group, "DenyAll").await.unwrap();
     assert_eq!(moto.probe(&bystander).await, Ok(()));
 }
@@ -92,12 +133,22 @@ async fn dry_run_changes_nothing() {
     let mallory = moto.create_attacker_user("mallory").await;
     let counter = RequestCounter::default();
     let record = responder(&moto, Config::default(), &counter)
-        .handle(&finding_for("cloudtrail-logging-disabled.json", &mallory.principal))
+        .handle(&finding_for(
+            "cloudtrail-logging-disabled.json",
+            &mallory.principal,
+        ))
         .await;
-    assert_eq!((record.outcome, record.reason), (Outcome::WouldContain, Reason::DryRun));
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::WouldContain, Reason::DryRun)
+    );
     assert_eq!(moto.probe(&mallory).await, Ok(()));
     assert!(moto.user_policy("mallory", "DenyAll").await.is_none());
-    assert_eq!(counter.requests(), ["sts:GetCallerIdentity"], "dry-run makes no IAM call");
+    assert_eq!(
+        counter.requests(),
+        ["sts:GetCallerIdentity"],
+        "dry-run makes no IAM call"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,7 +165,10 @@ async fn protected_principal_is_untouched() {
     let record = responder(&moto, config, &counter)
         .handle(&finding_for("protected-break-glass.json", &admin.principal))
         .await;
-    assert_eq!((record.outcome, record.reason), (Outcome::Skipped, Reason::ProtectedPrincipal));
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::Skipped, Reason::ProtectedPrincipal)
+    );
     assert_eq!(moto.probe(&admin).await, Ok(()));
     assert_eq!(counter.requests(), ["sts:GetCallerIdentity"]);
 }
@@ -128,10 +182,25 @@ async fn the_same_finding_delivered_twice_writes_once_and_deadbolt_never_blocks_
     let event = finding_for("cloudtrail-logging-disabled.json", &mallory.principal);
     assert_eq!(r.handle(&event).await.outcome, Outcome::Contained);
     let again = r.handle(&event).await;
-    assert_eq!((again.outcome, again.reason), (Outcome::AlreadyContained, Reason::DeadboltDenyAllPresent));
-    let puts = counter.requests().iter().filter(|c| c.as_str() == "iam:PutUserPolicy").count();
+    assert_eq!(
+        (again.outcome, again.reason),
+        (Outcome::AlreadyContained, Reason::DeadboltDenyAllPresent)
+    );
+    let puts = counter
+        .requests()
+        .iter()
+        .filter(|c| c.as_str() == "iam:PutUserPolicy")
+        .count();
     assert_eq!(puts, 1);
-    assert_eq!(counter.requests().iter().filter(|c| c.starts_with("sts:")).count(), 1, "identity is cached");
+    assert_eq!(
+        counter
+            .requests()
+            .iter()
+            .filter(|c| c.starts_with("sts:"))
+            .count(),
+        1,
+        "identity is cached"
+    );
 
     // A finding naming deadbolt's own identity is refused.
     let own = deadbolt_e2e::Principal {
@@ -140,8 +209,13 @@ async fn the_same_finding_delivered_twice_writes_once_and_deadbolt_never_blocks_
         access_key_id: moto.admin.access_key_id().to_string(),
         principal_id: "AIDAOPERATOR00000000".into(),
     };
-    let record = r.handle(&finding_for("cloudtrail-logging-disabled.json", &own)).await;
-    assert_eq!((record.outcome, record.reason), (Outcome::Skipped, Reason::DeadboltItself));
+    let record = r
+        .handle(&finding_for("cloudtrail-logging-disabled.json", &own))
+        .await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::Skipped, Reason::DeadboltItself)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,8 +231,17 @@ async fn unknown_principal_yields_no_such_entity_in_the_record() {
     let record = responder(&moto, enforce(), &counter)
         .handle(&finding_for("cloudtrail-logging-disabled.json", &ghost))
         .await;
-    assert_eq!((record.outcome, record.reason), (Outcome::Failed, Reason::NoSuchEntity), "{}", record.message);
-    let put = record.actions.iter().find(|a| a.api == "iam:PutUserPolicy").unwrap();
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::Failed, Reason::NoSuchEntity),
+        "{}",
+        record.message
+    );
+    let put = record
+        .actions
+        .iter()
+        .find(|a| a.api == "iam:PutUserPolicy")
+        .unwrap();
     assert_eq!(put.error_code.as_deref(), Some("NoSuchEntity"));
     assert!(!record.retryable);
 }
@@ -166,14 +249,21 @@ async fn unknown_principal_yields_no_such_entity_in_the_record() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_from_another_account_writes_nothing() {
     let moto = Moto::start().await;
-    let session = moto.create_attacker_session("app-deployer", "ci-runner-42").await;
+    let session = moto
+        .create_attacker_session("app-deployer", "ci-runner-42")
+        .await;
     let counter = RequestCounter::default();
     let mut event: serde_json::Value =
         serde_json::from_str(&finding_for("foreign-account.json", &session.principal)).unwrap();
     assert_eq!(event["detail"]["accountId"], "210987654321");
     event["detail"]["resource"]["accessKeyDetails"]["userName"] = "app-deployer".into();
-    let record = responder(&moto, enforce(), &counter).handle(&event.to_string()).await;
-    assert_eq!((record.outcome, record.reason), (Outcome::NotContainable, Reason::ForeignAccount));
+    let record = responder(&moto, enforce(), &counter)
+        .handle(&event.to_string())
+        .await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::NotContainable, Reason::ForeignAccount)
+    );
     assert_eq!(moto.probe(&session).await, Ok(()));
     assert_eq!(counter.requests(), ["sts:GetCallerIdentity"]);
 }

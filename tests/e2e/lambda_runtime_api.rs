@@ -10,7 +10,10 @@ fn env_for(moto: &Moto, mode: &str) -> Vec<(&'static str, String)> {
         ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_ACCESS_KEY_ID", moto.admin.access_key_id().to_string()),
-        ("AWS_SECRET_ACCESS_KEY", moto.admin.secret_access_key().to_string()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            moto.admin.secret_access_key().to_string(),
+        ),
     ]
 }
 
@@ -54,7 +57,10 @@ async fn lambda_binary_contains_through_the_runtime_api_and_logs_one_json_line_p
     assert_eq!(decisions[0]["fields"]["reason"], "deny_all_attached");
     let logged: serde_json::Value =
         serde_json::from_str(decisions[0]["fields"]["decision_record"].as_str().unwrap()).unwrap();
-    assert_eq!(logged, record, "the log carries the same record the function returned");
+    assert_eq!(
+        logged, record,
+        "the log carries the same record the function returned"
+    );
 }
 
 #[test]
@@ -67,7 +73,14 @@ fn invalid_configuration_stops_the_function_before_any_event() {
         .output()
         .expect("responder runs");
     assert!(!out.status.success());
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("DEADBOLT_MODE"), "{text}");
-    assert!(text.contains("accepted values: off, dry-run, enforce"), "{text}");
+    assert!(
+        text.contains("accepted values: off, dry-run, enforce"),
+        "{text}"
+    );
 }

@@ -84,7 +84,11 @@ impl Intercept for RequestCounter {
             .find_map(|kv| kv.strip_prefix("Action="))
             .unwrap_or("?");
         let host = req.uri().to_string();
-        let service = if body.contains("Version=2011-06-15") { "sts" } else { "iam" };
+        let service = if body.contains("Version=2011-06-15") {
+            "sts"
+        } else {
+            "iam"
+        };
         let _ = host;
         if let Ok(mut seen) = self.seen.lock() {
             seen.push(format!("{service}:{action}"));

@@ -77,10 +77,15 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server starts");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("loopback address");
+        let addr: SocketAddr = format!("127.0.0.1:{port}")
+            .parse()
+            .expect("loopback address");
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "moto did not listen on {addr} within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "moto did not listen on {addr} within 60 s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let endpoint = format!("http://127.0.0.1:{port}");
@@ -92,7 +97,11 @@ impl Moto {
         };
         // The three unauthenticated requests.
         let iam = moto.iam(&creds("AKIABOOTSTRAP0000000", "bootstrap", None), None);
-        iam.create_user().user_name("deadbolt-operator").send().await.expect("create admin");
+        iam.create_user()
+            .user_name("deadbolt-operator")
+            .send()
+            .await
+            .expect("create admin");
         iam.put_user_policy()
             .user_name("deadbolt-operator")
             .policy_name("AdministratorAccess")
@@ -125,7 +134,11 @@ impl Moto {
             .build()
     }
 
-    pub fn iam(&self, credentials: &Credentials, counter: Option<&RequestCounter>) -> aws_sdk_iam::Client {
+    pub fn iam(
+        &self,
+        credentials: &Credentials,
+        counter: Option<&RequestCounter>,
+    ) -> aws_sdk_iam::Client {
         let mut conf = aws_sdk_iam::config::Builder::from(&self.sdk_config(credentials));
         if let Some(c) = counter {
             conf = conf.interceptor(c.clone());
@@ -133,7 +146,11 @@ impl Moto {
         aws_sdk_iam::Client::from_conf(conf.build())
     }
 
-    pub fn sts(&self, credentials: &Credentials, counter: Option<&RequestCounter>) -> aws_sdk_sts::Client {
+    pub fn sts(
+        &self,
+        credentials: &Credentials,
+        counter: Option<&RequestCounter>,
+    ) -> aws_sdk_sts::Client {
         let mut conf = aws_sdk_sts::config::Builder::from(&self.sdk_config(credentials));
         if let Some(c) = counter {
             conf = conf.interceptor(c.clone());
@@ -148,7 +165,14 @@ impl Moto {
     /// An IAM user allowed `iam:ListUsers` and `iam:GetUser`, with an access key.
     pub async fn create_attacker_user(&self, name: &str) -> AttackerCredentials {
         let iam = self.admin_iam();
-        let user = iam.create_user().user_name(name).send().await.expect("create user").user.expect("user");
+        let user = iam
+            .create_user()
+            .user_name(name)
+            .send()
+            .await
+            .expect("create user")
+            .user
+            .expect("user");
         iam.put_user_policy()
             .user_name(name)
             .policy_name("app-access")
@@ -183,7 +207,11 @@ impl Moto {
     /// A user whose only permissions come from a group, plus a second member of that group.
     pub async fn create_group_member(&self, group: &str, name: &str) -> AttackerCredentials {
         let iam = self.admin_iam();
-        iam.create_group().group_name(group).send().await.expect("create group");
+        iam.create_group()
+            .group_name(group)
+            .send()
+            .await
+            .expect("create group");
         iam.put_group_policy()
             .group_name(group)
             .policy_name("group-access")
@@ -191,16 +219,40 @@ impl Moto {
             .send()
             .await
             .expect("group policy");
-        let user = iam.create_user().user_name(name).send().await.expect("create user").user.expect("user");
-        iam.add_user_to_group().group_name(group).user_name(name).send().await.expect("join group");
+        let user = iam
+            .create_user()
+            .user_name(name)
+            .send()
+            .await
+            .expect("create user")
+            .user
+            .expect("user");
+        iam.add_user_to_group()
+            .group_name(group)
+            .user_name(name)
+            .send()
+            .await
+            .expect("join group");
         self.user_credentials(name, &user.user_id).await
     }
 
     /// Add a user to an existing group and give it a key (a bystander).
     pub async fn add_group_member(&self, group: &str, name: &str) -> AttackerCredentials {
         let iam = self.admin_iam();
-        let user = iam.create_user().user_name(name).send().await.expect("create user").user.expect("user");
-        iam.add_user_to_group().group_name(group).user_name(name).send().await.expect("join group");
+        let user = iam
+            .create_user()
+            .user_name(name)
+            .send()
+            .await
+            .expect("create user")
+            .user
+            .expect("user");
+        iam.add_user_to_group()
+            .group_name(group)
+            .user_name(name)
+            .send()
+            .await
+            .expect("join group");
         self.user_credentials(name, &user.user_id).await
     }
 
@@ -270,18 +322,43 @@ impl Moto {
 
     /// The inline policy's document on an entity, if any (as the administrator sees it).
     pub async fn user_policy(&self, user: &str, name: &str) -> Option<String> {
-        self.admin_iam().get_user_policy().user_name(user).policy_name(name).send().await.ok().map(|o| deadbolt_aws::url_decode(&o.policy_document))
+        self.admin_iam()
+            .get_user_policy()
+            .user_name(user)
+            .policy_name(name)
+            .send()
+            .await
+            .ok()
+            .map(|o| deadbolt_aws::url_decode(&o.policy_document))
     }
 
     pub async fn role_policy(&self, role: &str, name: &str) -> Option<String> {
-        self.admin_iam().get_role_policy().role_name(role).policy_name(name).send().await.ok().map(|o| deadbolt_aws::url_decode(&o.policy_document))
+        self.admin_iam()
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send()
+            .await
+            .ok()
+            .map(|o| deadbolt_aws::url_decode(&o.policy_document))
     }
 
     pub async fn group_policy(&self, group: &str, name: &str) -> Option<String> {
-        self.admin_iam().get_group_policy().group_name(group).policy_name(name).send().await.ok().map(|o| deadbolt_aws::url_decode(&o.policy_document))
+        self.admin_iam()
+            .get_group_policy()
+            .group_name(group)
+            .policy_name(name)
+            .send()
+            .await
+            .ok()
+            .map(|o| deadbolt_aws::url_decode(&o.policy_document))
     }
 }
 
-fn creds(access_key_id: impl Into<String>, secret: impl Into<String>, token: Option<String>) -> Credentials {
+fn creds(
+    access_key_id: impl Into<String>,
+    secret: impl Into<String>,
+    token: Option<String>,
+) -> Credentials {
     Credentials::new(access_key_id, secret, token, None, "moto")
 }

@@ -45,7 +45,10 @@ fn wait_for(port: u16) {
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listened on {addr} within 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "nothing listened on {addr} within 60 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -54,13 +57,25 @@ impl LambdaHarness {
     /// Start the runtime API emulator and the function binary with these environment variables.
     pub fn start(binary: &Path, env: &[(&str, String)], log_path: PathBuf) -> LambdaHarness {
         let cargo_lambda = venv().join("bin/cargo-lambda");
-        assert!(cargo_lambda.exists(), "{} not found: run scripts/test.sh", cargo_lambda.display());
+        assert!(
+            cargo_lambda.exists(),
+            "{} not found: run scripts/test.sh",
+            cargo_lambda.display()
+        );
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("free port");
         let emulator = Command::new(&cargo_lambda)
-            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+            ])
             .current_dir(repo_root())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -71,7 +86,10 @@ impl LambdaHarness {
         let mut cmd = Command::new(binary);
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{port}/.rt"),
+            )
             .env("AWS_LAMBDA_FUNCTION_NAME", "_")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
@@ -83,15 +101,34 @@ impl LambdaHarness {
             cmd.env(k, v);
         }
         let function = cmd.spawn().expect("function binary starts");
-        LambdaHarness { emulator, function, port, log_path }
+        LambdaHarness {
+            emulator,
+            function,
+            port,
+            log_path,
+        }
     }
 
     /// Invoke the function with one event. `Ok(response)` or `Err(error text)`.
     pub fn invoke(&self, payload: &str) -> Result<serde_json::Value, String> {
-        let file = std::env::temp_dir().join(format!("deadbolt-event-{}-{}.json", std::process::id(), self.port));
+        let file = std::env::temp_dir().join(format!(
+            "deadbolt-event-{}-{}.json",
+            std::process::id(),
+            self.port
+        ));
         std::fs::write(&file, payload).expect("event file");
         let out = Command::new(venv().join("bin/cargo-lambda"))
-            .args(["lambda", "invoke", "-A", "127.0.0.1", "-P", &self.port.to_string(), "-o", "json", "--data-file"])
+            .args([
+                "lambda",
+                "invoke",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &self.port.to_string(),
+                "-o",
+                "json",
+                "--data-file",
+            ])
             .arg(&file)
             .current_dir(repo_root())
             .output()
@@ -105,6 +142,16 @@ impl LambdaHarness {
             ));
         }
         serde_json::from_slice(&out.stdout).map_err(|e| format!("response is not JSON: {e}"))
+    }
+
+    /// Peak resident set size of the function process so far (Linux `VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.function.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// The function's log lines so far, parsed (JSON logs).

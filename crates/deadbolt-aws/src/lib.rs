@@ -366,7 +366,13 @@ mod wire_tests {
         let absent = mock!(Client::get_user_policy)
             .match_requests(|r| r.user_name() == Some("mallory"))
             .sequence()
-            .http_status(404, Some(iam_error("NoSuchEntity", "The user policy with name DenyAll cannot be found.")))
+            .http_status(
+                404,
+                Some(iam_error(
+                    "NoSuchEntity",
+                    "The user policy with name DenyAll cannot be found.",
+                )),
+            )
             .output(|| {
                 GetUserPolicyOutput::builder()
                     .user_name("mallory")
@@ -376,9 +382,13 @@ mod wire_tests {
                     .unwrap()
             })
             .build();
-        let iam = IamInlinePolicies::new(mock_client!(aws_sdk_iam, RuleMode::Sequential, [&absent]));
+        let iam =
+            IamInlinePolicies::new(mock_client!(aws_sdk_iam, RuleMode::Sequential, [&absent]));
         assert_eq!(iam.get_policy(&mallory(), "DenyAll").await, Ok(None));
-        assert_eq!(iam.get_policy(&mallory(), "DenyAll").await, Ok(Some(r#"{"Statement":[]}"#.into())));
+        assert_eq!(
+            iam.get_policy(&mallory(), "DenyAll").await,
+            Ok(Some(r#"{"Statement":[]}"#.into()))
+        );
         assert_eq!(absent.num_calls(), 2);
     }
 
@@ -389,15 +399,25 @@ mod wire_tests {
             (400, "UnmodifiableEntity", IamErrorKind::UnmodifiableEntity),
             (403, "AccessDenied", IamErrorKind::AccessDenied),
             (409, "LimitExceeded", IamErrorKind::LimitExceeded),
-            (400, "MalformedPolicyDocument", IamErrorKind::MalformedPolicy),
+            (
+                400,
+                "MalformedPolicyDocument",
+                IamErrorKind::MalformedPolicy,
+            ),
         ] {
             let rule = mock!(Client::put_user_policy)
                 .sequence()
                 .http_status(status, Some(iam_error(code, "recorded message")))
                 .build();
             let iam = IamInlinePolicies::new(mock_client!(aws_sdk_iam, [&rule]));
-            let err = iam.put_policy(&mallory(), "DenyAll", "{}").await.unwrap_err();
-            assert_eq!((err.kind, err.code.as_str(), err.message.as_str()), (kind, code, "recorded message"));
+            let err = iam
+                .put_policy(&mallory(), "DenyAll", "{}")
+                .await
+                .unwrap_err();
+            assert_eq!(
+                (err.kind, err.code.as_str(), err.message.as_str()),
+                (kind, code, "recorded message")
+            );
             assert_eq!(rule.num_calls(), 1, "{code} must not be retried");
         }
     }
@@ -408,10 +428,14 @@ mod wire_tests {
             .sequence()
             .http_status(400, Some(iam_error("Throttling", "Rate exceeded")))
             .times(2)
-            .output(|| aws_sdk_iam::operation::put_user_policy::PutUserPolicyOutput::builder().build())
+            .output(|| {
+                aws_sdk_iam::operation::put_user_policy::PutUserPolicyOutput::builder().build()
+            })
             .build();
         let client = mock_client!(aws_sdk_iam, RuleMode::Sequential, [&rule], |c| c
-            .retry_config(aws_sdk_iam::config::retry::RetryConfig::standard().with_max_attempts(3)));
+            .retry_config(
+                aws_sdk_iam::config::retry::RetryConfig::standard().with_max_attempts(3)
+            ));
         let iam = IamInlinePolicies::new(client);
         assert_eq!(iam.put_policy(&mallory(), "DenyAll", "{}").await, Ok(()));
         assert_eq!(rule.num_calls(), 3);

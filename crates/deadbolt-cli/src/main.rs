@@ -12,7 +12,11 @@ use deadbolt_aws::{load_config, AwsOptions, IamInlinePolicies, StsIdentity};
 use deadbolt_core::{Config, Mode, Outcome, Responder};
 
 #[derive(Parser)]
-#[command(name = "deadbolt", version, about = "GuardDuty IAM auto-responder: replay findings, contain principals")]
+#[command(
+    name = "deadbolt",
+    version,
+    about = "GuardDuty IAM auto-responder: replay findings, contain principals"
+)]
 struct Cli {
     /// Send AWS requests here instead of the default endpoints (also AWS_ENDPOINT_URL).
     #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
@@ -62,7 +66,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         profile: cli.profile,
     };
     match cli.command {
-        Command::Replay { finding, enforce, json } => {
+        Command::Replay {
+            finding,
+            enforce,
+            json,
+        } => {
             let raw = if finding.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin())?
             } else {

@@ -216,31 +216,29 @@ impl DecisionRecord {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reason_codes_match_serde_rendering_and_are_unique() {
-        let mut seen = std::collections::HashSet::new();
-        for (reason, code) in REASON_CODES {
-            assert_eq!(serde_json::to_value(reason).unwrap(), *code);
-            assert_eq!(reason.as_str(), *code);
-            assert!(seen.insert(*code), "duplicate code {code}");
-        }
-    }
-}
-
 impl DecisionRecord {
     /// The record for a human at a terminal: same facts as the JSON, aligned.
     pub fn to_text(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
         let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        let severity = self.severity.map(|s| format!(" (severity {s})")).unwrap_or_default();
-        let _ = writeln!(out, "finding    {}{}", or_dash(&self.finding_type), severity);
+        let severity = self
+            .severity
+            .map(|s| format!(" (severity {s})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "finding    {}{}",
+            or_dash(&self.finding_type),
+            severity
+        );
         let _ = writeln!(out, "id         {}", or_dash(&self.finding_id));
-        let _ = writeln!(out, "account    {} {}", or_dash(&self.account_id), or_dash(&self.region));
+        let _ = writeln!(
+            out,
+            "account    {} {}",
+            or_dash(&self.account_id),
+            or_dash(&self.region)
+        );
         if let Some(p) = &self.principal {
             let kind = serde_json::to_value(p.kind)
                 .ok()
@@ -256,7 +254,12 @@ impl DecisionRecord {
             let _ = writeln!(out, "principal  {line}");
         }
         let _ = writeln!(out, "mode       {}", self.mode);
-        let _ = writeln!(out, "outcome    {} ({})", self.outcome.as_str(), self.reason.as_str());
+        let _ = writeln!(
+            out,
+            "outcome    {} ({})",
+            self.outcome.as_str(),
+            self.reason.as_str()
+        );
         let _ = writeln!(out, "why        {}", self.message);
         for (i, a) in self.actions.iter().enumerate() {
             let label = if i == 0 { "actions" } else { "" };
@@ -264,12 +267,31 @@ impl DecisionRecord {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
-            let _ = write!(out, "{label:<10} {} {} {} -> {status}", a.api, a.target, a.policy_name);
+            let _ = write!(
+                out,
+                "{label:<10} {} {} {} -> {status}",
+                a.api, a.target, a.policy_name
+            );
             if let Some(code) = &a.error_code {
                 let _ = write!(out, " [{code}]");
             }
             out.push('\n');
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes_match_serde_rendering_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for (reason, code) in REASON_CODES {
+            assert_eq!(serde_json::to_value(reason).unwrap(), *code);
+            assert_eq!(reason.as_str(), *code);
+            assert!(seen.insert(*code), "duplicate code {code}");
+        }
     }
 }

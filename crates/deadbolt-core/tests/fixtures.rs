@@ -27,14 +27,17 @@ fn every_fixture_parses() {
 
 /// (fixture, outcome, reason, principal kind, principal name, session) under the default
 /// configuration in dry-run, with `break-glass-*` protected.
-const TABLE: &[(
-    &str,
+/// (fixture, outcome, reason, principal kind, principal name, session)
+type Row = (
+    &'static str,
     Outcome,
     Reason,
     Option<PrincipalKind>,
-    Option<&str>,
-    Option<&str>,
-)] = &[
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+const TABLE: &[Row] = &[
     (
         "cloudtrail-logging-disabled.json",
         Outcome::WouldContain,

@@ -29,7 +29,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
 /// One event in, one decision record out (and one log line). Transient failures are returned
 /// as errors so the asynchronous invocation is retried; containment is idempotent.
-async fn handle(event: LambdaEvent<Box<RawValue>>, responder: &Deps) -> Result<DecisionRecord, Diagnostic> {
+async fn handle(
+    event: LambdaEvent<Box<RawValue>>,
+    responder: &Deps,
+) -> Result<DecisionRecord, Diagnostic> {
     let record = responder.handle(event.payload.get()).await;
     info!(
         request_id = %event.context.request_id,

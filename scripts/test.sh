@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, the SAM template, unit tests,
+# adapter wire tests, and end-to-end tests against moto server and the Lambda runtime API.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Tests talk only to servers this script starts on 127.0.0.1: never to a real AWS account.
+unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+export AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "virtualenv (pinned moto[server], cargo-lambda, cfn-lint)"
+scripts/setup-venv.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo build (Lambdas, CLI, demo, tests: one build, one target directory)"
+cargo build --workspace --all-targets --locked
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cfn-lint template.yaml"
+VENV=.venv scripts/lint-template.sh
+
+step "cargo test"
+cargo test --workspace --locked
