@@ -6,8 +6,19 @@ use deadbolt_e2e::{finding_for, fixture_path, Moto};
 
 const FIXTURE: &str = "cloudtrail-logging-disabled.json";
 
+use std::io::IsTerminal;
+
+/// ANSI styling only when a person is watching a terminal.
+fn paint(code: &str, text: &str) -> String {
+    if std::io::stdout().is_terminal() {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
 fn step(n: u32, text: &str) {
-    println!("\n\x1b[1m{n}. {text}\x1b[0m");
+    println!("\n{}", paint("1", &format!("{n}. {text}")));
 }
 
 #[tokio::main]
@@ -35,7 +46,7 @@ async fn main() {
     );
     print!("   mallory calls iam:ListUsers ... ");
     match moto.probe(&mallory).await {
-        Ok(()) => println!("\x1b[31mALLOWED\x1b[0m"),
+        Ok(()) => println!("{}", paint("31", "ALLOWED")),
         Err(code) => println!("unexpectedly refused: {code}"),
     }
 
@@ -99,7 +110,7 @@ async fn main() {
     step(5, "mallory tries again");
     print!("   mallory calls iam:ListUsers ... ");
     match moto.probe(&mallory).await {
-        Err(code) => println!("\x1b[32mDENIED\x1b[0m ({code})"),
+        Err(code) => println!("{} ({code})", paint("32", "DENIED")),
         Ok(()) => {
             println!("still allowed: containment did not take effect");
             std::process::exit(1);

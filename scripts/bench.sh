@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Performance figures quoted in the README:
+#  - whole process: release responder binary, cold start to first decision, warm invocation,
+#    peak RSS, stripped size (through the Lambda runtime API, against moto on loopback);
+#  - in process: criterion benchmarks of parse + decide and the whole handler.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+scripts/setup-venv.sh
+cargo build --release --workspace --bins --locked
+DEADBOLT_PROFILE=release target/release/deadbolt-bench-process
+cargo bench -p deadbolt-core --locked --bench decide -- --noplot "$@"
