@@ -7,7 +7,7 @@ use aws_config::{timeout::TimeoutConfig, BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use deadbolt_core::ports::{
-    CallerIdentity, IamError, IamErrorKind, IdentityProvider, InlinePolicies,
+    CallerIdentity, IamDirectory, IamError, IamErrorKind, IdentityProvider, InlinePolicies,
 };
 use deadbolt_core::{ContainmentTarget, TargetKind};
 
@@ -186,6 +186,42 @@ impl InlinePolicies for IamInlinePolicies {
                 .map_err(|e| classify(&e)),
         };
         result
+    }
+}
+
+impl IamDirectory for IamInlinePolicies {
+    async fn list_names(&self, kind: TargetKind) -> Result<Vec<String>, IamError> {
+        let c = &self.client;
+        // Paginators follow IAM's Marker/IsTruncated to the end of the list.
+        match kind {
+            TargetKind::User => c
+                .list_users()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map(|v| v.into_iter().map(|u| u.user_name).collect())
+                .map_err(|e| classify(&e)),
+            TargetKind::Role => c
+                .list_roles()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map(|v| v.into_iter().map(|r| r.role_name).collect())
+                .map_err(|e| classify(&e)),
+            TargetKind::Group => c
+                .list_groups()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map(|v| v.into_iter().map(|g| g.group_name).collect())
+                .map_err(|e| classify(&e)),
+        }
     }
 }
 

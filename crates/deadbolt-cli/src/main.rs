@@ -1,15 +1,21 @@
 //! `deadbolt`: the operator's command line. Every command runs the same library code as the
 //! Lambdas; the CLI only parses arguments, builds clients and prints.
 //!
-//! Exit codes: 0 a decision was made (whatever it was); 1 an operational error (unreadable
-//! file, AWS unreachable before a decision); 2 rejected input or bad usage.
+//! Exit codes: 0 the command did what it reports (for `replay`: a decision was made, whatever it
+//! was); 1 an operational or AWS error (unreadable file, a block/unblock that failed); 2 rejected
+//! input, invalid configuration or bad usage.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use deadbolt_aws::{load_config, AwsOptions, IamInlinePolicies, StsIdentity};
-use deadbolt_core::{Config, Mode, Outcome, Responder};
+use deadbolt_core::containment::{self, BlockState, OperatorRecord};
+use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
+use deadbolt_core::ports::{IamDirectory, IdentityProvider, InlinePolicies};
+use deadbolt_core::{
+    AccountContext, Config, ContainmentTarget, Mode, Outcome, Responder, TargetKind,
+};
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +51,67 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Attach deadbolt's DenyAll to a user, role or group (playbook 2.4).
+    Block {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Show what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove deadbolt's DenyAll (playbook 2.5). A DenyAll deadbolt did not write is left alone.
+    Unblock {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List users, roles or groups and whether they carry DenyAll (playbook 2.3).
+    List {
+        what: Listing,
+        /// Only the ones that are blocked.
+        #[arg(long)]
+        blocked: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct TargetArgs {
+    /// An IAM user name.
+    #[arg(long)]
+    user: Option<String>,
+    /// An IAM role name.
+    #[arg(long)]
+    role: Option<String>,
+    /// An IAM group name.
+    #[arg(long)]
+    group: Option<String>,
+}
+
+impl TargetArgs {
+    fn target(&self) -> Result<ContainmentTarget, String> {
+        let (kind, name) = match (&self.user, &self.role, &self.group) {
+            (Some(n), _, _) => (TargetKind::User, n),
+            (_, Some(n), _) => (TargetKind::Role, n),
+            (_, _, Some(n)) => (TargetKind::Group, n),
+            _ => return Err("name one of --user, --role, --group".into()),
+        };
+        ContainmentTarget::new(kind, name).map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Listing {
+    Users,
+    Roles,
+    Groups,
 }
 
 #[tokio::main]
@@ -108,5 +175,157 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Block {
+            target,
+            dry_run,
+            json,
+        } => operator(&options, "block", &target, dry_run, json).await,
+        Command::Unblock {
+            target,
+            dry_run,
+            json,
+        } => operator(&options, "unblock", &target, dry_run, json).await,
+        Command::List {
+            what,
+            blocked,
+            json,
+        } => list(&options, what, blocked, json).await,
+    }
+}
+
+async fn operator(
+    options: &AwsOptions,
+    command: &'static str,
+    args: &TargetArgs,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let target = match args.target() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("deadbolt: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let sdk = load_config(options).await;
+    let iam = IamInlinePolicies::from_conf(&sdk);
+    if command == "block" {
+        // Blocking the identity the CLI runs as would lock the operator out mid-incident.
+        let me = StsIdentity::from_conf(&sdk).caller_identity().await?;
+        let own = AccountContext::from_caller(&me.account_id, &me.arn).own_identity;
+        if own
+            .as_ref()
+            .is_some_and(|o| o.kind == target.kind && o.name.eq_ignore_ascii_case(&target.name))
+        {
+            eprintln!(
+                "deadbolt: refusing to block {target}: it is the identity this CLI runs as ({})",
+                me.arn
+            );
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let applied = if command == "block" {
+        if dry_run {
+            containment::Applied {
+                outcome: Outcome::WouldContain,
+                reason: deadbolt_core::Reason::DryRun,
+                message: format!(
+                    "dry-run: would attach deadbolt's {DENY_ALL_POLICY_NAME} to {target}"
+                ),
+                actions: containment::planned(&target, deadbolt_core::ports::PolicyOp::Put),
+                retryable: false,
+            }
+        } else {
+            containment::apply(&iam, &containment::manual_plan(target.clone())).await
+        }
+    } else {
+        containment::release(&iam, &target, dry_run).await
+    };
+    let record = OperatorRecord::new(command, target, dry_run, applied);
+    if json {
+        println!("{}", serde_json::to_string(&record)?);
+    } else {
+        println!(
+            "{} {}: {} ({})",
+            record.command,
+            record.target,
+            record.outcome.as_str(),
+            record.reason.as_str()
+        );
+        println!("  {}", record.message);
+        for a in &record.actions {
+            println!("  {} {} {}: {:?}", a.api, a.target, a.policy_name, a.status);
+        }
+    }
+    Ok(if record.outcome == Outcome::Failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn list(
+    options: &AwsOptions,
+    what: Listing,
+    blocked_only: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let kind = match what {
+        Listing::Users => TargetKind::User,
+        Listing::Roles => TargetKind::Role,
+        Listing::Groups => TargetKind::Group,
+    };
+    let sdk = load_config(options).await;
+    let iam = IamInlinePolicies::from_conf(&sdk);
+    let mut rows = Vec::new();
+    for name in iam.list_names(kind).await? {
+        let target = match ContainmentTarget::new(kind, &name) {
+            Ok(t) => t,
+            Err(_) => continue,
+        };
+        let document = iam.get_policy(&target, DENY_ALL_POLICY_NAME).await?;
+        let state = BlockState::of(document.as_deref());
+        if blocked_only && !state.is_blocked() {
+            continue;
+        }
+        rows.push((name, state));
+    }
+    if json {
+        let items: Vec<_> = rows
+            .iter()
+            .map(|(name, state)| serde_json::json!({"kind": kind, "name": name, "deny_all": state}))
+            .collect();
+        println!("{}", serde_json::to_string(&items)?);
+    } else {
+        let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(4).max(4);
+        println!("{:<width$}  DENYALL", "NAME");
+        for (name, state) in &rows {
+            let label = match state {
+                BlockState::NotBlocked => "-",
+                BlockState::BlockedByDeadbolt => "blocked (deadbolt)",
+                BlockState::BlockedManually => "blocked (manual deny-all)",
+                BlockState::ConflictingPolicy => "other policy named DenyAll",
+            };
+            println!("{name:<width$}  {label}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn exactly_one_target_is_required() {
+        assert!(Cli::try_parse_from(["deadbolt", "block"]).is_err());
+        assert!(Cli::try_parse_from(["deadbolt", "block", "--user", "a", "--role", "b"]).is_err());
+        assert!(Cli::try_parse_from(["deadbolt", "block", "--group", "devs", "--dry-run"]).is_ok());
     }
 }

@@ -24,12 +24,15 @@ fn parse_and_decide(c: &mut Criterion) {
             black_box(decide(&event, &config, &account))
         })
     });
-    c.bench_function("parse+decide (Exfiltration AnomalousBehavior)", |b| {
-        b.iter(|| {
-            let event = parse_event(black_box(ANOMALY)).expect("fixture parses");
-            black_box(decide(&event, &config, &account))
-        })
-    });
+    c.bench_function(
+        "parse+decide (Exfiltration:IAMUser/AnomalousBehavior, 8.3 KB)",
+        |b| {
+            b.iter(|| {
+                let event = parse_event(black_box(ANOMALY)).expect("fixture parses");
+                black_box(decide(&event, &config, &account))
+            })
+        },
+    );
 }
 
 fn handle_enforce_in_memory(c: &mut Criterion) {

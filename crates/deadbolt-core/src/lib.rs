@@ -3,6 +3,7 @@
 //! side lives behind the traits in [`ports`], implemented by the `deadbolt-aws` crate.
 
 pub mod config;
+pub mod containment;
 pub mod decision;
 pub mod finding;
 pub mod glob;

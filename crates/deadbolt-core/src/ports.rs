@@ -136,3 +136,12 @@ impl<T: InlinePolicies> InlinePolicies for &T {
         (**self).delete_policy(target, policy_name).await
     }
 }
+
+/// Listing IAM entities (the playbook's step 2.3), for the operator CLI.
+pub trait IamDirectory: Send + Sync {
+    /// Every user, role or group name in the account, in IAM's order.
+    fn list_names(
+        &self,
+        kind: TargetKind,
+    ) -> impl Future<Output = Result<Vec<String>, IamError>> + Send;
+}

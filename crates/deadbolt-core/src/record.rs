@@ -28,6 +28,10 @@ pub enum Outcome {
     Failed,
     /// The input was malformed; nothing was done.
     Rejected,
+    /// Operator release (`deadbolt unblock`): deadbolt's DenyAll was removed.
+    Released,
+    /// Operator release in dry-run: deadbolt's DenyAll would be removed.
+    WouldRelease,
 }
 
 impl Outcome {
@@ -40,6 +44,8 @@ impl Outcome {
             Outcome::NotContainable => "not_containable",
             Outcome::Failed => "failed",
             Outcome::Rejected => "rejected",
+            Outcome::Released => "released",
+            Outcome::WouldRelease => "would_release",
         }
     }
 }
@@ -53,6 +59,9 @@ pub enum Reason {
     DryRun,
     DeadboltDenyAllPresent,
     EquivalentDenyAllPresent,
+    // released (operator)
+    DenyAllRemoved,
+    NotContained,
     // skipped
     ModeOff,
     SampleFinding,
@@ -116,6 +125,7 @@ reason_codes! {
     DenyAllAttached => "deny_all_attached", DryRun => "dry_run",
     DeadboltDenyAllPresent => "deadbolt_deny_all_present",
     EquivalentDenyAllPresent => "equivalent_deny_all_present",
+    DenyAllRemoved => "deny_all_removed", NotContained => "not_contained",
     ModeOff => "mode_off", SampleFinding => "sample_finding", ArchivedFinding => "archived_finding",
     NotIamFinding => "not_iam_finding", FindingTypeNotEnabled => "finding_type_not_enabled",
     BelowMinSeverity => "below_min_severity", ProtectedPrincipal => "protected_principal",

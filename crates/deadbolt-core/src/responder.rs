@@ -4,12 +4,12 @@
 use std::sync::Mutex;
 
 use crate::config::Config;
+use crate::containment;
 use crate::decision::{decide, AccountContext, ContainmentPlan, Decision};
 use crate::finding::{parse_event, GuardDutyEvent};
-use crate::policy::{classify_existing, ExistingDenyAll};
-use crate::ports::{iam_api, IamError, IdentityProvider, InlinePolicies, PolicyOp};
+use crate::ports::{IamError, IdentityProvider, InlinePolicies, PolicyOp};
 use crate::principal::Principal;
-use crate::record::{ActionRecord, ActionStatus, DecisionRecord, Outcome, Reason, RECORD_VERSION};
+use crate::record::{DecisionRecord, Outcome, Reason, RECORD_VERSION};
 
 pub struct Responder<P, I> {
     config: Config,
@@ -105,10 +105,7 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
             }
             Decision::DryRun(plan) => {
                 let mut r = self.record(event, principal, Outcome::WouldContain, Reason::DryRun);
-                r.actions = vec![
-                    action(&plan, PolicyOp::Get, ActionStatus::Planned),
-                    action(&plan, PolicyOp::Put, ActionStatus::Planned),
-                ];
+                r.actions = containment::planned(&plan.target, PolicyOp::Put);
                 r.message = format!(
                     "dry-run: would attach the inline policy {} to {}; set DEADBOLT_MODE=enforce to act",
                     plan.policy_name, plan.target
@@ -126,99 +123,12 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
         principal: Option<Principal>,
         plan: &ContainmentPlan,
     ) -> DecisionRecord {
-        let existing = match self
-            .policies
-            .get_policy(&plan.target, plan.policy_name)
-            .await
-        {
-            Ok(existing) => existing,
-            Err(e) => {
-                let mut r = self.record(event, principal, Outcome::Failed, e.reason());
-                r.actions = vec![
-                    failed_action(plan, PolicyOp::Get, &e),
-                    action(plan, PolicyOp::Put, ActionStatus::NotNeeded),
-                ];
-                r.message = format!(
-                    "could not read {}'s inline policy {} ({e}); nothing was written",
-                    plan.target, plan.policy_name
-                );
-                r.retryable = e.retryable();
-                return r;
-            }
-        };
-        if let Some(document) = existing {
-            let kind = classify_existing(&document);
-            let (outcome, reason, message) = match &kind {
-                ExistingDenyAll::Deadbolt { sid } => (
-                    Outcome::AlreadyContained,
-                    Reason::DeadboltDenyAllPresent,
-                    format!(
-                        "{} already carries deadbolt's {} ({sid}); nothing written",
-                        plan.target, plan.policy_name
-                    ),
-                ),
-                ExistingDenyAll::Equivalent => (
-                    Outcome::AlreadyContained,
-                    Reason::EquivalentDenyAllPresent,
-                    format!(
-                        "{} already carries a deny-everything policy named {}; nothing written",
-                        plan.target, plan.policy_name
-                    ),
-                ),
-                ExistingDenyAll::Conflicting => (
-                    Outcome::Failed,
-                    Reason::ConflictingPolicyName,
-                    format!(
-                        "{} has a different inline policy named {}; deadbolt never overwrites it. \
-                         The principal is NOT contained: review that policy and contain by hand",
-                        plan.target, plan.policy_name
-                    ),
-                ),
-            };
-            let mut r = self.record(event, principal, outcome, reason);
-            r.actions = vec![
-                action(plan, PolicyOp::Get, ActionStatus::Done),
-                action(plan, PolicyOp::Put, ActionStatus::NotNeeded),
-            ];
-            r.message = message;
-            return r;
-        }
-        match self
-            .policies
-            .put_policy(&plan.target, plan.policy_name, &plan.document)
-            .await
-        {
-            Ok(()) => {
-                let mut r = self.record(
-                    event,
-                    principal,
-                    Outcome::Contained,
-                    Reason::DenyAllAttached,
-                );
-                r.actions = vec![
-                    action(plan, PolicyOp::Get, ActionStatus::Done),
-                    action(plan, PolicyOp::Put, ActionStatus::Done),
-                ];
-                r.message = format!(
-                    "attached the inline policy {} to {}: every action it attempts is now denied",
-                    plan.policy_name, plan.target
-                );
-                r
-            }
-            Err(e) => {
-                let mut r = self.record(event, principal, Outcome::Failed, e.reason());
-                r.actions = vec![
-                    action(plan, PolicyOp::Get, ActionStatus::Done),
-                    failed_action(plan, PolicyOp::Put, &e),
-                ];
-                r.message = format!(
-                    "could not attach {} to {} ({e}); the principal is NOT contained",
-                    plan.policy_name, plan.target
-                );
-                r.retryable = e.retryable();
-                r
-            }
-        }
+        let applied = containment::apply(&self.policies, plan).await;
+        let mut r = self.record(event, principal, applied.outcome, applied.reason);
+        r.message = applied.message;
+        r.actions = applied.actions;
+        r.retryable = applied.retryable;
+        r
     }
 
     fn record(
@@ -244,25 +154,5 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
             actions: Vec::new(),
             retryable: false,
         }
-    }
-}
-
-fn action(plan: &ContainmentPlan, op: PolicyOp, status: ActionStatus) -> ActionRecord {
-    ActionRecord {
-        api: iam_api(op, plan.target.kind).to_string(),
-        target: plan.target.to_string(),
-        policy_name: plan.policy_name.to_string(),
-        status,
-        error_code: None,
-        error_message: None,
-    }
-}
-
-fn failed_action(plan: &ContainmentPlan, op: PolicyOp, e: &IamError) -> ActionRecord {
-    ActionRecord {
-        status: ActionStatus::Failed,
-        error_code: Some(e.code.clone()),
-        error_message: Some(e.message.clone()),
-        ..action(plan, op, ActionStatus::Failed)
     }
 }
