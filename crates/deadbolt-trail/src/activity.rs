@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use serde::Serialize;
 use thiserror::Error;
 
 use crate::chain::AttributionChain;
@@ -20,7 +21,7 @@ pub const WINDOW_LEAD_MS: i64 = 15 * 60 * 1000;
 pub const WINDOW_TAIL_MS: i64 = 60 * 60 * 1000;
 
 /// An inclusive time range in epoch milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Window {
     pub start_ms: i64,
     pub end_ms: i64,
@@ -59,7 +60,7 @@ impl Window {
 }
 
 /// Calls of one API by one session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActionSummary {
     pub event_source: String,
     pub event_name: String,
@@ -70,7 +71,7 @@ pub struct ActionSummary {
 }
 
 /// Everything one session of the chain did in the window.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SessionActivity {
     pub access_key_id: String,
     pub role_arn: Option<String>,
@@ -100,7 +101,7 @@ impl SessionActivity {
 }
 
 /// The chain's activity, one entry per hop in chain order (origin first).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActivityReport {
     pub window: Window,
     pub sessions: Vec<SessionActivity>,
@@ -123,14 +124,58 @@ pub fn session_activity<'r>(
     records: impl IntoIterator<Item = &'r Record>,
     window: Window,
 ) -> ActivityReport {
-    let hop_by_key: HashMap<&str, usize> = chain
+    let sessions = chain
         .hops
         .iter()
-        .enumerate()
-        .map(|(position, hop)| (hop.issued_access_key_id.as_str(), position))
+        .map(|hop| {
+            SessionActivity::empty(
+                &hop.issued_access_key_id,
+                hop.role_arn.clone(),
+                hop.session_name.clone(),
+                hop.session_arn.clone(),
+            )
+        })
         .collect();
-    let mut tallies: Vec<SessionTally> =
-        chain.hops.iter().map(|_| SessionTally::default()).collect();
+    sessions_activity(sessions, records, window)
+}
+
+impl SessionActivity {
+    /// A session with no calls counted yet: the input of [`sessions_activity`].
+    pub fn empty(
+        access_key_id: &str,
+        role_arn: Option<String>,
+        session_name: Option<String>,
+        session_arn: Option<String>,
+    ) -> Self {
+        SessionActivity {
+            access_key_id: access_key_id.to_string(),
+            role_arn,
+            session_name,
+            session_arn,
+            actions: Vec::new(),
+            source_ips: BTreeSet::new(),
+            user_agents: BTreeSet::new(),
+            regions: BTreeSet::new(),
+        }
+    }
+}
+
+/// Groups the calls each of `sessions` (identified by access key) made inside `window`.
+///
+/// The general form of [`session_activity`]: an investigation also follows sessions that are
+/// not on the attribution chain (roles the finding's session went on to assume, or a finding
+/// key whose issuer is not in the evidence), and they are counted the same way.
+pub fn sessions_activity<'r>(
+    sessions: Vec<SessionActivity>,
+    records: impl IntoIterator<Item = &'r Record>,
+    window: Window,
+) -> ActivityReport {
+    let position_by_key: HashMap<String, usize> = sessions
+        .iter()
+        .enumerate()
+        .map(|(position, session)| (session.access_key_id.clone(), position))
+        .collect();
+    let mut tallies: Vec<SessionTally> = sessions.iter().map(|_| SessionTally::default()).collect();
     // CloudTrail delivers some records more than once; count each event once.
     let mut counted_events: HashSet<&str> = HashSet::new();
     let mut undated_calls = 0;
@@ -140,7 +185,7 @@ pub fn session_activity<'r>(
             .user_identity
             .access_key_id
             .as_deref()
-            .and_then(|key| hop_by_key.get(key))
+            .and_then(|key| position_by_key.get(key))
         else {
             continue;
         };
@@ -178,19 +223,15 @@ pub fn session_activity<'r>(
         tally.regions.extend(record.aws_region.clone());
     }
 
-    let sessions = chain
-        .hops
-        .iter()
+    let sessions = sessions
+        .into_iter()
         .zip(tallies)
-        .map(|(hop, tally)| SessionActivity {
-            access_key_id: hop.issued_access_key_id.clone(),
-            role_arn: hop.role_arn.clone(),
-            session_name: hop.session_name.clone(),
-            session_arn: hop.session_arn.clone(),
+        .map(|(session, tally)| SessionActivity {
             actions: tally.actions.into_values().collect(),
             source_ips: tally.source_ips,
             user_agents: tally.user_agents,
             regions: tally.regions,
+            ..session
         })
         .collect();
     ActivityReport {

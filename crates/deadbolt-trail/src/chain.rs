@@ -10,6 +10,8 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use serde::Serialize;
+
 use crate::record::Record;
 
 /// Longest chain followed. Role chaining is capped by how long people are willing to hop, not
@@ -29,7 +31,7 @@ const STS_EVENT_SOURCE: &str = "sts.amazonaws.com";
 const ISSUED_KEY_FIELD: &str = "credentials.accessKeyId";
 
 /// Who is behind an access key, as far as the evidence shows.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttributionChain {
     /// The key the walk started from (the finding's).
     pub access_key_id: String,
@@ -56,7 +58,7 @@ impl AttributionChain {
 }
 
 /// One credential issuance: an STS call that produced a new access key.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hop {
     /// `AssumeRole`, `AssumeRoleWithSAML`, ... (one of [`CREDENTIAL_ISSUING_EVENTS`]).
     pub event_name: String,
@@ -87,7 +89,8 @@ pub struct Hop {
 }
 
 /// A fact a hop rests on, with the CloudTrail field it comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Evidence {
     /// The issuing event's `responseElements.credentials.accessKeyId` is the key.
     IssuedKey,
@@ -117,7 +120,8 @@ impl Evidence {
 }
 
 /// Where the chain starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Origin {
     /// Long-term IAM user credentials.
     IamUser {
@@ -165,7 +169,8 @@ pub enum Origin {
 }
 
 /// Why the walk stopped early, or something that did not add up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Gap {
     /// No credential-issuing event for this key in the records searched.
     KeyNotIssuedInEvidence { access_key_id: String },

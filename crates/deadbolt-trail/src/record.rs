@@ -278,6 +278,44 @@ pub fn parse_rfc3339_ms(value: &str) -> Result<i64, TimeError> {
     Ok(seconds * 1000 + millis)
 }
 
+/// Formats epoch milliseconds as RFC 3339 UTC (`2026-11-20T14:03:11Z`, or with `.fff` when the
+/// milliseconds are not zero): the inverse of [`parse_rfc3339_ms`], for reports.
+pub fn format_rfc3339_ms(epoch_ms: i64) -> String {
+    let seconds = epoch_ms.div_euclid(1000);
+    let millis = epoch_ms.rem_euclid(1000);
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    let (hour, minute, second) = (
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60,
+    );
+    if millis == 0 {
+        format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+    } else {
+        format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z")
+    }
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 fn is_leap_year(year: i64) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
@@ -320,6 +358,19 @@ mod tests {
         // Digits past milliseconds are truncated.
         assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:01.0019Z").unwrap(), 1001);
         assert_eq!(parse_rfc3339_ms("1969-12-31T23:59:59Z").unwrap(), -1000);
+    }
+
+    #[test]
+    fn formats_what_it_parses() {
+        for value in [
+            "1970-01-01T00:00:00Z",
+            "2000-02-29T23:59:59.999Z",
+            "2026-11-20T14:02:11Z",
+            "1969-12-31T23:59:59Z",
+            "2400-03-01T00:00:00.001Z",
+        ] {
+            assert_eq!(format_rfc3339_ms(parse_rfc3339_ms(value).unwrap()), value);
+        }
     }
 
     #[test]

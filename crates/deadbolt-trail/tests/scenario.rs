@@ -262,11 +262,11 @@ fn damaged_files_are_skipped_and_counted() {
 #[test]
 fn a_folder_of_mixed_good_duplicate_and_damaged_files_gives_the_same_answer() {
     // The whole fixture folder: the scenario twice (.json and .json.gz, i.e. every event
-    // delivered twice) plus the damaged files. Duplicates must not double-count or look like
-    // two different issuers of the same key.
+    // delivered twice), the damaged files and the 30-day baseline (6 files, 53 records).
+    // Duplicates must not double-count or look like two different issuers of the same key.
     let (records, stats) = read_all(fixtures());
-    assert_eq!(stats.files, 5);
-    assert_eq!(stats.records, 12 * 2 + 3);
+    assert_eq!(stats.files, 5 + 6);
+    assert_eq!(stats.records, 12 * 2 + 3 + 53);
     assert_eq!(stats.unreadable_files, 2);
     let chain = attribute(DEMO_SARA_KEY, &records);
     assert_sara_chain(&chain);

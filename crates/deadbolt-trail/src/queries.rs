@@ -1,0 +1,291 @@
+//! The incident-response playbook's six CloudTrail queries, as named investigations over any
+//! [`EvidenceSource`]. The playbook writes them for CloudWatch Logs Insights; here each becomes
+//! one or more [`EventFilter`]s (so every source can answer it) plus, where the filter is
+//! broader than the query, a local check.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::activity::Window;
+use crate::record::Record;
+use crate::source::{Budget, EventFilter, EvidenceSource};
+
+/// Rows kept per query; the answer says when more matched.
+pub const MAX_QUERY_ROWS: usize = 1000;
+
+/// One of the playbook's queries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaybookQuery {
+    /// `filter errorCode like /Unauthorized|Denied|Forbidden/`
+    AccessDenied,
+    /// `filter userIdentity.accessKeyId = KEY`: what a key did.
+    AccessKey(String),
+    /// `filter sourceIPAddress = IP`
+    SourceIp(String),
+    /// `filter responseElements.credentials.accessKeyId = KEY`: where a key came from. IAM's
+    /// CreateAccessKey puts a new long-term key in `responseElements.accessKey.accessKeyId`
+    /// instead, so that is matched too: the playbook's intent is "where was this key created".
+    AccessKeyCreated(String),
+    /// `filter eventName = "CreateUser" or eventName = "CreateRole"`
+    UsersRolesCreated,
+    /// `filter eventName = "ListBuckets"`
+    ListBuckets,
+}
+
+/// A query name or argument the CLI could not use.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum QueryError {
+    #[error(
+        "unknown query {0:?}; the queries are: access-denied, access-key KEY, source-ip IP, \
+         access-key-created KEY, users-roles-created, list-buckets"
+    )]
+    Unknown(String),
+    #[error("query {name} needs {what}, e.g. `{name} {example}`")]
+    MissingArgument {
+        name: &'static str,
+        what: &'static str,
+        example: &'static str,
+    },
+    #[error("query {name} takes no argument, but got {argument:?}")]
+    UnexpectedArgument {
+        name: &'static str,
+        argument: String,
+    },
+}
+
+impl PlaybookQuery {
+    /// The queries' names, as the CLI spells them.
+    pub const NAMES: [&'static str; 6] = [
+        "access-denied",
+        "access-key",
+        "source-ip",
+        "access-key-created",
+        "users-roles-created",
+        "list-buckets",
+    ];
+
+    /// Parses a query name and its argument (`access-key AKIA…`).
+    pub fn parse(name: &str, argument: Option<&str>) -> Result<Self, QueryError> {
+        let argument = argument.map(str::trim).filter(|value| !value.is_empty());
+        let needs = |name: &'static str, what, example| {
+            argument
+                .map(str::to_string)
+                .ok_or(QueryError::MissingArgument {
+                    name,
+                    what,
+                    example,
+                })
+        };
+        let none = |name: &'static str, query: PlaybookQuery| match argument {
+            Some(extra) => Err(QueryError::UnexpectedArgument {
+                name,
+                argument: extra.to_string(),
+            }),
+            None => Ok(query),
+        };
+        match name {
+            "access-denied" => none("access-denied", PlaybookQuery::AccessDenied),
+            "access-key" => Ok(PlaybookQuery::AccessKey(needs(
+                "access-key",
+                "an access key id",
+                "AKIAIOSFODNN7EXAMPLE",
+            )?)),
+            "source-ip" => Ok(PlaybookQuery::SourceIp(needs(
+                "source-ip",
+                "an IP address",
+                "192.0.2.1",
+            )?)),
+            "access-key-created" => Ok(PlaybookQuery::AccessKeyCreated(needs(
+                "access-key-created",
+                "an access key id",
+                "AKIAIOSFODNN7EXAMPLE",
+            )?)),
+            "users-roles-created" => none("users-roles-created", PlaybookQuery::UsersRolesCreated),
+            "list-buckets" => none("list-buckets", PlaybookQuery::ListBuckets),
+            other => Err(QueryError::Unknown(other.to_string())),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            PlaybookQuery::AccessDenied => "access-denied",
+            PlaybookQuery::AccessKey(_) => "access-key",
+            PlaybookQuery::SourceIp(_) => "source-ip",
+            PlaybookQuery::AccessKeyCreated(_) => "access-key-created",
+            PlaybookQuery::UsersRolesCreated => "users-roles-created",
+            PlaybookQuery::ListBuckets => "list-buckets",
+        }
+    }
+
+    /// The questions to ask a source; their answers are merged (and de-duplicated by eventID).
+    pub fn filters(&self) -> Vec<EventFilter> {
+        match self {
+            PlaybookQuery::AccessDenied => vec![EventFilter::AccessDenied],
+            PlaybookQuery::AccessKey(key) => vec![EventFilter::CallerAccessKey(key.clone())],
+            PlaybookQuery::SourceIp(ip) => vec![EventFilter::SourceIp(ip.clone())],
+            PlaybookQuery::AccessKeyCreated(key) => vec![
+                EventFilter::IssuedAccessKey(key.clone()),
+                EventFilter::EventName("CreateAccessKey".to_string()),
+            ],
+            PlaybookQuery::UsersRolesCreated => vec![
+                EventFilter::EventName("CreateUser".to_string()),
+                EventFilter::EventName("CreateRole".to_string()),
+            ],
+            PlaybookQuery::ListBuckets => vec![EventFilter::EventName("ListBuckets".to_string())],
+        }
+    }
+
+    /// The query's own condition, for filters that are broader than it.
+    pub fn matches(&self, record: &Record) -> bool {
+        match self {
+            PlaybookQuery::AccessKeyCreated(key) => {
+                record.response_str("credentials.accessKeyId") == Some(key.as_str())
+                    || record.response_str("accessKey.accessKeyId") == Some(key.as_str())
+            }
+            _ => self.filters().iter().any(|filter| filter.matches(record)),
+        }
+    }
+}
+
+/// One result row: the union of the fields the playbook's six queries display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueryRow {
+    pub event_time: String,
+    pub event_id: String,
+    pub aws_region: Option<String>,
+    /// `userIdentity.arn`
+    pub user_arn: Option<String>,
+    pub event_source: String,
+    pub event_name: String,
+    pub source_ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub error_code: Option<String>,
+    /// `requestParameters.userName` (users-roles-created).
+    pub user_name: Option<String>,
+    /// `requestParameters.roleName` (users-roles-created).
+    pub role_name: Option<String>,
+    /// `responseElements.user.arn` or `responseElements.role.arn` (users-roles-created).
+    pub created_arn: Option<String>,
+}
+
+impl QueryRow {
+    pub fn from_record(record: &Record) -> Self {
+        QueryRow {
+            event_time: record.event_time.clone(),
+            event_id: record.event_id.clone(),
+            aws_region: record.aws_region.clone(),
+            user_arn: record.user_identity.arn.clone(),
+            event_source: record.event_source.clone(),
+            event_name: record.event_name.clone(),
+            source_ip_address: record.source_ip_address.clone(),
+            user_agent: record.user_agent.clone(),
+            error_code: record.error_code.clone(),
+            user_name: record.request_str("userName").map(str::to_string),
+            role_name: record.request_str("roleName").map(str::to_string),
+            created_arn: record
+                .response_str("user.arn")
+                .or_else(|| record.response_str("role.arn"))
+                .map(str::to_string),
+        }
+    }
+}
+
+/// A query's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueryResult {
+    pub query: String,
+    /// In time order, at most [`MAX_QUERY_ROWS`].
+    pub rows: Vec<QueryRow>,
+    /// More rows matched than were kept.
+    pub truncated: bool,
+    pub requests: u32,
+    pub skipped: u64,
+    /// Why the answer may be partial, one line per filter that did not finish.
+    pub missing: Vec<String>,
+}
+
+/// Runs `query` against `source` for `window`, spending from `budget`. A source error or an
+/// exhausted budget makes the answer partial (listed in `missing`), never an error.
+pub async fn run_query<S: EvidenceSource>(
+    source: &S,
+    query: &PlaybookQuery,
+    window: Window,
+    budget: &mut Budget,
+) -> QueryResult {
+    let mut records: Vec<Record> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut truncated = false;
+    let (mut requests, mut skipped) = (0u32, 0u64);
+    let mut missing = Vec::new();
+    for filter in query.filters() {
+        if let Some(why) = budget.exhausted() {
+            missing.push(format!("{} not searched: {why}", filter.describe()));
+            continue;
+        }
+        let mut sink = |record: Record| {
+            if !query.matches(&record) || !seen.insert(record.event_id.clone()) {
+                return;
+            }
+            if records.len() >= MAX_QUERY_ROWS {
+                truncated = true;
+                return;
+            }
+            records.push(record);
+        };
+        match source.events(&filter, window, budget, &mut sink).await {
+            Ok(coverage) => {
+                requests += coverage.requests;
+                skipped += coverage.skipped;
+                if let Some(why) = coverage.incomplete {
+                    missing.push(format!("{}: partial answer ({why})", filter.describe()));
+                }
+            }
+            Err(error) => missing.push(format!("{} not searched: {error}", filter.describe())),
+        }
+    }
+    records.sort_by_key(|record| (record.event_time_ms().ok(), record.event_id.clone()));
+    QueryResult {
+        query: query.name().to_string(),
+        rows: records.iter().map(QueryRow::from_record).collect(),
+        truncated,
+        requests,
+        skipped,
+        missing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names_and_arguments_with_actionable_errors() {
+        assert_eq!(
+            PlaybookQuery::parse("access-key", Some(" AKIAX ")),
+            Ok(PlaybookQuery::AccessKey("AKIAX".into()))
+        );
+        assert_eq!(
+            PlaybookQuery::parse("list-buckets", None),
+            Ok(PlaybookQuery::ListBuckets)
+        );
+        let missing = PlaybookQuery::parse("source-ip", None).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "query source-ip needs an IP address, e.g. `source-ip 192.0.2.1`"
+        );
+        assert!(matches!(
+            PlaybookQuery::parse("access-denied", Some("x")),
+            Err(QueryError::UnexpectedArgument { .. })
+        ));
+        let unknown = PlaybookQuery::parse("whoami", None).unwrap_err();
+        assert!(unknown.to_string().contains("users-roles-created"));
+        for name in PlaybookQuery::NAMES {
+            let query = PlaybookQuery::parse(name, Some("x"))
+                .or_else(|_| PlaybookQuery::parse(name, None))
+                .unwrap();
+            assert_eq!(query.name(), name);
+        }
+    }
+}
