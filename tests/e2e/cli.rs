@@ -183,7 +183,8 @@ async fn unblock_leaves_a_deny_all_deadbolt_did_not_write() {
     let user = moto.create_attacker_user("mallory").await;
     // A hand-made deny-all as the playbook writes it (compact and with a Version: moto refuses
     // versionless documents and mis-signs spaces in form bodies; real IAM does neither).
-    let manual = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+    let manual =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
     moto.iam(&moto.admin, None)
         .put_user_policy()
         .user_name("mallory")
@@ -199,4 +200,145 @@ async fn unblock_leaves_a_deny_all_deadbolt_did_not_write() {
         (Some("skipped"), Some("equivalent_deny_all_present"))
     );
     assert_eq!(moto.probe(&user).await, Err("AccessDenied".to_string()));
+}
+
+fn offline(args: &[&str]) -> Output {
+    Command::new(built_binary("deadbolt"))
+        .args(args)
+        .current_dir(deadbolt_e2e::repo_root())
+        .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("deadbolt runs")
+}
+
+#[test]
+fn report_offline_tells_who_how_what_and_what_is_new() {
+    let out = offline(&[
+        "report",
+        "tests/fixtures/scenario/finding.json",
+        "--cloudtrail",
+        "tests/fixtures/cloudtrail",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "Identity Center user sara",
+        "AssumeRoleWithSAML into role AWSReservedSSO_AdministratorAccess_598c5f73f8b2b4e5 as session sara",
+        "AssumeRole into role DemoRole1 as session sara",
+        "cloudtrail.amazonaws.com StopLogging: 1 succeeded",
+        "iam.amazonaws.com AttachRolePolicy: 1 failed (AccessDenied), 1 succeeded",
+        "New API calls: cloudtrail.amazonaws.com StopLogging",
+        "detach arn:aws:iam::aws:policy/AdministratorAccess from role DemoEc2InstanceRole",
+    ] {
+        assert!(text.contains(needle), "report lacks {needle:?}:\n{text}");
+    }
+    assert!(
+        !text.contains("bob"),
+        "another user's activity leaked:\n{text}"
+    );
+
+    let json = offline(&[
+        "report",
+        "tests/fixtures/scenario/finding.json",
+        "--cloudtrail",
+        "tests/fixtures/cloudtrail",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["report_version"], 1);
+    assert_eq!(report["chain"].as_array().unwrap().len(), 1);
+    assert_eq!(report["derived_sessions"][0]["role_name"], "DemoRole1");
+
+    let md = offline(&[
+        "report",
+        "tests/fixtures/scenario/finding.json",
+        "--cloudtrail",
+        "tests/fixtures/cloudtrail",
+        "--markdown",
+    ]);
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(md.starts_with('#') && md.contains("## Who"), "{md}");
+}
+
+#[test]
+fn investigate_runs_the_playbook_queries_offline() {
+    let out = offline(&[
+        "investigate",
+        "access-denied",
+        "--since",
+        "2026-11-20T13:00:00Z",
+        "--until",
+        "2026-11-20T16:00:00Z",
+        "--cloudtrail",
+        "tests/fixtures/cloudtrail/scenario-window.json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("TIME") && lines[0].ends_with("ERROR"),
+        "{table}"
+    );
+    assert!(
+        lines[1].contains("iam:AttachRolePolicy") && lines[1].contains("AccessDenied"),
+        "{table}"
+    );
+    assert_eq!(lines[2], "1 row(s)", "{table}");
+
+    let json = offline(&[
+        "investigate",
+        "access-key",
+        "ASIARDEMO1SARAEXAMP2",
+        "--since",
+        "2026-11-20T13:00:00Z",
+        "--until",
+        "2026-11-20T16:00:00Z",
+        "--cloudtrail",
+        "tests/fixtures/cloudtrail/scenario-window.json",
+        "--json",
+    ]);
+    let result: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let names: Vec<_> = result["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["event_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "DescribeInstances",
+            "RunInstances",
+            "AttachRolePolicy",
+            "AttachRolePolicy"
+        ]
+    );
+
+    let bad = offline(&[
+        "investigate",
+        "access-key",
+        "--cloudtrail",
+        "tests/fixtures/cloudtrail",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let bad_time = offline(&[
+        "investigate",
+        "list-buckets",
+        "--since",
+        "yesterday",
+        "--cloudtrail",
+        "tests/fixtures/cloudtrail",
+    ]);
+    assert_eq!(bad_time.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_time.stderr)
+        .contains("--since \"yesterday\" is not an RFC 3339 time"));
 }

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod investigation;
 use deadbolt_aws::{load_config, AwsOptions, IamInlinePolicies, StsIdentity};
 use deadbolt_core::containment::{self, BlockState, OperatorRecord};
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
@@ -16,6 +18,7 @@ use deadbolt_core::ports::{IamDirectory, IdentityProvider, InlinePolicies};
 use deadbolt_core::{
     AccountContext, Config, ContainmentTarget, Mode, Outcome, Responder, TargetKind,
 };
+use investigation::EvidenceArgs;
 
 #[derive(Parser)]
 #[command(
@@ -67,6 +70,37 @@ enum Command {
         target: TargetArgs,
         #[arg(long)]
         dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Investigate one finding from CloudTrail: who did it (the role chain), what they did,
+    /// what is new for them, what they left behind. LookupEvents unless --cloudtrail.
+    Report {
+        /// An EventBridge event with a GuardDuty finding (`-` for standard input).
+        finding: PathBuf,
+        #[command(flatten)]
+        evidence: EvidenceArgs,
+        /// Print the JSON report.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print the summary as Markdown (for a ticket).
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Run one of the playbook's CloudTrail queries (2.1) over a time range.
+    Investigate {
+        /// access-denied | access-key | source-ip | access-key-created | users-roles-created | list-buckets
+        query: String,
+        /// The query's argument: an access key id or an IP address.
+        argument: Option<String>,
+        /// Start of the range, RFC 3339 (default: 24 hours before --until).
+        #[arg(long)]
+        since: Option<String>,
+        /// End of the range, RFC 3339 (default: now).
+        #[arg(long)]
+        until: Option<String>,
+        #[command(flatten)]
+        evidence: EvidenceArgs,
         #[arg(long)]
         json: bool,
     },
@@ -138,12 +172,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             enforce,
             json,
         } => {
-            let raw = if finding.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin())?
-            } else {
-                std::fs::read_to_string(&finding)
-                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", finding.display()))?
-            };
+            let raw = investigation::read_input(&finding)?;
             let mut config = match Config::from_env() {
                 Ok(c) => c,
                 Err(e) => {
@@ -190,6 +219,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             blocked,
             json,
         } => list(&options, what, blocked, json).await,
+        Command::Report {
+            finding,
+            evidence,
+            json,
+            markdown,
+        } => investigation::report(&options, &finding, &evidence, json, markdown).await,
+        Command::Investigate {
+            query,
+            argument,
+            since,
+            until,
+            evidence,
+            json,
+        } => {
+            investigation::query(
+                &options,
+                &query,
+                argument.as_deref(),
+                since.as_deref(),
+                until.as_deref(),
+                &evidence,
+                json,
+            )
+            .await
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 pub mod activity;
 pub mod behaviour;
 pub mod chain;
+pub mod enrich;
 pub mod files;
 pub mod investigate;
 pub mod persistence;
@@ -32,6 +33,7 @@ pub use chain::{
     attribute, AttributionChain, Evidence, Gap, Hop, Origin, CREDENTIAL_ISSUING_EVENTS,
     MAX_CHAIN_HOPS,
 };
+pub use enrich::{Enricher, EnrichmentRecord, Limits, Notifier, NotifyError};
 pub use files::{
     read_log_stream, read_path, FileProblem, ReadError, ReadStats, StreamError, StreamOutcome,
 };

@@ -1,0 +1,218 @@
+//! `deadbolt report` and `deadbolt investigate`: CloudTrail investigations from the terminal.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use deadbolt_aws::{load_config, AwsOptions};
+use deadbolt_evidence::LookupEventsSource;
+use deadbolt_trail::queries::{run_query, PlaybookQuery, QueryResult};
+use deadbolt_trail::{
+    investigate, parse_rfc3339_ms, Budget, Coverage, EventFilter, EvidenceError, EvidenceSource,
+    FileSource, InvestigationOptions, Record, Subject, Window,
+};
+
+/// Where the evidence comes from.
+#[derive(Args)]
+pub struct EvidenceArgs {
+    /// Read CloudTrail log files (`.json`/`.json.gz`, a file or a folder) instead of AWS.
+    #[arg(long, value_name = "PATH")]
+    pub cloudtrail: Option<PathBuf>,
+    /// Most remote requests to make (LookupEvents pages at 2 per second).
+    #[arg(long, default_value_t = 240)]
+    pub max_requests: u32,
+}
+
+/// Records kept per investigation: bounds memory and the report.
+const MAX_RECORDS: u64 = 50_000;
+
+pub fn read_input(path: &Path) -> anyhow::Result<String> {
+    if path.as_os_str() == "-" {
+        return Ok(std::io::read_to_string(std::io::stdin())?);
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+}
+
+pub async fn report(
+    options: &AwsOptions,
+    finding: &Path,
+    evidence: &EvidenceArgs,
+    json: bool,
+    markdown: bool,
+) -> anyhow::Result<ExitCode> {
+    let raw = read_input(finding)?;
+    let event = match deadbolt_core::parse_event(&raw) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("deadbolt: rejected: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let subject = match Subject::from_finding(&event.detail) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("deadbolt: cannot investigate this finding: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let budget = Budget::new(evidence.max_requests, MAX_RECORDS, None);
+    let how = InvestigationOptions::default();
+    let report = match &evidence.cloudtrail {
+        Some(path) => investigate(&Progress(FileSource::new(path)), &subject, &how, budget).await,
+        None => {
+            let sdk = load_config(options).await;
+            let source = LookupEventsSource::new(aws_sdk_cloudtrail::Client::new(&sdk));
+            investigate(&Progress(source), &subject, &how, budget).await
+        }
+    };
+    if json {
+        println!("{}", report.to_json());
+    } else if markdown {
+        print!("{}", report.to_markdown());
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn query(
+    options: &AwsOptions,
+    name: &str,
+    argument: Option<&str>,
+    since: Option<&str>,
+    until: Option<&str>,
+    evidence: &EvidenceArgs,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let query = match PlaybookQuery::parse(name, argument) {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("deadbolt: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let window = match time_range(since, until) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("deadbolt: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut budget = Budget::new(evidence.max_requests, MAX_RECORDS, None);
+    let result = match &evidence.cloudtrail {
+        Some(path) => {
+            run_query(
+                &Progress(FileSource::new(path)),
+                &query,
+                window,
+                &mut budget,
+            )
+            .await
+        }
+        None => {
+            let sdk = load_config(options).await;
+            let source = LookupEventsSource::new(aws_sdk_cloudtrail::Client::new(&sdk));
+            run_query(&Progress(source), &query, window, &mut budget).await
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        print!("{}", rows_table(&result));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--since`/`--until` as a window; `until` defaults to now, `since` to 24 hours before it.
+pub fn time_range(since: Option<&str>, until: Option<&str>) -> Result<Window, String> {
+    let parse = |flag: &str, v: &str| {
+        parse_rfc3339_ms(v).map_err(|e| {
+            format!("{flag} {v:?} is not an RFC 3339 time (e.g. 2026-11-20T14:00:00Z): {e}")
+        })
+    };
+    let until_ms = match until {
+        Some(v) => parse("--until", v)?,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0),
+    };
+    let since_ms = match since {
+        Some(v) => parse("--since", v)?,
+        None => until_ms - 24 * 3600 * 1000,
+    };
+    Window::new(since_ms, until_ms).map_err(|e| e.to_string())
+}
+
+/// The playbook's `fields awsRegion, userIdentity.arn, eventSource, eventName,
+/// sourceIPAddress, userAgent` as a table.
+pub fn rows_table(result: &QueryResult) -> String {
+    use std::fmt::Write;
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<20}  {:<10}  {:<34}  {:<15}  {:<40}  ERROR",
+        "TIME", "REGION", "EVENT", "SOURCE IP", "WHO"
+    );
+    for r in &result.rows {
+        let event = format!(
+            "{}:{}",
+            r.event_source.trim_end_matches(".amazonaws.com"),
+            r.event_name
+        );
+        let _ = writeln!(
+            out,
+            "{:<20}  {:<10}  {:<34}  {:<15}  {:<40}  {}",
+            r.event_time,
+            dash(&r.aws_region),
+            event,
+            dash(&r.source_ip_address),
+            dash(&r.user_arn),
+            dash(&r.error_code)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} row(s){}",
+        result.rows.len(),
+        if result.truncated { " (truncated)" } else { "" }
+    );
+    for m in &result.missing {
+        let _ = writeln!(out, "incomplete: {m}");
+    }
+    out
+}
+
+/// Says on stderr which question is being asked, when a person is watching: paging through
+/// LookupEvents at 2 requests per second takes long enough to need it.
+struct Progress<S>(S);
+
+impl<S: EvidenceSource> EvidenceSource for Progress<S> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    async fn events(
+        &self,
+        filter: &EventFilter,
+        window: Window,
+        budget: &mut Budget,
+        sink: &mut (dyn FnMut(Record) + Send),
+    ) -> Result<Coverage, EvidenceError> {
+        let tty = std::io::stderr().is_terminal();
+        if tty {
+            eprint!("deadbolt: {}: {} ... ", self.0.name(), filter.describe());
+        }
+        let result = self.0.events(filter, window, budget, sink).await;
+        if tty {
+            match &result {
+                Ok(c) => eprintln!("{} record(s), {} request(s)", c.records, c.requests),
+                Err(e) => eprintln!("{e}"),
+            }
+        }
+        result
+    }
+}

@@ -1,0 +1,7 @@
+//! AWS adapters for the evidence sources of `deadbolt-trail`: where CloudTrail records come
+//! from when they are not files on disk. Kept apart from `deadbolt-aws` so the responder
+//! Lambda, whose critical path is containment, links none of this.
+
+pub mod lookup_events;
+
+pub use lookup_events::{LookupEventsSource, RateLimiter};

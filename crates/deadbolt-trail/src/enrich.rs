@@ -1,0 +1,209 @@
+//! The enricher: one GuardDuty event in, one investigation out, a human summary published.
+//! Runs as the second target of the same EventBridge rule as the responder, so containment
+//! never waits for it. The Lambda only wires a source and a notifier into [`Enricher`].
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use deadbolt_core::finding::parse_event;
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::investigate::{investigate, InvestigationOptions, Subject};
+use crate::report::InvestigationReport;
+use crate::source::{Budget, EvidenceSource};
+
+/// SNS caps a message at 256 KiB; keep well under it, the full report is in the log.
+pub const MAX_SUMMARY_BYTES: usize = 200 * 1024;
+/// SNS subjects are at most 100 characters.
+pub const MAX_SUBJECT_CHARS: usize = 100;
+
+/// Where human summaries go (an SNS topic in production).
+pub trait Notifier: Send + Sync {
+    fn publish(
+        &self,
+        subject: &str,
+        message: &str,
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("could not publish the summary: {0}")]
+pub struct NotifyError(pub String);
+
+/// What the enricher did with one event.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrichmentRecord {
+    pub finding_id: Option<String>,
+    /// `investigated`, `skipped` or `rejected`.
+    pub outcome: &'static str,
+    /// Why it was skipped or rejected (snake_case), or `investigated`.
+    pub reason: &'static str,
+    pub message: String,
+    pub published: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<InvestigationReport>,
+}
+
+/// How much one investigation may spend.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Remote requests (LookupEvents allows 2/s: 240 requests is two minutes of paging).
+    pub requests: u32,
+    /// Records collected across all questions.
+    pub records: u64,
+    /// Time kept in reserve before the deadline to publish and log.
+    pub reserve: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            requests: 240,
+            records: 50_000,
+            reserve: Duration::from_secs(15),
+        }
+    }
+}
+
+pub struct Enricher<S, N> {
+    source: S,
+    notifier: Option<N>,
+    options: InvestigationOptions,
+    limits: Limits,
+}
+
+impl<S: EvidenceSource, N: Notifier> Enricher<S, N> {
+    pub fn new(
+        source: S,
+        notifier: Option<N>,
+        options: InvestigationOptions,
+        limits: Limits,
+    ) -> Self {
+        Enricher {
+            source,
+            notifier,
+            options,
+            limits,
+        }
+    }
+
+    /// Investigate one raw EventBridge event, stopping by `deadline` (the Lambda's).
+    pub async fn handle(&self, raw: &str, deadline: Option<Instant>) -> EnrichmentRecord {
+        let skip =
+            |finding_id: Option<String>, outcome, reason, message: String| EnrichmentRecord {
+                finding_id,
+                outcome,
+                reason,
+                message,
+                published: false,
+                publish_error: None,
+                report: None,
+            };
+        let event = match parse_event(raw) {
+            Ok(e) => e,
+            Err(e) => return skip(None, "rejected", e.code(), format!("rejected: {e}")),
+        };
+        let f = &event.detail;
+        let id = Some(f.id.clone());
+        if f.is_sample() {
+            return skip(
+                id,
+                "skipped",
+                "sample_finding",
+                "AWS sample finding: nothing to investigate".into(),
+            );
+        }
+        if f.resource.resource_type != "AccessKey" {
+            return skip(
+                id,
+                "skipped",
+                "not_iam_finding",
+                "not an IAM access-key finding".into(),
+            );
+        }
+        let subject = match Subject::from_finding(f) {
+            Ok(s) => s,
+            Err(e) => return skip(id, "skipped", "no_subject", e.to_string()),
+        };
+        let deadline = deadline.map(|d| {
+            d.checked_sub(self.limits.reserve)
+                .unwrap_or_else(Instant::now)
+        });
+        let budget = Budget::new(self.limits.requests, self.limits.records, deadline);
+        let report = investigate(&self.source, &subject, &self.options, budget).await;
+        let mut record = EnrichmentRecord {
+            finding_id: id,
+            outcome: "investigated",
+            reason: "investigated",
+            message: report.origin_summary.clone(),
+            published: false,
+            publish_error: None,
+            report: None,
+        };
+        if let Some(notifier) = &self.notifier {
+            let subject_line = summary_subject(&f.finding_type, &report.origin_summary);
+            let body = bounded(report.to_text(), MAX_SUMMARY_BYTES);
+            match notifier.publish(&subject_line, &body).await {
+                Ok(()) => record.published = true,
+                Err(e) => record.publish_error = Some(e.to_string()),
+            }
+        }
+        record.report = Some(report);
+        record
+    }
+}
+
+/// `deadbolt: <type> by <origin>`, ASCII, at most 100 characters (SNS's rules for subjects).
+pub fn summary_subject(finding_type: &str, origin: &str) -> String {
+    let raw = format!("deadbolt: {finding_type} by {origin}");
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(MAX_SUBJECT_CHARS)
+        .collect()
+}
+
+/// Cut `text` to at most `max` bytes on a character boundary, saying so.
+pub fn bounded(mut text: String, max: usize) -> String {
+    const NOTE: &str = "\n... (truncated: the full report is in the enricher's log)\n";
+    if text.len() <= max {
+        return text;
+    }
+    let mut cut = max.saturating_sub(NOTE.len());
+    while cut > 0 && !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    text.push_str(NOTE);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_are_short_ascii_and_bodies_bounded() {
+        let s = summary_subject(
+            "Stealth:IAMUser/CloudTrailLoggingDisabled",
+            &"Identity Center user sära ".repeat(10),
+        );
+        assert!(s.len() <= MAX_SUBJECT_CHARS && s.is_ascii(), "{s}");
+        assert!(s.starts_with(
+            "deadbolt: Stealth:IAMUser/CloudTrailLoggingDisabled by Identity Center user s?ra"
+        ));
+        let long = "é".repeat(300_000);
+        let b = bounded(long, MAX_SUMMARY_BYTES);
+        assert!(b.len() <= MAX_SUMMARY_BYTES);
+        assert!(b.ends_with("enricher's log)\n"));
+        assert_eq!(bounded("short".into(), 10), "short");
+    }
+}
