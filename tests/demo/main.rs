@@ -119,6 +119,50 @@ async fn main() {
     if let Some(doc) = moto.user_policy("mallory", "DenyAll").await {
         println!("   inline policy DenyAll on user/mallory: {doc}");
     }
-    println!("\nUndo (playbook step 2.5): aws iam delete-user-policy --user-name mallory --policy-name DenyAll");
+
+    step(
+        6,
+        "Investigate: who was really behind a finding, and what else they did",
+    );
+    println!("   The walkthrough's CloudTrailLoggingDisabled finding on an Identity Center role session,");
+    println!("   investigated offline from its CloudTrail log files (tests/fixtures/cloudtrail):");
+    println!("   the same code the enricher Lambda runs on LookupEvents.\n");
+    let finding = deadbolt_e2e::repo_root().join("tests/fixtures/scenario/finding.json");
+    let raw = std::fs::read_to_string(&finding).unwrap_or_default();
+    let enricher = deadbolt_trail::Enricher::new(
+        deadbolt_trail::FileSource::new(
+            deadbolt_e2e::repo_root().join("tests/fixtures/cloudtrail"),
+        ),
+        None::<NoNotifier>,
+        deadbolt_trail::InvestigationOptions::default(),
+        deadbolt_trail::Limits::default(),
+    );
+    let record = enricher.handle(&raw, None).await;
+    match &record.report {
+        Some(report) => {
+            for line in report.to_text().lines() {
+                println!("   {line}");
+            }
+        }
+        None => println!("   not investigated: {}", record.message),
+    }
+
+    println!("\nUndo the block: deadbolt unblock --user mallory   (or playbook 2.5: aws iam delete-user-policy --user-name mallory --policy-name DenyAll)");
     println!("Replay any finding yourself, dry-run by default: deadbolt replay FINDING.json");
+    println!(
+        "Investigate one: deadbolt report FINDING.json [--cloudtrail DIR] [--markdown|--json]"
+    );
+}
+
+/// The demo prints the summary instead of publishing it.
+struct NoNotifier;
+
+impl deadbolt_trail::Notifier for NoNotifier {
+    async fn publish(
+        &self,
+        _subject: &str,
+        _message: &str,
+    ) -> Result<(), deadbolt_trail::NotifyError> {
+        Ok(())
+    }
 }

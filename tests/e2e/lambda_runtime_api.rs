@@ -84,3 +84,56 @@ fn invalid_configuration_stops_the_function_before_any_event() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enricher_binary_investigates_publishes_and_says_what_it_could_not_search() {
+    let moto = Moto::start_with_auth(false).await;
+    let topic = moto.create_topic("deadbolt-findings").await;
+    let mut env = env_for(&moto, "dry-run");
+    env.push(("DEADBOLT_SUMMARY_TOPIC_ARN", topic.clone()));
+    let log = std::env::temp_dir().join(format!("deadbolt-enricher-{}.log", std::process::id()));
+    let lambda = LambdaHarness::start(&built_binary("enricher"), &env, log);
+    let event = std::fs::read_to_string(
+        deadbolt_e2e::repo_root().join("tests/fixtures/scenario/finding.json"),
+    )
+    .unwrap();
+    let (lambda, result) = tokio::task::spawn_blocking(move || {
+        let r = lambda.invoke(&event);
+        (lambda, r)
+    })
+    .await
+    .unwrap();
+    let record = result.expect("the enricher answers even when its evidence source fails");
+    assert_eq!(record["outcome"], "investigated", "{record}");
+    assert_eq!(record["published"], true, "{record}");
+    // moto has no CloudTrail LookupEvents: the report must say so rather than fail.
+    let missing = record["report"]["missing"].as_array().unwrap();
+    assert!(!missing.is_empty(), "{record}");
+    assert!(
+        missing.iter().any(|m| m
+            .as_str()
+            .unwrap()
+            .contains("LookupEvents failed after 0 page(s): HTTP 500")),
+        "{missing:?}"
+    );
+
+    let sent = moto.sent_notifications(&topic);
+    assert_eq!(sent.len(), 1, "one summary per finding");
+    assert!(
+        sent[0]
+            .0
+            .starts_with("deadbolt: Stealth:IAMUser/CloudTrailLoggingDisabled"),
+        "{:?}",
+        sent[0].0
+    );
+    assert!(
+        sent[0].1.contains("5ab7c7a1f0e3d2c1b0a9f8e7d6c5b4a3"),
+        "{}",
+        sent[0].1
+    );
+    let lines = lambda.log_lines();
+    assert!(lines
+        .iter()
+        .any(|l| l["fields"]["message"] == "investigation"
+            && l["fields"]["outcome"] == "investigated"));
+}

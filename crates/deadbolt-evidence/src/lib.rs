@@ -5,3 +5,6 @@
 pub mod lookup_events;
 
 pub use lookup_events::{LookupEventsSource, RateLimiter};
+
+pub mod sns;
+pub use sns::SnsNotifier;

@@ -129,10 +129,16 @@ impl EvidenceSource for LookupEventsSource {
                     }
                     // Throttling that outlasted the SDK's retries, or a transient fault: keep
                     // what was read and say exactly where it stopped.
-                    let detail = if code.is_empty() {
-                        aws_sdk_cloudtrail::error::DisplayErrorContext(&e).to_string()
-                    } else {
-                        code
+                    // A short cause, not the whole raw response: this line goes in reports.
+                    let detail = match (code.is_empty(), e.raw_response()) {
+                        (false, _) => code,
+                        (true, Some(raw)) => format!("HTTP {}", raw.status().as_u16()),
+                        (true, None) => match &e {
+                            aws_sdk_cloudtrail::error::SdkError::TimeoutError(_) => {
+                                "timeout".into()
+                            }
+                            _ => "no response (network error)".into(),
+                        },
                     };
                     coverage.incomplete = Some(format!(
                         "LookupEvents failed after {} page(s): {detail}",

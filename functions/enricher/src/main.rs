@@ -1,0 +1,69 @@
+//! The enricher Lambda: wiring only. The investigation lives in deadbolt-trail.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use deadbolt_aws::{load_config, AwsOptions};
+use deadbolt_evidence::{LookupEventsSource, SnsNotifier};
+use deadbolt_trail::{Enricher, EnrichmentRecord, InvestigationOptions, Limits};
+use lambda_runtime::tracing::{self, info};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde_json::value::RawValue;
+
+type Deps = Enricher<LookupEventsSource, SnsNotifier>;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing::init_default_subscriber();
+    let sdk = load_config(&AwsOptions::default()).await;
+    let source = LookupEventsSource::new(aws_sdk_cloudtrail::Client::new(&sdk));
+    // Without a topic the report is still logged: publishing is optional, investigating is not.
+    let notifier = std::env::var("DEADBOLT_SUMMARY_TOPIC_ARN")
+        .ok()
+        .filter(|arn| !arn.is_empty())
+        .map(|arn| SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), arn));
+    info!(publishes = notifier.is_some(), "deadbolt enricher starting");
+    let enricher = Enricher::new(
+        source,
+        notifier,
+        InvestigationOptions::default(),
+        Limits::default(),
+    );
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
+        handle(event, &enricher)
+    }))
+    .await
+}
+
+async fn handle(
+    event: LambdaEvent<Box<RawValue>>,
+    enricher: &Deps,
+) -> Result<EnrichmentRecord, Diagnostic> {
+    let deadline = deadline_instant(event.context.deadline);
+    let record = enricher.handle(event.payload.get(), deadline).await;
+    let report = record
+        .report
+        .as_ref()
+        .map(|r| r.to_json())
+        .unwrap_or_default();
+    info!(
+        request_id = %event.context.request_id,
+        finding_id = record.finding_id.as_deref().unwrap_or(""),
+        outcome = record.outcome,
+        reason = record.reason,
+        published = record.published,
+        publish_error = record.publish_error.as_deref().unwrap_or(""),
+        investigation_report = %report,
+        "investigation"
+    );
+    Ok(record)
+}
+
+/// The invocation's deadline (epoch milliseconds) as an `Instant`.
+fn deadline_instant(deadline_ms: u64) -> Option<Instant> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis();
+    let left = u128::from(deadline_ms).checked_sub(now_ms)?;
+    Some(Instant::now() + Duration::from_millis(u64::try_from(left).ok()?))
+}
