@@ -2,6 +2,7 @@
 # Performance figures quoted in the README:
 #  - whole process: release responder binary, cold start to first decision, warm invocation,
 #    peak RSS, stripped size (through the Lambda runtime API, against moto on loopback);
+#  - investigation: CloudTrail log files read and analysed, records/s and peak RSS;
 #  - in process: criterion benchmarks of parse + decide and the whole handler.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +11,7 @@ export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDE
 scripts/setup-venv.sh
 cargo build --release --workspace --bins --locked
 DEADBOLT_PROFILE=release target/release/deadbolt-bench-process
+# Files evidence source + analysis, one core, at two sizes: memory must not grow with input.
+target/release/deadbolt-bench-trail 100000
+target/release/deadbolt-bench-trail 1000000
 cargo bench -p deadbolt-core --locked --bench decide -- --noplot "$@"

@@ -167,6 +167,20 @@ impl Moto {
         aws_sdk_sts::Client::from_conf(conf.build())
     }
 
+    /// CloudWatch Logs against this server.
+    pub fn logs(&self, credentials: &Credentials) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::new(&self.sdk_config(credentials))
+    }
+
+    /// S3 against this server. Path-style addressing: virtual-hosted style would put the
+    /// bucket in the host name, which does not resolve on 127.0.0.1.
+    pub fn s3(&self, credentials: &Credentials) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.sdk_config(credentials))
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
     fn admin_iam(&self) -> aws_sdk_iam::Client {
         self.iam(&self.admin, None)
     }

@@ -2,9 +2,10 @@
 //! from when they are not files on disk. Kept apart from `deadbolt-aws` so the responder
 //! Lambda, whose critical path is containment, links none of this.
 
+pub mod logs;
 pub mod lookup_events;
+pub mod s3;
 
+pub use logs::CloudWatchLogsSource;
 pub use lookup_events::{LookupEventsSource, RateLimiter};
-
-pub mod sns;
-pub use sns::SnsNotifier;
+pub use s3::S3LogSource;

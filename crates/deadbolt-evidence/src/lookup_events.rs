@@ -313,6 +313,101 @@ mod tests {
         }
     }
 
+    /// CloudTrail's side of LookupEvents, simulated over the walkthrough's log files: the lookup
+    /// attribute and time range applied server-side, newest first, 50 events a page.
+    fn simulated_cloudtrail(
+        req: &aws_sdk_cloudtrail::operation::lookup_events::LookupEventsInput,
+    ) -> aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput {
+        let dir = format!(
+            "{}/../../tests/fixtures/cloudtrail",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut records = Vec::new();
+        deadbolt_trail::files::read_path(std::path::Path::new(&dir), |r| records.push(r)).unwrap();
+        let start = req
+            .start_time()
+            .map(|t| t.to_millis().unwrap())
+            .unwrap_or(i64::MIN);
+        let end = req
+            .end_time()
+            .map(|t| t.to_millis().unwrap())
+            .unwrap_or(i64::MAX);
+        let filter = req.lookup_attributes().first().map(|a| {
+            let v = a.attribute_value().to_string();
+            match a.attribute_key() {
+                LookupAttributeKey::AccessKeyId => EventFilter::CallerAccessKey(v),
+                LookupAttributeKey::ResourceName => EventFilter::IssuedAccessKey(v),
+                LookupAttributeKey::Username => EventFilter::Username(v),
+                LookupAttributeKey::EventName => EventFilter::EventName(v),
+                other => panic!("the investigation should not look up {other:?}"),
+            }
+        });
+        let mut seen = std::collections::HashSet::new();
+        let mut matching: Vec<_> = records
+            .into_iter()
+            .filter(|r| seen.insert(r.event_id.clone()))
+            .filter(|r| r.event_time_ms().is_ok_and(|t| t >= start && t <= end))
+            .filter(|r| filter.as_ref().is_none_or(|f| f.matches(r)))
+            .collect();
+        matching.sort_by(|a, b| b.event_time.cmp(&a.event_time));
+        assert!(
+            matching.len() <= PAGE_SIZE as usize,
+            "the scenario fits one page per question"
+        );
+        let events = matching
+            .into_iter()
+            .map(|r| {
+                aws_sdk_cloudtrail::types::Event::builder()
+                    .event_id(r.event_id.clone())
+                    .event_name(r.event_name.clone())
+                    .cloud_trail_event(serde_json::to_string(&r).unwrap())
+                    .build()
+            })
+            .collect();
+        aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput::builder()
+            .set_events(Some(events))
+            .build()
+    }
+
+    /// The number of LookupEvents calls the default investigation makes for the walkthrough's
+    /// finding, stated and held: one request per question, four questions.
+    #[tokio::test(start_paused = true)]
+    async fn the_default_investigation_of_the_scenario_makes_four_lookup_events_calls() {
+        let rule = mock!(Client::lookup_events).then_compute_output(simulated_cloudtrail);
+        let times = SendTimes::default();
+        let recorder = times.clone();
+        let client = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&rule], |c| c
+            .interceptor(recorder.clone()));
+        let source = LookupEventsSource::new(client);
+        let raw = std::fs::read_to_string(format!(
+            "{}/../../tests/fixtures/scenario/finding.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let event: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        let finding: deadbolt_core::finding::Finding =
+            serde_json::from_value(event["detail"].clone()).unwrap();
+        let subject = deadbolt_trail::Subject::from_finding(&finding).unwrap();
+        let report = deadbolt_trail::investigate(
+            &source,
+            &subject,
+            &deadbolt_trail::InvestigationOptions::default(),
+            Budget::new(240, 50_000, None),
+        )
+        .await;
+        assert!(
+            report.origin_summary.contains("sara"),
+            "{}",
+            report.origin_summary
+        );
+        assert!(report.missing.is_empty(), "{:?}", report.missing);
+        assert_eq!(rule.num_calls(), 4);
+        let sent = times.0.lock().unwrap().clone();
+        for pair in sent.windows(2) {
+            assert!(pair[1] - pair[0] >= Duration::from_millis(500));
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn stops_at_the_request_budget_and_says_so() {
         let rule = mock!(Client::lookup_events)

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::record::Record;
@@ -85,7 +85,18 @@ pub enum ReadError {
 
 /// Reads every CloudTrail log file at `path` (a `.json` / `.json.gz` file, or a folder walked
 /// recursively in path order) and calls `on_record` once per usable record.
-pub fn read_path(path: &Path, mut on_record: impl FnMut(Record)) -> Result<ReadStats, ReadError> {
+pub fn read_path(path: &Path, on_record: impl FnMut(Record)) -> Result<ReadStats, ReadError> {
+    read_path_matching(path, &|_| true, on_record)
+}
+
+/// Like [`read_path`], but a record whose raw JSON text fails `candidate` is not parsed at all
+/// (and not counted): a cheap text test in front of the full parse. `candidate` must never
+/// reject a record the caller wants; see `EventFilter::could_match`.
+pub fn read_path_matching(
+    path: &Path,
+    candidate: &dyn Fn(&str) -> bool,
+    mut on_record: impl FnMut(Record),
+) -> Result<ReadStats, ReadError> {
     let metadata = std::fs::metadata(path).map_err(|source| ReadError::Inaccessible {
         path: path.to_path_buf(),
         source,
@@ -97,10 +108,10 @@ pub fn read_path(path: &Path, mut on_record: impl FnMut(Record)) -> Result<ReadS
         // Sorted so runs are reproducible; S3 keys sort by account/region/date already.
         files.sort();
         for file in files {
-            stats.merge(read_file(&file, &mut on_record));
+            stats.merge(read_file(&file, candidate, &mut on_record));
         }
     } else if is_log_file_name(path) {
-        stats.merge(read_file(path, &mut on_record));
+        stats.merge(read_file(path, candidate, &mut on_record));
     } else {
         return Err(ReadError::NotALogFile {
             path: path.to_path_buf(),
@@ -145,7 +156,11 @@ fn collect_log_files(folder: &Path, files: &mut Vec<PathBuf>, stats: &mut ReadSt
 }
 
 /// Reads one log file; never fails, problems are recorded in the returned stats.
-fn read_file(path: &Path, on_record: &mut impl FnMut(Record)) -> ReadStats {
+fn read_file(
+    path: &Path,
+    candidate: &dyn Fn(&str) -> bool,
+    on_record: &mut impl FnMut(Record),
+) -> ReadStats {
     let mut stats = ReadStats {
         files: 1,
         ..ReadStats::default()
@@ -160,12 +175,10 @@ fn read_file(path: &Path, on_record: &mut impl FnMut(Record)) -> ReadStats {
     let gzipped = path.to_string_lossy().to_ascii_lowercase().ends_with(".gz");
     let outcome = if gzipped {
         // Multi-member: concatenated gzip streams are valid gzip and some tools write them.
-        // The outer BufReader matters: serde_json reads byte by byte, and each read straight
-        // from the decoder would pay its per-call overhead.
         let decoder = MultiGzDecoder::new(BufReader::new(file));
-        read_log_stream(BufReader::new(decoder), on_record)
+        read_buffered_or_streamed(decoder, candidate, on_record)
     } else {
-        read_log_stream(BufReader::new(file), on_record)
+        read_buffered_or_streamed(file, candidate, on_record)
     };
     stats.records = outcome.records;
     stats.skipped_records = outcome.skipped_records;
@@ -173,6 +186,63 @@ fn read_file(path: &Path, on_record: &mut impl FnMut(Record)) -> ReadStats {
         stats.note_unreadable(path, error.to_string());
     }
     stats
+}
+
+/// Log files up to this size (decompressed) are read into memory and parsed from the slice,
+/// which is several times faster than serde_json's reader path. CloudTrail delivers files of
+/// a few megabytes, so this holds one file at a time; anything larger is streamed instead.
+pub const IN_MEMORY_FILE_LIMIT: u64 = 64 * 1024 * 1024;
+
+fn read_buffered_or_streamed(
+    reader: impl Read,
+    candidate: &dyn Fn(&str) -> bool,
+    on_record: &mut impl FnMut(Record),
+) -> StreamOutcome {
+    let mut reader = BufReader::new(reader);
+    let mut head = Vec::new();
+    if let Err(error) = (&mut reader)
+        .take(IN_MEMORY_FILE_LIMIT + 1)
+        .read_to_end(&mut head)
+    {
+        // Keep what decompressed cleanly; the parser reports where the document broke off.
+        let mut outcome = read_matching_slice(&head, candidate, on_record);
+        if outcome.error.is_none() {
+            outcome.error = Some(StreamError::Io(error.to_string()));
+        }
+        return outcome;
+    }
+    if head.len() as u64 <= IN_MEMORY_FILE_LIMIT {
+        return read_matching_slice(&head, candidate, on_record);
+    }
+    // Larger than the limit: continue as a stream from where the buffer ends.
+    read_matching_stream(
+        BufReader::new(head.as_slice().chain(reader)),
+        candidate,
+        on_record,
+    )
+}
+
+/// [`read_matching_stream`] over a document already in memory.
+fn read_matching_slice(
+    document: &[u8],
+    candidate: &dyn Fn(&str) -> bool,
+    on_record: &mut impl FnMut(Record),
+) -> StreamOutcome {
+    let mut outcome = StreamOutcome::default();
+    let mut deserializer = serde_json::Deserializer::from_slice(document);
+    let visitor = LogDocumentVisitor {
+        candidate,
+        on_record,
+        records: &mut outcome.records,
+        skipped_records: &mut outcome.skipped_records,
+    };
+    let result = deserializer
+        .deserialize_map(visitor)
+        .and_then(|()| deserializer.end());
+    if let Err(error) = result {
+        outcome.error = Some(StreamError::Json(error));
+    }
+    outcome
 }
 
 /// The result of streaming one `{"Records":[...]}` document.
@@ -189,6 +259,8 @@ pub struct StreamOutcome {
 pub enum StreamError {
     #[error("not a complete CloudTrail log document (truncated, not UTF-8, or not JSON): {0}")]
     Json(#[from] serde_json::Error),
+    #[error("could not read or decompress the file to its end: {0}")]
+    Io(String),
 }
 
 /// Streams one CloudTrail log document from `reader` (already decompressed).
@@ -197,9 +269,19 @@ pub enum StreamError {
 /// record) and then converted, so a record with the wrong shape is skipped without losing the
 /// position in the stream.
 pub fn read_log_stream(reader: impl Read, on_record: &mut impl FnMut(Record)) -> StreamOutcome {
+    read_matching_stream(reader, &|_| true, on_record)
+}
+
+/// [`read_log_stream`] with a text pre-test (see [`read_path_matching`]).
+pub fn read_matching_stream(
+    reader: impl Read,
+    candidate: &dyn Fn(&str) -> bool,
+    on_record: &mut impl FnMut(Record),
+) -> StreamOutcome {
     let mut outcome = StreamOutcome::default();
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let visitor = LogDocumentVisitor {
+        candidate,
         on_record,
         records: &mut outcome.records,
         skipped_records: &mut outcome.skipped_records,
@@ -215,6 +297,7 @@ pub fn read_log_stream(reader: impl Read, on_record: &mut impl FnMut(Record)) ->
 }
 
 struct LogDocumentVisitor<'a, F> {
+    candidate: &'a dyn Fn(&str) -> bool,
     on_record: &'a mut F,
     records: &'a mut u64,
     skipped_records: &'a mut u64,
@@ -229,6 +312,7 @@ impl<'de, F: FnMut(Record)> Visitor<'de> for LogDocumentVisitor<'_, F> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let LogDocumentVisitor {
+            candidate,
             on_record,
             records,
             skipped_records,
@@ -236,6 +320,7 @@ impl<'de, F: FnMut(Record)> Visitor<'de> for LogDocumentVisitor<'_, F> {
         while let Some(key) = map.next_key::<String>()? {
             if key == "Records" {
                 map.next_value_seed(RecordsSeed {
+                    candidate,
                     on_record: &mut *on_record,
                     records: &mut *records,
                     skipped_records: &mut *skipped_records,
@@ -249,6 +334,7 @@ impl<'de, F: FnMut(Record)> Visitor<'de> for LogDocumentVisitor<'_, F> {
 }
 
 struct RecordsSeed<'a, F> {
+    candidate: &'a dyn Fn(&str) -> bool,
     on_record: &'a mut F,
     records: &'a mut u64,
     skipped_records: &'a mut u64,
@@ -270,8 +356,14 @@ impl<'de, F: FnMut(Record)> Visitor<'de> for RecordsSeed<'_, F> {
     }
 
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
-        while let Some(element) = seq.next_element::<Value>()? {
-            match serde_json::from_value::<Record>(element) {
+        // Each element is captured as raw text (validated, not built into a tree), tested
+        // cheaply, and only then parsed from the slice: about twice as fast as a `Value` tree
+        // converted into a `Record`, and a bad element still only costs that element.
+        while let Some(element) = seq.next_element::<Box<RawValue>>()? {
+            if !(self.candidate)(element.get()) {
+                continue;
+            }
+            match serde_json::from_str::<Record>(element.get()) {
                 Ok(record) => {
                     *self.records += 1;
                     (self.on_record)(record);

@@ -10,7 +10,7 @@ use std::time::Instant;
 use thiserror::Error;
 
 use crate::activity::Window;
-use crate::files::{read_path, ReadStats};
+use crate::files::{read_path, read_path_matching, ReadStats};
 use crate::record::Record;
 
 /// One question asked of a source.
@@ -52,6 +52,25 @@ impl EventFilter {
                 c.contains("Unauthorized") || c.contains("Denied") || c.contains("Forbidden")
             }),
         }
+    }
+
+    /// False only when `raw` (one record's JSON text) certainly cannot match: the value looked
+    /// for does not occur in it. Values with characters JSON escapes, or records using `\u`
+    /// escapes, are never ruled out this way, so the test cannot hide a match.
+    pub fn could_match(&self, raw: &str) -> bool {
+        let needle = match self {
+            EventFilter::CallerAccessKey(v)
+            | EventFilter::IssuedAccessKey(v)
+            | EventFilter::Username(v)
+            | EventFilter::SourceIp(v)
+            | EventFilter::EventName(v) => v.as_str(),
+            EventFilter::AccessDenied => "errorCode",
+        };
+        let plain = !needle.is_empty()
+            && needle
+                .chars()
+                .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\');
+        !plain || raw.contains(needle) || raw.contains("\\u")
     }
 
     /// A short label for reports: `caller_access_key=AKIA…`.
@@ -197,7 +216,8 @@ impl EvidenceSource for FileSource {
         }
         let mut delivered = 0u64;
         let mut capped = false;
-        let stats = self.scan(|r| {
+        let candidate = |raw: &str| filter.could_match(raw);
+        let stats = read_path_matching(&self.path, &candidate, |r| {
             let in_window = r.event_time_ms().is_ok_and(|t| window.contains(t));
             if !in_window || !filter.matches(&r) {
                 return;
@@ -209,6 +229,10 @@ impl EvidenceSource for FileSource {
             budget.records_left -= 1;
             delivered += 1;
             sink(r);
+        })
+        .map_err(|e| EvidenceError::Unavailable {
+            source_name: "files",
+            message: e.to_string(),
         })?;
         Ok(Coverage {
             requests: 0,
@@ -216,5 +240,23 @@ impl EvidenceSource for FileSource {
             skipped: stats.skipped_records + stats.unreadable_files,
             incomplete: capped.then(|| "record budget exhausted".to_string()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_pre_test_never_hides_a_match() {
+        let raw = r#"{"userIdentity":{"accessKeyId":"ASIAONE"},"eventName":"RunInstances"}"#;
+        assert!(EventFilter::CallerAccessKey("ASIAONE".into()).could_match(raw));
+        assert!(!EventFilter::CallerAccessKey("ASIATWO".into()).could_match(raw));
+        assert!(!EventFilter::AccessDenied.could_match(raw));
+        // An escaped spelling of the key: parsed, not ruled out.
+        let escaped = r#"{"userIdentity":{"accessKeyId":"ASIA\u0054WO"}}"#;
+        assert!(EventFilter::CallerAccessKey("ASIATWO".into()).could_match(escaped));
+        // A value JSON would escape is never ruled out by text.
+        assert!(EventFilter::Username("a\"b".into()).could_match(raw));
     }
 }
