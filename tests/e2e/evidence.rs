@@ -9,7 +9,7 @@ use deadbolt_e2e::moto::ACCOUNT;
 use deadbolt_e2e::{repo_root, Moto};
 use deadbolt_evidence::{CloudWatchLogsSource, S3LogSource};
 use deadbolt_trail::source::{Budget, Coverage, EventFilter, EvidenceError, EvidenceSource};
-use deadbolt_trail::{parse_rfc3339_ms, Record, Window};
+use deadbolt_trail::{format_rfc3339_ms, parse_rfc3339_ms, Record, Window};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::Value;
@@ -22,6 +22,36 @@ const REGION_PREFIX: &str = "AWSLogs/123456789012/CloudTrail/us-east-1/";
 fn window() -> Window {
     // 2026-11-20T13:45:00Z .. 2026-11-20T16:00:00Z
     Window::new(1_795_182_300_000, 1_795_190_400_000).expect("window")
+}
+
+/// moto, like CloudWatch Logs, refuses log events more than 14 days older than the wall clock,
+/// so the log-group tests move the scenario to two days ago (whole hours, so times keep their
+/// minutes and seconds) and ask over the window moved by the same amount.
+fn logs_shift_ms() -> i64 {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let hour = 3_600_000;
+    let target = (now_ms - 2 * 24 * hour) / hour * hour;
+    target - window().start_ms / hour * hour
+}
+
+fn logs_window() -> Window {
+    let shift = logs_shift_ms();
+    Window::new(window().start_ms + shift, window().end_ms + shift).expect("window")
+}
+
+async fn ask_logs(
+    source: &impl EvidenceSource,
+    filter: EventFilter,
+    budget: &mut Budget,
+) -> (Result<Coverage, EvidenceError>, Vec<Record>) {
+    let mut records = Vec::new();
+    let coverage = source
+        .events(&filter, logs_window(), budget, &mut |r| records.push(r))
+        .await;
+    (coverage, records)
 }
 
 fn scenario() -> Value {
@@ -100,14 +130,20 @@ async fn seed_log_group(moto: &Moto) {
         .send()
         .await
         .expect("create log stream");
+    let shift = logs_shift_ms();
     let mut events: Vec<(i64, String)> = scenario_records()
-        .iter()
-        .map(|r| {
+        .into_iter()
+        .map(|mut r| {
             let time = r["eventTime"].as_str().expect("eventTime");
-            (parse_rfc3339_ms(time).expect("RFC 3339"), r.to_string())
+            let moved = parse_rfc3339_ms(time).expect("RFC 3339") + shift;
+            r["eventTime"] = format_rfc3339_ms(moved).into();
+            (moved, r.to_string())
         })
         .collect();
-    events.push((1_795_183_000_000, "not a CloudTrail record".to_string()));
+    events.push((
+        1_795_183_000_000 + shift,
+        "not a CloudTrail record".to_string(),
+    ));
     // PutLogEvents requires chronological order within a batch.
     events.sort_by_key(|(t, _)| *t);
     let mut put = logs
@@ -127,8 +163,7 @@ async fn seed_log_group(moto: &Moto) {
     // moto, like CloudWatch Logs, drops events older than 14 days against the wall clock.
     assert!(
         out.rejected_log_events_info.is_none(),
-        "moto rejected scenario events (the fixture's 2026-11-20 must be within 14 days of \
-         now): {:?}",
+        "moto rejected scenario events: {:?}",
         out.rejected_log_events_info
     );
 }
@@ -141,7 +176,7 @@ async fn cloudwatch_logs_answers_exactly_by_caller_and_issued_key() {
     let source = CloudWatchLogsSource::new(moto.logs(&moto.admin), LOG_GROUP).with_page_size(2);
 
     let mut budget = Budget::new(50, 1000, None);
-    let (coverage, records) = ask(
+    let (coverage, records) = ask_logs(
         &source,
         EventFilter::CallerAccessKey(SARA_DEMO_KEY.into()),
         &mut budget,
@@ -154,7 +189,7 @@ async fn cloudwatch_logs_answers_exactly_by_caller_and_issued_key() {
     assert!(coverage.requests >= 2, "{coverage:?}");
     assert_eq!(budget.requests_left, 50 - coverage.requests);
 
-    let (coverage, records) = ask(
+    let (coverage, records) = ask_logs(
         &source,
         EventFilter::IssuedAccessKey(SARA_DEMO_KEY.into()),
         &mut budget,
@@ -169,7 +204,7 @@ async fn cloudwatch_logs_answers_exactly_by_caller_and_issued_key() {
 
     // moto treats `?a ?b` patterns as match-all, so this reads the whole group: the junk
     // line is counted, and the local filter leaves only the denied AttachRolePolicy.
-    let (coverage, records) = ask(&source, EventFilter::AccessDenied, &mut budget).await;
+    let (coverage, records) = ask_logs(&source, EventFilter::AccessDenied, &mut budget).await;
     let coverage = coverage.expect("access denied answer");
     assert_eq!(names(&records), ["AttachRolePolicy"]);
     assert_eq!(coverage.skipped, 1);
@@ -181,7 +216,7 @@ async fn cloudwatch_logs_stops_at_the_request_budget_and_says_so() {
     seed_log_group(&moto).await;
     let source = CloudWatchLogsSource::new(moto.logs(&moto.admin), LOG_GROUP).with_page_size(1);
     let mut budget = Budget::new(1, 1000, None);
-    let (coverage, records) = ask(
+    let (coverage, records) = ask_logs(
         &source,
         EventFilter::CallerAccessKey(SARA_DEMO_KEY.into()),
         &mut budget,
@@ -201,7 +236,7 @@ async fn cloudwatch_logs_stops_at_the_request_budget_and_says_so() {
 async fn cloudwatch_logs_missing_group_and_denied_caller_are_actionable_errors() {
     let moto = Moto::start().await;
     let source = CloudWatchLogsSource::new(moto.logs(&moto.admin), "CloudTrail/NoSuchGroup");
-    let (coverage, _) = ask(
+    let (coverage, _) = ask_logs(
         &source,
         EventFilter::CallerAccessKey(SARA_DEMO_KEY.into()),
         &mut Budget::new(5, 1000, None),
@@ -218,7 +253,7 @@ async fn cloudwatch_logs_missing_group_and_denied_caller_are_actionable_errors()
     // A principal with IAM read permissions only.
     let outsider = moto.create_attacker_user("outsider").await;
     let source = CloudWatchLogsSource::new(moto.logs(&outsider.credentials), LOG_GROUP);
-    let (coverage, _) = ask(
+    let (coverage, _) = ask_logs(
         &source,
         EventFilter::AccessDenied,
         &mut Budget::new(5, 1000, None),
@@ -372,4 +407,83 @@ async fn s3_stops_at_the_budget_and_reports_missing_bucket_and_denied_caller() {
     .await;
     let err = coverage.expect_err("denied");
     assert!(err.to_string().contains("grant s3:ListBucket"), "{err}");
+}
+
+/// `deadbolt investigate` reads the same evidence through `--log-group` and
+/// `--cloudtrail s3://…` as through files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_reads_log_groups_and_s3_prefixes() {
+    let moto = Moto::start().await;
+    seed_log_group(&moto).await;
+    seed_bucket(&moto).await;
+    let run = |args: Vec<String>| {
+        std::process::Command::new(deadbolt_e2e::runtime_api::built_binary("deadbolt"))
+            .args(&args)
+            .env_clear()
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", moto.admin.access_key_id())
+            .env("AWS_SECRET_ACCESS_KEY", moto.admin.secret_access_key())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("deadbolt runs")
+    };
+    let names = |out: std::process::Output| -> Vec<String> {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert!(v["missing"].as_array().is_some_and(|m| m.is_empty()), "{v}");
+        v["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| r["event_name"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let w = logs_window();
+    let logs = run(vec![
+        "investigate".into(),
+        "access-key".into(),
+        SARA_DEMO_KEY.into(),
+        "--since".into(),
+        format_rfc3339_ms(w.start_ms),
+        "--until".into(),
+        format_rfc3339_ms(w.end_ms),
+        "--log-group".into(),
+        LOG_GROUP.into(),
+        "--json".into(),
+    ]);
+    assert_eq!(
+        names(logs),
+        [
+            "DescribeInstances",
+            "RunInstances",
+            "AttachRolePolicy",
+            "AttachRolePolicy"
+        ]
+    );
+    let s3 = run(vec![
+        "investigate".into(),
+        "access-key".into(),
+        SARA_DEMO_KEY.into(),
+        "--since".into(),
+        format_rfc3339_ms(window().start_ms),
+        "--until".into(),
+        format_rfc3339_ms(window().end_ms),
+        "--cloudtrail".into(),
+        format!("s3://{BUCKET}/{REGION_PREFIX}"),
+        "--json".into(),
+    ]);
+    assert_eq!(
+        names(s3),
+        [
+            "DescribeInstances",
+            "RunInstances",
+            "AttachRolePolicy",
+            "AttachRolePolicy"
+        ]
+    );
 }

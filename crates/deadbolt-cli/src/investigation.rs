@@ -1,12 +1,12 @@
 //! `deadbolt report` and `deadbolt investigate`: CloudTrail investigations from the terminal.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
 use deadbolt_aws::{load_config, AwsOptions};
-use deadbolt_evidence::LookupEventsSource;
+use deadbolt_evidence::{AnySource, CloudWatchLogsSource, LookupEventsSource, S3LogSource};
 use deadbolt_trail::queries::{run_query, PlaybookQuery, QueryResult};
 use deadbolt_trail::{
     investigate, parse_rfc3339_ms, Budget, Coverage, EventFilter, EvidenceError, EvidenceSource,
@@ -16,12 +16,49 @@ use deadbolt_trail::{
 /// Where the evidence comes from.
 #[derive(Args)]
 pub struct EvidenceArgs {
-    /// Read CloudTrail log files (`.json`/`.json.gz`, a file or a folder) instead of AWS.
-    #[arg(long, value_name = "PATH")]
-    pub cloudtrail: Option<PathBuf>,
+    /// Read CloudTrail log files instead of LookupEvents: a local file or folder
+    /// (`.json`/`.json.gz`), or `s3://BUCKET/PREFIX` where the trail delivers them.
+    #[arg(
+        long,
+        value_name = "PATH|s3://BUCKET/PREFIX",
+        conflicts_with = "log_group"
+    )]
+    pub cloudtrail: Option<String>,
+    /// Read the CloudWatch Logs log group the trail delivers to (FilterLogEvents).
+    #[arg(long, value_name = "NAME")]
+    pub log_group: Option<String>,
     /// Most remote requests to make (LookupEvents pages at 2 per second).
     #[arg(long, default_value_t = 240)]
     pub max_requests: u32,
+}
+
+impl EvidenceArgs {
+    /// The source the flags name; LookupEvents when none does.
+    async fn source(&self, options: &AwsOptions) -> AnySource {
+        if let Some(location) = &self.cloudtrail {
+            if let Some((bucket, prefix)) = AnySource::parse_s3_url(location) {
+                let sdk = load_config(options).await;
+                // Custom endpoints (S3-compatible stores, local emulators) rarely resolve
+                // bucket subdomains: address buckets by path there, as the AWS CLI can.
+                let conf = aws_sdk_s3::config::Builder::from(&sdk)
+                    .force_path_style(sdk.endpoint_url().is_some())
+                    .build();
+                let client = aws_sdk_s3::Client::from_conf(conf);
+                return AnySource::S3(S3LogSource::new(client, bucket, prefix));
+            }
+            return AnySource::Files(FileSource::new(location));
+        }
+        let sdk = load_config(options).await;
+        match &self.log_group {
+            Some(group) => AnySource::Logs(CloudWatchLogsSource::new(
+                aws_sdk_cloudwatchlogs::Client::new(&sdk),
+                group.clone(),
+            )),
+            None => AnySource::LookupEvents(LookupEventsSource::new(
+                aws_sdk_cloudtrail::Client::new(&sdk),
+            )),
+        }
+    }
 }
 
 /// Records kept per investigation: bounds memory and the report.
@@ -59,14 +96,8 @@ pub async fn report(
     };
     let budget = Budget::new(evidence.max_requests, MAX_RECORDS, None);
     let how = InvestigationOptions::default();
-    let report = match &evidence.cloudtrail {
-        Some(path) => investigate(&Progress(FileSource::new(path)), &subject, &how, budget).await,
-        None => {
-            let sdk = load_config(options).await;
-            let source = LookupEventsSource::new(aws_sdk_cloudtrail::Client::new(&sdk));
-            investigate(&Progress(source), &subject, &how, budget).await
-        }
-    };
+    let source = Progress(evidence.source(options).await);
+    let report = investigate(&source, &subject, &how, budget).await;
     if json {
         println!("{}", report.to_json());
     } else if markdown {
@@ -101,22 +132,8 @@ pub async fn query(
         }
     };
     let mut budget = Budget::new(evidence.max_requests, MAX_RECORDS, None);
-    let result = match &evidence.cloudtrail {
-        Some(path) => {
-            run_query(
-                &Progress(FileSource::new(path)),
-                &query,
-                window,
-                &mut budget,
-            )
-            .await
-        }
-        None => {
-            let sdk = load_config(options).await;
-            let source = LookupEventsSource::new(aws_sdk_cloudtrail::Client::new(&sdk));
-            run_query(&Progress(source), &query, window, &mut budget).await
-        }
-    };
+    let source = Progress(evidence.source(options).await);
+    let result = run_query(&source, &query, window, &mut budget).await;
     if json {
         println!("{}", serde_json::to_string(&result)?);
     } else {

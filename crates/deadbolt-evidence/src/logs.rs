@@ -105,7 +105,11 @@ impl EvidenceSource for CloudWatchLogsSource {
                 Ok(page) => page,
                 Err(e) => {
                     let code = e.code().unwrap_or("").to_string();
-                    if code.contains("AccessDenied") || code == "UnauthorizedOperation" {
+                    // A 403 is a permission problem whatever the body says: some endpoints
+                    // (moto, proxies) answer denials in a shape the JSON parser cannot read.
+                    let forbidden = e.raw_response().is_some_and(|r| r.status().as_u16() == 403);
+                    if forbidden || code.contains("AccessDenied") || code == "UnauthorizedOperation"
+                    {
                         return Err(EvidenceError::AccessDenied {
                             source_name: SOURCE_NAME,
                             permission: "logs:FilterLogEvents",
@@ -353,6 +357,22 @@ mod tests {
             .build();
         let source =
             CloudWatchLogsSource::new(mock_client!(aws_sdk_cloudwatchlogs, [&denied]), "g");
+        let (coverage, _) = collect(
+            &source,
+            EventFilter::AccessDenied,
+            &mut Budget::new(10, 1000, None),
+        )
+        .await;
+        let err = coverage.unwrap_err().to_string();
+        assert!(err.contains("grant logs:FilterLogEvents"), "{err}");
+
+        // A denial in a body the JSON parser cannot read (moto's XML shape): the 403 decides.
+        let xml_denial = mock!(Client::filter_log_events)
+            .sequence()
+            .http_status(403, Some("<ErrorResponse><Errors><Error><Code>AccessDenied</Code></Error></Errors></ErrorResponse>".into()))
+            .build();
+        let source =
+            CloudWatchLogsSource::new(mock_client!(aws_sdk_cloudwatchlogs, [&xml_denial]), "g");
         let (coverage, _) = collect(
             &source,
             EventFilter::AccessDenied,

@@ -3,25 +3,42 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use deadbolt_aws::{load_config, AwsOptions};
-use deadbolt_evidence::{LookupEventsSource, SnsNotifier};
-use deadbolt_trail::{Enricher, EnrichmentRecord, InvestigationOptions, Limits};
+use deadbolt_evidence::{AnySource, CloudWatchLogsSource, LookupEventsSource, SnsNotifier};
+use deadbolt_trail::{Enricher, EnrichmentRecord, EvidenceSource, InvestigationOptions, Limits};
 use lambda_runtime::tracing::{self, info};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
 
-type Deps = Enricher<LookupEventsSource, SnsNotifier>;
+type Deps = Enricher<AnySource, SnsNotifier>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
     let sdk = load_config(&AwsOptions::default()).await;
-    let source = LookupEventsSource::new(aws_sdk_cloudtrail::Client::new(&sdk));
+    // The trail's log group when the operators named one (faster, no 2 requests/s quota),
+    // otherwise LookupEvents, which works in every account with no setup.
+    let source = match std::env::var("DEADBOLT_TRAIL_LOG_GROUP")
+        .ok()
+        .filter(|g| !g.is_empty())
+    {
+        Some(group) => AnySource::Logs(CloudWatchLogsSource::new(
+            aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            group,
+        )),
+        None => AnySource::LookupEvents(LookupEventsSource::new(aws_sdk_cloudtrail::Client::new(
+            &sdk,
+        ))),
+    };
     // Without a topic the report is still logged: publishing is optional, investigating is not.
     let notifier = std::env::var("DEADBOLT_SUMMARY_TOPIC_ARN")
         .ok()
         .filter(|arn| !arn.is_empty())
         .map(|arn| SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), arn));
-    info!(publishes = notifier.is_some(), "deadbolt enricher starting");
+    info!(
+        source = source.name(),
+        publishes = notifier.is_some(),
+        "deadbolt enricher starting"
+    );
     let enricher = Enricher::new(
         source,
         notifier,
