@@ -1,8 +1,7 @@
 //! Throughput and memory of the files evidence source plus the analysis: generates N CloudTrail
 //! records as S3 delivers them (gzipped `{"Records":[…]}` files of 1,000 records), then times
-//!  1. one streaming pass (read, gunzip, parse, filter) over all of them, and
-//!  2. a whole `investigate()` for a finding whose sessions are buried among them,
-//! and reports records/s and the process's peak RSS. Run for two sizes to show memory does
+//! every record parsed, one filtered pass, and a whole `investigate()` for a finding whose
+//! sessions are buried among them, and reports records/s and the process's peak RSS. Run for two sizes to show memory does
 //! not grow with the input: `deadbolt-bench-trail 100000` and `deadbolt-bench-trail 1000000`.
 
 use std::io::Write;
@@ -89,9 +88,8 @@ fn main() {
         (n * questions) as f64 / whole,
         peak_rss_kib() as f64 / 1024.0
     );
-    assert_eq!(
+    assert!(
         report.origin_summary.contains("sara"),
-        true,
         "{}",
         report.origin_summary
     );

@@ -1,7 +1,8 @@
 //! Operator configuration. In this version it comes from environment variables (SAM
 //! parameters); a configuration that does not parse is a start-up error, never a silent default.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::glob::Glob;
@@ -34,7 +35,10 @@ pub const DEFAULT_FINDING_TYPES: &[&str] = &[
 ];
 
 /// What deadbolt does with a finding it would contain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+///
+/// `Deserialize` accepts exactly the three documented spellings (the configuration document is
+/// strict); the environment variable's more lenient spellings go through [`Mode::parse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Decide and record, nothing else.
@@ -100,6 +104,10 @@ pub struct Config {
     pub min_severity: f64,
     /// Principals never contained, matched against names and ARNs (see `decision`).
     pub protected: Vec<Glob>,
+    /// Mode per finding-type prefix; the longest matching prefix wins over `mode`.
+    pub mode_by_finding_type: BTreeMap<String, Mode>,
+    /// Mode per 12-digit account id; wins over everything else.
+    pub mode_by_account: BTreeMap<String, Mode>,
 }
 
 impl Default for Config {
@@ -112,6 +120,8 @@ impl Default for Config {
                 .collect(),
             min_severity: 0.0,
             protected: Vec::new(),
+            mode_by_finding_type: BTreeMap::new(),
+            mode_by_account: BTreeMap::new(),
         }
     }
 }
@@ -148,11 +158,7 @@ impl Config {
         if let Some(v) = value(ENV_FINDING_TYPES) {
             let mut types = Vec::new();
             for entry in split_list(&v) {
-                let ok = entry == "*"
-                    || (entry.len() <= 256
-                        && entry.contains(':')
-                        && entry.chars().all(|c| c.is_ascii_graphic()));
-                if !ok {
+                if !(entry == "*" || is_finding_type_prefix(entry)) {
                     return Err(ConfigError::FindingType {
                         var: ENV_FINDING_TYPES,
                         entry: entry.to_string(),
@@ -164,11 +170,7 @@ impl Config {
         }
         if let Some(v) = value(ENV_PROTECTED_PRINCIPALS) {
             for entry in split_list(&v) {
-                let ok = entry.len() <= 2048
-                    && entry.chars().all(|c| {
-                        crate::finding::is_iam_name_char(c) || matches!(c, '*' | '?' | ':' | '/')
-                    });
-                if !ok {
+                if !is_principal_pattern(entry) {
                     return Err(ConfigError::Protected {
                         var: ENV_PROTECTED_PRINCIPALS,
                         entry: entry.to_string(),
@@ -180,6 +182,19 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The mode for one finding: account override > finding-type override (longest matching
+    /// prefix) > global mode. The environment variables set no overrides, so there this is
+    /// always `mode`.
+    pub fn effective_mode(&self, finding_type: &str, account_id: &str) -> Mode {
+        effective_mode(
+            self.mode,
+            &self.mode_by_finding_type,
+            &self.mode_by_account,
+            finding_type,
+            account_id,
+        )
+    }
+
     pub fn finding_type_enabled(&self, finding_type: &str) -> bool {
         self.finding_types
             .iter()
@@ -187,7 +202,43 @@ impl Config {
     }
 }
 
-fn split_list(v: &str) -> impl Iterator<Item = &str> {
+/// Shared by [`Config`] and [`crate::settings::Settings`] so the two can never disagree on
+/// precedence.
+pub(crate) fn effective_mode(
+    global: Mode,
+    by_finding_type: &BTreeMap<String, Mode>,
+    by_account: &BTreeMap<String, Mode>,
+    finding_type: &str,
+    account_id: &str,
+) -> Mode {
+    if let Some(mode) = by_account.get(account_id) {
+        return *mode;
+    }
+    by_finding_type
+        .iter()
+        .filter(|(prefix, _)| finding_type.starts_with(prefix.as_str()))
+        // Keys are unique, so two matching prefixes of equal length cannot exist.
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, mode)| *mode)
+        .unwrap_or(global)
+}
+
+/// A GuardDuty finding-type prefix (`Stealth:IAMUser/`): every type has a `:` after its threat
+/// purpose, so a prefix without one is almost certainly a mistake (a bare type name). Shared
+/// with the configuration document so both sources accept exactly the same values.
+pub(crate) fn is_finding_type_prefix(entry: &str) -> bool {
+    entry.len() <= 256 && entry.contains(':') && entry.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// A protected-principal pattern: IAM name characters, ARN separators and the two wildcards.
+pub(crate) fn is_principal_pattern(entry: &str) -> bool {
+    entry.len() <= 2048
+        && entry
+            .chars()
+            .all(|c| crate::finding::is_iam_name_char(c) || matches!(c, '*' | '?' | ':' | '/'))
+}
+
+pub(crate) fn split_list(v: &str) -> impl Iterator<Item = &str> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 

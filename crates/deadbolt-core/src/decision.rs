@@ -199,7 +199,7 @@ pub fn decide(
         policy_name: DENY_ALL_POLICY_NAME,
         target,
     };
-    let decision = match config.mode {
+    let decision = match config.effective_mode(&f.finding_type, &f.account_id) {
         Mode::Off => pass(
             Outcome::Skipped,
             Reason::ModeOff,

@@ -2,6 +2,7 @@
 //! about it, and the policy documents it writes. Pure Rust: no AWS SDK types, no I/O. The AWS
 //! side lives behind the traits in [`ports`], implemented by the `deadbolt-aws` crate.
 
+pub mod breaker;
 pub mod config;
 pub mod containment;
 pub mod decision;
@@ -13,6 +14,8 @@ pub mod ports;
 pub mod principal;
 pub mod record;
 pub mod responder;
+pub mod settings;
+pub mod strategy;
 
 pub use config::{Config, ConfigError, Mode};
 pub use decision::{decide, AccountContext, ContainmentPlan, Decision};
@@ -20,3 +23,4 @@ pub use finding::{parse_event, Finding, InputError};
 pub use principal::{ContainmentTarget, Principal, PrincipalKind, TargetKind};
 pub use record::{ActionRecord, ActionStatus, DecisionRecord, Outcome, Reason};
 pub use responder::Responder;
+pub use settings::{Settings, SettingsError};

@@ -57,6 +57,9 @@ pub enum Reason {
     // contained / would_contain / already_contained
     DenyAllAttached,
     DryRun,
+    /// would_contain: enforce was configured, but the circuit breaker's hourly limit of
+    /// enforced containments was reached, so this one fell back to dry-run.
+    CircuitBreakerOpen,
     DeadboltDenyAllPresent,
     EquivalentDenyAllPresent,
     // released (operator)
@@ -123,6 +126,7 @@ macro_rules! reason_codes {
 }
 reason_codes! {
     DenyAllAttached => "deny_all_attached", DryRun => "dry_run",
+    CircuitBreakerOpen => "circuit_breaker_open",
     DeadboltDenyAllPresent => "deadbolt_deny_all_present",
     EquivalentDenyAllPresent => "equivalent_deny_all_present",
     DenyAllRemoved => "deny_all_removed", NotContained => "not_contained",

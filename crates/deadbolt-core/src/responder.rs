@@ -146,7 +146,8 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
             account_id: Some(f.account_id.clone()),
             region: Some(f.region.clone()),
             severity: Some(f.severity),
-            mode: self.config.mode,
+            // The mode this finding was decided in, overrides included, not the global one.
+            mode: self.config.effective_mode(&f.finding_type, &f.account_id),
             principal,
             outcome,
             reason,

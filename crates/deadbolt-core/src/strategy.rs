@@ -1,0 +1,402 @@
+//! Containment strategies and the inline policy documents they write. Like `policy`, every
+//! document is built with serde from typed structs, never by formatting strings, so nothing
+//! from a finding can change a document's structure.
+//!
+//! | strategy | for | document |
+//! | --- | --- | --- |
+//! | `deny-all` | user, role, group | Deny `*` on `*` ([`crate::policy::deny_all_document`]) |
+//! | `revoke-sessions` | role | Deny `*` on `*` if `aws:TokenIssueTime` is before now: the IAM console's "Revoke active sessions" |
+//! | `deny-session` | role | Deny `*` on `*` if `aws:userid` is the finding's `ROLEID:session` |
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::finding::is_iam_name_char;
+use crate::policy::{
+    deny_all_document, sid_suffix, DENY_SESSION_SID_PREFIX, REVOKE_SESSIONS_SID_PREFIX,
+};
+
+/// How an IAM user is contained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum UserStrategy {
+    #[default]
+    DenyAll,
+}
+
+/// How a role is contained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoleStrategy {
+    /// Every session of the role, past and future, is denied everything.
+    #[default]
+    DenyAll,
+    /// Sessions issued before the containment are denied; new sessions work. Workloads that
+    /// re-assume the role recover; a thief holding only stolen session credentials does not.
+    RevokeSessions,
+    /// Only the finding's session (`ROLEID:session-name`) is denied.
+    DenySession,
+}
+
+/// How a group is contained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupStrategy {
+    #[default]
+    DenyAll,
+}
+
+impl UserStrategy {
+    pub const ACCEPTED: &'static str = "deny-all";
+    pub fn as_str(self) -> &'static str {
+        "deny-all"
+    }
+}
+
+impl RoleStrategy {
+    pub const ACCEPTED: &'static str = "deny-all, revoke-sessions, deny-session";
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleStrategy::DenyAll => "deny-all",
+            RoleStrategy::RevokeSessions => "revoke-sessions",
+            RoleStrategy::DenySession => "deny-session",
+        }
+    }
+}
+
+impl GroupStrategy {
+    pub const ACCEPTED: &'static str = "deny-all";
+    pub fn as_str(self) -> &'static str {
+        "deny-all"
+    }
+}
+
+impl fmt::Display for RoleStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a strategy's document could not be built from what the finding says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StrategyError {
+    #[error("the finding carries no accessKeyDetails.principalId, which deny-session needs (ROLEID:session-name); use revoke-sessions or deny-all for this role")]
+    MissingPrincipalId,
+    #[error("principalId {found:?} is not a role session (expected AROA…:session-name with 2-64 characters of letters, digits and _+=,.@-); use revoke-sessions or deny-all for this role")]
+    NotARoleSession { found: String },
+    #[error("the time {now_ms} ms since 1970 cannot be written as an RFC 3339 date between 1970 and 9999")]
+    TimeOutOfRange { now_ms: i64 },
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConditionalPolicy<'a> {
+    version: &'a str,
+    statement: [ConditionalStatement<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConditionalStatement<'a> {
+    sid: String,
+    effect: &'a str,
+    action: &'a str,
+    resource: &'a str,
+    /// `{"<operator>": {"<condition key>": "<value>"}}`; BTreeMap keeps the output stable.
+    condition: BTreeMap<&'a str, BTreeMap<&'a str, String>>,
+}
+
+fn conditional_document(sid: String, operator: &str, key: &str, value: String) -> String {
+    let doc = ConditionalPolicy {
+        version: "2012-10-17",
+        statement: [ConditionalStatement {
+            sid,
+            effect: "Deny",
+            action: "*",
+            resource: "*",
+            condition: BTreeMap::from([(operator, BTreeMap::from([(key, value)]))]),
+        }],
+    };
+    // Serialising a struct of strings and string maps cannot fail.
+    serde_json::to_string(&doc).unwrap_or_default()
+}
+
+/// The IAM console's "Revoke active sessions" policy (`AWSRevokeOlderSessions`), with
+/// deadbolt's Sid: every request made with a role session whose token was issued before
+/// `now_ms` is denied.
+pub fn revoke_sessions_document(finding_id: &str, now_ms: i64) -> Result<String, StrategyError> {
+    // Rounded *up* to the second: the attacker's token was issued before `now_ms`, possibly in
+    // the same second, and `DateLessThan` must still cover it. A session issued in the
+    // remainder of this second is denied too, which errs on the side of containment.
+    let secs = now_ms.div_euclid(1000) + i64::from(now_ms.rem_euclid(1000) != 0);
+    let issued_before = rfc3339_utc(secs).ok_or(StrategyError::TimeOutOfRange { now_ms })?;
+    Ok(conditional_document(
+        format!("{REVOKE_SESSIONS_SID_PREFIX}{}", sid_suffix(finding_id)),
+        "DateLessThan",
+        "aws:TokenIssueTime",
+        issued_before,
+    ))
+}
+
+/// Deny everything to exactly one role session: `aws:userid` of an assumed-role session is
+/// `ROLEID:session-name`, which is what GuardDuty reports as the access key's `principalId`.
+pub fn deny_session_document(
+    finding_id: &str,
+    principal_id: &str,
+) -> Result<String, StrategyError> {
+    let userid = role_session_userid(principal_id)?;
+    Ok(conditional_document(
+        format!("{DENY_SESSION_SID_PREFIX}{}", sid_suffix(finding_id)),
+        "StringEquals",
+        "aws:userid",
+        userid.to_string(),
+    ))
+}
+
+/// The document a role strategy writes for one finding. `principal_id` is the finding's
+/// `accessKeyDetails.principalId`; `now_ms` the containment time (the caller owns the clock so
+/// this stays pure and testable).
+pub fn role_document(
+    strategy: RoleStrategy,
+    finding_id: &str,
+    principal_id: Option<&str>,
+    now_ms: i64,
+) -> Result<String, StrategyError> {
+    match strategy {
+        RoleStrategy::DenyAll => Ok(deny_all_document(finding_id)),
+        RoleStrategy::RevokeSessions => revoke_sessions_document(finding_id, now_ms),
+        RoleStrategy::DenySession => deny_session_document(
+            finding_id,
+            principal_id.ok_or(StrategyError::MissingPrincipalId)?,
+        ),
+    }
+}
+
+/// Check `AROA…:session-name`. The value goes into a condition, not a structure, so this is
+/// not about injection: a wrong value would silently deny nobody, so it must be refused loudly.
+fn role_session_userid(principal_id: &str) -> Result<&str, StrategyError> {
+    let not_a_session = || StrategyError::NotARoleSession {
+        found: principal_id.chars().take(200).collect(),
+    };
+    let (role_id, session) = principal_id.split_once(':').ok_or_else(not_a_session)?;
+    let role_id_ok = role_id.len() >= 16
+        && role_id.len() <= 128
+        && role_id.starts_with("AROA")
+        && role_id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let session_ok = (2..=64).contains(&session.len()) && session.chars().all(is_iam_name_char);
+    if role_id_ok && session_ok {
+        Ok(principal_id)
+    } else {
+        Err(not_a_session())
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since 1970 (years 1970-9999), without a date crate:
+/// Howard Hinnant's `civil_from_days`, exact for the proleptic Gregorian calendar.
+pub(crate) fn rfc3339_utc(secs: i64) -> Option<String> {
+    if secs < 0 {
+        return None;
+    }
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if year > 9999 {
+        return None;
+    }
+    Some(format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{classify_existing, ExistingDenyAll};
+    use serde_json::{json, Value};
+
+    const FINDING: &str = "5ab1c2d3";
+    // 2014-05-07T23:47:00Z, the timestamp in AWS's own example of the revoke policy.
+    const AWS_EXAMPLE_MS: i64 = 1_399_506_420_000;
+
+    fn parsed(doc: &str) -> Value {
+        serde_json::from_str(doc).unwrap()
+    }
+
+    #[test]
+    fn revoke_sessions_is_the_consoles_revoke_active_sessions_policy() {
+        let doc = revoke_sessions_document(FINDING, AWS_EXAMPLE_MS).unwrap();
+        // AWS documents (IAM User Guide, "Revoke IAM role temporary security credentials"):
+        // {"Effect":"Deny","Action":"*","Resource":"*",
+        //  "Condition":{"DateLessThan":{"aws:TokenIssueTime":"2014-05-07T23:47:00Z"}}}
+        assert_eq!(
+            parsed(&doc),
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "DeadboltRevokeSessions5ab1c2d3",
+                    "Effect": "Deny",
+                    "Action": "*",
+                    "Resource": "*",
+                    "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2014-05-07T23:47:00Z"}}
+                }]
+            })
+        );
+        // Exact bytes too: this is what PutRolePolicy receives.
+        assert_eq!(
+            doc,
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"DeadboltRevokeSessions5ab1c2d3","Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2014-05-07T23:47:00Z"}}}]}"#
+        );
+    }
+
+    #[test]
+    fn revoke_sessions_rounds_up_so_a_token_from_this_second_is_covered() {
+        let doc = parsed(&revoke_sessions_document(FINDING, AWS_EXAMPLE_MS + 1).unwrap());
+        assert_eq!(
+            doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+            "2014-05-07T23:47:01Z"
+        );
+        assert_eq!(
+            revoke_sessions_document(FINDING, -1001),
+            Err(StrategyError::TimeOutOfRange { now_ms: -1001 })
+        );
+    }
+
+    #[test]
+    fn deny_session_denies_exactly_the_findings_role_session() {
+        let doc = deny_session_document(FINDING, "AROA2MLRYQ7ZT4XH9KPD1:ci-runner-42").unwrap();
+        // AWS documents aws:userid for an assumed role as "role-id:caller-specified-role-name".
+        assert_eq!(
+            parsed(&doc),
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "DeadboltDenySession5ab1c2d3",
+                    "Effect": "Deny",
+                    "Action": "*",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:userid": "AROA2MLRYQ7ZT4XH9KPD1:ci-runner-42"}}
+                }]
+            })
+        );
+    }
+
+    #[test]
+    fn deny_session_refuses_what_is_not_a_role_session() {
+        for bad in [
+            "AIDA2MLRYQ7ZT4XH9KPD1",              // an IAM user's id, no session
+            "AIDA2MLRYQ7ZT4XH9KPD1:alice",        // not a role id
+            "AROA2MLRYQ7ZT4XH9KPD1:",             // empty session
+            "AROA2MLRYQ7ZT4XH9KPD1:a",            // STS requires 2+ characters
+            "AROA2MLRYQ7ZT4XH9KPD1:x\",\"y\":\"", // not IAM name characters
+            "aroa2mlryq7zt4xh9kpd1:session",      // unique ids are upper case
+        ] {
+            assert!(
+                matches!(
+                    deny_session_document(FINDING, bad),
+                    Err(StrategyError::NotARoleSession { .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            role_document(RoleStrategy::DenySession, FINDING, None, 0),
+            Err(StrategyError::MissingPrincipalId)
+        );
+    }
+
+    #[test]
+    fn role_document_dispatches_and_deny_all_is_unchanged() {
+        assert_eq!(
+            role_document(RoleStrategy::DenyAll, FINDING, None, 0).unwrap(),
+            deny_all_document(FINDING)
+        );
+        assert_eq!(
+            role_document(RoleStrategy::RevokeSessions, FINDING, None, AWS_EXAMPLE_MS).unwrap(),
+            revoke_sessions_document(FINDING, AWS_EXAMPLE_MS).unwrap()
+        );
+    }
+
+    #[test]
+    fn deadbolts_strategy_documents_classify_as_deadbolts() {
+        let revoke = revoke_sessions_document(FINDING, AWS_EXAMPLE_MS).unwrap();
+        let session = deny_session_document(FINDING, "AROA2MLRYQ7ZT4XH9KPD1:s1").unwrap();
+        assert_eq!(
+            classify_existing(&revoke),
+            ExistingDenyAll::Deadbolt {
+                sid: "DeadboltRevokeSessions5ab1c2d3".into()
+            }
+        );
+        assert_eq!(
+            classify_existing(&session),
+            ExistingDenyAll::Deadbolt {
+                sid: "DeadboltDenySession5ab1c2d3".into()
+            }
+        );
+        // The console's own revoke policy (no deadbolt Sid) and conditional denies that are
+        // not exactly deadbolt's stay someone else's.
+        for other in [
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2014-05-07T23:47:00Z"}}}}"#,
+            r#"{"Statement":[{"Sid":"DeadboltRevokeSessionsX","Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateGreaterThan":{"aws:TokenIssueTime":"2014-05-07T23:47:00Z"}}}]}"#,
+            r#"{"Statement":[{"Sid":"DeadboltRevokeSessionsX","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:userid":"AROAX:s"}}}]}"#,
+            r#"{"Statement":[{"Sid":"DeadboltDenySessionX","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:userid":"AROAX:s","aws:SourceIp":"10.0.0.1"}}}]}"#,
+            r#"{"Statement":[{"Sid":"DeadboltDenySessionX","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:userid":["AROAX:s"]}}}]}"#,
+            r#"{"Statement":[{"Sid":"DeadboltDenyAllX","Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2014-05-07T23:47:00Z"}}}]}"#,
+            r#"{"Statement":[{"Sid":"DeadboltDenySessionX","Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:userid":"AROAX:s"}}}]}"#,
+        ] {
+            assert_eq!(
+                classify_existing(other),
+                ExistingDenyAll::Conflicting,
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc3339_matches_known_dates() {
+        assert_eq!(rfc3339_utc(0).unwrap(), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(951_782_400).unwrap(), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_709_251_199).unwrap(), "2024-02-29T23:59:59Z");
+        assert_eq!(rfc3339_utc(1_798_761_600).unwrap(), "2027-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339_utc(253_402_300_799).unwrap(),
+            "9999-12-31T23:59:59Z"
+        );
+        assert_eq!(rfc3339_utc(253_402_300_800), None);
+        assert_eq!(rfc3339_utc(-1), None);
+    }
+
+    #[test]
+    fn strategies_use_the_documented_spellings() {
+        for (s, text) in [
+            (RoleStrategy::DenyAll, "deny-all"),
+            (RoleStrategy::RevokeSessions, "revoke-sessions"),
+            (RoleStrategy::DenySession, "deny-session"),
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), text);
+            assert_eq!(s.as_str(), text);
+            assert!(RoleStrategy::ACCEPTED.contains(text));
+        }
+        assert_eq!(
+            serde_json::to_value(UserStrategy::DenyAll).unwrap(),
+            "deny-all"
+        );
+        assert_eq!(
+            serde_json::to_value(GroupStrategy::DenyAll).unwrap(),
+            "deny-all"
+        );
+    }
+}
