@@ -137,3 +137,79 @@ async fn enricher_binary_investigates_publishes_and_says_what_it_could_not_searc
         .any(|l| l["fields"]["message"] == "investigation"
             && l["fields"]["outcome"] == "investigated"));
 }
+
+/// Operators switch auto-block by editing the settings document in SSM: the running function
+/// follows it (TTL 0 here, so every invocation re-reads), and an invalid document never takes
+/// over from the last good one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_document_in_ssm_toggles_enforcement_without_a_redeploy() {
+    use deadbolt_core::runtime::SettingsStore;
+    let moto = Moto::start().await;
+    let first = moto.create_attacker_user("mallory").await;
+    let second = moto.create_attacker_user("trudy").await;
+    let third = moto.create_attacker_user("oscar").await;
+    let store = deadbolt_aws::SsmSettingsStore::from_conf(
+        &moto.sdk_config(&moto.admin),
+        "/deadbolt/config",
+    );
+
+    let mut env = env_for(&moto, "dry-run");
+    env.push(("DEADBOLT_CONFIG_TTL_SECONDS", "0".into()));
+    let log = std::env::temp_dir().join(format!("deadbolt-toggle-{}.log", std::process::id()));
+    let lambda = std::sync::Arc::new(LambdaHarness::start(&built_binary("responder"), &env, log));
+    let invoke = |attacker: &deadbolt_e2e::AttackerCredentials| {
+        let lambda = lambda.clone();
+        let event = finding_for("cloudtrail-logging-disabled.json", &attacker.principal);
+        async move {
+            tokio::task::spawn_blocking(move || lambda.invoke(&event))
+                .await
+                .unwrap()
+                .expect("invocation")
+        }
+    };
+
+    let record = invoke(&first).await;
+    assert_eq!(
+        record["outcome"], "would_contain",
+        "no document: the environment's dry-run"
+    );
+
+    store
+        .store(r#"{"version": 1, "mode": "enforce"}"#)
+        .await
+        .unwrap();
+    let record = invoke(&first).await;
+    assert_eq!(record["outcome"], "contained", "{record}");
+    assert_eq!(moto.probe(&first).await, Err("AccessDenied".to_string()));
+
+    store
+        .store(r#"{"version": 1, "mode": "enforcing"}"#)
+        .await
+        .unwrap();
+    let record = invoke(&second).await;
+    assert_eq!(
+        record["outcome"], "contained",
+        "the last good document stays in force: {record}"
+    );
+
+    store
+        .store(r#"{"version": 1, "mode": "dry-run"}"#)
+        .await
+        .unwrap();
+    let record = invoke(&third).await;
+    assert_eq!(record["outcome"], "would_contain", "{record}");
+    assert_eq!(moto.probe(&third).await, Ok(()));
+
+    let lines = lambda.log_lines();
+    let invalid = lines
+        .iter()
+        .find(|l| l["level"] == "ERROR")
+        .expect("an invalid document is logged loudly");
+    assert!(
+        invalid["fields"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("accepted values: off, dry-run, enforce"),
+        "{invalid}"
+    );
+}

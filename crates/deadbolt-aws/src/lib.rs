@@ -225,6 +225,63 @@ impl IamDirectory for IamInlinePolicies {
     }
 }
 
+/// The runtime settings document in SSM Parameter Store.
+#[derive(Clone, Debug)]
+pub struct SsmSettingsStore {
+    client: aws_sdk_ssm::Client,
+    name: String,
+}
+
+/// `DEADBOLT_CONFIG_PARAMETER`'s default.
+pub const DEFAULT_CONFIG_PARAMETER: &str = "/deadbolt/config";
+
+impl SsmSettingsStore {
+    pub fn new(client: aws_sdk_ssm::Client, name: impl Into<String>) -> Self {
+        SsmSettingsStore {
+            client,
+            name: name.into(),
+        }
+    }
+
+    pub fn from_conf(config: &SdkConfig, name: impl Into<String>) -> Self {
+        Self::new(aws_sdk_ssm::Client::new(config), name)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl deadbolt_core::runtime::SettingsStore for SsmSettingsStore {
+    async fn load(&self) -> Result<Option<String>, IamError> {
+        match self.client.get_parameter().name(&self.name).send().await {
+            Ok(out) => Ok(out.parameter.and_then(|p| p.value)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_parameter_not_found()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(classify(&e)),
+        }
+    }
+
+    async fn store(&self, document: &str) -> Result<(), IamError> {
+        self.client
+            .put_parameter()
+            .name(&self.name)
+            .value(document)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            // Standard parameters hold 4 KB; a larger document moves to the advanced tier.
+            .tier(aws_sdk_ssm::types::ParameterTier::IntelligentTiering)
+            .overwrite(true)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify(&e))
+    }
+}
+
 /// Caller identity through `aws-sdk-sts`.
 #[derive(Clone, Debug)]
 pub struct StsIdentity {

@@ -14,6 +14,7 @@ pub mod ports;
 pub mod principal;
 pub mod record;
 pub mod responder;
+pub mod runtime;
 pub mod settings;
 pub mod strategy;
 

@@ -56,6 +56,12 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
 
     /// Handle one raw event. Never panics and never fails: every path ends in a record.
     pub async fn handle(&self, raw: &str) -> DecisionRecord {
+        self.handle_with(raw, &self.config).await
+    }
+
+    /// Handle one raw event under `config` instead of the one given at construction: the
+    /// Lambda passes the runtime configuration in force for this invocation.
+    pub async fn handle_with(&self, raw: &str, config: &Config) -> DecisionRecord {
         let event = match parse_event(raw) {
             Ok(event) => event,
             Err(e) => {
@@ -66,7 +72,7 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
                     account_id: None,
                     region: None,
                     severity: None,
-                    mode: self.config.mode,
+                    mode: config.mode,
                     principal: None,
                     outcome: Outcome::Rejected,
                     reason: Reason::from(&e),
@@ -76,15 +82,25 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
                 }
             }
         };
-        self.handle_event(&event).await
+        self.handle_event_with(&event, config).await
     }
 
     /// Handle one parsed event.
     pub async fn handle_event(&self, event: &GuardDutyEvent) -> DecisionRecord {
+        self.handle_event_with(event, &self.config).await
+    }
+
+    async fn handle_event_with(&self, event: &GuardDutyEvent, config: &Config) -> DecisionRecord {
         let account = match self.account().await {
             Ok(a) => a,
             Err(e) => {
-                let mut r = self.record(event, None, Outcome::Failed, Reason::IdentityUnavailable);
+                let mut r = self.record(
+                    config,
+                    event,
+                    None,
+                    Outcome::Failed,
+                    Reason::IdentityUnavailable,
+                );
                 r.message = format!(
                     "could not establish which account deadbolt acts in (sts:GetCallerIdentity: {e}); nothing was written"
                 );
@@ -92,19 +108,25 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
                 return r;
             }
         };
-        let (principal, decision) = decide(event, &self.config, &account);
+        let (principal, decision) = decide(event, config, &account);
         match decision {
             Decision::Pass {
                 outcome,
                 reason,
                 message,
             } => {
-                let mut r = self.record(event, principal, outcome, reason);
+                let mut r = self.record(config, event, principal, outcome, reason);
                 r.message = message;
                 r
             }
             Decision::DryRun(plan) => {
-                let mut r = self.record(event, principal, Outcome::WouldContain, Reason::DryRun);
+                let mut r = self.record(
+                    config,
+                    event,
+                    principal,
+                    Outcome::WouldContain,
+                    Reason::DryRun,
+                );
                 r.actions = containment::planned(&plan.target, PolicyOp::Put);
                 r.message = format!(
                     "dry-run: would attach the inline policy {} to {}; set DEADBOLT_MODE=enforce to act",
@@ -112,19 +134,20 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
                 );
                 r
             }
-            Decision::Contain(plan) => self.contain(event, principal, &plan).await,
+            Decision::Contain(plan) => self.contain(config, event, principal, &plan).await,
         }
     }
 
     /// The critical path: one read, then at most one write, on exactly one IAM entity.
     async fn contain(
         &self,
+        config: &Config,
         event: &GuardDutyEvent,
         principal: Option<Principal>,
         plan: &ContainmentPlan,
     ) -> DecisionRecord {
         let applied = containment::apply(&self.policies, plan).await;
-        let mut r = self.record(event, principal, applied.outcome, applied.reason);
+        let mut r = self.record(config, event, principal, applied.outcome, applied.reason);
         r.message = applied.message;
         r.actions = applied.actions;
         r.retryable = applied.retryable;
@@ -133,6 +156,7 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
 
     fn record(
         &self,
+        config: &Config,
         event: &GuardDutyEvent,
         principal: Option<Principal>,
         outcome: Outcome,
@@ -147,7 +171,7 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
             region: Some(f.region.clone()),
             severity: Some(f.severity),
             // The mode this finding was decided in, overrides included, not the global one.
-            mode: self.config.effective_mode(&f.finding_type, &f.account_id),
+            mode: config.effective_mode(&f.finding_type, &f.account_id),
             principal,
             outcome,
             reason,
