@@ -342,3 +342,69 @@ fn investigate_runs_the_playbook_queries_offline() {
     assert!(String::from_utf8_lossy(&bad_time.stderr)
         .contains("--since \"yesterday\" is not an RFC 3339 time"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_set_show_and_validate_round_trip_through_ssm() {
+    let moto = Moto::start().await;
+    let show = deadbolt(&moto, &["config", "show", "--json"]);
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    let settings: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(
+        settings["mode"], "dry-run",
+        "nothing stored: the environment's default"
+    );
+
+    let set = deadbolt(&moto, &["config", "set", "mode", "enforce"]);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let set = deadbolt(
+        &moto,
+        &["config", "set", "mode_by_account.123456789012", "dry-run"],
+    );
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let settings: serde_json::Value =
+        serde_json::from_slice(&deadbolt(&moto, &["config", "show", "--json"]).stdout).unwrap();
+    assert_eq!(settings["mode"], "enforce");
+    assert_eq!(settings["mode_by_account"]["123456789012"], "dry-run");
+
+    let refused = deadbolt(&moto, &["config", "set", "mode", "enforcing"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("accepted values: off, dry-run, enforce")
+    );
+    let unknown = deadbolt(&moto, &["config", "set", "moed", "enforce"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("mode, min_severity"));
+    let after: serde_json::Value =
+        serde_json::from_slice(&deadbolt(&moto, &["config", "show", "--json"]).stdout).unwrap();
+    assert_eq!(after, settings, "a refused set writes nothing");
+
+    let good = write_event(
+        r#"{"version": 1, "mode": "enforce", "min_severity": 5}"#,
+        "good-config",
+    );
+    let ok = deadbolt(&moto, &["config", "validate", good.to_str().unwrap()]);
+    assert_eq!(ok.status.code(), Some(0));
+    let bad = write_event(
+        "{\n  \"version\": 1,\n  \"mode\": \"enforcing\"\n}",
+        "bad-config",
+    );
+    let refused = deadbolt(&moto, &["config", "validate", bad.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2));
+    let msg = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        msg.contains("line 3") && msg.contains("accepted values: off, dry-run, enforce"),
+        "{msg}"
+    );
+}

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod investigation;
+mod settings_cmd;
 use deadbolt_aws::{load_config, AwsOptions, IamInlinePolicies, StsIdentity};
 use deadbolt_core::containment::{self, BlockState, OperatorRecord};
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
@@ -36,6 +37,9 @@ struct Cli {
     /// Named profile from the shared AWS config (also AWS_PROFILE).
     #[arg(long, global = true)]
     profile: Option<String>,
+    /// The SSM parameter holding the settings document (also DEADBOLT_CONFIG_PARAMETER).
+    #[arg(long, global = true, env = "DEADBOLT_CONFIG_PARAMETER", default_value = deadbolt_aws::DEFAULT_CONFIG_PARAMETER)]
+    config_parameter: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -103,6 +107,11 @@ enum Command {
         evidence: EvidenceArgs,
         #[arg(long)]
         json: bool,
+    },
+    /// The runtime settings document (mode, scope, strategies) in SSM Parameter Store.
+    Config {
+        #[command(subcommand)]
+        command: settings_cmd::ConfigCommand,
     },
     /// List users, roles or groups and whether they carry DenyAll (playbook 2.3).
     List {
@@ -219,6 +228,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             blocked,
             json,
         } => list(&options, what, blocked, json).await,
+        Command::Config { command } => {
+            settings_cmd::run(&options, &cli.config_parameter, command).await
+        }
         Command::Report {
             finding,
             evidence,
