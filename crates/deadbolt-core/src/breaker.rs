@@ -34,6 +34,11 @@ impl CircuitBreaker {
         self.max_per_hour
     }
 
+    /// The configured number of enforcements per hour.
+    pub fn limit(&self) -> u32 {
+        self.max_per_hour
+    }
+
     /// May one more enforcement happen at `now_ms`? `true` counts it; `false` means the
     /// breaker is open and the caller must fall back to dry-run.
     pub fn admit(&mut self, now_ms: i64) -> bool {

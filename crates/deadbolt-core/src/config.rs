@@ -108,6 +108,9 @@ pub struct Config {
     pub mode_by_finding_type: BTreeMap<String, Mode>,
     /// Mode per 12-digit account id; wins over everything else.
     pub mode_by_account: BTreeMap<String, Mode>,
+    /// Circuit breaker: at most this many enforced containments per sliding hour (per
+    /// function instance), then dry-run. `None`: no limit.
+    pub max_enforced_per_hour: Option<u32>,
 }
 
 impl Default for Config {
@@ -122,6 +125,7 @@ impl Default for Config {
             protected: Vec::new(),
             mode_by_finding_type: BTreeMap::new(),
             mode_by_account: BTreeMap::new(),
+            max_enforced_per_hour: None,
         }
     }
 }

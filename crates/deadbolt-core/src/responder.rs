@@ -3,6 +3,7 @@
 
 use std::sync::Mutex;
 
+use crate::breaker::CircuitBreaker;
 use crate::config::Config;
 use crate::containment;
 use crate::decision::{decide, AccountContext, ContainmentPlan, Decision};
@@ -17,6 +18,8 @@ pub struct Responder<P, I> {
     identity: I,
     /// Caller identity, fetched once per process: one STS call per cold start, not per finding.
     account: Mutex<Option<AccountContext>>,
+    /// Enforcements counted by the circuit breaker (this process only).
+    breaker: Mutex<Option<CircuitBreaker>>,
 }
 
 impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
@@ -26,6 +29,7 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
             policies,
             identity,
             account: Mutex::new(None),
+            breaker: Mutex::new(None),
         }
     }
 
@@ -134,7 +138,24 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
                 );
                 r
             }
-            Decision::Contain(plan) => self.contain(config, event, principal, &plan).await,
+            Decision::Contain(plan) => {
+                if let Some(open) = self.breaker_refuses(config) {
+                    let mut r = self.record(
+                        config,
+                        event,
+                        principal,
+                        Outcome::WouldContain,
+                        Reason::CircuitBreakerOpen,
+                    );
+                    r.actions = containment::planned(&plan.target, PolicyOp::Put);
+                    r.message = format!(
+                        "circuit breaker open: {open}; falling back to dry-run, would attach {} to {}",
+                        plan.policy_name, plan.target
+                    );
+                    return r;
+                }
+                self.contain(config, event, principal, &plan).await
+            }
         }
     }
 
@@ -152,6 +173,27 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
         r.actions = applied.actions;
         r.retryable = applied.retryable;
         r
+    }
+
+    /// `Some(why)` when the configured limit of enforced containments per hour is reached;
+    /// otherwise counts this one and returns `None`.
+    fn breaker_refuses(&self, config: &Config) -> Option<String> {
+        let limit = config.max_enforced_per_hour?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        let mut slot = self.breaker.lock().unwrap_or_else(|p| p.into_inner());
+        // A changed limit (new settings document) starts a new count under the new limit.
+        let breaker = match slot.as_mut() {
+            Some(b) if b.limit() == limit => b,
+            _ => slot.insert(CircuitBreaker::new(limit)),
+        };
+        if breaker.admit(now_ms) {
+            None
+        } else {
+            Some(format!("{limit} enforced containment(s) in the last hour"))
+        }
     }
 
     fn record(

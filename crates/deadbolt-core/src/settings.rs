@@ -222,6 +222,11 @@ impl Settings {
                 .collect(),
             mode_by_finding_type: config.mode_by_finding_type.clone(),
             mode_by_account: config.mode_by_account.clone(),
+            circuit_breaker: config.max_enforced_per_hour.map(|max_enforced_per_hour| {
+                CircuitBreakerSettings {
+                    max_enforced_per_hour,
+                }
+            }),
             ..Settings::default()
         }
     }
@@ -239,6 +244,7 @@ impl Settings {
                 .collect(),
             mode_by_finding_type: self.mode_by_finding_type.clone(),
             mode_by_account: self.mode_by_account.clone(),
+            max_enforced_per_hour: self.circuit_breaker.map(|c| c.max_enforced_per_hour),
         }
     }
 

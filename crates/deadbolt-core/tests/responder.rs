@@ -401,3 +401,48 @@ async fn record_json_has_the_documented_shape() {
     );
     assert_eq!(v["retryable"], false);
 }
+
+#[tokio::test]
+async fn the_circuit_breaker_trips_at_n_plus_one_and_falls_back_to_dry_run() {
+    let web = ContainmentTarget::new(TargetKind::Role, "web-instance-role").unwrap();
+    let policies = MemoryPolicies::new()
+        .with_entity(&mallory())
+        .with_entity(&app_deployer())
+        .with_entity(&web);
+    let config = Config {
+        max_enforced_per_hour: Some(2),
+        ..enforce()
+    };
+    let responder = Responder::new(config, &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    for file in ["cloudtrail-logging-disabled.json", "tor-ip-caller.json"] {
+        assert_eq!(
+            responder.handle(&fixture(file)).await.outcome,
+            Outcome::Contained,
+            "{file}"
+        );
+    }
+    let third = responder
+        .handle(&fixture(
+            "instance-credential-exfiltration-outside-aws.json",
+        ))
+        .await;
+    assert_eq!(
+        (third.outcome, third.reason),
+        (Outcome::WouldContain, Reason::CircuitBreakerOpen)
+    );
+    assert!(
+        third
+            .message
+            .contains("2 enforced containment(s) in the last hour"),
+        "{}",
+        third.message
+    );
+    assert!(
+        policies.policy(&web, DENY_ALL_POLICY_NAME).is_none(),
+        "nothing written once open"
+    );
+    assert!(!policies
+        .calls()
+        .iter()
+        .any(|c| c.contains("web-instance-role")));
+}
