@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 use deadbolt_aws::{load_config, AwsOptions};
-use deadbolt_evidence::{AnySource, CloudWatchLogsSource, LookupEventsSource, S3LogSource};
+use deadbolt_evidence::{
+    run_insights, AnySource, CloudWatchLogsSource, LookupEventsSource, S3LogSource,
+};
 use deadbolt_trail::queries::{run_query, PlaybookQuery, QueryResult};
 use deadbolt_trail::{
     investigate, parse_rfc3339_ms, Budget, Coverage, EventFilter, EvidenceError, EvidenceSource,
@@ -112,9 +114,9 @@ pub async fn query(
     options: &AwsOptions,
     name: &str,
     argument: Option<&str>,
-    since: Option<&str>,
-    until: Option<&str>,
+    (since, until): (Option<&str>, Option<&str>),
     evidence: &EvidenceArgs,
+    insights: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let query = match PlaybookQuery::parse(name, argument) {
@@ -132,8 +134,31 @@ pub async fn query(
         }
     };
     let mut budget = Budget::new(evidence.max_requests, MAX_RECORDS, None);
-    let source = Progress(evidence.source(options).await);
-    let result = run_query(&source, &query, window, &mut budget).await;
+    let result = match (&evidence.log_group, insights) {
+        (Some(group), true) => {
+            let sdk = load_config(options).await;
+            let client = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+            let poll = std::time::Duration::from_secs(1);
+            match run_insights(&client, group, &query, window, &mut budget, poll).await {
+                Ok(out) => QueryResult {
+                    query: query.name().to_string(),
+                    truncated: out.rows.len() >= deadbolt_evidence::insights::MAX_ROWS as usize,
+                    rows: out.rows,
+                    requests: out.requests,
+                    skipped: 0,
+                    missing: out.incomplete.into_iter().collect(),
+                },
+                Err(e) => {
+                    eprintln!("deadbolt: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        _ => {
+            let source = Progress(evidence.source(options).await);
+            run_query(&source, &query, window, &mut budget).await
+        }
+    };
     if json {
         println!("{}", serde_json::to_string(&result)?);
     } else {

@@ -105,6 +105,9 @@ enum Command {
         until: Option<String>,
         #[command(flatten)]
         evidence: EvidenceArgs,
+        /// With --log-group: run the playbook's Logs Insights query instead of FilterLogEvents.
+        #[arg(long, requires = "log_group")]
+        insights: bool,
         #[arg(long)]
         json: bool,
     },
@@ -243,15 +246,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             since,
             until,
             evidence,
+            insights,
             json,
         } => {
             investigation::query(
                 &options,
                 &query,
                 argument.as_deref(),
-                since.as_deref(),
-                until.as_deref(),
+                (since.as_deref(), until.as_deref()),
                 &evidence,
+                insights,
                 json,
             )
             .await

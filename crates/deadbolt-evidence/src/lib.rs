@@ -4,12 +4,14 @@
 //! containment, links none of this.
 
 pub mod any;
+pub mod insights;
 pub mod logs;
 pub mod lookup_events;
 pub mod s3;
 pub mod sns;
 
 pub use any::AnySource;
+pub use insights::{run_insights, InsightsResult};
 pub use logs::CloudWatchLogsSource;
 pub use lookup_events::{LookupEventsSource, RateLimiter};
 pub use s3::S3LogSource;

@@ -119,6 +119,35 @@ impl PlaybookQuery {
         }
     }
 
+    /// The playbook's CloudWatch Logs Insights query (2.1.1), for a trail delivered to a log
+    /// group, with `eventTime` and `eventID` added to its fields so rows can be ordered and
+    /// traced. `None` when the argument holds a character that could change the query's
+    /// structure (a quote or a backslash): such a value is never spliced into a query.
+    pub fn logs_insights(&self) -> Option<String> {
+        let safe = |v: &str| !v.contains('"') && !v.contains('\\') && !v.contains('|');
+        const ARN_FIELDS: &str =
+            "awsRegion, userIdentity.arn, eventSource, eventName, sourceIPAddress, userAgent, errorCode, eventTime, eventID";
+        const FIELDS: &str =
+            "awsRegion, eventSource, eventName, sourceIPAddress, userAgent, errorCode, eventTime, eventID";
+        Some(match self {
+            PlaybookQuery::AccessDenied => {
+                format!("filter errorCode like /Unauthorized|Denied|Forbidden/ | fields {ARN_FIELDS}")
+            }
+            PlaybookQuery::AccessKey(k) if safe(k) => {
+                format!("filter userIdentity.accessKeyId =\"{k}\" | fields {FIELDS}")
+            }
+            PlaybookQuery::SourceIp(ip) if safe(ip) => {
+                format!("filter sourceIPAddress = \"{ip}\" | fields {ARN_FIELDS}")
+            }
+            PlaybookQuery::AccessKeyCreated(k) if safe(k) => {
+                format!("filter responseElements.credentials.accessKeyId =\"{k}\" | fields {FIELDS}")
+            }
+            PlaybookQuery::UsersRolesCreated => "filter eventName=\"CreateUser\" or eventName = \"CreateRole\" | fields requestParameters.userName, requestParameters.roleName, responseElements.user.arn, responseElements.role.arn, sourceIPAddress, eventTime, errorCode, eventID".to_string(),
+            PlaybookQuery::ListBuckets => format!("filter eventName =\"ListBuckets\" | fields {FIELDS}"),
+            _ => return None,
+        })
+    }
+
     /// The questions to ask a source; their answers are merged (and de-duplicated by eventID).
     pub fn filters(&self) -> Vec<EventFilter> {
         match self {
@@ -171,6 +200,43 @@ pub struct QueryRow {
 }
 
 impl QueryRow {
+    /// A row from a Logs Insights result: `(field, value)` pairs named as in the query.
+    pub fn from_fields<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut row = QueryRow {
+            event_time: String::new(),
+            event_id: String::new(),
+            aws_region: None,
+            user_arn: None,
+            event_source: String::new(),
+            event_name: String::new(),
+            source_ip_address: None,
+            user_agent: None,
+            error_code: None,
+            user_name: None,
+            role_name: None,
+            created_arn: None,
+        };
+        for (field, value) in fields {
+            let v = Some(value.to_string());
+            match field {
+                "eventTime" => row.event_time = value.to_string(),
+                "eventID" => row.event_id = value.to_string(),
+                "awsRegion" => row.aws_region = v,
+                "userIdentity.arn" => row.user_arn = v,
+                "eventSource" => row.event_source = value.to_string(),
+                "eventName" => row.event_name = value.to_string(),
+                "sourceIPAddress" => row.source_ip_address = v,
+                "userAgent" => row.user_agent = v,
+                "errorCode" => row.error_code = v,
+                "requestParameters.userName" => row.user_name = v,
+                "requestParameters.roleName" => row.role_name = v,
+                "responseElements.user.arn" | "responseElements.role.arn" => row.created_arn = v,
+                _ => {}
+            }
+        }
+        row
+    }
+
     pub fn from_record(record: &Record) -> Self {
         QueryRow {
             event_time: record.event_time.clone(),
@@ -287,5 +353,29 @@ mod tests {
                 .unwrap();
             assert_eq!(query.name(), name);
         }
+    }
+}
+
+#[cfg(test)]
+mod insights_tests {
+    use super::*;
+
+    #[test]
+    fn logs_insights_queries_are_the_playbooks() {
+        assert_eq!(
+            PlaybookQuery::AccessDenied.logs_insights().unwrap(),
+            "filter errorCode like /Unauthorized|Denied|Forbidden/ | fields awsRegion, userIdentity.arn, eventSource, eventName, sourceIPAddress, userAgent, errorCode, eventTime, eventID"
+        );
+        assert_eq!(
+            PlaybookQuery::AccessKey("AKIAIOSFODNN7EXAMPLE".into()).logs_insights().unwrap(),
+            "filter userIdentity.accessKeyId =\"AKIAIOSFODNN7EXAMPLE\" | fields awsRegion, eventSource, eventName, sourceIPAddress, userAgent, errorCode, eventTime, eventID"
+        );
+        assert!(PlaybookQuery::UsersRolesCreated.logs_insights().unwrap().starts_with(
+            "filter eventName=\"CreateUser\" or eventName = \"CreateRole\" | fields requestParameters.userName"
+        ));
+        assert_eq!(
+            PlaybookQuery::SourceIp("1.2.3.4\" | stats".into()).logs_insights(),
+            None
+        );
     }
 }
