@@ -133,7 +133,7 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
                 );
                 r.actions = containment::planned(&plan.target, PolicyOp::Put);
                 r.message = format!(
-                    "dry-run: would attach the inline policy {} to {}; set DEADBOLT_MODE=enforce to act",
+                    "dry-run: would attach the inline policy {} to {}; set mode enforce (deadbolt config set mode enforce, or DEADBOLT_MODE) to act",
                     plan.policy_name, plan.target
                 );
                 r
