@@ -6,7 +6,9 @@
 
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 use deadbolt_trail::activity::Window;
-use deadbolt_trail::source::{Budget, Coverage, EventFilter, EvidenceError, EvidenceSource};
+use deadbolt_trail::source::{
+    Admission, Budget, Coverage, EventFilter, EvidenceError, EvidenceSource,
+};
 use deadbolt_trail::Record;
 
 const SOURCE_NAME: &str = "logs:FilterLogEvents";
@@ -129,10 +131,11 @@ impl EvidenceSource for CloudWatchLogsSource {
                     }
                     // Throttling that outlasted the SDK's retries, or a transient fault: keep
                     // what was read and say exactly where it stopped.
-                    let detail = if code.is_empty() {
-                        aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e).to_string()
-                    } else {
-                        code
+                    // A short cause, not the whole raw response: this line goes in reports.
+                    let detail = match (code.is_empty(), e.raw_response()) {
+                        (false, _) => code,
+                        (true, Some(raw)) => format!("HTTP {}", raw.status().as_u16()),
+                        (true, None) => "no response (network error or timeout)".to_string(),
                     };
                     coverage.incomplete = Some(format!(
                         "FilterLogEvents failed after {} page(s): {detail}",
@@ -155,17 +158,14 @@ impl EvidenceSource for CloudWatchLogsSource {
                         continue;
                     }
                 };
-                let in_window = record.event_time_ms().is_ok_and(|t| window.contains(t));
-                if !in_window || !filter.matches(&record) {
-                    continue;
+                match budget.admit(record, filter, window, sink) {
+                    Admission::Delivered => coverage.records += 1,
+                    Admission::NotAsked => {}
+                    Admission::BudgetFull => {
+                        coverage.incomplete = Some("record budget exhausted".to_string());
+                        return Ok(coverage);
+                    }
                 }
-                if budget.records_left == 0 {
-                    coverage.incomplete = Some("record budget exhausted".to_string());
-                    return Ok(coverage);
-                }
-                budget.records_left -= 1;
-                coverage.records += 1;
-                sink(record);
             }
             // FilterLogEvents may return an empty page with a token while it is still
             // searching: only a missing token means the search is complete.

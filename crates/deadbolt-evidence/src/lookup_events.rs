@@ -9,7 +9,9 @@ use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
 use aws_sdk_cloudtrail::primitives::DateTime;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use deadbolt_trail::activity::Window;
-use deadbolt_trail::source::{Budget, Coverage, EventFilter, EvidenceError, EvidenceSource};
+use deadbolt_trail::source::{
+    Admission, Budget, Coverage, EventFilter, EvidenceError, EvidenceSource,
+};
 use deadbolt_trail::Record;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -159,17 +161,14 @@ impl EvidenceSource for LookupEventsSource {
                         continue;
                     }
                 };
-                let in_window = record.event_time_ms().is_ok_and(|t| window.contains(t));
-                if !in_window || !filter.matches(&record) {
-                    continue;
+                match budget.admit(record, filter, window, sink) {
+                    Admission::Delivered => coverage.records += 1,
+                    Admission::NotAsked => {}
+                    Admission::BudgetFull => {
+                        coverage.incomplete = Some("record budget exhausted".to_string());
+                        return Ok(coverage);
+                    }
                 }
-                if budget.records_left == 0 {
-                    coverage.incomplete = Some("record budget exhausted".to_string());
-                    return Ok(coverage);
-                }
-                budget.records_left -= 1;
-                coverage.records += 1;
-                sink(record);
             }
             match page.next_token {
                 Some(next) if !next.is_empty() => token = Some(next),

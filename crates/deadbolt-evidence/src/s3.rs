@@ -12,7 +12,9 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use deadbolt_trail::activity::Window;
 use deadbolt_trail::files::read_log_stream;
 use deadbolt_trail::record::{format_rfc3339_ms, parse_rfc3339_ms};
-use deadbolt_trail::source::{Budget, Coverage, EventFilter, EvidenceError, EvidenceSource};
+use deadbolt_trail::source::{
+    Admission, Budget, Coverage, EventFilter, EvidenceError, EvidenceSource,
+};
 use deadbolt_trail::Record;
 use flate2::read::MultiGzDecoder;
 
@@ -141,18 +143,10 @@ fn deliver_object(
 ) -> bool {
     let mut capped = false;
     let mut delivered = 0u64;
-    let mut on_record = |r: Record| {
-        let in_window = r.event_time_ms().is_ok_and(|t| window.contains(t));
-        if !in_window || !filter.matches(&r) {
-            return;
-        }
-        if budget.records_left == 0 {
-            capped = true;
-            return;
-        }
-        budget.records_left -= 1;
-        delivered += 1;
-        sink(r);
+    let mut on_record = |r: Record| match budget.admit(r, filter, window, sink) {
+        Admission::Delivered => delivered += 1,
+        Admission::BudgetFull => capped = true,
+        Admission::NotAsked => {}
     };
     // Same detection as files on disk (the `.gz` name), plus the gzip magic number: a key
     // renamed by a copy tool still decompresses, and JSON never starts with 0x1f.

@@ -49,4 +49,6 @@ pub use report::{
     describe_origin, InvestigationReport, QuestionReport, SourceReport, Truncated, WindowSpan,
     REPORT_VERSION,
 };
-pub use source::{Budget, Coverage, EventFilter, EvidenceError, EvidenceSource, FileSource};
+pub use source::{
+    Admission, Budget, Coverage, EventFilter, EvidenceError, EvidenceSource, FileSource,
+};

@@ -129,6 +129,41 @@ impl Budget {
     }
 }
 
+/// What became of one record a source read (see [`Budget::admit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// In the window, matching, within budget: handed to the sink.
+    Delivered,
+    /// Outside the window or not matching the question.
+    NotAsked,
+    /// Would have been delivered, but the record budget is spent.
+    BudgetFull,
+}
+
+impl Budget {
+    /// The one rule every source applies to every record it reads: the window, the filter
+    /// (so all sources answer identically, whatever they could narrow server-side), then the
+    /// record budget.
+    pub fn admit(
+        &mut self,
+        record: Record,
+        filter: &EventFilter,
+        window: Window,
+        sink: &mut (dyn FnMut(Record) + Send),
+    ) -> Admission {
+        let in_window = record.event_time_ms().is_ok_and(|t| window.contains(t));
+        if !in_window || !filter.matches(&record) {
+            return Admission::NotAsked;
+        }
+        if self.records_left == 0 {
+            return Admission::BudgetFull;
+        }
+        self.records_left -= 1;
+        sink(record);
+        Admission::Delivered
+    }
+}
+
 /// How completely a source answered one question.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Coverage {
@@ -218,17 +253,11 @@ impl EvidenceSource for FileSource {
         let mut capped = false;
         let candidate = |raw: &str| filter.could_match(raw);
         let stats = read_path_matching(&self.path, &candidate, |r| {
-            let in_window = r.event_time_ms().is_ok_and(|t| window.contains(t));
-            if !in_window || !filter.matches(&r) {
-                return;
+            match budget.admit(r, filter, window, sink) {
+                Admission::Delivered => delivered += 1,
+                Admission::BudgetFull => capped = true,
+                Admission::NotAsked => {}
             }
-            if budget.records_left == 0 {
-                capped = true;
-                return;
-            }
-            budget.records_left -= 1;
-            delivered += 1;
-            sink(r);
         })
         .map_err(|e| EvidenceError::Unavailable {
             source_name: "files",
