@@ -6,9 +6,7 @@
 
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 use deadbolt_trail::activity::Window;
-use deadbolt_trail::source::{
-    Admission, Budget, Coverage, EventFilter, EvidenceError, EvidenceSource,
-};
+use deadbolt_trail::source::{Budget, Coverage, EventFilter, EvidenceError, EvidenceSource};
 use deadbolt_trail::Record;
 
 const SOURCE_NAME: &str = "logs:FilterLogEvents";
@@ -144,28 +142,15 @@ impl EvidenceSource for CloudWatchLogsSource {
                     break;
                 }
             };
-            for event in page.events.unwrap_or_default() {
-                let Some(message) = event.message else {
-                    coverage.skipped += 1;
-                    continue;
-                };
-                // A log group may hold more than CloudTrail's records (a shared group, a
-                // forwarder's banner lines): anything that is not a record is counted, not fatal.
-                let record = match Record::from_json_str(&message) {
-                    Ok(r) => r,
-                    Err(_) => {
-                        coverage.skipped += 1;
-                        continue;
-                    }
-                };
-                match budget.admit(record, filter, window, sink) {
-                    Admission::Delivered => coverage.records += 1,
-                    Admission::NotAsked => {}
-                    Admission::BudgetFull => {
-                        coverage.incomplete = Some("record budget exhausted".to_string());
-                        return Ok(coverage);
-                    }
-                }
+            // A log group may hold more than CloudTrail's records (a shared group, a
+            // forwarder's banner lines): anything that is not a record is counted, not fatal.
+            let texts = page
+                .events
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| e.message);
+            if !coverage.take_page(texts, filter, window, budget, sink) {
+                return Ok(coverage);
             }
             // FilterLogEvents may return an empty page with a token while it is still
             // searching: only a missing token means the search is complete.

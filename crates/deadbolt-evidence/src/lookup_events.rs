@@ -9,9 +9,7 @@ use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
 use aws_sdk_cloudtrail::primitives::DateTime;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use deadbolt_trail::activity::Window;
-use deadbolt_trail::source::{
-    Admission, Budget, Coverage, EventFilter, EvidenceError, EvidenceSource,
-};
+use deadbolt_trail::source::{Budget, Coverage, EventFilter, EvidenceError, EvidenceSource};
 use deadbolt_trail::Record;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -149,26 +147,13 @@ impl EvidenceSource for LookupEventsSource {
                     break;
                 }
             };
-            for event in page.events.unwrap_or_default() {
-                let Some(json) = event.cloud_trail_event else {
-                    coverage.skipped += 1;
-                    continue;
-                };
-                let record = match Record::from_json_str(&json) {
-                    Ok(r) => r,
-                    Err(_) => {
-                        coverage.skipped += 1;
-                        continue;
-                    }
-                };
-                match budget.admit(record, filter, window, sink) {
-                    Admission::Delivered => coverage.records += 1,
-                    Admission::NotAsked => {}
-                    Admission::BudgetFull => {
-                        coverage.incomplete = Some("record budget exhausted".to_string());
-                        return Ok(coverage);
-                    }
-                }
+            let texts = page
+                .events
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| e.cloud_trail_event);
+            if !coverage.take_page(texts, filter, window, budget, sink) {
+                return Ok(coverage);
             }
             match page.next_token {
                 Some(next) if !next.is_empty() => token = Some(next),

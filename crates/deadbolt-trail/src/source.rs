@@ -164,6 +164,37 @@ impl Budget {
     }
 }
 
+impl Coverage {
+    /// Take one page of CloudTrail records as JSON texts (LookupEvents' `CloudTrailEvent`,
+    /// a log event's `message`): unparseable or missing texts are counted as skipped, the rest
+    /// go through [`Budget::admit`]. `false` when the record budget ran out (and `incomplete`
+    /// says so): the caller stops paging.
+    pub fn take_page(
+        &mut self,
+        texts: impl IntoIterator<Item = Option<String>>,
+        filter: &EventFilter,
+        window: Window,
+        budget: &mut Budget,
+        sink: &mut (dyn FnMut(Record) + Send),
+    ) -> bool {
+        for text in texts {
+            let Some(record) = text.and_then(|t| Record::from_json_str(&t).ok()) else {
+                self.skipped += 1;
+                continue;
+            };
+            match budget.admit(record, filter, window, sink) {
+                Admission::Delivered => self.records += 1,
+                Admission::NotAsked => {}
+                Admission::BudgetFull => {
+                    self.incomplete = Some("record budget exhausted".to_string());
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
 /// How completely a source answered one question.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Coverage {
