@@ -16,3 +16,13 @@ pub use logs::CloudWatchLogsSource;
 pub use lookup_events::{LookupEventsSource, RateLimiter};
 pub use s3::S3LogSource;
 pub use sns::SnsNotifier;
+
+/// A short cause for a failed page, for the report's "incomplete" line: the AWS error code, or
+/// the HTTP status when the body could not be read, never the whole raw response.
+pub(crate) fn short_cause(code: &str, http_status: Option<u16>) -> String {
+    match (code.is_empty(), http_status) {
+        (false, _) => code.to_string(),
+        (true, Some(status)) => format!("HTTP {status}"),
+        (true, None) => "no response (network error or timeout)".to_string(),
+    }
+}

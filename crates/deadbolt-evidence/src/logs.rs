@@ -129,12 +129,8 @@ impl EvidenceSource for CloudWatchLogsSource {
                     }
                     // Throttling that outlasted the SDK's retries, or a transient fault: keep
                     // what was read and say exactly where it stopped.
-                    // A short cause, not the whole raw response: this line goes in reports.
-                    let detail = match (code.is_empty(), e.raw_response()) {
-                        (false, _) => code,
-                        (true, Some(raw)) => format!("HTTP {}", raw.status().as_u16()),
-                        (true, None) => "no response (network error or timeout)".to_string(),
-                    };
+                    let status = e.raw_response().map(|r| r.status().as_u16());
+                    let detail = crate::short_cause(&code, status);
                     coverage.incomplete = Some(format!(
                         "FilterLogEvents failed after {} page(s): {detail}",
                         coverage.requests - 1

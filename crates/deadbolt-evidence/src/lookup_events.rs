@@ -129,17 +129,8 @@ impl EvidenceSource for LookupEventsSource {
                     }
                     // Throttling that outlasted the SDK's retries, or a transient fault: keep
                     // what was read and say exactly where it stopped.
-                    // A short cause, not the whole raw response: this line goes in reports.
-                    let detail = match (code.is_empty(), e.raw_response()) {
-                        (false, _) => code,
-                        (true, Some(raw)) => format!("HTTP {}", raw.status().as_u16()),
-                        (true, None) => match &e {
-                            aws_sdk_cloudtrail::error::SdkError::TimeoutError(_) => {
-                                "timeout".into()
-                            }
-                            _ => "no response (network error)".into(),
-                        },
-                    };
+                    let status = e.raw_response().map(|r| r.status().as_u16());
+                    let detail = crate::short_cause(&code, status);
                     coverage.incomplete = Some(format!(
                         "LookupEvents failed after {} page(s): {detail}",
                         coverage.requests - 1

@@ -6,11 +6,9 @@
 //! Keys as CloudTrail delivers them:
 //! `[prefix/]AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz`.
 
-use std::io::BufReader;
-
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use deadbolt_trail::activity::Window;
-use deadbolt_trail::files::read_log_stream;
+use deadbolt_trail::files::read_log_object;
 use deadbolt_trail::record::{format_rfc3339_ms, parse_rfc3339_ms};
 use deadbolt_trail::source::{
     Admission, Budget, Coverage, EventFilter, EvidenceError, EvidenceSource,
@@ -152,10 +150,10 @@ fn deliver_object(
     // renamed by a copy tool still decompresses, and JSON never starts with 0x1f.
     let gzipped = key.to_ascii_lowercase().ends_with(".gz") || bytes.starts_with(&[0x1f, 0x8b]);
     let outcome = if gzipped {
-        // Multi-member and with an outer BufReader, for the same reasons as `files::read_file`.
-        read_log_stream(BufReader::new(MultiGzDecoder::new(bytes)), &mut on_record)
+        // Multi-member, as for files on disk: concatenated gzip streams are valid gzip.
+        read_log_object(MultiGzDecoder::new(bytes), &|_| true, &mut on_record)
     } else {
-        read_log_stream(bytes, &mut on_record)
+        read_log_object(bytes, &|_| true, &mut on_record)
     };
     coverage.records += delivered;
     // A truncated or corrupt object still delivered what came before the damage; it is

@@ -176,9 +176,9 @@ fn read_file(
     let outcome = if gzipped {
         // Multi-member: concatenated gzip streams are valid gzip and some tools write them.
         let decoder = MultiGzDecoder::new(BufReader::new(file));
-        read_buffered_or_streamed(decoder, candidate, on_record)
+        read_log_object(decoder, candidate, on_record)
     } else {
-        read_buffered_or_streamed(file, candidate, on_record)
+        read_log_object(file, candidate, on_record)
     };
     stats.records = outcome.records;
     stats.skipped_records = outcome.skipped_records;
@@ -193,7 +193,10 @@ fn read_file(
 /// a few megabytes, so this holds one file at a time; anything larger is streamed instead.
 pub const IN_MEMORY_FILE_LIMIT: u64 = 64 * 1024 * 1024;
 
-fn read_buffered_or_streamed(
+/// Reads one log document (already decompressed, or a decoder over it) the fastest safe way:
+/// in memory and parsed from the slice up to [`IN_MEMORY_FILE_LIMIT`], streamed beyond it.
+/// Files on disk and S3 objects both come through here.
+pub fn read_log_object(
     reader: impl Read,
     candidate: &dyn Fn(&str) -> bool,
     on_record: &mut impl FnMut(Record),
@@ -228,21 +231,11 @@ fn read_matching_slice(
     candidate: &dyn Fn(&str) -> bool,
     on_record: &mut impl FnMut(Record),
 ) -> StreamOutcome {
-    let mut outcome = StreamOutcome::default();
-    let mut deserializer = serde_json::Deserializer::from_slice(document);
-    let visitor = LogDocumentVisitor {
+    read_document(
+        serde_json::Deserializer::from_slice(document),
         candidate,
         on_record,
-        records: &mut outcome.records,
-        skipped_records: &mut outcome.skipped_records,
-    };
-    let result = deserializer
-        .deserialize_map(visitor)
-        .and_then(|()| deserializer.end());
-    if let Err(error) = result {
-        outcome.error = Some(StreamError::Json(error));
-    }
-    outcome
+    )
 }
 
 /// The result of streaming one `{"Records":[...]}` document.
@@ -265,8 +258,8 @@ pub enum StreamError {
 
 /// Streams one CloudTrail log document from `reader` (already decompressed).
 ///
-/// Each element of `Records` is first read as a generic JSON value (bounded by the size of one
-/// record) and then converted, so a record with the wrong shape is skipped without losing the
+/// Each element of `Records` is first captured as raw JSON text (bounded by the size of one
+/// record) and then parsed, so a record with the wrong shape is skipped without losing the
 /// position in the stream.
 pub fn read_log_stream(reader: impl Read, on_record: &mut impl FnMut(Record)) -> StreamOutcome {
     read_matching_stream(reader, &|_| true, on_record)
@@ -278,8 +271,20 @@ pub fn read_matching_stream(
     candidate: &dyn Fn(&str) -> bool,
     on_record: &mut impl FnMut(Record),
 ) -> StreamOutcome {
+    read_document(
+        serde_json::Deserializer::from_reader(reader),
+        candidate,
+        on_record,
+    )
+}
+
+/// The one document walk both the slice and the reader paths use.
+fn read_document<'de, R: serde_json::de::Read<'de>>(
+    mut deserializer: serde_json::Deserializer<R>,
+    candidate: &dyn Fn(&str) -> bool,
+    on_record: &mut impl FnMut(Record),
+) -> StreamOutcome {
     let mut outcome = StreamOutcome::default();
-    let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let visitor = LogDocumentVisitor {
         candidate,
         on_record,
