@@ -6,10 +6,15 @@ use std::time::Duration;
 use aws_config::{timeout::TimeoutConfig, BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::StatusType;
 use deadbolt_core::ports::{
-    CallerIdentity, IamDirectory, IamError, IamErrorKind, IdentityProvider, InlinePolicies,
+    AccessKeys, CallerIdentity, IamDirectory, IamError, IamErrorKind, IdentityProvider,
+    InlinePolicies,
 };
+
+mod identity_center;
 use deadbolt_core::{ContainmentTarget, TargetKind};
+pub use identity_center::AwsIdentityCenter;
 
 /// Where the SDK should connect and as whom. Unset fields follow the standard AWS
 /// configuration chain (environment, profile, container/instance credentials).
@@ -189,6 +194,30 @@ impl InlinePolicies for IamInlinePolicies {
     }
 }
 
+impl AccessKeys for IamInlinePolicies {
+    async fn set_access_key_status(
+        &self,
+        user_name: &str,
+        access_key_id: &str,
+        active: bool,
+    ) -> Result<(), IamError> {
+        let status = if active {
+            StatusType::Active
+        } else {
+            StatusType::Inactive
+        };
+        self.client
+            .update_access_key()
+            .user_name(user_name)
+            .access_key_id(access_key_id)
+            .status(status)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify(&e))
+    }
+}
+
 impl IamDirectory for IamInlinePolicies {
     async fn list_names(&self, kind: TargetKind) -> Result<Vec<String>, IamError> {
         let c = &self.client;
@@ -318,7 +347,7 @@ impl IdentityProvider for StsIdentity {
 }
 
 /// Map any SDK error to the domain's error by its AWS error code.
-fn classify<E>(err: &SdkError<E, HttpResponse>) -> IamError
+pub(crate) fn classify<E>(err: &SdkError<E, HttpResponse>) -> IamError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -361,7 +390,9 @@ where
 
 fn kind_of(code: &str) -> IamErrorKind {
     match code {
-        "NoSuchEntity" | "NoSuchEntityException" => IamErrorKind::NoSuchEntity,
+        "NoSuchEntity" | "NoSuchEntityException" | "ResourceNotFoundException" => {
+            IamErrorKind::NoSuchEntity
+        }
         "UnmodifiableEntity" | "UnmodifiableEntityException" => IamErrorKind::UnmodifiableEntity,
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
             IamErrorKind::AccessDenied

@@ -14,8 +14,9 @@ mod investigation;
 mod settings_cmd;
 use deadbolt_aws::{load_config, AwsOptions, IamInlinePolicies, StsIdentity};
 use deadbolt_core::containment::{self, BlockState, OperatorRecord};
+use deadbolt_core::decision::is_long_term_key;
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
-use deadbolt_core::ports::{IamDirectory, IdentityProvider, InlinePolicies};
+use deadbolt_core::ports::{IamDirectory, IdentityProvider, InlinePolicies, NoIdentityCenter};
 use deadbolt_core::{
     AccountContext, Config, ContainmentTarget, Mode, Outcome, Responder, TargetKind,
 };
@@ -62,6 +63,10 @@ enum Command {
     Block {
         #[command(flatten)]
         target: TargetArgs,
+        /// With --user: also set this one access key inactive (the user's other keys are
+        /// untouched).
+        #[arg(long, requires = "user")]
+        access_key: Option<String>,
         /// Show what would be done; change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -72,6 +77,9 @@ enum Command {
     Unblock {
         #[command(flatten)]
         target: TargetArgs,
+        /// With --user: also set this access key active again.
+        #[arg(long, requires = "user")]
+        access_key: Option<String>,
         #[arg(long)]
         dry_run: bool,
         #[arg(long)]
@@ -218,14 +226,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Block {
             target,
+            access_key,
             dry_run,
             json,
-        } => operator(&options, "block", &target, dry_run, json).await,
+        } => operator(&options, "block", &target, access_key, dry_run, json).await,
         Command::Unblock {
             target,
+            access_key,
             dry_run,
             json,
-        } => operator(&options, "unblock", &target, dry_run, json).await,
+        } => operator(&options, "unblock", &target, access_key, dry_run, json).await,
         Command::List {
             what,
             blocked,
@@ -267,6 +277,7 @@ async fn operator(
     options: &AwsOptions,
     command: &'static str,
     args: &TargetArgs,
+    access_key: Option<String>,
     dry_run: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -277,6 +288,12 @@ async fn operator(
             return Ok(ExitCode::from(2));
         }
     };
+    if let Some(key) = access_key.as_deref().filter(|k| !is_long_term_key(k)) {
+        eprintln!(
+            "deadbolt: --access-key {key:?} is not an IAM user access key id; accepted values: AKIA followed by 16 upper-case letters or digits"
+        );
+        return Ok(ExitCode::from(2));
+    }
     let sdk = load_config(options).await;
     let iam = IamInlinePolicies::from_conf(&sdk);
     if command == "block" {
@@ -295,21 +312,46 @@ async fn operator(
         }
     }
     let applied = if command == "block" {
+        let mut plan = containment::manual_plan(target.clone());
+        plan.deactivate_access_key = access_key;
         if dry_run {
+            let key = plan
+                .deactivate_access_key
+                .as_deref()
+                .map(|k| format!(" and set access key {k} inactive"))
+                .unwrap_or_default();
             containment::Applied {
                 outcome: Outcome::WouldContain,
                 reason: deadbolt_core::Reason::DryRun,
                 message: format!(
-                    "dry-run: would attach deadbolt's {DENY_ALL_POLICY_NAME} to {target}"
+                    "dry-run: would attach deadbolt's {DENY_ALL_POLICY_NAME} to {target}{key}"
                 ),
-                actions: containment::planned(&target, deadbolt_core::ports::PolicyOp::Put),
+                actions: containment::planned(&plan),
                 retryable: false,
             }
         } else {
-            containment::apply(&iam, &containment::manual_plan(target.clone())).await
+            containment::apply(&iam, &NoIdentityCenter, &plan, 0).await
         }
     } else {
-        containment::release(&iam, &target, dry_run).await
+        let mut applied = containment::release(&iam, &target, dry_run).await;
+        if let Some(key) = &access_key {
+            let action = containment::reactivate_key(&iam, &target, key, dry_run).await;
+            let verb = if dry_run { "would set" } else { "set" };
+            match action.status {
+                deadbolt_core::ActionStatus::Failed => {
+                    applied.message.push_str(&format!(
+                        "; could not set access key {key} active ({})",
+                        action.error_code.as_deref().unwrap_or("error")
+                    ));
+                    applied.outcome = Outcome::Failed;
+                }
+                _ => applied
+                    .message
+                    .push_str(&format!("; {verb} access key {key} active again")),
+            }
+            applied.actions.push(action);
+        }
+        applied
     };
     let record = OperatorRecord::new(command, target, dry_run, applied);
     if json {
@@ -324,7 +366,8 @@ async fn operator(
         );
         println!("  {}", record.message);
         for a in &record.actions {
-            println!("  {} {} {}: {:?}", a.api, a.target, a.policy_name, a.status);
+            let detail = a.access_key_id.as_deref().unwrap_or(&a.policy_name);
+            println!("  {} {} {detail}: {:?}", a.api, a.target, a.status);
         }
     }
     Ok(if record.outcome == Outcome::Failed {
@@ -373,6 +416,7 @@ async fn list(
             let label = match state {
                 BlockState::NotBlocked => "-",
                 BlockState::BlockedByDeadbolt => "blocked (deadbolt)",
+                BlockState::SessionsBlockedByDeadbolt => "sessions denied (deadbolt)",
                 BlockState::BlockedManually => "blocked (manual deny-all)",
                 BlockState::ConflictingPolicy => "other policy named DenyAll",
             };

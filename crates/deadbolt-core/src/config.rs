@@ -111,6 +111,10 @@ pub struct Config {
     /// Circuit breaker: at most this many enforced containments per sliding hour (per
     /// function instance), then dry-run. `None`: no limit.
     pub max_enforced_per_hour: Option<u32>,
+    /// How each kind of principal is contained (settings document only; deny-all by default).
+    pub strategy: crate::strategy::StrategySettings,
+    /// What the enricher does with entities the attacker created; off by default.
+    pub follow_up: Mode,
 }
 
 impl Default for Config {
@@ -126,6 +130,8 @@ impl Default for Config {
             mode_by_finding_type: BTreeMap::new(),
             mode_by_account: BTreeMap::new(),
             max_enforced_per_hour: None,
+            strategy: crate::strategy::StrategySettings::default(),
+            follow_up: Mode::Off,
         }
     }
 }

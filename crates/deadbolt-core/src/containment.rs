@@ -2,11 +2,15 @@
 //! the operator's `deadbolt block` / `unblock` both go through here, so "already contained",
 //! "never overwrite someone else's DenyAll" and "remove only deadbolt's own" hold everywhere.
 
-use crate::decision::ContainmentPlan;
-use crate::policy::{classify_existing, deny_all_document, ExistingDenyAll, DENY_ALL_POLICY_NAME};
-use crate::ports::{iam_api, IamError, InlinePolicies, PolicyOp};
+use crate::decision::{ContainmentPlan, PlanStrategy};
+use crate::policy::{
+    classify_existing, merge_permission_set_policy, ExistingDenyAll, PermissionSetMerge,
+    DENY_ALL_POLICY_NAME, PERMISSION_SET_POLICY_LIMIT,
+};
+use crate::ports::{iam_api, AccessKeys, IamError, IdentityCenter, InlinePolicies, PolicyOp};
 use crate::principal::ContainmentTarget;
 use crate::record::{ActionRecord, ActionStatus, Outcome, Reason};
+use crate::strategy::{merge, Merge, Needed, RoleStrategy, MERGED_DOCUMENT_LIMIT};
 
 /// What one containment or release did, ready to go into a record.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,26 +22,102 @@ pub struct Applied {
     pub retryable: bool,
 }
 
-/// The planned calls, for dry-run.
-pub fn planned(target: &ContainmentTarget, write: PolicyOp) -> Vec<ActionRecord> {
-    vec![
-        action(target, PolicyOp::Get, ActionStatus::Planned),
-        action(target, write, ActionStatus::Planned),
-    ]
+/// The calls a plan makes, for dry-run.
+pub fn planned(plan: &ContainmentPlan) -> Vec<ActionRecord> {
+    let t = &plan.target;
+    let mut actions = match &plan.strategy {
+        PlanStrategy::PermissionSetDeny { permission_set, .. } => IDC_APIS
+            .iter()
+            .map(|api| idc_action(permission_set, api, ActionStatus::Planned))
+            .collect(),
+        _ => vec![
+            action(t, PolicyOp::Get, ActionStatus::Planned),
+            action(t, PolicyOp::Put, ActionStatus::Planned),
+        ],
+    };
+    if let Some(key) = &plan.deactivate_access_key {
+        actions.push(key_action(t, key, ActionStatus::Planned));
+    }
+    actions
 }
 
-/// Contain: one read, then at most one write, on exactly one IAM entity.
-pub async fn apply<P: InlinePolicies>(policies: &P, plan: &ContainmentPlan) -> Applied {
+/// The Identity Center calls of `permission-set-deny`, in order.
+const IDC_APIS: [&str; 5] = [
+    "sso:ListPermissionSets",
+    "identitystore:GetUserId",
+    "sso:GetInlinePolicyForPermissionSet",
+    "sso:PutInlinePolicyToPermissionSet",
+    "sso:ProvisionPermissionSet",
+];
+
+/// Contain: one read, then at most one write, on exactly one IAM entity (the Identity Center
+/// strategy works on the permission set instead); then, if the plan says so, the finding's
+/// access key is set inactive. `now_ms` is the moment `revoke-sessions` cuts at.
+pub async fn apply<P, C>(policies: &P, idc: &C, plan: &ContainmentPlan, now_ms: i64) -> Applied
+where
+    P: InlinePolicies + AccessKeys,
+    C: IdentityCenter,
+{
+    let needed = match &plan.strategy {
+        PlanStrategy::PermissionSetDeny {
+            permission_set,
+            user_name,
+        } => return apply_identity_center(idc, plan, permission_set, user_name).await,
+        PlanStrategy::DenyAll => Ok(Needed::Everything),
+        PlanStrategy::RevokeSessions => {
+            Needed::for_role(RoleStrategy::RevokeSessions, None, now_ms)
+        }
+        PlanStrategy::DenySession { userid } => Ok(Needed::Session(userid.clone())),
+    };
+    let mut applied = match needed {
+        Ok(needed) => apply_policy(policies, plan, &needed).await,
+        Err(e) => failed(
+            Reason::StrategyNotApplicable,
+            format!("{e}; nothing was written"),
+            vec![],
+            false,
+        ),
+    };
+    if let Some(key) = &plan.deactivate_access_key {
+        let t = &plan.target;
+        match policies.set_access_key_status(&t.name, key, false).await {
+            Ok(()) => {
+                applied.actions.push(key_action(t, key, ActionStatus::Done));
+                applied.message.push_str(&format!(
+                    ". Access key {key} is now inactive (the user's other keys are untouched)"
+                ));
+            }
+            Err(e) => {
+                applied.actions.push(ActionRecord {
+                    error_code: Some(e.code.clone()),
+                    error_message: Some(e.message.clone()),
+                    ..key_action(t, key, ActionStatus::Failed)
+                });
+                applied.message.push_str(&format!(
+                    ". Could not deactivate access key {key} ({e}): deactivate it by hand \
+                     (aws iam update-access-key --user-name {} --access-key-id {key} --status Inactive)",
+                    t.name
+                ));
+                applied.retryable |= e.retryable();
+            }
+        }
+    }
+    applied
+}
+
+async fn apply_policy<P: InlinePolicies>(
+    policies: &P,
+    plan: &ContainmentPlan,
+    needed: &Needed,
+) -> Applied {
     let t = &plan.target;
-    let existing = match policies.get_policy(t, plan.policy_name).await {
+    let name = plan.policy_name;
+    let existing = match policies.get_policy(t, name).await {
         Ok(existing) => existing,
         Err(e) => {
             return failed(
                 e.reason(),
-                format!(
-                    "could not read {t}'s inline policy {} ({e}); nothing was written",
-                    plan.policy_name
-                ),
+                format!("could not read {t}'s inline policy {name} ({e}); nothing was written"),
                 vec![
                     failed_action(t, PolicyOp::Get, &e),
                     action(t, PolicyOp::Put, ActionStatus::NotNeeded),
@@ -46,68 +126,108 @@ pub async fn apply<P: InlinePolicies>(policies: &P, plan: &ContainmentPlan) -> A
             )
         }
     };
-    if let Some(document) = existing {
-        let (outcome, reason, message) = match classify_existing(&document) {
-            ExistingDenyAll::Deadbolt { sid } => (
+    let read_only = |outcome, reason, message: String| Applied {
+        outcome,
+        reason,
+        message,
+        actions: vec![
+            action(t, PolicyOp::Get, ActionStatus::Done),
+            action(t, PolicyOp::Put, ActionStatus::NotNeeded),
+        ],
+        retryable: false,
+    };
+    let (document, kept, superseded) = match merge(existing.as_deref(), &plan.finding_id, needed) {
+        Merge::Covered {
+            by_deadbolt: true,
+            sid,
+        } => {
+            return read_only(
                 Outcome::AlreadyContained,
                 Reason::DeadboltDenyAllPresent,
                 format!(
-                    "{t} already carries deadbolt's {} ({sid}); nothing written",
-                    plan.policy_name
+                    "{t} already carries deadbolt's {name} ({}), which covers this finding; nothing written",
+                    sid.unwrap_or_default()
                 ),
-            ),
-            ExistingDenyAll::Equivalent => (
+            )
+        }
+        Merge::Covered {
+            by_deadbolt: false, ..
+        } => {
+            return read_only(
                 Outcome::AlreadyContained,
                 Reason::EquivalentDenyAllPresent,
-                format!(
-                    "{t} already carries a deny-everything policy named {}; nothing written",
-                    plan.policy_name
-                ),
-            ),
-            ExistingDenyAll::Conflicting => (
+                format!("{t} already carries a deny-everything policy named {name}; nothing written"),
+            )
+        }
+        Merge::Conflicting => {
+            return read_only(
                 Outcome::Failed,
                 Reason::ConflictingPolicyName,
                 format!(
-                    "{t} has a different inline policy named {}; deadbolt never overwrites it. \
-                     The principal is NOT contained: review that policy and contain by hand",
-                    plan.policy_name
+                    "{t} has a different inline policy named {name}; deadbolt never overwrites it. \
+                     The principal is NOT contained: review that policy and contain by hand"
                 ),
-            ),
-        };
-        return Applied {
-            outcome,
-            reason,
-            message,
-            actions: vec![
-                action(t, PolicyOp::Get, ActionStatus::Done),
-                action(t, PolicyOp::Put, ActionStatus::NotNeeded),
-            ],
-            retryable: false,
-        };
-    }
-    match policies
-        .put_policy(t, plan.policy_name, &plan.document)
-        .await
-    {
-        Ok(()) => Applied {
-            outcome: Outcome::Contained,
-            reason: Reason::DenyAllAttached,
-            message: format!(
-                "attached the inline policy {} to {t}: every action it attempts is now denied",
-                plan.policy_name
-            ),
-            actions: vec![
-                action(t, PolicyOp::Get, ActionStatus::Done),
-                action(t, PolicyOp::Put, ActionStatus::Done),
-            ],
-            retryable: false,
-        },
+            )
+        }
+        Merge::TooLarge { size } => {
+            return read_only(
+                Outcome::Failed,
+                Reason::LimitExceeded,
+                format!(
+                    "adding this finding's statement to {t}'s {name} would make it {size} characters \
+                     (deadbolt keeps it under {MERGED_DOCUMENT_LIMIT}); the principal is NOT contained: \
+                     block the whole role (deadbolt block --role {})",
+                    t.name
+                ),
+            )
+        }
+        Merge::Write {
+            document,
+            kept,
+            superseded,
+        } => (document, kept, superseded),
+    };
+    match policies.put_policy(t, name, &document).await {
+        Ok(()) => {
+            let (reason, what) = match needed {
+                Needed::Everything => (
+                    Reason::DenyAllAttached,
+                    "every action it attempts is now denied".to_string(),
+                ),
+                Needed::IssuedBefore(before) => (
+                    Reason::SessionsRevoked,
+                    format!("every session of it issued before {before} is now denied (new sessions work)"),
+                ),
+                Needed::Session(userid) => (
+                    Reason::SessionDenied,
+                    format!("the role session {userid} is now denied everything"),
+                ),
+            };
+            let mut message = format!("attached the inline policy {name} to {t}: {what}");
+            if kept > 0 {
+                message.push_str(&format!(
+                    " (kept {kept} statement(s) deadbolt wrote for earlier findings)"
+                ));
+            }
+            if superseded > 0 {
+                message.push_str(&format!(
+                    " (replaced {superseded} narrower statement(s) from earlier findings)"
+                ));
+            }
+            Applied {
+                outcome: Outcome::Contained,
+                reason,
+                message,
+                actions: vec![
+                    action(t, PolicyOp::Get, ActionStatus::Done),
+                    action(t, PolicyOp::Put, ActionStatus::Done),
+                ],
+                retryable: false,
+            }
+        }
         Err(e) => failed(
             e.reason(),
-            format!(
-                "could not attach {} to {t} ({e}); the principal is NOT contained",
-                plan.policy_name
-            ),
+            format!("could not attach {name} to {t} ({e}); the principal is NOT contained"),
             vec![
                 action(t, PolicyOp::Get, ActionStatus::Done),
                 failed_action(t, PolicyOp::Put, &e),
@@ -117,12 +237,213 @@ pub async fn apply<P: InlinePolicies>(policies: &P, plan: &ContainmentPlan) -> A
     }
 }
 
+/// `permission-set-deny`: add a Deny for one Identity Center user to the permission set's
+/// inline policy (every other statement kept exactly) and re-provision it.
+async fn apply_identity_center<C: IdentityCenter>(
+    idc: &C,
+    plan: &ContainmentPlan,
+    permission_set: &str,
+    user_name: &str,
+) -> Applied {
+    let mut actions: Vec<ActionRecord> = Vec::new();
+    let done = |api: &str| idc_action(permission_set, api, ActionStatus::Done);
+    let fail = |actions: Vec<ActionRecord>, api: &str, e: &IamError, reason, what: String| {
+        let mut actions = actions;
+        actions.push(ActionRecord {
+            error_code: Some(e.code.clone()),
+            error_message: Some(e.message.clone()),
+            ..idc_action(permission_set, api, ActionStatus::Failed)
+        });
+        failed(
+            reason,
+            format!("{what} ({e}); the Identity Center user is NOT contained"),
+            actions,
+            e.retryable(),
+        )
+    };
+    let not_found = |actions: Vec<ActionRecord>, what: String| {
+        failed(
+            Reason::IdentityCenterLookupFailed,
+            format!("{what}; the Identity Center user is NOT contained"),
+            actions,
+            false,
+        )
+    };
+    let ps = match idc.find_permission_set(permission_set).await {
+        Ok(Some(ps)) => ps,
+        Ok(None) => {
+            actions.push(done(IDC_APIS[0]));
+            return not_found(
+                actions,
+                format!(
+                    "no permission set named {permission_set:?} in the Identity Center instance"
+                ),
+            );
+        }
+        Err(e) => {
+            return fail(
+                actions,
+                IDC_APIS[0],
+                &e,
+                Reason::IdentityCenterLookupFailed,
+                format!("could not find permission set {permission_set:?}"),
+            )
+        }
+    };
+    actions.push(done(IDC_APIS[0]));
+    let user_id = match idc.find_user_id(&ps.identity_store_id, user_name).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            actions.push(done(IDC_APIS[1]));
+            return not_found(
+                actions,
+                format!(
+                    "no Identity Center user named {user_name:?} in identity store {}",
+                    ps.identity_store_id
+                ),
+            );
+        }
+        Err(e) => {
+            return fail(
+                actions,
+                IDC_APIS[1],
+                &e,
+                Reason::IdentityCenterLookupFailed,
+                format!("could not look up Identity Center user {user_name:?}"),
+            )
+        }
+    };
+    actions.push(done(IDC_APIS[1]));
+    let existing = match idc.get_inline_policy(&ps).await {
+        Ok(existing) => existing,
+        Err(e) => {
+            return fail(
+                actions,
+                IDC_APIS[2],
+                &e,
+                e.reason(),
+                format!("could not read permission set {permission_set}'s inline policy"),
+            )
+        }
+    };
+    actions.push(done(IDC_APIS[2]));
+    let (outcome, reason, message) = match merge_permission_set_policy(
+        existing.as_deref(),
+        &plan.finding_id,
+        &user_id,
+    ) {
+        PermissionSetMerge::Covered { sid } => {
+            actions.push(idc_action(
+                permission_set,
+                IDC_APIS[3],
+                ActionStatus::NotNeeded,
+            ));
+            (
+                Outcome::AlreadyContained,
+                Reason::DeadboltDenyAllPresent,
+                format!("permission set {permission_set} already carries deadbolt's deny for Identity Center user {user_name} ({user_id}, {sid}); re-provisioned so every account has it"),
+            )
+        }
+        PermissionSetMerge::Unreadable { problem } => {
+            actions.push(idc_action(
+                permission_set,
+                IDC_APIS[3],
+                ActionStatus::NotNeeded,
+            ));
+            return failed(Reason::PermissionSetPolicyUnreadable, format!("{problem}; deadbolt does not rewrite a permission set policy it cannot read. The Identity Center user is NOT contained"), actions, false);
+        }
+        PermissionSetMerge::TooLarge { size } => {
+            actions.push(idc_action(
+                permission_set,
+                IDC_APIS[3],
+                ActionStatus::NotNeeded,
+            ));
+            return failed(Reason::LimitExceeded, format!("adding the deny would make permission set {permission_set}'s inline policy {size} characters (limit {PERMISSION_SET_POLICY_LIMIT}); the Identity Center user is NOT contained"), actions, false);
+        }
+        PermissionSetMerge::Write { document } => {
+            if let Err(e) = idc.put_inline_policy(&ps, &document).await {
+                return fail(
+                    actions,
+                    IDC_APIS[3],
+                    &e,
+                    e.reason(),
+                    format!("could not write permission set {permission_set}'s inline policy"),
+                );
+            }
+            actions.push(done(IDC_APIS[3]));
+            (
+                Outcome::Contained,
+                Reason::IdentityCenterUserDenied,
+                format!("denied Identity Center user {user_name} ({user_id}) everything in permission set {permission_set} (statement added to its inline policy, other statements kept) and re-provisioned it to every account"),
+            )
+        }
+    };
+    if let Err(e) = idc.provision(&ps).await {
+        return fail(actions, IDC_APIS[4], &e, e.reason(), format!("the deny is in permission set {permission_set}'s policy but re-provisioning failed, so accounts do not have it yet"));
+    }
+    actions.push(done(IDC_APIS[4]));
+    Applied {
+        outcome,
+        reason,
+        message,
+        actions,
+        retryable: false,
+    }
+}
+
+fn idc_action(permission_set: &str, api: &str, status: ActionStatus) -> ActionRecord {
+    ActionRecord {
+        api: api.to_string(),
+        target: format!("permission-set/{permission_set}"),
+        policy_name: if api.contains("InlinePolicy") {
+            "inline".into()
+        } else {
+            String::new()
+        },
+        access_key_id: None,
+        status,
+        error_code: None,
+        error_message: None,
+    }
+}
+
+fn key_action(target: &ContainmentTarget, key: &str, status: ActionStatus) -> ActionRecord {
+    ActionRecord {
+        api: "iam:UpdateAccessKey".into(),
+        target: target.to_string(),
+        policy_name: String::new(),
+        access_key_id: Some(key.to_string()),
+        status,
+        error_code: None,
+        error_message: None,
+    }
+}
+
 /// The plan an operator's `block` carries: deadbolt's DenyAll with a `Manual` Sid suffix.
 pub fn manual_plan(target: ContainmentTarget) -> ContainmentPlan {
-    ContainmentPlan {
-        target,
-        policy_name: DENY_ALL_POLICY_NAME,
-        document: deny_all_document("Manual"),
+    ContainmentPlan::deny_all(target, "Manual")
+}
+
+/// Set a user's access key active again (`deadbolt unblock --user NAME --access-key ID`).
+pub async fn reactivate_key<P: AccessKeys>(
+    policies: &P,
+    target: &ContainmentTarget,
+    key: &str,
+    dry_run: bool,
+) -> ActionRecord {
+    if dry_run {
+        return key_action(target, key, ActionStatus::Planned);
+    }
+    match policies
+        .set_access_key_status(&target.name, key, true)
+        .await
+    {
+        Ok(()) => key_action(target, key, ActionStatus::Done),
+        Err(e) => ActionRecord {
+            error_code: Some(e.code.clone()),
+            error_message: Some(e.message.clone()),
+            ..key_action(target, key, ActionStatus::Failed)
+        },
     }
 }
 
@@ -210,6 +531,7 @@ pub fn action(target: &ContainmentTarget, op: PolicyOp, status: ActionStatus) ->
         api: iam_api(op, target.kind).to_string(),
         target: target.to_string(),
         policy_name: DENY_ALL_POLICY_NAME.to_string(),
+        access_key_id: None,
         status,
         error_code: None,
         error_message: None,
@@ -267,6 +589,9 @@ pub enum BlockState {
     NotBlocked,
     /// deadbolt's DenyAll.
     BlockedByDeadbolt,
+    /// deadbolt's DenyAll with only session statements (revoke-sessions, deny-session): the
+    /// role works for new or other sessions.
+    SessionsBlockedByDeadbolt,
     /// A deny-everything DenyAll someone attached by hand.
     BlockedManually,
     /// Some other policy under the DenyAll name.
@@ -275,9 +600,20 @@ pub enum BlockState {
 
 impl BlockState {
     pub fn of(document: Option<&str>) -> BlockState {
+        let unconditional = || {
+            document
+                .and_then(crate::policy::deny_statements)
+                .is_some_and(|s| {
+                    s.iter()
+                        .any(|s| matches!(s, crate::policy::DenyStatement::Everything { .. }))
+                })
+        };
         match document.map(classify_existing) {
             None => BlockState::NotBlocked,
-            Some(ExistingDenyAll::Deadbolt { .. }) => BlockState::BlockedByDeadbolt,
+            Some(ExistingDenyAll::Deadbolt { .. }) if unconditional() => {
+                BlockState::BlockedByDeadbolt
+            }
+            Some(ExistingDenyAll::Deadbolt { .. }) => BlockState::SessionsBlockedByDeadbolt,
             Some(ExistingDenyAll::Equivalent) => BlockState::BlockedManually,
             Some(ExistingDenyAll::Conflicting) => BlockState::ConflictingPolicy,
         }
@@ -286,7 +622,9 @@ impl BlockState {
     pub fn is_blocked(self) -> bool {
         matches!(
             self,
-            BlockState::BlockedByDeadbolt | BlockState::BlockedManually
+            BlockState::BlockedByDeadbolt
+                | BlockState::SessionsBlockedByDeadbolt
+                | BlockState::BlockedManually
         )
     }
 }
@@ -304,7 +642,13 @@ mod tests {
     #[tokio::test]
     async fn block_then_unblock_round_trips_and_dry_run_changes_nothing() {
         let p = MemoryPolicies::new().with_entity(&group());
-        let blocked = apply(&p, &manual_plan(group())).await;
+        let blocked = apply(
+            &p,
+            &crate::ports::NoIdentityCenter,
+            &manual_plan(group()),
+            0,
+        )
+        .await;
         assert_eq!(blocked.outcome, Outcome::Contained);
         assert_eq!(
             BlockState::of(p.policy(&group(), DENY_ALL_POLICY_NAME).as_deref()),

@@ -10,9 +10,10 @@
 
 use crate::config::{Config, Mode};
 use crate::finding::GuardDutyEvent;
-use crate::policy::{deny_all_document, DENY_ALL_POLICY_NAME};
+use crate::policy::{sid_suffix, DENY_ALL_POLICY_NAME, IDC_SID_PREFIX};
 use crate::principal::{resolve, ContainmentTarget, Principal, TargetKind};
 use crate::record::{Outcome, Reason};
+use crate::strategy::{role_session_userid, IdentityCenterStrategy, RoleStrategy};
 
 /// Facts about the account deadbolt's own credentials act in (from `sts:GetCallerIdentity`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,12 +46,60 @@ impl AccountContext {
     }
 }
 
-/// The one write containment needs: an inline policy on one IAM entity.
+/// How the target is contained: which statement goes into its DenyAll policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanStrategy {
+    /// Deny everything, unconditionally (users, groups, and roles by default).
+    DenyAll,
+    /// Deny every role session issued before the moment of containment.
+    RevokeSessions,
+    /// Deny the one role session `userid` (`ROLEID:session`, validated).
+    DenySession { userid: String },
+    /// IAM Identity Center: deny the Identity Center user `user_name` in the permission set
+    /// `permission_set` and re-provision it. The target is the `AWSReservedSSO_*` role.
+    PermissionSetDeny {
+        permission_set: String,
+        user_name: String,
+    },
+}
+
+impl PlanStrategy {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PlanStrategy::DenyAll => "deny-all",
+            PlanStrategy::RevokeSessions => "revoke-sessions",
+            PlanStrategy::DenySession { .. } => "deny-session",
+            PlanStrategy::PermissionSetDeny { .. } => "permission-set-deny",
+        }
+    }
+}
+
+/// The writes containment needs: a statement in the DenyAll inline policy of one IAM entity
+/// (or, for Identity Center, of one permission set), and optionally one access key set
+/// inactive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainmentPlan {
     pub target: ContainmentTarget,
     pub policy_name: &'static str,
-    pub document: String,
+    /// The finding id, or `Manual` for an operator's block: it becomes the statement's Sid.
+    pub finding_id: String,
+    pub strategy: PlanStrategy,
+    /// Users only, when configured: the finding's long-term access key (`AKIA…`), set
+    /// inactive after the policy is in place. Never any other key of the user.
+    pub deactivate_access_key: Option<String>,
+}
+
+impl ContainmentPlan {
+    /// The deny-all plan (operators' `block`, and the default for every kind).
+    pub fn deny_all(target: ContainmentTarget, finding_id: &str) -> Self {
+        ContainmentPlan {
+            target,
+            policy_name: DENY_ALL_POLICY_NAME,
+            finding_id: finding_id.to_string(),
+            strategy: PlanStrategy::DenyAll,
+            deactivate_access_key: None,
+        }
+    }
 }
 
 /// What deadbolt will do with a finding.
@@ -65,6 +114,12 @@ pub enum Decision {
         outcome: Outcome,
         reason: Reason,
         message: String,
+    },
+    /// deadbolt may not act, but a human can: the exact steps go into the record.
+    Manual {
+        reason: Reason,
+        message: String,
+        steps: Vec<String>,
     },
 }
 
@@ -131,9 +186,15 @@ pub fn decide(
             ),
         );
     }
-    let target = match resolution.containment {
-        Ok(t) => t,
-        Err((reason, message)) => {
+    // Identity Center roles cannot be changed through IAM, but their permission set can.
+    let identity_center = match &resolution.containment {
+        Err((Reason::SsoReservedRole, _)) => principal.as_ref().and_then(IdentityCenterSession::of),
+        _ => None,
+    };
+    let target = match (resolution.containment, &identity_center) {
+        (Ok(t), _) => t,
+        (Err(_), Some(session)) => session.role.clone(),
+        (Err((reason, message)), None) => {
             return (principal, pass(Outcome::NotContainable, reason, message));
         }
     };
@@ -194,21 +255,171 @@ pub fn decide(
         );
     }
 
-    let plan = ContainmentPlan {
-        document: deny_all_document(&f.id),
-        policy_name: DENY_ALL_POLICY_NAME,
-        target,
+    let mode = config.effective_mode(&f.finding_type, &f.account_id);
+    if mode == Mode::Off {
+        return (
+            principal,
+            pass(
+                Outcome::Skipped,
+                Reason::ModeOff,
+                format!("mode is off; {target} would otherwise be contained"),
+            ),
+        );
+    }
+    let strategy = config.strategy;
+    let plan_strategy = match (&identity_center, target.kind) {
+        (Some(session), _) => match strategy.identity_center {
+            IdentityCenterStrategy::Manual => {
+                return (
+                    principal,
+                    Decision::Manual {
+                        reason: Reason::SsoReservedRole,
+                        message: format!(
+                            "{} is an IAM Identity Center role; IAM refuses changes to it and \
+                             strategy.identity_center is manual, so deadbolt wrote nothing. \
+                             Deny Identity Center user {:?} in permission set {:?} by hand \
+                             (manual_steps)",
+                            session.role.name, session.user_name, session.permission_set
+                        ),
+                        steps: session.manual_steps(&f.id),
+                    },
+                )
+            }
+            IdentityCenterStrategy::PermissionSetDeny => PlanStrategy::PermissionSetDeny {
+                permission_set: session.permission_set.clone(),
+                user_name: session.user_name.clone(),
+            },
+        },
+        (None, TargetKind::Role) => match strategy.role {
+            RoleStrategy::DenyAll => PlanStrategy::DenyAll,
+            RoleStrategy::RevokeSessions => PlanStrategy::RevokeSessions,
+            RoleStrategy::DenySession => {
+                let principal_id = f
+                    .resource
+                    .access_key_details
+                    .as_ref()
+                    .and_then(|d| d.principal_id.as_deref());
+                match principal_id.map(role_session_userid) {
+                    Some(Ok(userid)) => PlanStrategy::DenySession {
+                        userid: userid.to_string(),
+                    },
+                    Some(Err(e)) => {
+                        return (
+                            principal,
+                            pass(
+                                Outcome::NotContainable,
+                                Reason::StrategyNotApplicable,
+                                e.to_string(),
+                            ),
+                        )
+                    }
+                    None => {
+                        return (
+                            principal,
+                            pass(
+                                Outcome::NotContainable,
+                                Reason::StrategyNotApplicable,
+                                crate::strategy::StrategyError::MissingPrincipalId.to_string(),
+                            ),
+                        )
+                    }
+                }
+            }
+        },
+        (None, _) => PlanStrategy::DenyAll,
     };
-    let decision = match config.effective_mode(&f.finding_type, &f.account_id) {
-        Mode::Off => pass(
-            Outcome::Skipped,
-            Reason::ModeOff,
-            format!("mode is off; {} would otherwise be contained", plan.target),
-        ),
-        Mode::DryRun => Decision::DryRun(plan),
+    let deactivate_access_key = match (target.kind, strategy.user_deactivate_access_key) {
+        (TargetKind::User, true) => principal
+            .as_ref()
+            .and_then(|p| p.access_key_id.as_deref())
+            .filter(|k| is_long_term_key(k))
+            .map(str::to_string),
+        _ => None,
+    };
+    let plan = ContainmentPlan {
+        target,
+        policy_name: DENY_ALL_POLICY_NAME,
+        finding_id: f.id.clone(),
+        strategy: plan_strategy,
+        deactivate_access_key,
+    };
+    let decision = match mode {
         Mode::Enforce => Decision::Contain(plan),
+        _ => Decision::DryRun(plan),
     };
     (principal, decision)
+}
+
+/// A long-term IAM user access key id (`AKIA` + 16 upper-case letters or digits). Temporary
+/// keys (`ASIA…`, from GetSessionToken) cannot be deactivated; the user's DenyAll covers them.
+pub fn is_long_term_key(key: &str) -> bool {
+    key.len() == 20
+        && key.starts_with("AKIA")
+        && key
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// An IAM Identity Center session: `AWSReservedSSO_<PermissionSet>_<16 hex>` assumed with the
+/// Identity Center user name as the session name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityCenterSession {
+    pub role: ContainmentTarget,
+    pub permission_set: String,
+    pub user_name: String,
+}
+
+impl IdentityCenterSession {
+    pub fn of(principal: &Principal) -> Option<Self> {
+        let role = principal.name.as_deref()?;
+        let rest = role.strip_prefix("AWSReservedSSO_")?;
+        let (permission_set, suffix) = rest.rsplit_once('_')?;
+        let ok_suffix = suffix.len() == 16 && suffix.chars().all(|c| c.is_ascii_hexdigit());
+        // Permission set names: 1-32 of [\w+=,.@-].
+        let ok_name = (1..=32).contains(&permission_set.len())
+            && permission_set.chars().all(crate::finding::is_iam_name_char);
+        let user_name = principal.session.as_deref()?;
+        let ok_user = (2..=64).contains(&user_name.len())
+            && user_name.chars().all(crate::finding::is_iam_name_char);
+        if !(ok_suffix && ok_name && ok_user) {
+            return None;
+        }
+        Some(IdentityCenterSession {
+            role: ContainmentTarget::new(TargetKind::Role, role).ok()?,
+            permission_set: permission_set.to_string(),
+            user_name: user_name.to_string(),
+        })
+    }
+
+    /// The statement deadbolt adds to the permission set's inline policy, as JSON, with the
+    /// user id still to be looked up.
+    pub fn manual_steps(&self, finding_id: &str) -> Vec<String> {
+        let statement = crate::policy::identity_center_statement(
+            &format!("{IDC_SID_PREFIX}{}", sid_suffix(finding_id)),
+            "<USER_ID from step 1>",
+        );
+        let lookup = serde_json::json!({
+            "UniqueAttribute": {"AttributePath": "userName", "AttributeValue": self.user_name}
+        });
+        vec![
+            "In the organisation's IAM Identity Center account (management or delegated administrator), with IDENTITY_STORE_ID and INSTANCE_ARN from `aws sso-admin list-instances`:".to_string(),
+            format!(
+                "1. Find the user's id: aws identitystore get-user-id --identity-store-id IDENTITY_STORE_ID --alternate-identifier '{lookup}'"
+            ),
+            format!(
+                "2. Find the permission set: aws sso-admin list-permission-sets --instance-arn INSTANCE_ARN, then describe-permission-set on each until Name is {:?}",
+                self.permission_set
+            ),
+            format!(
+                "3. Add this statement to that permission set's inline policy, keeping its other statements (get-inline-policy-for-permission-set, then put-inline-policy-to-permission-set): {statement}"
+            ),
+            "4. Re-provision it: aws sso-admin provision-permission-set --instance-arn INSTANCE_ARN --permission-set-arn PERMISSION_SET_ARN --target-type ALL_PROVISIONED_ACCOUNTS".to_string(),
+            format!(
+                "5. Until step 4 completes, the user's existing sessions of {} keep working; the IAM role itself cannot be changed (AWSReservedSSO roles are managed by Identity Center).",
+                self.role.name
+            ),
+        ]
+    }
 }
 
 /// The first protected pattern matching the target's name, its path-less IAM ARN, or its

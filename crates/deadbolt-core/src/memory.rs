@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::ports::{
-    iam_api, CallerIdentity, IamError, IamErrorKind, IdentityProvider, InlinePolicies, PolicyOp,
+    iam_api, AccessKeys, CallerIdentity, IamError, IamErrorKind, IdentityCenter, IdentityProvider,
+    InlinePolicies, PermissionSetRef, PolicyOp,
 };
 use crate::principal::ContainmentTarget;
 
@@ -22,6 +23,8 @@ struct State {
     policies: HashMap<(String, String), String>,
     calls: Vec<String>,
     fail: HashMap<&'static str, IamError>,
+    /// Access keys as (user, key id) -> active.
+    keys: HashMap<(String, String), bool>,
 }
 
 impl MemoryPolicies {
@@ -40,6 +43,22 @@ impl MemoryPolicies {
             .policies
             .insert((target.to_string(), name.to_string()), document.to_string());
         self
+    }
+
+    /// Give `user` an active access key.
+    pub fn with_access_key(self, user: &str, key_id: &str) -> Self {
+        self.lock()
+            .keys
+            .insert((user.to_string(), key_id.to_string()), true);
+        self
+    }
+
+    /// Whether the key is active; `None` if the user has no such key.
+    pub fn access_key_active(&self, user: &str, key_id: &str) -> Option<bool> {
+        self.lock()
+            .keys
+            .get(&(user.to_string(), key_id.to_string()))
+            .copied()
     }
 
     /// Make every call to `api` (e.g. `iam:PutUserPolicy`) fail with this error.
@@ -135,6 +154,146 @@ impl InlinePolicies for MemoryPolicies {
                 "The policy {policy_name} on {target}"
             ))),
         }
+    }
+}
+
+impl AccessKeys for MemoryPolicies {
+    async fn set_access_key_status(
+        &self,
+        user_name: &str,
+        access_key_id: &str,
+        active: bool,
+    ) -> Result<(), IamError> {
+        let api = "iam:UpdateAccessKey";
+        let mut s = self.lock();
+        s.calls
+            .push(format!("{api} user/{user_name} {access_key_id}"));
+        if let Some(e) = s.fail.get(api) {
+            return Err(e.clone());
+        }
+        match s
+            .keys
+            .get_mut(&(user_name.to_string(), access_key_id.to_string()))
+        {
+            Some(state) => {
+                *state = active;
+                Ok(())
+            }
+            None => Err(no_such_entity(format!(
+                "The Access Key with id {access_key_id} for user {user_name}"
+            ))),
+        }
+    }
+}
+
+/// An Identity Center instance in memory: permission sets by name with their inline policies,
+/// users by user name.
+#[derive(Debug, Default)]
+pub struct MemoryIdentityCenter {
+    state: Mutex<IdcState>,
+}
+
+#[derive(Debug, Default)]
+struct IdcState {
+    permission_sets: HashMap<String, (PermissionSetRef, Option<String>)>,
+    users: HashMap<String, String>,
+    provisioned: Vec<String>,
+    calls: Vec<String>,
+}
+
+impl MemoryIdentityCenter {
+    pub const INSTANCE_ARN: &'static str = "arn:aws:sso:::instance/ssoins-0123456789abcdef";
+    pub const IDENTITY_STORE_ID: &'static str = "d-1234567890";
+
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_permission_set(self, name: &str, inline_policy: Option<&str>) -> Self {
+        let r = PermissionSetRef {
+            instance_arn: Self::INSTANCE_ARN.into(),
+            identity_store_id: Self::IDENTITY_STORE_ID.into(),
+            permission_set_arn: format!("{}/ps-{}", Self::INSTANCE_ARN, name.to_lowercase()),
+        };
+        self.lock()
+            .permission_sets
+            .insert(name.to_string(), (r, inline_policy.map(str::to_string)));
+        self
+    }
+
+    pub fn with_user(self, user_name: &str, user_id: &str) -> Self {
+        self.lock()
+            .users
+            .insert(user_name.to_string(), user_id.to_string());
+        self
+    }
+
+    pub fn inline_policy(&self, name: &str) -> Option<String> {
+        self.lock()
+            .permission_sets
+            .get(name)
+            .and_then(|(_, p)| p.clone())
+    }
+
+    /// Permission set ARNs provisioned, in order.
+    pub fn provisioned(&self) -> Vec<String> {
+        self.lock().provisioned.clone()
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, IdcState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn entry<'s>(
+        s: &'s mut IdcState,
+        ps: &PermissionSetRef,
+    ) -> Result<&'s mut Option<String>, IamError> {
+        s.permission_sets
+            .values_mut()
+            .find(|(r, _)| r == ps)
+            .map(|(_, p)| p)
+            .ok_or_else(|| no_such_entity(format!("The permission set {}", ps.permission_set_arn)))
+    }
+}
+
+impl IdentityCenter for MemoryIdentityCenter {
+    async fn find_permission_set(&self, name: &str) -> Result<Option<PermissionSetRef>, IamError> {
+        let mut s = self.lock();
+        s.calls.push(format!("sso:ListPermissionSets {name}"));
+        Ok(s.permission_sets.get(name).map(|(r, _)| r.clone()))
+    }
+    async fn find_user_id(&self, _: &str, user_name: &str) -> Result<Option<String>, IamError> {
+        let mut s = self.lock();
+        s.calls.push(format!("identitystore:GetUserId {user_name}"));
+        Ok(s.users.get(user_name).cloned())
+    }
+    async fn get_inline_policy(&self, ps: &PermissionSetRef) -> Result<Option<String>, IamError> {
+        let mut s = self.lock();
+        s.calls.push("sso:GetInlinePolicyForPermissionSet".into());
+        Self::entry(&mut s, ps).map(|p| p.clone())
+    }
+    async fn put_inline_policy(&self, ps: &PermissionSetRef, doc: &str) -> Result<(), IamError> {
+        let mut s = self.lock();
+        s.calls.push("sso:PutInlinePolicyToPermissionSet".into());
+        *Self::entry(&mut s, ps)? = Some(doc.to_string());
+        Ok(())
+    }
+    async fn delete_inline_policy(&self, ps: &PermissionSetRef) -> Result<(), IamError> {
+        let mut s = self.lock();
+        s.calls
+            .push("sso:DeleteInlinePolicyFromPermissionSet".into());
+        *Self::entry(&mut s, ps)? = None;
+        Ok(())
+    }
+    async fn provision(&self, ps: &PermissionSetRef) -> Result<(), IamError> {
+        let mut s = self.lock();
+        s.calls.push("sso:ProvisionPermissionSet".into());
+        s.provisioned.push(ps.permission_set_arn.clone());
+        Ok(())
     }
 }
 

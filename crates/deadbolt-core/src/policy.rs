@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// The inline policy name the playbook uses; operators recognise it.
 pub const DENY_ALL_POLICY_NAME: &str = "DenyAll";
@@ -17,36 +18,12 @@ pub const REVOKE_SESSIONS_SID_PREFIX: &str = "DeadboltRevokeSessions";
 /// Sid prefix of deadbolt's `deny-session` statement (Deny everything to one role session).
 pub const DENY_SESSION_SID_PREFIX: &str = "DeadboltDenySession";
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct PolicyDocument<'a> {
-    version: &'a str,
-    statement: [Statement<'a>; 1],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Statement<'a> {
-    sid: String,
-    effect: &'a str,
-    action: &'a str,
-    resource: &'a str,
-}
-
 /// deadbolt's DenyAll document for a finding:
 /// `{"Version":"2012-10-17","Statement":[{"Sid":"DeadboltDenyAll<id>","Effect":"Deny","Action":"*","Resource":"*"}]}`.
 pub fn deny_all_document(finding_id: &str) -> String {
-    let doc = PolicyDocument {
-        version: "2012-10-17",
-        statement: [Statement {
-            sid: format!("{SID_PREFIX}{}", sid_suffix(finding_id)),
-            effect: "Deny",
-            action: "*",
-            resource: "*",
-        }],
-    };
-    // Serialising a struct of strings cannot fail.
-    serde_json::to_string(&doc).unwrap_or_default()
+    policy_document(&[DenyStatement::Everything {
+        sid: Some(format!("{SID_PREFIX}{}", sid_suffix(finding_id))),
+    }])
 }
 
 /// The finding id as a Sid suffix. IAM Sids are alphanumeric only; GuardDuty ids are hex, but
@@ -82,26 +59,114 @@ struct AnyPolicy {
     statement: Value,
 }
 
-/// Classify a policy document (already URL-decoded) found under the DenyAll name.
-pub fn classify_existing(document: &str) -> ExistingDenyAll {
-    let Ok(policy) = serde_json::from_str::<AnyPolicy>(document) else {
-        return ExistingDenyAll::Conflicting;
+/// One statement of a policy under the DenyAll name that deadbolt understands exactly. Anything
+/// else makes the whole policy someone else's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DenyStatement {
+    /// `{"Effect":"Deny","Action":"*","Resource":"*"}` with no condition; `sid` as written.
+    Everything { sid: Option<String> },
+    /// deadbolt's `revoke-sessions`: deny role sessions whose token was issued before `before`.
+    IssuedBefore { sid: String, before: String },
+    /// deadbolt's `deny-session`: deny the one role session `userid` (`ROLEID:session`).
+    Session { sid: String, userid: String },
+}
+
+impl DenyStatement {
+    pub fn sid(&self) -> Option<&str> {
+        match self {
+            DenyStatement::Everything { sid } => sid.as_deref(),
+            DenyStatement::IssuedBefore { sid, .. } | DenyStatement::Session { sid, .. } => {
+                Some(sid)
+            }
+        }
+    }
+
+    /// Written by deadbolt: an unconditional deny with deadbolt's Sid, or one of its
+    /// conditional statements (only ever recognised with deadbolt's Sid).
+    pub fn is_deadbolts(&self) -> bool {
+        match self {
+            DenyStatement::Everything { sid } => {
+                sid.as_deref().is_some_and(|s| s.starts_with(SID_PREFIX))
+            }
+            _ => true,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DocumentOut<'a> {
+    version: &'a str,
+    statement: Vec<StatementOut<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct StatementOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
+    effect: &'a str,
+    action: &'a str,
+    resource: &'a str,
+    /// `{"<operator>": {"<condition key>": "<value>"}}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    condition: Option<BTreeMap<&'a str, BTreeMap<&'a str, &'a str>>>,
+}
+
+/// The policy document for a list of statements, built with serde: values from findings are
+/// only ever JSON strings inside a fixed structure.
+pub fn policy_document(statements: &[DenyStatement]) -> String {
+    let condition = |op, key, value| Some(BTreeMap::from([(op, BTreeMap::from([(key, value)]))]));
+    let doc = DocumentOut {
+        version: "2012-10-17",
+        statement: statements
+            .iter()
+            .map(|s| StatementOut {
+                sid: s.sid(),
+                effect: "Deny",
+                action: "*",
+                resource: "*",
+                condition: match s {
+                    DenyStatement::Everything { .. } => None,
+                    DenyStatement::IssuedBefore { before, .. } => {
+                        condition("DateLessThan", "aws:TokenIssueTime", before.as_str())
+                    }
+                    DenyStatement::Session { userid, .. } => {
+                        condition("StringEquals", "aws:userid", userid.as_str())
+                    }
+                },
+            })
+            .collect(),
     };
+    // Plain strings and string maps cannot fail to serialise.
+    serde_json::to_string(&doc).unwrap_or_default()
+}
+
+/// Parse a policy found under the DenyAll name into statements deadbolt understands, or
+/// `None` when any part of it is something else (never touched by deadbolt).
+pub fn deny_statements(document: &str) -> Option<Vec<DenyStatement>> {
+    let policy = serde_json::from_str::<AnyPolicy>(document).ok()?;
     let statements: Vec<&Value> = match &policy.statement {
         Value::Array(items) => items.iter().collect(),
         single @ Value::Object(_) => vec![single],
-        _ => return ExistingDenyAll::Conflicting,
+        _ => return None,
     };
-    let kinds: Vec<StatementKind> = statements.iter().map(|s| statement_kind(s)).collect();
-    if kinds.is_empty() || kinds.contains(&StatementKind::Other) {
-        return ExistingDenyAll::Conflicting;
+    if statements.is_empty() {
+        return None;
     }
-    let sid = kinds.iter().find_map(|k| match k {
-        StatementKind::DenyEverything { sid } => sid.filter(|s| s.starts_with(SID_PREFIX)),
-        StatementKind::DeadboltConditional { sid } => Some(*sid),
-        StatementKind::Other => None,
-    });
-    match sid {
+    statements.into_iter().map(deny_statement).collect()
+}
+
+/// Classify a policy document (already URL-decoded) found under the DenyAll name.
+pub fn classify_existing(document: &str) -> ExistingDenyAll {
+    let Some(statements) = deny_statements(document) else {
+        return ExistingDenyAll::Conflicting;
+    };
+    match statements
+        .iter()
+        .find(|s| s.is_deadbolts())
+        .and_then(|s| s.sid())
+    {
         Some(sid) => ExistingDenyAll::Deadbolt {
             sid: sid.to_string(),
         },
@@ -109,22 +174,8 @@ pub fn classify_existing(document: &str) -> ExistingDenyAll {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StatementKind<'a> {
-    /// `{"Effect":"Deny","Action":"*","Resource":"*"}` with no conditions or exceptions.
-    DenyEverything { sid: Option<&'a str> },
-    /// Deny everything under exactly the one condition a deadbolt strategy writes, with that
-    /// strategy's Sid. A conditional deny is only recognised with deadbolt's Sid: without it we
-    /// cannot know what it was meant to restrain, so it stays someone else's policy.
-    DeadboltConditional { sid: &'a str },
-    /// Anything else: never deadbolt's, never overwritten.
-    Other,
-}
-
-fn statement_kind(statement: &Value) -> StatementKind<'_> {
-    let Some(obj) = statement.as_object() else {
-        return StatementKind::Other;
-    };
+fn deny_statement(statement: &Value) -> Option<DenyStatement> {
+    let obj = statement.as_object()?;
     let star = |v: Option<&Value>| match v {
         Some(Value::String(s)) => s == "*",
         Some(Value::Array(a)) => a.len() == 1 && a[0].as_str() == Some("*"),
@@ -136,34 +187,196 @@ fn statement_kind(statement: &Value) -> StatementKind<'_> {
         && star(obj.get("Action"))
         && star(obj.get("Resource"));
     if !deny_all {
-        return StatementKind::Other;
+        return None;
     }
-    let sid = obj.get("Sid").and_then(Value::as_str);
-    let Some(condition) = obj.get("Condition") else {
-        return StatementKind::DenyEverything { sid };
+    let sid = match obj.get("Sid") {
+        None => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return None,
     };
-    // Exactly `{"<operator>":{"<key>":"<string>"}}`: one operator, one key, one value.
+    let Some(condition) = obj.get("Condition") else {
+        return Some(DenyStatement::Everything {
+            sid: sid.map(str::to_string),
+        });
+    };
+    // A conditional deny is only recognised with deadbolt's Sid and exactly the one condition
+    // a strategy writes, `{"<operator>":{"<key>":"<string>"}}`: without that we cannot know
+    // what it was meant to restrain, so it stays someone else's policy.
     fn only(v: &Value) -> Option<(&str, &Value)> {
         let m = v.as_object().filter(|m| m.len() == 1)?;
         m.iter().next().map(|(k, v)| (k.as_str(), v))
     }
-    let condition = only(condition).and_then(|(op, inner)| {
-        let (key, value) = only(inner)?;
-        value.as_str().map(|_| (op, key))
-    });
-    match (sid, condition) {
-        (Some(sid), Some(("DateLessThan", "aws:TokenIssueTime")))
-            if sid.starts_with(REVOKE_SESSIONS_SID_PREFIX) =>
-        {
-            StatementKind::DeadboltConditional { sid }
+    let (op, inner) = only(condition)?;
+    let (key, value) = only(inner)?;
+    let value = value.as_str()?.to_string();
+    let sid = sid?.to_string();
+    match (op, key) {
+        ("DateLessThan", "aws:TokenIssueTime") if sid.starts_with(REVOKE_SESSIONS_SID_PREFIX) => {
+            Some(DenyStatement::IssuedBefore { sid, before: value })
         }
-        (Some(sid), Some(("StringEquals", "aws:userid")))
-            if sid.starts_with(DENY_SESSION_SID_PREFIX) =>
-        {
-            StatementKind::DeadboltConditional { sid }
+        ("StringEquals", "aws:userid") if sid.starts_with(DENY_SESSION_SID_PREFIX) => {
+            Some(DenyStatement::Session { sid, userid: value })
         }
-        _ => StatementKind::Other,
+        _ => None,
     }
+}
+
+/// Sid prefix of the statement deadbolt adds to an Identity Center permission set's inline
+/// policy to deny one Identity Center user.
+pub const IDC_SID_PREFIX: &str = "DeadboltDenyIdcUser";
+/// IAM Identity Center's limit on a permission set's inline policy.
+pub const PERMISSION_SET_POLICY_LIMIT: usize = 32_768;
+
+/// AWS's documented way to revoke an Identity Center user's sessions of a permission set:
+/// `{"Sid":…,"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"identitystore:UserId":…}}}`.
+pub fn identity_center_statement(sid: &str, user_id: &str) -> String {
+    serde_json::to_string(&identity_center_value(sid, user_id)).unwrap_or_default()
+}
+
+fn identity_center_value(sid: &str, user_id: &str) -> Value {
+    serde_json::json!({
+        "Sid": sid,
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"identitystore:UserId": user_id}}
+    })
+}
+
+/// Whether `statement` is deadbolt's deny for `user_id` (any user when `None`).
+fn is_deadbolt_idc_deny(statement: &Value, user_id: Option<&str>) -> bool {
+    let sid_ok = statement
+        .get("Sid")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.starts_with(IDC_SID_PREFIX));
+    let denied = statement
+        .pointer("/Condition/StringEquals/identitystore:UserId")
+        .and_then(Value::as_str);
+    sid_ok
+        && statement.get("Effect").and_then(Value::as_str) == Some("Deny")
+        && statement.get("Action").and_then(Value::as_str) == Some("*")
+        && statement.get("Resource").and_then(Value::as_str) == Some("*")
+        && denied.is_some_and(|d| user_id.is_none_or(|u| u == d))
+}
+
+/// What to do with a permission set's inline policy to deny one Identity Center user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PermissionSetMerge {
+    /// deadbolt's deny for this user is already there.
+    Covered {
+        sid: String,
+    },
+    /// Write this document: the existing statements, untouched, plus deadbolt's.
+    Write {
+        document: String,
+    },
+    /// The existing inline policy is not a policy document deadbolt can add to safely.
+    Unreadable {
+        problem: String,
+    },
+    TooLarge {
+        size: usize,
+    },
+}
+
+/// Add deadbolt's deny for `user_id` to the permission set's inline policy. Every statement
+/// already there is kept exactly: the permission set belongs to the organisation's admins.
+pub fn merge_permission_set_policy(
+    existing: Option<&str>,
+    finding_id: &str,
+    user_id: &str,
+) -> PermissionSetMerge {
+    let existing = existing.filter(|d| !d.trim().is_empty());
+    let mut doc = match existing.map(serde_json::from_str::<Value>) {
+        None => serde_json::json!({"Version": "2012-10-17", "Statement": []}),
+        Some(Ok(v @ Value::Object(_))) => v,
+        Some(Ok(_)) => {
+            return PermissionSetMerge::Unreadable {
+                problem: "the inline policy is not a JSON object".into(),
+            }
+        }
+        Some(Err(e)) => {
+            return PermissionSetMerge::Unreadable {
+                problem: format!("the inline policy is not JSON ({e})"),
+            }
+        }
+    };
+    let statements = match doc.get_mut("Statement") {
+        Some(Value::Array(items)) => std::mem::take(items),
+        Some(single @ Value::Object(_)) => vec![single.take()],
+        _ => {
+            return PermissionSetMerge::Unreadable {
+                problem: "the inline policy has no Statement list".into(),
+            }
+        }
+    };
+    if let Some(s) = statements
+        .iter()
+        .find(|s| is_deadbolt_idc_deny(s, Some(user_id)))
+    {
+        return PermissionSetMerge::Covered {
+            sid: s
+                .get("Sid")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        };
+    }
+    let base = format!("{IDC_SID_PREFIX}{}", sid_suffix(finding_id));
+    let taken = |sid: &str| {
+        statements
+            .iter()
+            .any(|s| s.get("Sid").and_then(Value::as_str) == Some(sid))
+    };
+    let sid = (0..)
+        .map(|n| {
+            if n == 0 {
+                base.clone()
+            } else {
+                format!("{base}{n}")
+            }
+        })
+        .find(|sid| !taken(sid))
+        .unwrap_or(base);
+    let mut statements = statements;
+    statements.push(identity_center_value(&sid, user_id));
+    doc["Statement"] = Value::Array(statements);
+    let document = doc.to_string();
+    if document.len() > PERMISSION_SET_POLICY_LIMIT {
+        return PermissionSetMerge::TooLarge {
+            size: document.len(),
+        };
+    }
+    PermissionSetMerge::Write { document }
+}
+
+/// Remove deadbolt's deny statements for `user_id` (every user when `None`) from a permission
+/// set's inline policy. `None` when there is nothing of deadbolt's to remove; otherwise the
+/// remaining document (`None` inside when no statement is left: delete the inline policy).
+pub fn remove_permission_set_denies(
+    existing: &str,
+    user_id: Option<&str>,
+) -> Option<(Option<String>, usize)> {
+    let mut doc: Value = serde_json::from_str(existing).ok()?;
+    let statements = match doc.get_mut("Statement")? {
+        Value::Array(items) => std::mem::take(items),
+        single @ Value::Object(_) => vec![single.take()],
+        _ => return None,
+    };
+    let before = statements.len();
+    let kept: Vec<Value> = statements
+        .into_iter()
+        .filter(|s| !is_deadbolt_idc_deny(s, user_id))
+        .collect();
+    let removed = before - kept.len();
+    if removed == 0 {
+        return None;
+    }
+    if kept.is_empty() {
+        return Some((None, removed));
+    }
+    doc["Statement"] = Value::Array(kept);
+    Some((Some(doc.to_string()), removed))
 }
 
 #[cfg(test)]

@@ -145,3 +145,104 @@ pub trait IamDirectory: Send + Sync {
         kind: TargetKind,
     ) -> impl Future<Output = Result<Vec<String>, IamError>> + Send;
 }
+
+/// IAM user access keys: containment sets the finding's key inactive, release sets it active.
+pub trait AccessKeys: Send + Sync {
+    fn set_access_key_status(
+        &self,
+        user_name: &str,
+        access_key_id: &str,
+        active: bool,
+    ) -> impl Future<Output = Result<(), IamError>> + Send;
+}
+
+impl<T: AccessKeys> AccessKeys for &T {
+    async fn set_access_key_status(
+        &self,
+        user_name: &str,
+        access_key_id: &str,
+        active: bool,
+    ) -> Result<(), IamError> {
+        (**self)
+            .set_access_key_status(user_name, access_key_id, active)
+            .await
+    }
+}
+
+/// A permission set and the Identity Center instance it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionSetRef {
+    pub instance_arn: String,
+    pub identity_store_id: String,
+    pub permission_set_arn: String,
+}
+
+/// IAM Identity Center (sso-admin and identitystore), for the `permission-set-deny` strategy.
+pub trait IdentityCenter: Send + Sync {
+    /// The permission set with this name, `None` if there is none.
+    fn find_permission_set(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<PermissionSetRef>, IamError>> + Send;
+    /// The identity store's id for the user with this user name, `None` if there is none.
+    fn find_user_id(
+        &self,
+        identity_store_id: &str,
+        user_name: &str,
+    ) -> impl Future<Output = Result<Option<String>, IamError>> + Send;
+    /// The permission set's inline policy, `None` (or empty) when it has none.
+    fn get_inline_policy(
+        &self,
+        permission_set: &PermissionSetRef,
+    ) -> impl Future<Output = Result<Option<String>, IamError>> + Send;
+    fn put_inline_policy(
+        &self,
+        permission_set: &PermissionSetRef,
+        document: &str,
+    ) -> impl Future<Output = Result<(), IamError>> + Send;
+    fn delete_inline_policy(
+        &self,
+        permission_set: &PermissionSetRef,
+    ) -> impl Future<Output = Result<(), IamError>> + Send;
+    /// Push the permission set to every account it is provisioned to.
+    fn provision(
+        &self,
+        permission_set: &PermissionSetRef,
+    ) -> impl Future<Output = Result<(), IamError>> + Send;
+}
+
+/// No Identity Center access: what the responder uses unless wired with one. Every call
+/// fails with a message saying so, and nothing is written.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoIdentityCenter;
+
+impl NoIdentityCenter {
+    fn unavailable() -> IamError {
+        IamError {
+            kind: IamErrorKind::AccessDenied,
+            code: "IdentityCenterNotConfigured".into(),
+            message: "this deadbolt has no Identity Center client; set strategy.identity_center to manual, or deploy with Identity Center access".into(),
+        }
+    }
+}
+
+impl IdentityCenter for NoIdentityCenter {
+    async fn find_permission_set(&self, _: &str) -> Result<Option<PermissionSetRef>, IamError> {
+        Err(Self::unavailable())
+    }
+    async fn find_user_id(&self, _: &str, _: &str) -> Result<Option<String>, IamError> {
+        Err(Self::unavailable())
+    }
+    async fn get_inline_policy(&self, _: &PermissionSetRef) -> Result<Option<String>, IamError> {
+        Err(Self::unavailable())
+    }
+    async fn put_inline_policy(&self, _: &PermissionSetRef, _: &str) -> Result<(), IamError> {
+        Err(Self::unavailable())
+    }
+    async fn delete_inline_policy(&self, _: &PermissionSetRef) -> Result<(), IamError> {
+        Err(Self::unavailable())
+    }
+    async fn provision(&self, _: &PermissionSetRef) -> Result<(), IamError> {
+        Err(Self::unavailable())
+    }
+}

@@ -62,6 +62,12 @@ pub enum Reason {
     CircuitBreakerOpen,
     DeadboltDenyAllPresent,
     EquivalentDenyAllPresent,
+    /// contained: role strategy revoke-sessions (sessions issued before now are denied).
+    SessionsRevoked,
+    /// contained: role strategy deny-session (the finding's role session is denied).
+    SessionDenied,
+    /// contained: Identity Center user denied in the permission set, re-provisioned.
+    IdentityCenterUserDenied,
     // released (operator)
     DenyAllRemoved,
     NotContained,
@@ -85,6 +91,9 @@ pub enum Reason {
     UnknownPrincipalType,
     NoPrincipal,
     InvalidPrincipalName,
+    /// The configured strategy cannot be applied to what the finding says (e.g. deny-session
+    /// without a role session id).
+    StrategyNotApplicable,
     // failed
     ConflictingPolicyName,
     NoSuchEntity,
@@ -94,6 +103,10 @@ pub enum Reason {
     LimitExceeded,
     AwsError,
     IdentityUnavailable,
+    /// The Identity Center user, instance or permission set could not be found.
+    IdentityCenterLookupFailed,
+    /// The permission set's inline policy is not one deadbolt can add a statement to safely.
+    PermissionSetPolicyUnreadable,
     // rejected
     EmptyEvent,
     EventTooLarge,
@@ -128,6 +141,11 @@ reason_codes! {
     DenyAllAttached => "deny_all_attached", DryRun => "dry_run",
     CircuitBreakerOpen => "circuit_breaker_open",
     DeadboltDenyAllPresent => "deadbolt_deny_all_present",
+    SessionsRevoked => "sessions_revoked", SessionDenied => "session_denied",
+    IdentityCenterUserDenied => "identity_center_user_denied",
+    StrategyNotApplicable => "strategy_not_applicable",
+    IdentityCenterLookupFailed => "identity_center_lookup_failed",
+    PermissionSetPolicyUnreadable => "permission_set_policy_unreadable",
     EquivalentDenyAllPresent => "equivalent_deny_all_present",
     DenyAllRemoved => "deny_all_removed", NotContained => "not_contained",
     ModeOff => "mode_off", SampleFinding => "sample_finding", ArchivedFinding => "archived_finding",
@@ -185,9 +203,15 @@ pub enum ActionStatus {
 pub struct ActionRecord {
     /// `service:Operation`, as in IAM policies and CloudTrail (`iam:PutUserPolicy`).
     pub api: String,
-    /// `user/NAME`, `role/NAME` or `group/NAME`.
+    /// `user/NAME`, `role/NAME`, `group/NAME`, or `permission-set/NAME` (Identity Center).
     pub target: String,
+    /// The inline policy the call reads or writes; empty (and absent from the JSON) for calls
+    /// on something else, such as an access key.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub policy_name: String,
+    /// The access key an `iam:UpdateAccessKey` call sets inactive (or active again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
     pub status: ActionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
@@ -208,8 +232,15 @@ pub struct DecisionRecord {
     pub principal: Option<Principal>,
     pub outcome: Outcome,
     pub reason: Reason,
+    /// The containment strategy applied or planned (`deny-all`, `revoke-sessions`,
+    /// `deny-session`, `permission-set-deny`); absent when nothing was to be contained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
     /// A sentence for a human: what happened and, where relevant, what to do next.
     pub message: String,
+    /// Exact steps for a human where deadbolt may not act itself (Identity Center, manual).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub manual_steps: Vec<String>,
     pub actions: Vec<ActionRecord>,
     /// True when the same event delivered again may succeed (throttling, a transient AWS
     /// error). The Lambda reports these as errors so EventBridge's retry policy applies.
@@ -274,17 +305,25 @@ impl DecisionRecord {
             self.outcome.as_str(),
             self.reason.as_str()
         );
+        if let Some(strategy) = &self.strategy {
+            let _ = writeln!(out, "strategy   {strategy}");
+        }
         let _ = writeln!(out, "why        {}", self.message);
+        for (i, step) in self.manual_steps.iter().enumerate() {
+            let label = if i == 0 { "by hand" } else { "" };
+            let _ = writeln!(out, "{label:<10} {step}");
+        }
         for (i, a) in self.actions.iter().enumerate() {
             let label = if i == 0 { "actions" } else { "" };
             let status = serde_json::to_value(a.status)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
+            let detail = a.access_key_id.as_deref().unwrap_or(&a.policy_name);
             let _ = write!(
                 out,
-                "{label:<10} {} {} {} -> {status}",
-                a.api, a.target, a.policy_name
+                "{label:<10} {} {} {detail} -> {status}",
+                a.api, a.target
             );
             if let Some(code) = &a.error_code {
                 let _ = write!(out, " [{code}]");

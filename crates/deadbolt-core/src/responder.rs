@@ -8,29 +8,57 @@ use crate::config::Config;
 use crate::containment;
 use crate::decision::{decide, AccountContext, ContainmentPlan, Decision};
 use crate::finding::{parse_event, GuardDutyEvent};
-use crate::ports::{IamError, IdentityProvider, InlinePolicies, PolicyOp};
+use crate::ports::{
+    AccessKeys, IamError, IdentityCenter, IdentityProvider, InlinePolicies, NoIdentityCenter,
+};
 use crate::principal::Principal;
 use crate::record::{DecisionRecord, Outcome, Reason, RECORD_VERSION};
 
-pub struct Responder<P, I> {
+pub struct Responder<P, I, C = NoIdentityCenter> {
     config: Config,
     policies: P,
     identity: I,
+    /// Identity Center, for `strategy.identity_center: permission-set-deny` only.
+    identity_center: C,
     /// Caller identity, fetched once per process: one STS call per cold start, not per finding.
     account: Mutex<Option<AccountContext>>,
     /// Enforcements counted by the circuit breaker (this process only).
     breaker: Mutex<Option<CircuitBreaker>>,
 }
 
-impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
+impl<P, I> Responder<P, I, NoIdentityCenter> {
     pub fn new(config: Config, policies: P, identity: I) -> Self {
         Responder {
             config,
             policies,
             identity,
+            identity_center: NoIdentityCenter,
             account: Mutex::new(None),
             breaker: Mutex::new(None),
         }
+    }
+
+    /// The same responder, able to contain Identity Center users through `identity_center`.
+    pub fn with_identity_center<C>(self, identity_center: C) -> Responder<P, I, C> {
+        Responder {
+            config: self.config,
+            policies: self.policies,
+            identity: self.identity,
+            identity_center,
+            account: self.account,
+            breaker: self.breaker,
+        }
+    }
+}
+
+impl<P, I, C> Responder<P, I, C>
+where
+    P: InlinePolicies + AccessKeys,
+    I: IdentityProvider,
+    C: IdentityCenter,
+{
+    pub fn identity_center(&self) -> &C {
+        &self.identity_center
     }
 
     pub fn config(&self) -> &Config {
@@ -80,7 +108,9 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
                     principal: None,
                     outcome: Outcome::Rejected,
                     reason: Reason::from(&e),
+                    strategy: None,
                     message: format!("rejected: {e}; nothing was done"),
+                    manual_steps: Vec::new(),
                     actions: Vec::new(),
                     retryable: false,
                 }
@@ -123,6 +153,16 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
                 r.message = message;
                 r
             }
+            Decision::Manual {
+                reason,
+                message,
+                steps,
+            } => {
+                let mut r = self.record(config, event, principal, Outcome::NotContainable, reason);
+                r.message = message;
+                r.manual_steps = steps;
+                r
+            }
             Decision::DryRun(plan) => {
                 let mut r = self.record(
                     config,
@@ -131,10 +171,11 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
                     Outcome::WouldContain,
                     Reason::DryRun,
                 );
-                r.actions = containment::planned(&plan.target, PolicyOp::Put);
+                r.actions = containment::planned(&plan);
+                r.strategy = Some(plan.strategy.as_str().to_string());
                 r.message = format!(
-                    "dry-run: would attach the inline policy {} to {}; set mode enforce (deadbolt config set mode enforce, or DEADBOLT_MODE) to act",
-                    plan.policy_name, plan.target
+                    "dry-run: would {}; set mode enforce (deadbolt config set mode enforce, or DEADBOLT_MODE) to act",
+                    describe(&plan)
                 );
                 r
             }
@@ -147,10 +188,11 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
                         Outcome::WouldContain,
                         Reason::CircuitBreakerOpen,
                     );
-                    r.actions = containment::planned(&plan.target, PolicyOp::Put);
+                    r.actions = containment::planned(&plan);
+                    r.strategy = Some(plan.strategy.as_str().to_string());
                     r.message = format!(
-                        "circuit breaker open: {open}; falling back to dry-run, would attach {} to {}",
-                        plan.policy_name, plan.target
+                        "circuit breaker open: {open}; falling back to dry-run, would {}",
+                        describe(&plan)
                     );
                     return r;
                 }
@@ -167,8 +209,10 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
         principal: Option<Principal>,
         plan: &ContainmentPlan,
     ) -> DecisionRecord {
-        let applied = containment::apply(&self.policies, plan).await;
+        let applied =
+            containment::apply(&self.policies, &self.identity_center, plan, now_ms()).await;
         let mut r = self.record(config, event, principal, applied.outcome, applied.reason);
+        r.strategy = Some(plan.strategy.as_str().to_string());
         r.message = applied.message;
         r.actions = applied.actions;
         r.retryable = applied.retryable;
@@ -179,10 +223,7 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
     /// otherwise counts this one and returns `None`.
     fn breaker_refuses(&self, config: &Config) -> Option<String> {
         let limit = config.max_enforced_per_hour?;
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
+        let now_ms = now_ms();
         let mut slot = self.breaker.lock().unwrap_or_else(|p| p.into_inner());
         // A changed limit (new settings document) starts a new count under the new limit.
         let breaker = match slot.as_mut() {
@@ -217,9 +258,44 @@ impl<P: InlinePolicies, I: IdentityProvider> Responder<P, I> {
             principal,
             outcome,
             reason,
+            strategy: None,
             message: String::new(),
+            manual_steps: Vec::new(),
             actions: Vec::new(),
             retryable: false,
         }
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// What a plan would do, for dry-run messages.
+fn describe(plan: &ContainmentPlan) -> String {
+    use crate::decision::PlanStrategy;
+    let t = &plan.target;
+    let name = plan.policy_name;
+    let mut what = match &plan.strategy {
+        PlanStrategy::DenyAll => format!("attach the inline policy {name} to {t} (deny everything)"),
+        PlanStrategy::RevokeSessions => format!(
+            "attach the inline policy {name} to {t} denying every session issued before the moment of containment (revoke-sessions)"
+        ),
+        PlanStrategy::DenySession { userid } => format!(
+            "attach the inline policy {name} to {t} denying the role session {userid} (deny-session)"
+        ),
+        PlanStrategy::PermissionSetDeny {
+            permission_set,
+            user_name,
+        } => format!(
+            "deny Identity Center user {user_name} in permission set {permission_set} and re-provision it (permission-set-deny)"
+        ),
+    };
+    if let Some(key) = &plan.deactivate_access_key {
+        what.push_str(&format!(", then set access key {key} inactive"));
+    }
+    what
 }

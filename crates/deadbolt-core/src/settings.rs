@@ -21,7 +21,8 @@ use crate::config::{
     DEFAULT_FINDING_TYPES,
 };
 use crate::glob::Glob;
-use crate::strategy::{GroupStrategy, RoleStrategy, UserStrategy};
+pub use crate::strategy::StrategySettings;
+use crate::strategy::{GroupStrategy, IdentityCenterStrategy, RoleStrategy, UserStrategy};
 
 /// The document version this build reads and writes.
 pub const SETTINGS_VERSION: u32 = 1;
@@ -32,13 +33,13 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 pub const MAX_ENFORCED_PER_HOUR_LIMIT: u32 = 10_000;
 
 /// Top-level keys of the document.
-pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, circuit_breaker";
+pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker";
 /// Keys of the `strategy` object.
-pub const STRATEGY_KEYS: &str = "user, role, group, user_deactivate_access_key";
+pub const STRATEGY_KEYS: &str = "user, role, group, user_deactivate_access_key, identity_center";
 /// Keys of the `circuit_breaker` object.
 pub const CIRCUIT_BREAKER_KEYS: &str = "max_enforced_per_hour";
 /// Keys [`Settings::set`] accepts.
-pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.user, strategy.role, strategy.group, strategy.user_deactivate_access_key, circuit_breaker.max_enforced_per_hour, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>";
+pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.user, strategy.role, strategy.group, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>";
 
 const VERSION_ACCEPTED: &str = "1";
 const SEVERITY_ACCEPTED: &str =
@@ -114,16 +115,6 @@ pub enum SettingsError {
     },
 }
 
-/// Containment strategy per principal kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct StrategySettings {
-    pub user: UserStrategy,
-    pub role: RoleStrategy,
-    pub group: GroupStrategy,
-    /// Also deactivate the finding's access key (that key only, never the user's others).
-    pub user_deactivate_access_key: bool,
-}
-
 /// At most this many enforced containments per sliding hour, then dry-run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CircuitBreakerSettings {
@@ -145,6 +136,9 @@ pub struct Settings {
     pub strategy: StrategySettings,
     /// `None`: no limit on enforced containments.
     pub circuit_breaker: Option<CircuitBreakerSettings>,
+    /// What the enricher does with entities the attacker created (users, roles, access keys
+    /// found by the investigation): `off` by default.
+    pub follow_up: Mode,
 }
 
 impl Default for Settings {
@@ -163,6 +157,7 @@ impl Default for Settings {
             mode_by_account: BTreeMap::new(),
             strategy: StrategySettings::default(),
             circuit_breaker: None,
+            follow_up: Mode::Off,
         }
     }
 }
@@ -201,6 +196,7 @@ impl Settings {
             mode_by_finding_type: &self.mode_by_finding_type,
             mode_by_account: &self.mode_by_account,
             strategy: &self.strategy,
+            follow_up: self.follow_up,
             circuit_breaker: self.circuit_breaker.as_ref(),
         };
         // Plain data with string keys and finite numbers (validated) cannot fail to serialise.
@@ -222,6 +218,8 @@ impl Settings {
                 .collect(),
             mode_by_finding_type: config.mode_by_finding_type.clone(),
             mode_by_account: config.mode_by_account.clone(),
+            strategy: config.strategy,
+            follow_up: config.follow_up,
             circuit_breaker: config.max_enforced_per_hour.map(|max_enforced_per_hour| {
                 CircuitBreakerSettings {
                     max_enforced_per_hour,
@@ -245,6 +243,8 @@ impl Settings {
             mode_by_finding_type: self.mode_by_finding_type.clone(),
             mode_by_account: self.mode_by_account.clone(),
             max_enforced_per_hour: self.circuit_breaker.map(|c| c.max_enforced_per_hour),
+            strategy: self.strategy,
+            follow_up: self.follow_up,
         }
     }
 
@@ -304,6 +304,10 @@ impl Settings {
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|p| invalid(p, PATTERNS_ACCEPTED))?;
             }
+            "follow_up" => {
+                self.follow_up =
+                    parse_word(value).ok_or_else(|| invalid(not_accepted(), Mode::ACCEPTED))?;
+            }
             "strategy.user" => {
                 self.strategy.user = parse_word(value)
                     .ok_or_else(|| invalid(not_accepted(), UserStrategy::ACCEPTED))?;
@@ -322,6 +326,10 @@ impl Settings {
                     "false" => false,
                     _ => return Err(invalid(not_accepted(), BOOL_ACCEPTED)),
                 };
+            }
+            "strategy.identity_center" => {
+                self.strategy.identity_center = parse_word(value)
+                    .ok_or_else(|| invalid(not_accepted(), IdentityCenterStrategy::ACCEPTED))?;
             }
             "circuit_breaker.max_enforced_per_hour" => {
                 self.circuit_breaker = if value == "unset" {
@@ -465,6 +473,7 @@ struct Document {
     mode_by_account: Option<UniqueMap<AccountId, Mode>>,
     #[serde(default, deserialize_with = "object")]
     strategy: Option<StrategyDocument>,
+    follow_up: Option<Mode>,
     #[serde(default, deserialize_with = "object")]
     circuit_breaker: Option<CircuitBreakerDocument>,
 }
@@ -528,6 +537,7 @@ struct StrategyDocument {
     role: Option<RoleStrategy>,
     group: Option<GroupStrategy>,
     user_deactivate_access_key: Option<bool>,
+    identity_center: Option<IdentityCenterStrategy>,
 }
 
 #[derive(Deserialize)]
@@ -703,7 +713,12 @@ impl Document {
                     .as_ref()
                     .and_then(|s| s.user_deactivate_access_key)
                     .unwrap_or(false),
+                identity_center: s
+                    .as_ref()
+                    .and_then(|s| s.identity_center)
+                    .unwrap_or_default(),
             },
+            follow_up: self.follow_up.unwrap_or(d.follow_up),
             circuit_breaker: self.circuit_breaker.map(|c| CircuitBreakerSettings {
                 max_enforced_per_hour: c.max_enforced_per_hour.0,
             }),
@@ -721,6 +736,7 @@ struct DocumentOut<'a> {
     mode_by_finding_type: &'a BTreeMap<String, Mode>,
     mode_by_account: &'a BTreeMap<String, Mode>,
     strategy: &'a StrategySettings,
+    follow_up: Mode,
     #[serde(skip_serializing_if = "Option::is_none")]
     circuit_breaker: Option<&'a CircuitBreakerSettings>,
 }
@@ -768,9 +784,9 @@ fn accepted_values(path: &[String]) -> &'static str {
     let first = path.first().map(String::as_str);
     let second = path.get(1).map(String::as_str);
     match (first, second) {
-        (None, _) => "a JSON object with the keys version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, circuit_breaker",
+        (None, _) => "a JSON object with the keys version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker",
         (Some("version"), _) => VERSION_ACCEPTED,
-        (Some("mode"), _) => Mode::ACCEPTED,
+        (Some("mode" | "follow_up"), _) => Mode::ACCEPTED,
         (Some("min_severity"), _) => SEVERITY_ACCEPTED,
         (Some("finding_types"), _) => FINDING_TYPES_ACCEPTED,
         (Some("protected_principals"), _) => PATTERNS_ACCEPTED,
@@ -781,10 +797,11 @@ fn accepted_values(path: &[String]) -> &'static str {
             "an object whose keys are 12-digit account ids and whose values are off, dry-run, enforce"
         }
         (Some("mode_by_finding_type" | "mode_by_account"), Some(_)) => Mode::ACCEPTED,
-        (Some("strategy"), None) => "an object with the keys user, role, group, user_deactivate_access_key",
+        (Some("strategy"), None) => "an object with the keys user, role, group, user_deactivate_access_key, identity_center",
         (Some("strategy"), Some("user")) => UserStrategy::ACCEPTED,
         (Some("strategy"), Some("role")) => RoleStrategy::ACCEPTED,
         (Some("strategy"), Some("group")) => GroupStrategy::ACCEPTED,
+        (Some("strategy"), Some("identity_center")) => IdentityCenterStrategy::ACCEPTED,
         (Some("strategy"), Some(_)) => BOOL_ACCEPTED,
         (Some("circuit_breaker"), None) => "an object with the key max_enforced_per_hour",
         (Some("circuit_breaker"), Some(_)) => MAX_PER_HOUR_ACCEPTED,
@@ -904,7 +921,7 @@ mod tests {
   "protected_principals": ["break-glass-*"],
   "mode_by_finding_type": {"PenTest:IAMUser/": "off"},
   "mode_by_account": {"123456789012": "enforce"},
-  "strategy": {"user": "deny-all", "role": "deny-all", "group": "deny-all", "user_deactivate_access_key": false},
+  "strategy": {"user": "deny-all", "role": "deny-all", "group": "deny-all", "user_deactivate_access_key": false, "identity_center": "manual"},
   "circuit_breaker": {"max_enforced_per_hour": 10}
 }"#;
 

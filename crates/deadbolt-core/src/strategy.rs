@@ -9,12 +9,12 @@
 //! | `deny-session` | role | Deny `*` on `*` if `aws:userid` is the finding's `ROLEID:session` |
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::finding::is_iam_name_char;
 use crate::policy::{
-    deny_all_document, sid_suffix, DENY_SESSION_SID_PREFIX, REVOKE_SESSIONS_SID_PREFIX,
+    deny_all_document, deny_statements, policy_document, sid_suffix, DenyStatement,
+    DENY_SESSION_SID_PREFIX, REVOKE_SESSIONS_SID_PREFIX, SID_PREFIX,
 };
 
 /// How an IAM user is contained.
@@ -72,6 +72,221 @@ impl GroupStrategy {
     }
 }
 
+/// How an IAM Identity Center session (`AWSReservedSSO_*` role, which IAM refuses to modify)
+/// is contained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdentityCenterStrategy {
+    /// deadbolt writes nothing and puts the exact manual steps in the record. The default:
+    /// permission sets live in the organisation's management (or delegated admin) account,
+    /// and changing one affects every account it is provisioned to.
+    #[default]
+    Manual,
+    /// Add a Deny for that one Identity Center user (`identitystore:UserId`) to the permission
+    /// set's inline policy and re-provision it.
+    PermissionSetDeny,
+}
+
+impl IdentityCenterStrategy {
+    pub const ACCEPTED: &'static str = "manual, permission-set-deny";
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityCenterStrategy::Manual => "manual",
+            IdentityCenterStrategy::PermissionSetDeny => "permission-set-deny",
+        }
+    }
+}
+
+/// Containment strategy per principal kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct StrategySettings {
+    pub user: UserStrategy,
+    pub role: RoleStrategy,
+    pub group: GroupStrategy,
+    /// Also deactivate the finding's access key (that key only, never the user's others).
+    pub user_deactivate_access_key: bool,
+    pub identity_center: IdentityCenterStrategy,
+}
+
+/// What one finding needs in the DenyAll policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Needed {
+    /// Deny everything, unconditionally.
+    Everything,
+    /// Deny role sessions issued before this RFC 3339 time.
+    IssuedBefore(String),
+    /// Deny this one role session (`ROLEID:session`).
+    Session(String),
+}
+
+impl Needed {
+    /// `now_ms` only matters for `revoke-sessions`; `userid` only for `deny-session` and is
+    /// validated by [`role_session_userid`] when the plan is made.
+    pub fn for_role(
+        strategy: RoleStrategy,
+        userid: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Needed, StrategyError> {
+        match strategy {
+            RoleStrategy::DenyAll => Ok(Needed::Everything),
+            RoleStrategy::RevokeSessions => {
+                // Rounded up: see `revoke_sessions_document`.
+                let secs = now_ms.div_euclid(1000) + i64::from(now_ms.rem_euclid(1000) != 0);
+                rfc3339_utc(secs)
+                    .map(Needed::IssuedBefore)
+                    .ok_or(StrategyError::TimeOutOfRange { now_ms })
+            }
+            RoleStrategy::DenySession => {
+                let userid = userid.ok_or(StrategyError::MissingPrincipalId)?;
+                role_session_userid(userid).map(|u| Needed::Session(u.to_string()))
+            }
+        }
+    }
+
+    fn statement(&self, sid: String) -> DenyStatement {
+        match self {
+            Needed::Everything => DenyStatement::Everything { sid: Some(sid) },
+            Needed::IssuedBefore(before) => DenyStatement::IssuedBefore {
+                sid,
+                before: before.clone(),
+            },
+            Needed::Session(userid) => DenyStatement::Session {
+                sid,
+                userid: userid.clone(),
+            },
+        }
+    }
+
+    fn sid_prefix(&self) -> &'static str {
+        match self {
+            Needed::Everything => SID_PREFIX,
+            Needed::IssuedBefore(_) => REVOKE_SESSIONS_SID_PREFIX,
+            Needed::Session(_) => DENY_SESSION_SID_PREFIX,
+        }
+    }
+}
+
+/// IAM's limit on a role's inline policies, all together (non-whitespace characters). A
+/// merged deny-session document must stay well under it: the role has other policies too.
+pub const MERGED_DOCUMENT_LIMIT: usize = 8192;
+
+/// What to do with the DenyAll policy for one finding, given what is there now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Merge {
+    /// What is attached already denies everything this finding needs; nothing to write.
+    Covered {
+        /// The statement that covers it was written by deadbolt (else by a human).
+        by_deadbolt: bool,
+        sid: Option<String>,
+    },
+    /// Write this document (replacing the policy).
+    Write {
+        document: String,
+        /// deadbolt statements from earlier findings that the new document keeps.
+        kept: usize,
+        /// deadbolt statements from earlier findings the new one supersedes.
+        superseded: usize,
+    },
+    /// Something under the DenyAll name that deadbolt did not write: never overwritten.
+    Conflicting,
+    /// The merged document would be too large; deny-all is the way out.
+    TooLarge { size: usize },
+}
+
+/// Merge what a finding needs into the policy already attached under the DenyAll name.
+///
+/// A restriction is only ever dropped when the new statement denies strictly more: an
+/// unconditional deny supersedes everything, a later `aws:TokenIssueTime` supersedes an
+/// earlier one. A `deny-session` statement is kept under a later revoke: it also denies a
+/// future session that reuses the same name, which the revoke does not.
+pub fn merge(existing: Option<&str>, finding_id: &str, needed: &Needed) -> Merge {
+    let fresh_sid = |taken: &[DenyStatement]| {
+        let base = format!("{}{}", needed.sid_prefix(), sid_suffix(finding_id));
+        // IAM wants Sids unique within a policy; the same finding id can come back for
+        // another session.
+        (0..)
+            .map(|n| {
+                if n == 0 {
+                    base.clone()
+                } else {
+                    format!("{base}{n}")
+                }
+            })
+            .find(|sid| !taken.iter().any(|s| s.sid() == Some(sid.as_str())))
+            .unwrap_or(base)
+    };
+    let Some(existing) = existing else {
+        return Merge::Write {
+            document: policy_document(&[needed.statement(fresh_sid(&[]))]),
+            kept: 0,
+            superseded: 0,
+        };
+    };
+    let Some(statements) = deny_statements(existing) else {
+        return Merge::Conflicting;
+    };
+    if let Some(s) = statements
+        .iter()
+        .find(|s| matches!(s, DenyStatement::Everything { .. }))
+    {
+        return Merge::Covered {
+            by_deadbolt: s.is_deadbolts(),
+            sid: s.sid().map(str::to_string),
+        };
+    }
+    // Only deadbolt's conditional statements are left (anything else is `Conflicting`).
+    let covered_by = statements.iter().find(|s| match (s, needed) {
+        (DenyStatement::Session { userid, .. }, Needed::Session(u)) => userid == u,
+        (DenyStatement::IssuedBefore { before, .. }, Needed::IssuedBefore(t)) => {
+            comparable(before) && comparable(t) && before >= t
+        }
+        _ => false,
+    });
+    if let Some(s) = covered_by {
+        return Merge::Covered {
+            by_deadbolt: true,
+            sid: s.sid().map(str::to_string),
+        };
+    }
+    let superseded_by_new = |s: &DenyStatement| match (s, needed) {
+        (_, Needed::Everything) => true,
+        (DenyStatement::IssuedBefore { before, .. }, Needed::IssuedBefore(t)) => {
+            comparable(before) && comparable(t) && before < t
+        }
+        _ => false,
+    };
+    let (superseded, mut kept): (Vec<_>, Vec<_>) =
+        statements.into_iter().partition(superseded_by_new);
+    let new = needed.statement(fresh_sid(&kept));
+    let kept_count = kept.len();
+    kept.push(new);
+    let document = policy_document(&kept);
+    if document.len() > MERGED_DOCUMENT_LIMIT {
+        return Merge::TooLarge {
+            size: document.len(),
+        };
+    }
+    Merge::Write {
+        document,
+        kept: kept_count,
+        superseded: superseded.len(),
+    }
+}
+
+/// deadbolt's own `YYYY-MM-DDTHH:MM:SSZ`: such strings order like the times they name. Any
+/// other spelling is never compared, so its statement is never dropped.
+fn comparable(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
 impl fmt::Display for RoleStrategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -89,39 +304,6 @@ pub enum StrategyError {
     TimeOutOfRange { now_ms: i64 },
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ConditionalPolicy<'a> {
-    version: &'a str,
-    statement: [ConditionalStatement<'a>; 1],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ConditionalStatement<'a> {
-    sid: String,
-    effect: &'a str,
-    action: &'a str,
-    resource: &'a str,
-    /// `{"<operator>": {"<condition key>": "<value>"}}`; BTreeMap keeps the output stable.
-    condition: BTreeMap<&'a str, BTreeMap<&'a str, String>>,
-}
-
-fn conditional_document(sid: String, operator: &str, key: &str, value: String) -> String {
-    let doc = ConditionalPolicy {
-        version: "2012-10-17",
-        statement: [ConditionalStatement {
-            sid,
-            effect: "Deny",
-            action: "*",
-            resource: "*",
-            condition: BTreeMap::from([(operator, BTreeMap::from([(key, value)]))]),
-        }],
-    };
-    // Serialising a struct of strings and string maps cannot fail.
-    serde_json::to_string(&doc).unwrap_or_default()
-}
-
 /// The IAM console's "Revoke active sessions" policy (`AWSRevokeOlderSessions`), with
 /// deadbolt's Sid: every request made with a role session whose token was issued before
 /// `now_ms` is denied.
@@ -130,13 +312,11 @@ pub fn revoke_sessions_document(finding_id: &str, now_ms: i64) -> Result<String,
     // the same second, and `DateLessThan` must still cover it. A session issued in the
     // remainder of this second is denied too, which errs on the side of containment.
     let secs = now_ms.div_euclid(1000) + i64::from(now_ms.rem_euclid(1000) != 0);
-    let issued_before = rfc3339_utc(secs).ok_or(StrategyError::TimeOutOfRange { now_ms })?;
-    Ok(conditional_document(
-        format!("{REVOKE_SESSIONS_SID_PREFIX}{}", sid_suffix(finding_id)),
-        "DateLessThan",
-        "aws:TokenIssueTime",
-        issued_before,
-    ))
+    let before = rfc3339_utc(secs).ok_or(StrategyError::TimeOutOfRange { now_ms })?;
+    Ok(policy_document(&[DenyStatement::IssuedBefore {
+        sid: format!("{REVOKE_SESSIONS_SID_PREFIX}{}", sid_suffix(finding_id)),
+        before,
+    }]))
 }
 
 /// Deny everything to exactly one role session: `aws:userid` of an assumed-role session is
@@ -146,12 +326,10 @@ pub fn deny_session_document(
     principal_id: &str,
 ) -> Result<String, StrategyError> {
     let userid = role_session_userid(principal_id)?;
-    Ok(conditional_document(
-        format!("{DENY_SESSION_SID_PREFIX}{}", sid_suffix(finding_id)),
-        "StringEquals",
-        "aws:userid",
-        userid.to_string(),
-    ))
+    Ok(policy_document(&[DenyStatement::Session {
+        sid: format!("{DENY_SESSION_SID_PREFIX}{}", sid_suffix(finding_id)),
+        userid: userid.to_string(),
+    }]))
 }
 
 /// The document a role strategy writes for one finding. `principal_id` is the finding's
@@ -175,7 +353,7 @@ pub fn role_document(
 
 /// Check `AROA…:session-name`. The value goes into a condition, not a structure, so this is
 /// not about injection: a wrong value would silently deny nobody, so it must be refused loudly.
-fn role_session_userid(principal_id: &str) -> Result<&str, StrategyError> {
+pub fn role_session_userid(principal_id: &str) -> Result<&str, StrategyError> {
     let not_a_session = || StrategyError::NotARoleSession {
         found: principal_id.chars().take(200).collect(),
     };
