@@ -440,4 +440,59 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn permission_set_merge_adds_one_statement_and_removal_takes_only_deadbolts() {
+        let theirs = r#"{"Version":"2012-10-17","Statement":{"Sid":"ReadOnly","Effect":"Allow","Action":"s3:Get*","Resource":"*"}}"#;
+        let PermissionSetMerge::Write { document } =
+            merge_permission_set_policy(Some(theirs), "f1", "user-1")
+        else {
+            panic!("expected a write")
+        };
+        let v: Value = serde_json::from_str(&document).unwrap();
+        assert_eq!(v["Statement"][0]["Sid"], "ReadOnly");
+        assert_eq!(
+            v["Statement"][1]["Condition"]["StringEquals"]["identitystore:UserId"],
+            "user-1"
+        );
+        assert_eq!(
+            merge_permission_set_policy(Some(&document), "f2", "user-1"),
+            PermissionSetMerge::Covered {
+                sid: "DeadboltDenyIdcUserf1".into()
+            }
+        );
+        // Nothing deadbolt wrote: nothing to remove.
+        assert_eq!(remove_permission_set_denies(theirs, None), None);
+        let (left, removed) = remove_permission_set_denies(&document, Some("user-1")).unwrap();
+        assert_eq!(removed, 1);
+        let left: Value = serde_json::from_str(&left.unwrap()).unwrap();
+        assert_eq!(left["Statement"].as_array().unwrap().len(), 1);
+        assert_eq!(left["Statement"][0]["Sid"], "ReadOnly");
+        // Only deadbolt's statement: removing it leaves no policy.
+        let PermissionSetMerge::Write { document: only } =
+            merge_permission_set_policy(None, "f1", "u")
+        else {
+            panic!()
+        };
+        assert_eq!(
+            remove_permission_set_denies(&only, Some("u")),
+            Some((None, 1))
+        );
+        // A user id from the identity store is a value, never structure.
+        let PermissionSetMerge::Write { document: hostile } =
+            merge_permission_set_policy(None, "f1", "\"},{\"Effect\":\"Allow")
+        else {
+            panic!()
+        };
+        let v: Value = serde_json::from_str(&hostile).unwrap();
+        assert_eq!(v["Statement"].as_array().unwrap().len(), 1);
+        assert!(matches!(
+            merge_permission_set_policy(Some("[1]"), "f", "u"),
+            PermissionSetMerge::Unreadable { .. }
+        ));
+        assert!(matches!(
+            merge_permission_set_policy(Some("{}"), "f", "u"),
+            PermissionSetMerge::Unreadable { .. }
+        ));
+    }
 }

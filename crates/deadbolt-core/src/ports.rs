@@ -246,3 +246,24 @@ impl IdentityCenter for NoIdentityCenter {
         Err(Self::unavailable())
     }
 }
+
+impl<T: IdentityCenter> IdentityCenter for &T {
+    async fn find_permission_set(&self, name: &str) -> Result<Option<PermissionSetRef>, IamError> {
+        (**self).find_permission_set(name).await
+    }
+    async fn find_user_id(&self, store: &str, user: &str) -> Result<Option<String>, IamError> {
+        (**self).find_user_id(store, user).await
+    }
+    async fn get_inline_policy(&self, ps: &PermissionSetRef) -> Result<Option<String>, IamError> {
+        (**self).get_inline_policy(ps).await
+    }
+    async fn put_inline_policy(&self, ps: &PermissionSetRef, doc: &str) -> Result<(), IamError> {
+        (**self).put_inline_policy(ps, doc).await
+    }
+    async fn delete_inline_policy(&self, ps: &PermissionSetRef) -> Result<(), IamError> {
+        (**self).delete_inline_policy(ps).await
+    }
+    async fn provision(&self, ps: &PermissionSetRef) -> Result<(), IamError> {
+        (**self).provision(ps).await
+    }
+}

@@ -1269,6 +1269,9 @@ mod tests {
         s.set("strategy.user_deactivate_access_key", "true")
             .unwrap();
         s.set("circuit_breaker.max_enforced_per_hour", "5").unwrap();
+        s.set("strategy.identity_center", "permission-set-deny")
+            .unwrap();
+        s.set("follow_up", "dry-run").unwrap();
         s.set("mode_by_account.123456789012", "off").unwrap();
         s.set("mode_by_finding_type.PenTest:IAMUser/", "dry-run")
             .unwrap();
@@ -1281,6 +1284,14 @@ mod tests {
         assert_eq!(s.protected_principals.len(), 2);
         assert_eq!(s.strategy.role, RoleStrategy::DenySession);
         assert!(s.strategy.user_deactivate_access_key);
+        assert_eq!(
+            s.strategy.identity_center,
+            IdentityCenterStrategy::PermissionSetDeny
+        );
+        assert_eq!(s.follow_up, Mode::DryRun);
+        // The responder's configuration carries both.
+        assert_eq!(s.to_config().strategy, s.strategy);
+        assert_eq!(s.to_config().follow_up, Mode::DryRun);
         assert_eq!(s.circuit_breaker.map(|c| c.max_enforced_per_hour), Some(5));
         assert_eq!(
             s.effective_mode("Stealth:IAMUser/X", "123456789012"),
@@ -1324,6 +1335,12 @@ mod tests {
                 "finding-type prefixes",
             ),
             ("protected_principals", "bob\"}", "wildcards"),
+            (
+                "strategy.identity_center",
+                "auto",
+                "accepted values: manual, permission-set-deny",
+            ),
+            ("follow_up", "on", "accepted values: off, dry-run, enforce"),
             (
                 "strategy.role",
                 "revoke",

@@ -372,6 +372,12 @@ pub fn role_session_userid(principal_id: &str) -> Result<&str, StrategyError> {
     }
 }
 
+/// [`rfc3339_utc`] for tests outside this crate; `""` out of range.
+#[doc(hidden)]
+pub fn rfc3339_for_tests(secs: i64) -> String {
+    rfc3339_utc(secs).unwrap_or_default()
+}
+
 /// `YYYY-MM-DDTHH:MM:SSZ` for seconds since 1970 (years 1970-9999), without a date crate:
 /// Howard Hinnant's `civil_from_days`, exact for the proleptic Gregorian calendar.
 pub(crate) fn rfc3339_utc(secs: i64) -> Option<String> {
@@ -576,5 +582,61 @@ mod tests {
             serde_json::to_value(GroupStrategy::DenyAll).unwrap(),
             "deny-all"
         );
+    }
+
+    #[test]
+    fn merge_keeps_what_it_cannot_compare_and_refuses_to_grow_without_bound() {
+        // A revoke time deadbolt did not spell is never dropped; the new one is added.
+        let odd = r#"{"Statement":[{"Sid":"DeadboltRevokeSessionsX","Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2020-01-01"}}}]}"#;
+        let needed = Needed::IssuedBefore("2026-11-23T12:00:00Z".into());
+        match merge(Some(odd), FINDING, &needed) {
+            Merge::Write {
+                kept,
+                superseded,
+                document,
+            } => {
+                assert_eq!((kept, superseded), (1, 0));
+                assert!(document.contains("2020-01-01\""));
+            }
+            other => panic!("{other:?}"),
+        }
+        // An earlier finding with the same id: the Sid gets a suffix (IAM wants them unique).
+        let first = match merge(
+            None,
+            FINDING,
+            &Needed::Session("AROAAAAAAAAAAAAAAAAA:s1".into()),
+        ) {
+            Merge::Write { document, .. } => document,
+            other => panic!("{other:?}"),
+        };
+        let second = match merge(
+            Some(&first),
+            FINDING,
+            &Needed::Session("AROAAAAAAAAAAAAAAAAA:s2".into()),
+        ) {
+            Merge::Write { document, .. } => document,
+            other => panic!("{other:?}"),
+        };
+        let v = parsed(&second);
+        assert_eq!(v["Statement"][0]["Sid"], "DeadboltDenySession5ab1c2d3");
+        assert_eq!(v["Statement"][1]["Sid"], "DeadboltDenySession5ab1c2d31");
+        // Many sessions: refused before IAM's limit, never truncated.
+        let mut doc = first;
+        let mut outcome = None;
+        for n in 0..200 {
+            match merge(
+                Some(&doc),
+                &format!("f{n}"),
+                &Needed::Session(format!("AROAAAAAAAAAAAAAAAAA:session-{n}")),
+            ) {
+                Merge::Write { document, .. } => doc = document,
+                other => {
+                    outcome = Some(other);
+                    break;
+                }
+            }
+        }
+        assert!(matches!(outcome, Some(Merge::TooLarge { size }) if size > MERGED_DOCUMENT_LIMIT));
+        assert!(doc.len() <= MERGED_DOCUMENT_LIMIT);
     }
 }
