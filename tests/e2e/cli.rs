@@ -408,3 +408,157 @@ async fn config_set_show_and_validate_round_trip_through_ssm() {
         "{msg}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_with_access_key_deactivates_that_key_and_unblock_reactivates_it() {
+    let moto = Moto::start().await;
+    let user = moto.create_attacker_user("mallory").await;
+    let key = user.principal.access_key_id.clone();
+    let status = |moto: &Moto| {
+        let iam = moto.iam(&moto.admin, None);
+        async move {
+            iam.list_access_keys()
+                .user_name("mallory")
+                .send()
+                .await
+                .unwrap()
+                .access_key_metadata[0]
+                .status
+                .clone()
+                .unwrap()
+                .as_str()
+                .to_string()
+        }
+    };
+
+    let block = deadbolt(
+        &moto,
+        &["block", "--user", "mallory", "--access-key", &key, "--json"],
+    );
+    let record: serde_json::Value = serde_json::from_slice(&block.stdout).unwrap();
+    assert_eq!(record["outcome"], "contained", "{record}");
+    assert_eq!(
+        record["actions"][2],
+        serde_json::json!({"api": "iam:UpdateAccessKey", "target": "user/mallory", "access_key_id": key, "status": "done"})
+    );
+    assert_eq!(status(&moto).await, "Inactive");
+
+    let unblock = deadbolt(
+        &moto,
+        &[
+            "unblock",
+            "--user",
+            "mallory",
+            "--access-key",
+            &key,
+            "--json",
+        ],
+    );
+    let record: serde_json::Value = serde_json::from_slice(&unblock.stdout).unwrap();
+    assert_eq!(record["outcome"], "released", "{record}");
+    assert_eq!(status(&moto).await, "Active");
+    assert_eq!(moto.probe(&user).await, Ok(()));
+
+    // Not a key id: refused before any call, with the accepted form.
+    let bad = deadbolt(
+        &moto,
+        &["block", "--user", "mallory", "--access-key", "mallory"],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("AKIA followed by 16"));
+    // --access-key only makes sense for a user.
+    let role = deadbolt(
+        &moto,
+        &["block", "--role", "app-deployer", "--access-key", &key],
+    );
+    assert_eq!(role.status.code(), Some(2));
+}
+
+/// Compare with `tests/fixtures/cli/NAME`; `DEADBOLT_UPDATE_GOLDEN=1` rewrites the files.
+fn golden(name: &str, actual: &str) {
+    let path = fixture_path("x")
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("cli").join(name))
+        .unwrap();
+    if std::env::var_os("DEADBOLT_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (DEADBOLT_UPDATE_GOLDEN=1 writes it)",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual,
+        expected,
+        "output differs from {} (DEADBOLT_UPDATE_GOLDEN=1 rewrites it after review)",
+        path.display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_and_json_match_the_golden_files() {
+    let moto = Moto::start().await;
+    moto.create_attacker_user("mallory").await;
+    moto.create_attacker_user("bob").await;
+    moto.create_attacker_session("app-deployer", "ci-runner-42")
+        .await;
+    let stdout = |o: Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    stdout(deadbolt(&moto, &["block", "--user", "mallory"]));
+    // A role with session statements only lists as such.
+    let session_only = r#"{"Version":"2012-10-17","Statement":[{"Sid":"DeadboltDenySessionabc","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:userid":"AROAEXAMPLE:ci-runner-42"}}}]}"#;
+    moto.iam(&moto.admin, None)
+        .put_role_policy()
+        .role_name("app-deployer")
+        .policy_name("DenyAll")
+        .policy_document(session_only)
+        .send()
+        .await
+        .unwrap();
+
+    golden(
+        "list-users.txt",
+        &stdout(deadbolt(&moto, &["list", "users"])),
+    );
+    golden(
+        "list-users.json",
+        &stdout(deadbolt(&moto, &["list", "users", "--json"])),
+    );
+    golden(
+        "list-roles-blocked.txt",
+        &stdout(deadbolt(&moto, &["list", "roles", "--blocked"])),
+    );
+    golden(
+        "block-dry-run.txt",
+        &stdout(deadbolt(
+            &moto,
+            &["block", "--group", "developers", "--dry-run"],
+        )),
+    );
+    golden(
+        "block-dry-run.json",
+        &stdout(deadbolt(
+            &moto,
+            &["block", "--group", "developers", "--dry-run", "--json"],
+        )),
+    );
+    let finding = fixture_path("cloudtrail-logging-disabled.json");
+    let finding = finding.to_str().unwrap();
+    golden("replay.txt", &stdout(deadbolt(&moto, &["replay", finding])));
+    golden(
+        "replay.json",
+        &stdout(deadbolt(&moto, &["replay", finding, "--json"])),
+    );
+    let sso = fixture_path("cloudtrail-logging-disabled-sso.json");
+    golden(
+        "replay-identity-center.txt",
+        &stdout(deadbolt(&moto, &["replay", sso.to_str().unwrap()])),
+    );
+}

@@ -288,6 +288,10 @@ async fn operator(
             return Ok(ExitCode::from(2));
         }
     };
+    if access_key.is_some() && target.kind != TargetKind::User {
+        eprintln!("deadbolt: --access-key applies to --user only; {target} has no access keys");
+        return Ok(ExitCode::from(2));
+    }
     if let Some(key) = access_key.as_deref().filter(|k| !is_long_term_key(k)) {
         eprintln!(
             "deadbolt: --access-key {key:?} is not an IAM user access key id; accepted values: AKIA followed by 16 upper-case letters or digits"
@@ -404,9 +408,21 @@ async fn list(
         rows.push((name, state));
     }
     if json {
-        let items: Vec<_> = rows
+        // A struct, not `json!`: field order stays the same whatever serde_json features
+        // the build unifies.
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            kind: TargetKind,
+            name: &'a str,
+            deny_all: BlockState,
+        }
+        let items: Vec<Row> = rows
             .iter()
-            .map(|(name, state)| serde_json::json!({"kind": kind, "name": name, "deny_all": state}))
+            .map(|(name, state)| Row {
+                kind,
+                name,
+                deny_all: *state,
+            })
             .collect();
         println!("{}", serde_json::to_string(&items)?);
     } else {

@@ -230,17 +230,26 @@ pub const PERMISSION_SET_POLICY_LIMIT: usize = 32_768;
 /// AWS's documented way to revoke an Identity Center user's sessions of a permission set:
 /// `{"Sid":…,"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"identitystore:UserId":…}}}`.
 pub fn identity_center_statement(sid: &str, user_id: &str) -> String {
-    serde_json::to_string(&identity_center_value(sid, user_id)).unwrap_or_default()
+    serde_json::to_string(&idc_statement(sid, user_id)).unwrap_or_default()
+}
+
+/// A typed statement, so its keys come out in the documented order whatever serde_json
+/// features the build unifies (a `json!` map would sort them in some builds and not others).
+fn idc_statement<'a>(sid: &'a str, user_id: &'a str) -> StatementOut<'a> {
+    StatementOut {
+        sid: Some(sid),
+        effect: "Deny",
+        action: "*",
+        resource: "*",
+        condition: Some(BTreeMap::from([(
+            "StringEquals",
+            BTreeMap::from([("identitystore:UserId", user_id)]),
+        )])),
+    }
 }
 
 fn identity_center_value(sid: &str, user_id: &str) -> Value {
-    serde_json::json!({
-        "Sid": sid,
-        "Effect": "Deny",
-        "Action": "*",
-        "Resource": "*",
-        "Condition": {"StringEquals": {"identitystore:UserId": user_id}}
-    })
+    serde_json::to_value(idc_statement(sid, user_id)).unwrap_or_default()
 }
 
 /// Whether `statement` is deadbolt's deny for `user_id` (any user when `None`).

@@ -418,7 +418,7 @@ async fn identity_center_default_is_manual_with_exact_steps_and_no_calls() {
     );
     let steps = record.manual_steps.join("\n");
     assert!(steps.contains(r#"aws identitystore get-user-id --identity-store-id IDENTITY_STORE_ID --alternate-identifier '{"UniqueAttribute":{"AttributePath":"userName","AttributeValue":"sara"}}'"#), "{steps}");
-    assert!(steps.contains(r#"{"Action":"*","Condition":{"StringEquals":{"identitystore:UserId":"<USER_ID from step 1>"}},"Effect":"Deny","Resource":"*","Sid":"DeadboltDenyIdcUser32eeae3963771621a5fa1490b88154ef"}"#), "{steps}");
+    assert!(steps.contains(r#"{"Sid":"DeadboltDenyIdcUser32eeae3963771621a5fa1490b88154ef","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"identitystore:UserId":"<USER_ID from step 1>"}}}"#), "{steps}");
     assert!(steps.contains("--target-type ALL_PROVISIONED_ACCOUNTS"));
     assert!(p.calls().is_empty());
     // And the JSON record carries them.
