@@ -30,6 +30,7 @@ pub fn planned(plan: &ContainmentPlan) -> Vec<ActionRecord> {
             .iter()
             .map(|api| idc_action(permission_set, api, ActionStatus::Planned))
             .collect(),
+        PlanStrategy::AccessKeyOnly => Vec::new(),
         _ => vec![
             action(t, PolicyOp::Get, ActionStatus::Planned),
             action(t, PolicyOp::Put, ActionStatus::Planned),
@@ -68,6 +69,7 @@ where
             Needed::for_role(RoleStrategy::RevokeSessions, None, now_ms)
         }
         PlanStrategy::DenySession { userid } => Ok(Needed::Session(userid.clone())),
+        PlanStrategy::AccessKeyOnly => return apply_key_only(policies, plan).await,
     };
     let mut applied = match needed {
         Ok(needed) => apply_policy(policies, plan, &needed).await,
@@ -103,6 +105,43 @@ where
         }
     }
     applied
+}
+
+/// Only the access key: set it inactive, nothing else.
+async fn apply_key_only<P: AccessKeys>(policies: &P, plan: &ContainmentPlan) -> Applied {
+    let t = &plan.target;
+    let Some(key) = plan.deactivate_access_key.as_deref() else {
+        return failed(
+            Reason::StrategyNotApplicable,
+            format!("no access key named for {t}; nothing was done"),
+            vec![],
+            false,
+        );
+    };
+    match policies.set_access_key_status(&t.name, key, false).await {
+        Ok(()) => Applied {
+            outcome: Outcome::Contained,
+            reason: Reason::AccessKeyDeactivated,
+            message: format!(
+                "access key {key} of {t} is now inactive; the user's other keys and permissions are untouched"
+            ),
+            actions: vec![key_action(t, key, ActionStatus::Done)],
+            retryable: false,
+        },
+        Err(e) => failed(
+            e.reason(),
+            format!(
+                "could not deactivate access key {key} of {t} ({e}); it still works. By hand: aws iam update-access-key --user-name {} --access-key-id {key} --status Inactive",
+                t.name
+            ),
+            vec![ActionRecord {
+                error_code: Some(e.code.clone()),
+                error_message: Some(e.message.clone()),
+                ..key_action(t, key, ActionStatus::Failed)
+            }],
+            e.retryable(),
+        ),
+    }
 }
 
 async fn apply_policy<P: InlinePolicies>(

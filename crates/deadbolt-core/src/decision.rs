@@ -61,6 +61,9 @@ pub enum PlanStrategy {
         permission_set: String,
         user_name: String,
     },
+    /// No policy: only `deactivate_access_key` on the target user. For a key an attacker
+    /// created for a user who is not otherwise suspect (follow-up containment).
+    AccessKeyOnly,
 }
 
 impl PlanStrategy {
@@ -70,6 +73,7 @@ impl PlanStrategy {
             PlanStrategy::RevokeSessions => "revoke-sessions",
             PlanStrategy::DenySession { .. } => "deny-session",
             PlanStrategy::PermissionSetDeny { .. } => "permission-set-deny",
+            PlanStrategy::AccessKeyOnly => "deactivate-access-key",
         }
     }
 }
@@ -424,7 +428,7 @@ impl IdentityCenterSession {
 
 /// The first protected pattern matching the target's name, its path-less IAM ARN, or its
 /// session ARN. Findings do not carry IAM paths, so patterns match ARNs without one.
-fn protected_by<'c>(
+pub fn protected_by<'c>(
     config: &'c Config,
     target: &ContainmentTarget,
     principal: Option<&Principal>,

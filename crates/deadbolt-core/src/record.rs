@@ -68,6 +68,9 @@ pub enum Reason {
     SessionDenied,
     /// contained: Identity Center user denied in the permission set, re-provisioned.
     IdentityCenterUserDenied,
+    /// contained: only an access key was set inactive (follow-up containment of a key the
+    /// attacker created).
+    AccessKeyDeactivated,
     // released (operator)
     DenyAllRemoved,
     NotContained,
@@ -103,6 +106,8 @@ pub enum Reason {
     LimitExceeded,
     AwsError,
     IdentityUnavailable,
+    /// skipped: more created entities in one finding than follow-up containment acts on.
+    FollowUpLimit,
     /// The Identity Center user, instance or permission set could not be found.
     IdentityCenterLookupFailed,
     /// The permission set's inline policy is not one deadbolt can add a statement to safely.
@@ -143,6 +148,7 @@ reason_codes! {
     DeadboltDenyAllPresent => "deadbolt_deny_all_present",
     SessionsRevoked => "sessions_revoked", SessionDenied => "session_denied",
     IdentityCenterUserDenied => "identity_center_user_denied",
+    AccessKeyDeactivated => "access_key_deactivated", FollowUpLimit => "follow_up_limit",
     StrategyNotApplicable => "strategy_not_applicable",
     IdentityCenterLookupFailed => "identity_center_lookup_failed",
     PermissionSetPolicyUnreadable => "permission_set_policy_unreadable",

@@ -275,7 +275,7 @@ fn now_ms() -> i64 {
 }
 
 /// What a plan would do, for dry-run messages.
-fn describe(plan: &ContainmentPlan) -> String {
+pub fn describe(plan: &ContainmentPlan) -> String {
     use crate::decision::PlanStrategy;
     let t = &plan.target;
     let name = plan.policy_name;
@@ -293,6 +293,7 @@ fn describe(plan: &ContainmentPlan) -> String {
         } => format!(
             "deny Identity Center user {user_name} in permission set {permission_set} and re-provision it (permission-set-deny)"
         ),
+        PlanStrategy::AccessKeyOnly => format!("leave {t}'s policies alone"),
     };
     if let Some(key) = &plan.deactivate_access_key {
         what.push_str(&format!(", then set access key {key} inactive"));

@@ -9,6 +9,9 @@ use deadbolt_core::finding::parse_event;
 use serde::Serialize;
 use thiserror::Error;
 
+use deadbolt_core::Config;
+
+use crate::followup::{FollowUpPort, FollowUpRecord, NoFollowUp};
 use crate::investigate::{investigate, InvestigationOptions, Subject};
 use crate::report::InvestigationReport;
 use crate::source::{Budget, EvidenceSource};
@@ -45,6 +48,9 @@ pub struct EnrichmentRecord {
     pub publish_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<InvestigationReport>,
+    /// Follow-up containment of entities the attacker created (`follow_up` setting).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub follow_up: Vec<FollowUpRecord>,
 }
 
 /// How much one investigation may spend.
@@ -68,14 +74,15 @@ impl Default for Limits {
     }
 }
 
-pub struct Enricher<S, N> {
+pub struct Enricher<S, N, F = NoFollowUp> {
     source: S,
     notifier: Option<N>,
     options: InvestigationOptions,
     limits: Limits,
+    follow_up: F,
 }
 
-impl<S: EvidenceSource, N: Notifier> Enricher<S, N> {
+impl<S, N> Enricher<S, N, NoFollowUp> {
     pub fn new(
         source: S,
         notifier: Option<N>,
@@ -87,11 +94,37 @@ impl<S: EvidenceSource, N: Notifier> Enricher<S, N> {
             notifier,
             options,
             limits,
+            follow_up: NoFollowUp,
         }
     }
 
-    /// Investigate one raw EventBridge event, stopping by `deadline` (the Lambda's).
+    /// The same enricher, containing what the attacker created through `follow_up` when the
+    /// configuration's `follow_up` mode says so.
+    pub fn with_follow_up<F>(self, follow_up: F) -> Enricher<S, N, F> {
+        Enricher {
+            source: self.source,
+            notifier: self.notifier,
+            options: self.options,
+            limits: self.limits,
+            follow_up,
+        }
+    }
+}
+
+impl<S: EvidenceSource, N: Notifier, F: FollowUpPort> Enricher<S, N, F> {
+    /// Investigate one raw EventBridge event, stopping by `deadline` (the Lambda's), with the
+    /// default configuration (no follow-up containment).
     pub async fn handle(&self, raw: &str, deadline: Option<Instant>) -> EnrichmentRecord {
+        self.handle_with(raw, deadline, &Config::default()).await
+    }
+
+    /// As [`Enricher::handle`], under the configuration in force for this invocation.
+    pub async fn handle_with(
+        &self,
+        raw: &str,
+        deadline: Option<Instant>,
+        config: &Config,
+    ) -> EnrichmentRecord {
         let skip =
             |finding_id: Option<String>, outcome, reason, message: String| EnrichmentRecord {
                 finding_id,
@@ -101,6 +134,7 @@ impl<S: EvidenceSource, N: Notifier> Enricher<S, N> {
                 published: false,
                 publish_error: None,
                 report: None,
+                follow_up: Vec::new(),
             };
         let event = match parse_event(raw) {
             Ok(e) => e,
@@ -142,10 +176,32 @@ impl<S: EvidenceSource, N: Notifier> Enricher<S, N> {
             published: false,
             publish_error: None,
             report: None,
+            follow_up: Vec::new(),
         };
+        // Archived findings are still investigated (the history matters), never acted on.
+        if !f.service.archived {
+            record.follow_up = self
+                .follow_up
+                .follow_up(f, &report.persistence, config)
+                .await;
+        }
         if let Some(notifier) = &self.notifier {
             let subject_line = summary_subject(&f.finding_type, &report.origin_summary);
-            let body = bounded(report.to_text(), MAX_SUMMARY_BYTES);
+            let mut text = report.to_text();
+            if !record.follow_up.is_empty() {
+                text.push_str("\nFollow-up containment (entities the attacker created)\n");
+                for r in &record.follow_up {
+                    text.push_str(&format!(
+                        "- {} {}: {} ({}): {}\n",
+                        r.event_name,
+                        r.target,
+                        r.outcome.as_str(),
+                        r.reason.as_str(),
+                        r.message
+                    ));
+                }
+            }
+            let body = bounded(text, MAX_SUMMARY_BYTES);
             match notifier.publish(&subject_line, &body).await {
                 Ok(()) => record.published = true,
                 Err(e) => record.publish_error = Some(e.to_string()),

@@ -128,3 +128,205 @@ impl Notifier for &Inbox {
         (**self).publish(subject, message).await
     }
 }
+
+mod follow_up {
+    use super::*;
+    use deadbolt_core::config::{Config, Mode};
+    use deadbolt_core::memory::{FixedIdentity, MemoryPolicies};
+    use deadbolt_core::{ContainmentTarget, Outcome, Reason, TargetKind};
+    use deadbolt_trail::FollowUp;
+
+    const ACCOUNT: &str = "111122223333";
+    const OWN: &str = "arn:aws:sts::111122223333:assumed-role/deadbolt-enricher/enricher";
+
+    fn backdoor() -> ContainmentTarget {
+        ContainmentTarget::new(TargetKind::User, "backdoor-admin").unwrap()
+    }
+    fn bob() -> ContainmentTarget {
+        ContainmentTarget::new(TargetKind::User, "bob").unwrap()
+    }
+    fn iam() -> MemoryPolicies {
+        MemoryPolicies::new()
+            .with_entity(&backdoor())
+            .with_entity(&bob())
+            .with_access_key("backdoor-admin", "AKIARBACKDOOR0000001")
+            .with_access_key("bob", "AKIARBOBSECONDKEY002")
+            .with_access_key("bob", "AKIARBOBEXAMPLEKEY01")
+    }
+    fn config(follow_up: Mode) -> Config {
+        Config {
+            follow_up,
+            ..Config::default()
+        }
+    }
+    async fn run(
+        policies: &MemoryPolicies,
+        config: &Config,
+        inbox: &Inbox,
+    ) -> deadbolt_trail::EnrichmentRecord {
+        Enricher::new(
+            FileSource::new(fixtures().join("cloudtrail-followup")),
+            Some(inbox),
+            InvestigationOptions::default(),
+            Limits::default(),
+        )
+        .with_follow_up(FollowUp::new(policies, FixedIdentity::new(ACCOUNT, OWN)))
+        .handle_with(&scenario_event(), None, config)
+        .await
+    }
+
+    #[tokio::test]
+    async fn off_by_default_reports_what_it_would_do_and_changes_nothing() {
+        let p = iam();
+        let record = run(&p, &Config::default(), &Inbox::default()).await;
+        let seen: Vec<(&str, &str, Outcome, Reason)> = record
+            .follow_up
+            .iter()
+            .map(|r| {
+                (
+                    r.event_name.as_str(),
+                    r.target.as_str(),
+                    r.outcome,
+                    r.reason,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "CreateUser",
+                    "user/backdoor-admin",
+                    Outcome::Skipped,
+                    Reason::ModeOff
+                ),
+                (
+                    "CreateAccessKey",
+                    "user/backdoor-admin",
+                    Outcome::Skipped,
+                    Reason::ModeOff
+                ),
+                (
+                    "CreateAccessKey",
+                    "user/bob",
+                    Outcome::Skipped,
+                    Reason::ModeOff
+                ),
+            ]
+        );
+        assert!(p.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn enforce_blocks_created_users_and_deactivates_only_created_keys() {
+        let p = iam();
+        let inbox = Inbox::default();
+        let record = run(&p, &config(Mode::Enforce), &inbox).await;
+        let seen: Vec<(&str, Outcome, Reason)> = record
+            .follow_up
+            .iter()
+            .map(|r| (r.target.as_str(), r.outcome, r.reason))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "user/backdoor-admin",
+                    Outcome::Contained,
+                    Reason::DenyAllAttached
+                ),
+                (
+                    "user/backdoor-admin",
+                    Outcome::Contained,
+                    Reason::AccessKeyDeactivated
+                ),
+                ("user/bob", Outcome::Contained, Reason::AccessKeyDeactivated),
+            ]
+        );
+        assert!(p.policy(&backdoor(), "DenyAll").is_some());
+        // bob did not create anything: his policies and his own key are untouched.
+        assert!(p.policy(&bob(), "DenyAll").is_none());
+        assert_eq!(
+            p.access_key_active("bob", "AKIARBOBSECONDKEY002"),
+            Some(false)
+        );
+        assert_eq!(
+            p.access_key_active("bob", "AKIARBOBEXAMPLEKEY01"),
+            Some(true)
+        );
+        assert_eq!(
+            p.access_key_active("backdoor-admin", "AKIARBACKDOOR0000001"),
+            Some(false)
+        );
+        // The evidence travels with each decision, and the summary says what was done.
+        assert_eq!(
+            record.follow_up[0].event_ids,
+            ["c0d1e2f3-7777-4a8b-9c9d-0c0ffee00020"]
+        );
+        let messages = inbox.messages.lock().unwrap();
+        assert!(
+            messages[0].1.contains("Follow-up containment"),
+            "{}",
+            messages[0].1
+        );
+        assert!(messages[0]
+            .1
+            .contains("CreateUser user/backdoor-admin: contained"));
+    }
+
+    #[tokio::test]
+    async fn protected_principals_and_dry_run_write_nothing() {
+        let p = iam();
+        let mut c = config(Mode::Enforce);
+        c.protected = vec![deadbolt_core::glob::Glob::new("bob")];
+        let record = run(&p, &c, &Inbox::default()).await;
+        let bob = record
+            .follow_up
+            .iter()
+            .find(|r| r.target == "user/bob")
+            .unwrap();
+        assert_eq!(
+            (bob.outcome, bob.reason),
+            (Outcome::Skipped, Reason::ProtectedPrincipal)
+        );
+        assert_eq!(
+            p.access_key_active("bob", "AKIARBOBSECONDKEY002"),
+            Some(true)
+        );
+
+        let p = iam();
+        let record = run(&p, &config(Mode::DryRun), &Inbox::default()).await;
+        assert!(record
+            .follow_up
+            .iter()
+            .all(|r| r.outcome == Outcome::WouldContain));
+        assert!(p.calls().is_empty());
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(
+            json["follow_up"][1]["actions"][0]["api"],
+            "iam:UpdateAccessKey"
+        );
+        assert_eq!(json["follow_up"][1]["actions"][0]["status"], "planned");
+    }
+
+    #[tokio::test]
+    async fn the_circuit_breaker_counts_follow_ups() {
+        let p = iam();
+        let mut c = config(Mode::Enforce);
+        c.max_enforced_per_hour = Some(1);
+        let record = run(&p, &c, &Inbox::default()).await;
+        let outcomes: Vec<(Outcome, Reason)> = record
+            .follow_up
+            .iter()
+            .map(|r| (r.outcome, r.reason))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                (Outcome::Contained, Reason::DenyAllAttached),
+                (Outcome::WouldContain, Reason::CircuitBreakerOpen),
+                (Outcome::WouldContain, Reason::CircuitBreakerOpen),
+            ]
+        );
+    }
+}
