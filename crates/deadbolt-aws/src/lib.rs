@@ -1,5 +1,6 @@
-//! AWS adapters for deadbolt's ports: IAM inline policies and STS caller identity, on the AWS
-//! SDK for Rust. Each adapter holds a client and nothing else; all logic is in deadbolt-core.
+//! AWS adapters for deadbolt's ports: IAM inline policies and access keys, STS caller
+//! identity, the SSM settings document, IAM Identity Center permission sets, on the AWS SDK
+//! for Rust. Adapters hold clients (and lookup caches); decisions are all in deadbolt-core.
 
 use std::time::Duration;
 
@@ -12,9 +13,12 @@ use deadbolt_core::ports::{
     InlinePolicies,
 };
 
-mod identity_center;
 use deadbolt_core::{ContainmentTarget, TargetKind};
+
+mod identity_center;
+pub mod live;
 pub use identity_center::AwsIdentityCenter;
+pub use live::LiveSettings;
 
 /// Where the SDK should connect and as whom. Unset fields follow the standard AWS
 /// configuration chain (environment, profile, container/instance credentials).

@@ -57,3 +57,35 @@ fn the_rule_delivers_every_default_finding_type() {
         );
     }
 }
+
+/// The IAM calls each strategy makes are granted, and the powerful Identity Center ones only
+/// when the operator opts in.
+#[test]
+fn roles_grant_what_the_strategies_call_and_identity_center_only_on_opt_in() {
+    let t = template();
+    let responder =
+        &t[t.find("  ResponderRolePolicy:").unwrap()..t.find("  ResponderFunction:").unwrap()];
+    assert!(responder.contains("iam:UpdateAccessKey"));
+    let sso = &responder[responder
+        .find("IdentityCenterEnabled")
+        .expect("conditional Identity Center statement")..];
+    for action in [
+        "sso:PutInlinePolicyToPermissionSet",
+        "sso:ProvisionPermissionSet",
+        "identitystore:GetUserId",
+    ] {
+        assert!(sso.contains(action), "{action}");
+    }
+    assert!(t.contains("IdentityCenterContainment:\n    Type: String\n    Default: Disabled"));
+    let enricher =
+        &t[t.find("  EnricherRolePolicy:").unwrap()..t.find("  EnricherFunction:").unwrap()];
+    for needed in [
+        "iam:PutUserPolicy",
+        "iam:UpdateAccessKey",
+        "ssm:GetParameter",
+        "NeverContainSelfOrAwsManagedRoles",
+    ] {
+        assert!(enricher.contains(needed), "enricher role lacks {needed}");
+    }
+    assert!(!enricher.contains("Delete"), "follow-up never deletes");
+}

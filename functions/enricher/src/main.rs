@@ -2,18 +2,32 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use deadbolt_aws::{load_config, AwsOptions};
+use deadbolt_aws::live::{config_parameter_from_env, ttl_seconds_from_env};
+use deadbolt_aws::{
+    load_config, AwsOptions, IamInlinePolicies, LiveSettings, SsmSettingsStore, StsIdentity,
+};
+use deadbolt_core::Config;
 use deadbolt_evidence::{AnySource, CloudWatchLogsSource, LookupEventsSource, SnsNotifier};
-use deadbolt_trail::{Enricher, EnrichmentRecord, EvidenceSource, InvestigationOptions, Limits};
-use lambda_runtime::tracing::{self, info};
+use deadbolt_trail::{
+    Enricher, EnrichmentRecord, EvidenceSource, FollowUp, InvestigationOptions, Limits,
+};
+use lambda_runtime::tracing::{self, error, info};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
 
-type Deps = Enricher<AnySource, SnsNotifier>;
+struct Deps {
+    enricher: Enricher<AnySource, SnsNotifier, FollowUp<IamInlinePolicies, StsIdentity>>,
+    settings: LiveSettings,
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
+    // The same settings as the responder: `follow_up` decides whether what the attacker
+    // created is contained (off by default). An invalid configuration stops it here.
+    let config = Config::from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
+    let ttl_seconds =
+        ttl_seconds_from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let sdk = load_config(&AwsOptions::default()).await;
     // The trail's log group when the operators named one (faster, no 2 requests/s quota),
     // otherwise LookupEvents, which works in every account with no setup.
@@ -39,24 +53,51 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         publishes = notifier.is_some(),
         "deadbolt enricher starting"
     );
-    let enricher = Enricher::new(
-        source,
-        notifier,
-        InvestigationOptions::default(),
-        Limits::default(),
-    );
+    let deps = Deps {
+        enricher: Enricher::new(
+            source,
+            notifier,
+            InvestigationOptions::default(),
+            Limits::default(),
+        )
+        .with_follow_up(FollowUp::new(
+            IamInlinePolicies::from_conf(&sdk),
+            StsIdentity::from_conf(&sdk),
+        )),
+        settings: LiveSettings::new(
+            SsmSettingsStore::from_conf(&sdk, config_parameter_from_env()),
+            config,
+            ttl_seconds,
+        ),
+    };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
-        handle(event, &enricher)
+        handle(event, &deps)
     }))
     .await
 }
 
 async fn handle(
     event: LambdaEvent<Box<RawValue>>,
-    enricher: &Deps,
+    deps: &Deps,
 ) -> Result<EnrichmentRecord, Diagnostic> {
     let deadline = deadline_instant(event.context.deadline);
-    let record = enricher.handle(event.payload.get(), deadline).await;
+    let config = deps.settings.current().await;
+    let record = deps
+        .enricher
+        .handle_with(event.payload.get(), deadline, &config)
+        .await;
+    // One line per follow-up decision, like the responder's `decision` lines.
+    for follow_up in &record.follow_up {
+        info!(
+            request_id = %event.context.request_id,
+            finding_id = record.finding_id.as_deref().unwrap_or(""),
+            outcome = follow_up.outcome.as_str(),
+            reason = follow_up.reason.as_str(),
+            target = %follow_up.target,
+            follow_up_record = %serde_json::to_string(follow_up).unwrap_or_default(),
+            "follow_up"
+        );
+    }
     let report = record
         .report
         .as_ref()

@@ -1,0 +1,80 @@
+//! The settings document as the Lambdas see it: read from SSM at cold start, re-read once the
+//! TTL has passed, every transition logged. Shared by the responder and the enricher so both
+//! apply a toggle the same way and within the same minute.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use deadbolt_core::runtime::{ConfigOrigin, RuntimeConfig};
+use deadbolt_core::Config;
+use tokio::sync::Mutex;
+use tracing::{error, info, warn};
+
+use crate::SsmSettingsStore;
+
+/// `DEADBOLT_CONFIG_TTL_SECONDS` when unset.
+pub const DEFAULT_TTL_SECONDS: i64 = 60;
+
+pub struct LiveSettings {
+    store: SsmSettingsStore,
+    runtime: Mutex<RuntimeConfig>,
+}
+
+impl LiveSettings {
+    /// `environment` applies while no document exists (the `DEADBOLT_*` variables).
+    pub fn new(store: SsmSettingsStore, environment: Config, ttl_seconds: i64) -> Self {
+        LiveSettings {
+            store,
+            runtime: Mutex::new(RuntimeConfig::new(environment, ttl_seconds * 1000)),
+        }
+    }
+
+    /// The configuration in force now, refreshed first if the TTL has passed.
+    pub async fn current(&self) -> Config {
+        let mut runtime = self.runtime.lock().await;
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        if runtime.refresh(&self.store, now_ms).await {
+            let mode = runtime.current().mode;
+            let follow_up = runtime.current().follow_up;
+            match runtime.origin() {
+                ConfigOrigin::Document => {
+                    info!(%mode, %follow_up, parameter = self.store.name(), "settings document applied")
+                }
+                ConfigOrigin::Environment => {
+                    info!(%mode, "no settings document: using DEADBOLT_* environment")
+                }
+                ConfigOrigin::LastGood { error } => {
+                    error!(%error, "settings document INVALID: the last good document stays in force")
+                }
+                ConfigOrigin::DryRunFallback { error } => {
+                    error!(%error, "settings document INVALID and no good one before it: running in dry-run")
+                }
+                ConfigOrigin::Unreachable { error } => {
+                    warn!(%error, "settings document unreadable: the configuration in force is kept")
+                }
+            }
+        }
+        runtime.current().clone()
+    }
+}
+
+/// `DEADBOLT_CONFIG_TTL_SECONDS`: how long a read of the settings document is trusted.
+pub fn ttl_seconds_from_env() -> Result<i64, String> {
+    match std::env::var("DEADBOLT_CONFIG_TTL_SECONDS") {
+        Err(_) => Ok(DEFAULT_TTL_SECONDS),
+        Ok(v) if v.trim().is_empty() => Ok(DEFAULT_TTL_SECONDS),
+        Ok(v) => v.trim().parse::<i64>().ok().filter(|s| (0..=3600).contains(s)).ok_or_else(|| {
+            format!("DEADBOLT_CONFIG_TTL_SECONDS={v:?} is not accepted; accepted values: whole seconds from 0 to 3600")
+        }),
+    }
+}
+
+/// `DEADBOLT_CONFIG_PARAMETER`, or the default name.
+pub fn config_parameter_from_env() -> String {
+    std::env::var("DEADBOLT_CONFIG_PARAMETER")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| crate::DEFAULT_CONFIG_PARAMETER.to_string())
+}
