@@ -225,7 +225,6 @@ impl Settings {
                     max_enforced_per_hour,
                 }
             }),
-            ..Settings::default()
         }
     }
 
