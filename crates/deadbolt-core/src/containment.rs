@@ -144,6 +144,10 @@ async fn apply_key_only<P: AccessKeys>(policies: &P, plan: &ContainmentPlan) -> 
     }
 }
 
+/// How many times a merged write is retried when a concurrent writer (another finding for the
+/// same role, handled at the same moment) replaced the policy between our read and our write.
+const MERGE_ATTEMPTS: usize = 3;
+
 async fn apply_policy<P: InlinePolicies>(
     policies: &P,
     plan: &ContainmentPlan,
@@ -151,7 +155,7 @@ async fn apply_policy<P: InlinePolicies>(
 ) -> Applied {
     let t = &plan.target;
     let name = plan.policy_name;
-    let existing = match policies.get_policy(t, name).await {
+    let mut existing = match policies.get_policy(t, name).await {
         Ok(existing) => existing,
         Err(e) => {
             return failed(
@@ -165,114 +169,162 @@ async fn apply_policy<P: InlinePolicies>(
             )
         }
     };
-    let read_only = |outcome, reason, message: String| Applied {
-        outcome,
-        reason,
-        message,
-        actions: vec![
-            action(t, PolicyOp::Get, ActionStatus::Done),
-            action(t, PolicyOp::Put, ActionStatus::NotNeeded),
-        ],
-        retryable: false,
-    };
-    let (document, kept, superseded) = match merge(existing.as_deref(), &plan.finding_id, needed) {
-        Merge::Covered {
-            by_deadbolt: true,
-            sid,
-        } => {
-            return read_only(
-                Outcome::AlreadyContained,
-                Reason::DeadboltDenyAllPresent,
-                format!(
-                    "{t} already carries deadbolt's {name} ({}), which covers this finding; nothing written",
-                    sid.unwrap_or_default()
-                ),
-            )
-        }
-        Merge::Covered {
-            by_deadbolt: false, ..
-        } => {
-            return read_only(
-                Outcome::AlreadyContained,
-                Reason::EquivalentDenyAllPresent,
-                format!("{t} already carries a deny-everything policy named {name}; nothing written"),
-            )
-        }
-        Merge::Conflicting => {
-            return read_only(
-                Outcome::Failed,
-                Reason::ConflictingPolicyName,
-                format!(
-                    "{t} has a different inline policy named {name}; deadbolt never overwrites it. \
-                     The principal is NOT contained: review that policy and contain by hand"
-                ),
-            )
-        }
-        Merge::TooLarge { size } => {
-            return read_only(
-                Outcome::Failed,
-                Reason::LimitExceeded,
-                format!(
-                    "adding this finding's statement to {t}'s {name} would make it {size} characters \
-                     (deadbolt keeps it under {MERGED_DOCUMENT_LIMIT}); the principal is NOT contained: \
-                     block the whole role (deadbolt block --role {})",
-                    t.name
-                ),
-            )
-        }
-        Merge::Write {
-            document,
-            kept,
-            superseded,
-        } => (document, kept, superseded),
-    };
-    match policies.put_policy(t, name, &document).await {
-        Ok(()) => {
-            let (reason, what) = match needed {
-                Needed::Everything => (
-                    Reason::DenyAllAttached,
-                    "every action it attempts is now denied".to_string(),
-                ),
-                Needed::IssuedBefore(before) => (
-                    Reason::SessionsRevoked,
-                    format!("every session of it issued before {before} is now denied (new sessions work)"),
-                ),
-                Needed::Session(userid) => (
-                    Reason::SessionDenied,
-                    format!("the role session {userid} is now denied everything"),
-                ),
-            };
-            let mut message = format!("attached the inline policy {name} to {t}: {what}");
-            if kept > 0 {
-                message.push_str(&format!(
-                    " (kept {kept} statement(s) deadbolt wrote for earlier findings)"
-                ));
-            }
-            if superseded > 0 {
-                message.push_str(&format!(
-                    " (replaced {superseded} narrower statement(s) from earlier findings)"
-                ));
+    let mut actions = vec![action(t, PolicyOp::Get, ActionStatus::Done)];
+    let mut written = false;
+    for _ in 0..MERGE_ATTEMPTS {
+        let finish = |mut actions: Vec<ActionRecord>, outcome, reason, message: String| {
+            if !written {
+                actions.push(action(t, PolicyOp::Put, ActionStatus::NotNeeded));
             }
             Applied {
-                outcome: Outcome::Contained,
+                outcome,
                 reason,
                 message,
-                actions: vec![
-                    action(t, PolicyOp::Get, ActionStatus::Done),
-                    action(t, PolicyOp::Put, ActionStatus::Done),
-                ],
+                actions,
                 retryable: false,
             }
+        };
+        let (document, kept, superseded) =
+            match merge(existing.as_deref(), &plan.finding_id, needed) {
+                // Our own earlier write, re-read, already covers it.
+                Merge::Covered { .. } if written => {
+                    return contained(t, name, needed, 0, 0, actions)
+                }
+                Merge::Covered {
+                    by_deadbolt: true,
+                    sid,
+                } => {
+                    return finish(
+                        actions,
+                        Outcome::AlreadyContained,
+                        Reason::DeadboltDenyAllPresent,
+                        format!(
+                            "{t} already carries deadbolt's {name} ({}), which covers this finding; nothing written",
+                            sid.unwrap_or_default()
+                        ),
+                    )
+                }
+                Merge::Covered {
+                    by_deadbolt: false, ..
+                } => {
+                    return finish(
+                        actions,
+                        Outcome::AlreadyContained,
+                        Reason::EquivalentDenyAllPresent,
+                        format!("{t} already carries a deny-everything policy named {name}; nothing written"),
+                    )
+                }
+                Merge::Conflicting => {
+                    return finish(
+                        actions,
+                        Outcome::Failed,
+                        Reason::ConflictingPolicyName,
+                        format!(
+                            "{t} has a different inline policy named {name}; deadbolt never overwrites it. \
+                             The principal is NOT contained: review that policy and contain by hand"
+                        ),
+                    )
+                }
+                Merge::TooLarge { size } => {
+                    return finish(
+                        actions,
+                        Outcome::Failed,
+                        Reason::LimitExceeded,
+                        format!(
+                            "adding this finding's statement to {t}'s {name} would make it {size} characters \
+                             (deadbolt keeps it under {MERGED_DOCUMENT_LIMIT}); the principal is NOT contained: \
+                             block the whole role (deadbolt block --role {})",
+                            t.name
+                        ),
+                    )
+                }
+                Merge::Write {
+                    document,
+                    kept,
+                    superseded,
+                } => (document, kept, superseded),
+            };
+        if let Err(e) = policies.put_policy(t, name, &document).await {
+            actions.push(failed_action(t, PolicyOp::Put, &e));
+            return failed(
+                e.reason(),
+                format!("could not attach {name} to {t} ({e}); the principal is NOT contained"),
+                actions,
+                e.retryable(),
+            );
         }
-        Err(e) => failed(
-            e.reason(),
-            format!("could not attach {name} to {t} ({e}); the principal is NOT contained"),
-            vec![
-                action(t, PolicyOp::Get, ActionStatus::Done),
-                failed_action(t, PolicyOp::Put, &e),
-            ],
-            e.retryable(),
+        actions.push(action(t, PolicyOp::Put, ActionStatus::Done));
+        written = true;
+        // Deny-everything replaces the whole document, so a concurrent writer cannot undo it
+        // (theirs is narrower, or the same). A merged session statement can be lost to a
+        // concurrent merge from the same starting point: read back and merge again if so.
+        if *needed == Needed::Everything {
+            return contained(t, name, needed, kept, superseded, actions);
+        }
+        match policies.get_policy(t, name).await {
+            Ok(now) => {
+                actions.push(action(t, PolicyOp::Get, ActionStatus::Done));
+                if matches!(
+                    merge(now.as_deref(), &plan.finding_id, needed),
+                    Merge::Covered { .. }
+                ) {
+                    return contained(t, name, needed, kept, superseded, actions);
+                }
+                existing = now;
+            }
+            // The write succeeded; a failed read-back does not undo it.
+            Err(_) => return contained(t, name, needed, kept, superseded, actions),
+        }
+    }
+    failed(
+        Reason::AwsError,
+        format!(
+            "{t}'s {name} kept being replaced by concurrent writers; this finding's statement may be missing. Delivering the event again retries"
         ),
+        actions,
+        true,
+    )
+}
+
+fn contained(
+    t: &ContainmentTarget,
+    name: &str,
+    needed: &Needed,
+    kept: usize,
+    superseded: usize,
+    actions: Vec<ActionRecord>,
+) -> Applied {
+    let (reason, what) = match needed {
+        Needed::Everything => (
+            Reason::DenyAllAttached,
+            "every action it attempts is now denied".to_string(),
+        ),
+        Needed::IssuedBefore(before) => (
+            Reason::SessionsRevoked,
+            format!("every session of it issued before {before} is now denied (new sessions work)"),
+        ),
+        Needed::Session(userid) => (
+            Reason::SessionDenied,
+            format!("the role session {userid} is now denied everything"),
+        ),
+    };
+    let mut message = format!("attached the inline policy {name} to {t}: {what}");
+    if kept > 0 {
+        message.push_str(&format!(
+            " (kept {kept} statement(s) deadbolt wrote for earlier findings)"
+        ));
+    }
+    if superseded > 0 {
+        message.push_str(&format!(
+            " (replaced {superseded} narrower statement(s) from earlier findings)"
+        ));
+    }
+    Applied {
+        outcome: Outcome::Contained,
+        reason,
+        message,
+        actions,
+        retryable: false,
     }
 }
 

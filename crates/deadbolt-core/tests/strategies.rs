@@ -537,3 +537,104 @@ fn session_only_documents_list_as_sessions_blocked() {
         ExistingDenyAll::Deadbolt { .. }
     ));
 }
+
+/// IAM as another finding's responder sees it at the same moment: right after our first write,
+/// it writes the document it merged from the state before ours.
+struct RacingWriter {
+    inner: MemoryPolicies,
+    theirs: String,
+    raced: std::sync::Mutex<bool>,
+}
+
+impl deadbolt_core::ports::InlinePolicies for RacingWriter {
+    async fn get_policy(
+        &self,
+        t: &ContainmentTarget,
+        name: &str,
+    ) -> Result<Option<String>, deadbolt_core::ports::IamError> {
+        self.inner.get_policy(t, name).await
+    }
+    async fn put_policy(
+        &self,
+        t: &ContainmentTarget,
+        name: &str,
+        doc: &str,
+    ) -> Result<(), deadbolt_core::ports::IamError> {
+        self.inner.put_policy(t, name, doc).await?;
+        let first = !std::mem::replace(&mut *self.raced.lock().unwrap(), true);
+        if first {
+            self.inner.put_policy(t, name, &self.theirs).await?;
+        }
+        Ok(())
+    }
+    async fn delete_policy(
+        &self,
+        t: &ContainmentTarget,
+        name: &str,
+    ) -> Result<(), deadbolt_core::ports::IamError> {
+        self.inner.delete_policy(t, name).await
+    }
+}
+
+impl deadbolt_core::ports::AccessKeys for RacingWriter {
+    async fn set_access_key_status(
+        &self,
+        u: &str,
+        k: &str,
+        a: bool,
+    ) -> Result<(), deadbolt_core::ports::IamError> {
+        self.inner.set_access_key_status(u, k, a).await
+    }
+}
+
+#[tokio::test]
+async fn a_concurrent_merge_that_drops_our_session_is_detected_and_merged_again() {
+    let theirs = r#"{"Version":"2012-10-17","Statement":[{"Sid":"DeadboltDenySessionother","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:userid":"AROA2MLRYQ7ZGH5D6PLQC:laptop-eve"}}}]}"#;
+    let iam = RacingWriter {
+        inner: MemoryPolicies::new().with_entity(&app_deployer()),
+        theirs: theirs.to_string(),
+        raced: std::sync::Mutex::new(false),
+    };
+    let r = Responder::new(
+        role_strategy(RoleStrategy::DenySession),
+        &iam,
+        FixedIdentity::new(ACCOUNT, OWN_ARN),
+    );
+    let record = r.handle(&role_finding("ci-runner-42", "aaa111")).await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::Contained, Reason::SessionDenied),
+        "{}",
+        record.message
+    );
+    let userids: Vec<String> = doc(&iam.inner, &app_deployer())["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["Condition"]["StringEquals"]["aws:userid"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        userids,
+        [
+            "AROA2MLRYQ7ZGH5D6PLQC:laptop-eve",
+            "AROA2MLRYQ7ZGH5D6PLQC:ci-runner-42"
+        ],
+        "both sessions denied: neither write lost the other's"
+    );
+    let apis: Vec<&str> = record.actions.iter().map(|a| a.api.as_str()).collect();
+    assert_eq!(
+        apis,
+        [
+            "iam:GetRolePolicy",
+            "iam:PutRolePolicy",
+            "iam:GetRolePolicy",
+            "iam:PutRolePolicy",
+            "iam:GetRolePolicy"
+        ]
+    );
+}
