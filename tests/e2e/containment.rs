@@ -87,7 +87,9 @@ async fn assumed_role_session_is_locked_out_via_its_role() {
         [
             "sts:GetCallerIdentity",
             "iam:GetRolePolicy",
-            "iam:PutRolePolicy"
+            "iam:PutRolePolicy",
+            // The read-back after the lockout (concurrent merges on one role).
+            "iam:GetRolePolicy"
         ]
     );
 }

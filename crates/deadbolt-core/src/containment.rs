@@ -255,10 +255,11 @@ async fn apply_policy<P: InlinePolicies>(
         }
         actions.push(action(t, PolicyOp::Put, ActionStatus::Done));
         written = true;
-        // Deny-everything replaces the whole document, so a concurrent writer cannot undo it
-        // (theirs is narrower, or the same). A merged session statement can be lost to a
-        // concurrent merge from the same starting point: read back and merge again if so.
-        if *needed == Needed::Everything {
+        // Only roles have session strategies, so only a role's policy can be rewritten by a
+        // concurrent merge from the state before ours (dropping our statement, or replacing a
+        // deny-all with narrower ones). Read it back and merge again if so. The containment is
+        // already in place: the read-back delays the record, not the lockout.
+        if t.kind != crate::principal::TargetKind::Role {
             return contained(t, name, needed, kept, superseded, actions);
         }
         match policies.get_policy(t, name).await {

@@ -66,7 +66,10 @@ async fn assumed_role_finding_contains_the_role() {
         policies.calls(),
         [
             "iam:GetRolePolicy role/app-deployer",
-            "iam:PutRolePolicy role/app-deployer"
+            "iam:PutRolePolicy role/app-deployer",
+            // Read back after the write: a concurrent merge for another finding must not
+            // have replaced it (the lockout is already in place by then).
+            "iam:GetRolePolicy role/app-deployer"
         ]
     );
 }
