@@ -269,3 +269,82 @@ async fn finding_from_another_account_writes_nothing() {
     assert_eq!(moto.probe(&session).await, Ok(()));
     assert_eq!(counter.requests(), ["sts:GetCallerIdentity"]);
 }
+
+/// Two responder instances (two Lambda execution environments) share the breaker's count in
+/// DynamoDB: the limit holds across them, and an unreadable count means no enforcement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_circuit_breaker_holds_across_instances() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    use deadbolt_aws::DynamoBreaker;
+
+    let moto = Moto::start().await;
+    let sdk = moto.sdk_config(&moto.admin);
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    dynamo
+        .create_table()
+        .table_name("deadbolt-breaker")
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    let users = [
+        moto.create_attacker_user("u1").await,
+        moto.create_attacker_user("u2").await,
+        moto.create_attacker_user("u3").await,
+    ];
+    let config = Config {
+        max_enforced_per_hour: Some(2),
+        ..enforce()
+    };
+    let counter = RequestCounter::default();
+    let instance = || {
+        responder(&moto, config.clone(), &counter)
+            .with_shared_breaker(DynamoBreaker::from_conf(&sdk, "deadbolt-breaker"))
+    };
+    let (a, b) = (instance(), instance());
+    let finding = |i: usize| finding_for("cloudtrail-logging-disabled.json", &users[i].principal);
+
+    assert_eq!(a.handle(&finding(0)).await.outcome, Outcome::Contained);
+    assert_eq!(b.handle(&finding(1)).await.outcome, Outcome::Contained);
+    // b has counted only one itself; the account has had two.
+    let third = b.handle(&finding(2)).await;
+    assert_eq!(
+        (third.outcome, third.reason),
+        (Outcome::WouldContain, Reason::CircuitBreakerOpen),
+        "{}",
+        third.message
+    );
+    assert!(
+        third.message.contains("across all deadbolt instances"),
+        "{}",
+        third.message
+    );
+    assert_eq!(moto.probe(&users[2]).await, Ok(()), "u3 was not contained");
+
+    // The count cannot be read: nothing is enforced, and the event is worth delivering again.
+    let blind = responder(&moto, config.clone(), &counter)
+        .with_shared_breaker(DynamoBreaker::from_conf(&sdk, "no-such-table"));
+    let r = blind.handle(&finding(2)).await;
+    assert_eq!(
+        (r.outcome, r.reason, r.retryable),
+        (Outcome::WouldContain, Reason::CircuitBreakerOpen, true)
+    );
+    assert!(r.message.contains("could not be updated"), "{}", r.message);
+    assert_eq!(moto.probe(&users[2]).await, Ok(()));
+}

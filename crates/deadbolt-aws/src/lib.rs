@@ -15,8 +15,10 @@ use deadbolt_core::ports::{
 
 use deadbolt_core::{ContainmentTarget, TargetKind};
 
+mod breaker;
 mod identity_center;
 pub mod live;
+pub use breaker::{hour_bucket, DynamoBreaker};
 pub use identity_center::AwsIdentityCenter;
 pub use live::LiveSettings;
 

@@ -267,3 +267,41 @@ impl<T: IdentityCenter> IdentityCenter for &T {
         (**self).provision(ps).await
     }
 }
+
+/// The circuit breaker's count shared by every function instance in the account and region
+/// (the in-memory breaker only sees its own instance).
+pub trait SharedBreaker: Send + Sync {
+    /// Count one enforcement in the UTC clock hour containing `now_ms` if fewer than `limit`
+    /// were counted there: `Ok(true)` admitted, `Ok(false)` the limit is reached.
+    fn try_admit(
+        &self,
+        limit: u32,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<bool, IamError>> + Send;
+}
+
+/// No shared count: only the in-memory breaker applies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSharedBreaker;
+
+impl SharedBreaker for NoSharedBreaker {
+    async fn try_admit(&self, _: u32, _: i64) -> Result<bool, IamError> {
+        Ok(true)
+    }
+}
+
+impl<T: SharedBreaker> SharedBreaker for &T {
+    async fn try_admit(&self, limit: u32, now_ms: i64) -> Result<bool, IamError> {
+        (**self).try_admit(limit, now_ms).await
+    }
+}
+
+/// An optional shared count (the Lambda wires one only when a table is configured).
+impl<T: SharedBreaker> SharedBreaker for Option<T> {
+    async fn try_admit(&self, limit: u32, now_ms: i64) -> Result<bool, IamError> {
+        match self {
+            Some(shared) => shared.try_admit(limit, now_ms).await,
+            None => Ok(true),
+        }
+    }
+}

@@ -10,11 +10,12 @@ use crate::decision::{decide, AccountContext, ContainmentPlan, Decision};
 use crate::finding::{parse_event, GuardDutyEvent};
 use crate::ports::{
     AccessKeys, IamError, IdentityCenter, IdentityProvider, InlinePolicies, NoIdentityCenter,
+    NoSharedBreaker, SharedBreaker,
 };
 use crate::principal::Principal;
 use crate::record::{DecisionRecord, Outcome, Reason, RECORD_VERSION};
 
-pub struct Responder<P, I, C = NoIdentityCenter> {
+pub struct Responder<P, I, C = NoIdentityCenter, B = NoSharedBreaker> {
     config: Config,
     policies: P,
     identity: I,
@@ -24,6 +25,8 @@ pub struct Responder<P, I, C = NoIdentityCenter> {
     account: Mutex<Option<AccountContext>>,
     /// Enforcements counted by the circuit breaker (this process only).
     breaker: Mutex<Option<CircuitBreaker>>,
+    /// The breaker's count across every instance (DynamoDB in the Lambda), if wired.
+    shared_breaker: B,
 }
 
 impl<P, I> Responder<P, I, NoIdentityCenter> {
@@ -35,11 +38,14 @@ impl<P, I> Responder<P, I, NoIdentityCenter> {
             identity_center: NoIdentityCenter,
             account: Mutex::new(None),
             breaker: Mutex::new(None),
+            shared_breaker: NoSharedBreaker,
         }
     }
+}
 
+impl<P, I, C, B> Responder<P, I, C, B> {
     /// The same responder, able to contain Identity Center users through `identity_center`.
-    pub fn with_identity_center<C>(self, identity_center: C) -> Responder<P, I, C> {
+    pub fn with_identity_center<C2>(self, identity_center: C2) -> Responder<P, I, C2, B> {
         Responder {
             config: self.config,
             policies: self.policies,
@@ -47,15 +53,30 @@ impl<P, I> Responder<P, I, NoIdentityCenter> {
             identity_center,
             account: self.account,
             breaker: self.breaker,
+            shared_breaker: self.shared_breaker,
+        }
+    }
+
+    /// The same responder, its circuit breaker also counted in `shared` across instances.
+    pub fn with_shared_breaker<B2>(self, shared: B2) -> Responder<P, I, C, B2> {
+        Responder {
+            config: self.config,
+            policies: self.policies,
+            identity: self.identity,
+            identity_center: self.identity_center,
+            account: self.account,
+            breaker: self.breaker,
+            shared_breaker: shared,
         }
     }
 }
 
-impl<P, I, C> Responder<P, I, C>
+impl<P, I, C, B> Responder<P, I, C, B>
 where
     P: InlinePolicies + AccessKeys,
     I: IdentityProvider,
     C: IdentityCenter,
+    B: SharedBreaker,
 {
     pub fn identity_center(&self) -> &C {
         &self.identity_center
@@ -180,7 +201,7 @@ where
                 r
             }
             Decision::Contain(plan) => {
-                if let Some(open) = self.breaker_refuses(config) {
+                if let Some((open, retryable)) = self.breaker_refuses(config).await {
                     let mut r = self.record(
                         config,
                         event,
@@ -194,6 +215,7 @@ where
                         "circuit breaker open: {open}; falling back to dry-run, would {}",
                         describe(&plan)
                     );
+                    r.retryable = retryable;
                     return r;
                 }
                 self.contain(config, event, principal, &plan).await
@@ -219,21 +241,39 @@ where
         r
     }
 
-    /// `Some(why)` when the configured limit of enforced containments per hour is reached;
-    /// otherwise counts this one and returns `None`.
-    fn breaker_refuses(&self, config: &Config) -> Option<String> {
+    /// `Some((why, retryable))` when the configured limit of enforced containments per hour
+    /// is reached (in this instance's sliding hour, or in the shared count's UTC hour), or the
+    /// shared count cannot be read; otherwise counts this one and returns `None`.
+    async fn breaker_refuses(&self, config: &Config) -> Option<(String, bool)> {
         let limit = config.max_enforced_per_hour?;
         let now_ms = now_ms();
-        let mut slot = self.breaker.lock().unwrap_or_else(|p| p.into_inner());
-        // A changed limit (new settings document) starts a new count under the new limit.
-        let breaker = match slot.as_mut() {
-            Some(b) if b.limit() == limit => b,
-            _ => slot.insert(CircuitBreaker::new(limit)),
-        };
-        if breaker.admit(now_ms) {
-            None
-        } else {
-            Some(format!("{limit} enforced containment(s) in the last hour"))
+        {
+            let mut slot = self.breaker.lock().unwrap_or_else(|p| p.into_inner());
+            // A changed limit (new settings document) starts a new count under the new limit.
+            let breaker = match slot.as_mut() {
+                Some(b) if b.limit() == limit => b,
+                _ => slot.insert(CircuitBreaker::new(limit)),
+            };
+            if !breaker.admit(now_ms) {
+                return Some((
+                    format!("{limit} enforced containment(s) in the last hour"),
+                    false,
+                ));
+            }
+        }
+        match self.shared_breaker.try_admit(limit, now_ms).await {
+            Ok(true) => None,
+            Ok(false) => Some((
+                format!("{limit} enforced containment(s) this UTC hour across all deadbolt instances"),
+                false,
+            )),
+            // The operators asked for a limit; without the count it cannot be honoured, so
+            // nothing is enforced. Retryable: delivered again, the finding is contained once
+            // the count is readable.
+            Err(e) => Some((
+                format!("the shared containment count could not be updated ({e}); not enforcing without it"),
+                true,
+            )),
         }
     }
 

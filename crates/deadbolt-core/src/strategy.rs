@@ -372,9 +372,8 @@ pub fn role_session_userid(principal_id: &str) -> Result<&str, StrategyError> {
     }
 }
 
-/// [`rfc3339_utc`] for tests outside this crate; `""` out of range.
-#[doc(hidden)]
-pub fn rfc3339_for_tests(secs: i64) -> String {
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since 1970; `""` outside 1970-9999.
+pub fn format_rfc3339_utc(secs: i64) -> String {
     rfc3339_utc(secs).unwrap_or_default()
 }
 

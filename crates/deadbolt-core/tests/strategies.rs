@@ -93,7 +93,7 @@ async fn revoke_sessions_denies_tokens_issued_before_now_and_says_so() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let floor = deadbolt_core::strategy::rfc3339_for_tests(secs as i64);
+    let floor = deadbolt_core::strategy::format_rfc3339_utc(secs as i64);
     assert!(cut >= floor.as_str(), "{cut} < {floor}");
     assert_eq!(d["Statement"].as_array().unwrap().len(), 1);
 }

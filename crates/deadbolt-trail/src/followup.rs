@@ -18,7 +18,8 @@ use deadbolt_core::decision::{is_long_term_key, protected_by, AccountContext, Pl
 use deadbolt_core::finding::Finding;
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
 use deadbolt_core::ports::{
-    AccessKeys, IamError, IdentityProvider, InlinePolicies, NoIdentityCenter,
+    AccessKeys, IamError, IdentityProvider, InlinePolicies, NoIdentityCenter, NoSharedBreaker,
+    SharedBreaker,
 };
 use deadbolt_core::responder::describe;
 use deadbolt_core::{
@@ -261,11 +262,13 @@ impl FollowUpPort for NoFollowUp {
 }
 
 /// Follow-up containment on IAM.
-pub struct FollowUp<P, I> {
+pub struct FollowUp<P, I, B = NoSharedBreaker> {
     policies: P,
     identity: I,
     account: Mutex<Option<AccountContext>>,
     breaker: Mutex<Option<CircuitBreaker>>,
+    /// The responder's shared count, so follow-ups and containments share one limit.
+    shared_breaker: B,
 }
 
 impl<P, I> FollowUp<P, I> {
@@ -275,11 +278,22 @@ impl<P, I> FollowUp<P, I> {
             identity,
             account: Mutex::new(None),
             breaker: Mutex::new(None),
+            shared_breaker: NoSharedBreaker,
+        }
+    }
+
+    pub fn with_shared_breaker<B>(self, shared: B) -> FollowUp<P, I, B> {
+        FollowUp {
+            policies: self.policies,
+            identity: self.identity,
+            account: self.account,
+            breaker: self.breaker,
+            shared_breaker: shared,
         }
     }
 }
 
-impl<P: InlinePolicies + AccessKeys, I: IdentityProvider> FollowUp<P, I> {
+impl<P: InlinePolicies + AccessKeys, I: IdentityProvider, B: SharedBreaker> FollowUp<P, I, B> {
     async fn account(&self) -> Result<AccountContext, IamError> {
         if let Some(a) = self.account.lock().ok().and_then(|a| a.clone()) {
             return Ok(a);
@@ -292,20 +306,30 @@ impl<P: InlinePolicies + AccessKeys, I: IdentityProvider> FollowUp<P, I> {
         Ok(ctx)
     }
 
-    fn breaker_admits(&self, config: &Config, now_ms: i64) -> bool {
+    /// Local sliding hour first, then the shared count; an unreadable shared count admits
+    /// nothing (the limit cannot be honoured without it).
+    async fn breaker_admits(&self, config: &Config, now_ms: i64) -> bool {
         let Some(limit) = config.max_enforced_per_hour else {
             return true;
         };
-        let mut slot = self.breaker.lock().unwrap_or_else(|p| p.into_inner());
-        let breaker = match slot.as_mut() {
-            Some(b) if b.limit() == limit => b,
-            _ => slot.insert(CircuitBreaker::new(limit)),
+        let admitted = {
+            let mut slot = self.breaker.lock().unwrap_or_else(|p| p.into_inner());
+            let breaker = match slot.as_mut() {
+                Some(b) if b.limit() == limit => b,
+                _ => slot.insert(CircuitBreaker::new(limit)),
+            };
+            breaker.admit(now_ms)
         };
-        breaker.admit(now_ms)
+        admitted && matches!(self.shared_breaker.try_admit(limit, now_ms).await, Ok(true))
     }
 }
 
-impl<P: InlinePolicies + AccessKeys, I: IdentityProvider> FollowUpPort for FollowUp<P, I> {
+impl<P, I, B> FollowUpPort for FollowUp<P, I, B>
+where
+    P: InlinePolicies + AccessKeys,
+    I: IdentityProvider,
+    B: SharedBreaker,
+{
     async fn follow_up(
         &self,
         finding: &Finding,
@@ -371,7 +395,7 @@ impl<P: InlinePolicies + AccessKeys, I: IdentityProvider> FollowUpPort for Follo
                 FollowUpDecision::Contain(plan) => {
                     record.strategy = Some(plan.strategy.as_str().to_string());
                     let now = now_ms();
-                    if !self.breaker_admits(config, now) {
+                    if !self.breaker_admits(config, now).await {
                         record.outcome = Outcome::WouldContain;
                         record.reason = Reason::CircuitBreakerOpen;
                         record.message = format!(

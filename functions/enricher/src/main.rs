@@ -4,7 +4,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use deadbolt_aws::live::{config_parameter_from_env, ttl_seconds_from_env};
 use deadbolt_aws::{
-    load_config, AwsOptions, IamInlinePolicies, LiveSettings, SsmSettingsStore, StsIdentity,
+    load_config, AwsOptions, DynamoBreaker, IamInlinePolicies, LiveSettings, SsmSettingsStore,
+    StsIdentity,
 };
 use deadbolt_core::Config;
 use deadbolt_evidence::{AnySource, CloudWatchLogsSource, LookupEventsSource, SnsNotifier};
@@ -16,7 +17,11 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
 
 struct Deps {
-    enricher: Enricher<AnySource, SnsNotifier, FollowUp<IamInlinePolicies, StsIdentity>>,
+    enricher: Enricher<
+        AnySource,
+        SnsNotifier,
+        FollowUp<IamInlinePolicies, StsIdentity, Option<DynamoBreaker>>,
+    >,
     settings: LiveSettings,
 }
 
@@ -60,10 +65,19 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             InvestigationOptions::default(),
             Limits::default(),
         )
-        .with_follow_up(FollowUp::new(
-            IamInlinePolicies::from_conf(&sdk),
-            StsIdentity::from_conf(&sdk),
-        )),
+        .with_follow_up(
+            FollowUp::new(
+                IamInlinePolicies::from_conf(&sdk),
+                StsIdentity::from_conf(&sdk),
+            )
+            // One limit for the responder's containments and these follow-ups.
+            .with_shared_breaker(
+                std::env::var("DEADBOLT_BREAKER_TABLE")
+                    .ok()
+                    .filter(|t| !t.is_empty())
+                    .map(|table| DynamoBreaker::from_conf(&sdk, table)),
+            ),
+        ),
         settings: LiveSettings::new(
             SsmSettingsStore::from_conf(&sdk, config_parameter_from_env()),
             config,

@@ -2,8 +2,8 @@
 
 use deadbolt_aws::live::{config_parameter_from_env, ttl_seconds_from_env};
 use deadbolt_aws::{
-    load_config, AwsIdentityCenter, AwsOptions, IamInlinePolicies, LiveSettings, SsmSettingsStore,
-    StsIdentity,
+    load_config, AwsIdentityCenter, AwsOptions, DynamoBreaker, IamInlinePolicies, LiveSettings,
+    SsmSettingsStore, StsIdentity,
 };
 use deadbolt_core::{Config, DecisionRecord, Responder};
 use lambda_runtime::tracing::{self, error, info};
@@ -11,7 +11,7 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
 
 struct Deps {
-    responder: Responder<IamInlinePolicies, StsIdentity, AwsIdentityCenter>,
+    responder: Responder<IamInlinePolicies, StsIdentity, AwsIdentityCenter, Option<DynamoBreaker>>,
     settings: LiveSettings,
 }
 
@@ -38,7 +38,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             IamInlinePolicies::from_conf(&sdk),
             StsIdentity::from_conf(&sdk),
         )
-        .with_identity_center(AwsIdentityCenter::from_conf(&sdk)),
+        .with_identity_center(AwsIdentityCenter::from_conf(&sdk))
+        // The circuit breaker's count shared by every instance, when the template made the
+        // table; otherwise each instance counts its own.
+        .with_shared_breaker(
+            std::env::var("DEADBOLT_BREAKER_TABLE")
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(|table| DynamoBreaker::from_conf(&sdk, table)),
+        ),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         handle(event, &deps)
