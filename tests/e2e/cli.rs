@@ -562,3 +562,61 @@ async fn tables_and_json_match_the_golden_files() {
         &stdout(deadbolt(&moto, &["replay", sso.to_str().unwrap()])),
     );
 }
+
+#[test]
+fn investigate_narrows_any_query_by_access_key_and_ip() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "investigate",
+            "--since",
+            "2026-11-20T13:00:00Z",
+            "--until",
+            "2026-11-20T16:00:00Z",
+            "--cloudtrail",
+            "tests/fixtures/cloudtrail-followup",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = offline(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["event_name"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    // Everything created in the window, then only what sara's DemoRole1 session created.
+    assert_eq!(run(&["users-roles-created"]), ["CreateUser"]);
+    assert_eq!(
+        run(&[
+            "users-roles-created",
+            "--access-key",
+            "ASIARDEMO1BOBEXAMPL3"
+        ]),
+        Vec::<String>::new(),
+        "bob's session created nothing"
+    );
+    assert_eq!(
+        run(&["access-denied", "--access-key", "ASIARDEMO1SARAEXAMP2"]),
+        ["AttachRolePolicy"]
+    );
+    // The flags also give access-key and source-ip their argument.
+    let by_key = run(&[
+        "access-key",
+        "--access-key",
+        "ASIARDEMO1SARAEXAMP2",
+        "--ip",
+        "198.51.100.24",
+    ]);
+    assert!(
+        by_key.contains(&"CreateAccessKey".to_string()),
+        "{by_key:?}"
+    );
+    assert!(run(&["source-ip", "--ip", "203.0.113.250"]).is_empty());
+}

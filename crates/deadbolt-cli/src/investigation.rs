@@ -9,7 +9,7 @@ use deadbolt_aws::{load_config, AwsOptions};
 use deadbolt_evidence::{
     run_insights, AnySource, CloudWatchLogsSource, LookupEventsSource, S3LogSource,
 };
-use deadbolt_trail::queries::{run_query, PlaybookQuery, QueryResult};
+use deadbolt_trail::queries::{run_query_narrowed, Narrowing, PlaybookQuery, QueryResult};
 use deadbolt_trail::{
     investigate, parse_rfc3339_ms, Budget, Coverage, EventFilter, EvidenceError, EvidenceSource,
     FileSource, InvestigationOptions, Record, Subject, Window,
@@ -114,11 +114,18 @@ pub async fn query(
     options: &AwsOptions,
     name: &str,
     argument: Option<&str>,
+    narrowing: Narrowing,
     (since, until): (Option<&str>, Option<&str>),
     evidence: &EvidenceArgs,
     insights: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
+    // `investigate access-key --access-key KEY` and `source-ip --ip IP` read naturally too.
+    let argument = argument.or(match name {
+        "access-key" => narrowing.access_key.as_deref(),
+        "source-ip" => narrowing.source_ip.as_deref(),
+        _ => None,
+    });
     let query = match PlaybookQuery::parse(name, argument) {
         Ok(q) => q,
         Err(e) => {
@@ -156,7 +163,7 @@ pub async fn query(
         }
         _ => {
             let source = Progress(evidence.source(options).await);
-            run_query(&source, &query, window, &mut budget).await
+            run_query_narrowed(&source, &query, &narrowing, window, &mut budget).await
         }
     };
     if json {

@@ -113,6 +113,12 @@ enum Command {
         until: Option<String>,
         #[command(flatten)]
         evidence: EvidenceArgs,
+        /// Only calls made with this access key (any query; the argument of `access-key`).
+        #[arg(long, conflicts_with = "insights")]
+        access_key: Option<String>,
+        /// Only calls from this source IP address (any query; the argument of `source-ip`).
+        #[arg(long, conflicts_with = "insights")]
+        ip: Option<String>,
         /// With --log-group: run the playbook's Logs Insights query instead of FilterLogEvents.
         #[arg(long, requires = "log_group")]
         insights: bool,
@@ -256,13 +262,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             since,
             until,
             evidence,
+            access_key,
+            ip,
             insights,
             json,
         } => {
+            let narrowing = deadbolt_trail::Narrowing {
+                access_key,
+                source_ip: ip,
+            };
             investigation::query(
                 &options,
                 &query,
                 argument.as_deref(),
+                narrowing,
                 (since.as_deref(), until.as_deref()),
                 &evidence,
                 insights,

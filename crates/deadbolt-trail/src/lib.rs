@@ -46,7 +46,10 @@ pub use investigate::{investigate, InvestigationOptions, Subject, SubjectError};
 pub use persistence::{
     persistence_sweep, PersistenceCandidate, PersistenceEntity, PERSISTENCE_EVENTS,
 };
-pub use queries::{run_query, PlaybookQuery, QueryError, QueryResult, QueryRow, MAX_QUERY_ROWS};
+pub use queries::{
+    run_query, run_query_narrowed, Narrowing, PlaybookQuery, QueryError, QueryResult, QueryRow,
+    MAX_QUERY_ROWS,
+};
 pub use record::{
     format_rfc3339_ms, parse_rfc3339_ms, Record, RecordError, TimeError, UserIdentity,
 };

@@ -274,9 +274,50 @@ pub struct QueryResult {
 
 /// Runs `query` against `source` for `window`, spending from `budget`. A source error or an
 /// exhausted budget makes the answer partial (listed in `missing`), never an error.
+/// `--access-key` / `--ip`: narrow any query to calls made with one access key and/or from one
+/// source IP address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Narrowing {
+    pub access_key: Option<String>,
+    pub source_ip: Option<String>,
+}
+
+impl Narrowing {
+    pub fn matches(&self, record: &Record) -> bool {
+        self.access_key
+            .as_deref()
+            .is_none_or(|k| record.user_identity.access_key_id.as_deref() == Some(k))
+            && self
+                .source_ip
+                .as_deref()
+                .is_none_or(|ip| record.source_ip_address.as_deref() == Some(ip))
+    }
+
+    /// The filters to fetch with: a key is the most selective thing a source can look up (a
+    /// LookupEvents attribute), so with `--access-key` the query's own condition is applied
+    /// locally to that key's calls instead of scanning for the query's events.
+    fn filters(&self, query: &PlaybookQuery) -> Vec<EventFilter> {
+        match (&self.access_key, query) {
+            (Some(_), PlaybookQuery::AccessKey(_)) | (None, _) => query.filters(),
+            (Some(key), _) => vec![EventFilter::CallerAccessKey(key.clone())],
+        }
+    }
+}
+
 pub async fn run_query<S: EvidenceSource>(
     source: &S,
     query: &PlaybookQuery,
+    window: Window,
+    budget: &mut Budget,
+) -> QueryResult {
+    run_query_narrowed(source, query, &Narrowing::default(), window, budget).await
+}
+
+/// [`run_query`], keeping only calls that also match `narrowing`.
+pub async fn run_query_narrowed<S: EvidenceSource>(
+    source: &S,
+    query: &PlaybookQuery,
+    narrowing: &Narrowing,
     window: Window,
     budget: &mut Budget,
 ) -> QueryResult {
@@ -285,13 +326,16 @@ pub async fn run_query<S: EvidenceSource>(
     let mut truncated = false;
     let (mut requests, mut skipped) = (0u32, 0u64);
     let mut missing = Vec::new();
-    for filter in query.filters() {
+    for filter in narrowing.filters(query) {
         if let Some(why) = budget.exhausted() {
             missing.push(format!("{} not searched: {why}", filter.describe()));
             continue;
         }
         let mut sink = |record: Record| {
-            if !query.matches(&record) || !seen.insert(record.event_id.clone()) {
+            if !query.matches(&record)
+                || !narrowing.matches(&record)
+                || !seen.insert(record.event_id.clone())
+            {
                 return;
             }
             if records.len() >= MAX_QUERY_ROWS {
