@@ -332,4 +332,110 @@ async fn identity_center_user_is_denied_in_the_permission_set_and_it_is_reprovis
         "{:?}",
         counter.requests()
     );
+
+    // The operator's undo: dry-run changes nothing; unblock removes only deadbolt's statement.
+    let inline = || async {
+        admin
+            .get_inline_policy_for_permission_set()
+            .instance_arn(&instance_arn)
+            .permission_set_arn(&ps_arn)
+            .send()
+            .await
+            .unwrap()
+            .inline_policy
+            .unwrap_or_default()
+    };
+    let before = inline().await;
+    let dry = cli(
+        &moto,
+        &[
+            "unblock",
+            "--sso-user",
+            "sara",
+            "--permission-set",
+            "AdministratorAccess",
+            "--dry-run",
+            "--json",
+        ],
+    );
+    assert_eq!(dry["outcome"], "would_release", "{dry}");
+    assert_eq!(inline().await, before);
+    let undo = cli(
+        &moto,
+        &[
+            "unblock",
+            "--sso-user",
+            "sara",
+            "--permission-set",
+            "AdministratorAccess",
+            "--json",
+        ],
+    );
+    assert_eq!(undo["outcome"], "released", "{undo}");
+    assert_eq!(
+        undo["identity_center"],
+        json!({"user_name": "sara", "permission_set": "AdministratorAccess"})
+    );
+    let policy: Value = serde_json::from_str(&inline().await).unwrap();
+    assert_eq!(
+        policy["Statement"],
+        json!([{"Sid": "AdminsMayDoAnything", "Effect": "Allow", "Action": "*", "Resource": "*"}])
+    );
+    // And by hand: block a user directly, then again (already there).
+    let block = cli(
+        &moto,
+        &[
+            "block",
+            "--sso-user",
+            "sarah",
+            "--permission-set",
+            "AdministratorAccess",
+            "--json",
+        ],
+    );
+    assert_eq!(block["outcome"], "contained", "{block}");
+    let again = cli(
+        &moto,
+        &[
+            "block",
+            "--sso-user",
+            "sarah",
+            "--permission-set",
+            "AdministratorAccess",
+            "--json",
+        ],
+    );
+    assert_eq!(again["outcome"], "already_contained", "{again}");
+    let nobody = cli(
+        &moto,
+        &[
+            "unblock",
+            "--sso-user",
+            "sara",
+            "--permission-set",
+            "AdministratorAccess",
+            "--json",
+        ],
+    );
+    assert_eq!(nobody["reason"], "not_contained", "{nobody}");
+}
+
+fn cli(moto: &Moto, args: &[&str]) -> Value {
+    let out = std::process::Command::new(deadbolt_e2e::runtime_api::built_binary("deadbolt"))
+        .args(args)
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", moto.admin.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", moto.admin.secret_access_key())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("deadbolt runs");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }

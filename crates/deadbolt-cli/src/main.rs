@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod investigation;
 mod settings_cmd;
-use deadbolt_aws::{load_config, AwsOptions, IamInlinePolicies, StsIdentity};
+use deadbolt_aws::{load_config, AwsIdentityCenter, AwsOptions, IamInlinePolicies, StsIdentity};
 use deadbolt_core::containment::{self, BlockState, OperatorRecord};
 use deadbolt_core::decision::is_long_term_key;
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
@@ -67,6 +67,9 @@ enum Command {
         /// untouched).
         #[arg(long, requires = "user")]
         access_key: Option<String>,
+        /// The permission set for --sso-user.
+        #[arg(long, requires = "sso_user")]
+        permission_set: Option<String>,
         /// Show what would be done; change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -80,6 +83,9 @@ enum Command {
         /// With --user: also set this access key active again.
         #[arg(long, requires = "user")]
         access_key: Option<String>,
+        /// The permission set for --sso-user.
+        #[arg(long, requires = "sso_user")]
+        permission_set: Option<String>,
         #[arg(long)]
         dry_run: bool,
         #[arg(long)]
@@ -153,6 +159,11 @@ struct TargetArgs {
     /// An IAM group name.
     #[arg(long)]
     group: Option<String>,
+    /// An IAM Identity Center user name (with --permission-set): deny that user in the
+    /// permission set's inline policy and re-provision it (run where Identity Center is
+    /// administered).
+    #[arg(long, requires = "permission_set")]
+    sso_user: Option<String>,
 }
 
 impl TargetArgs {
@@ -161,7 +172,7 @@ impl TargetArgs {
             (Some(n), _, _) => (TargetKind::User, n),
             (_, Some(n), _) => (TargetKind::Role, n),
             (_, _, Some(n)) => (TargetKind::Group, n),
-            _ => return Err("name one of --user, --role, --group".into()),
+            _ => return Err("name one of --user, --role, --group, --sso-user".into()),
         };
         ContainmentTarget::new(kind, name).map_err(|e| e.to_string())
     }
@@ -233,15 +244,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Block {
             target,
             access_key,
+            permission_set,
             dry_run,
             json,
-        } => operator(&options, "block", &target, access_key, dry_run, json).await,
+        } => {
+            let extra = (access_key, permission_set);
+            operator(&options, "block", &target, extra, dry_run, json).await
+        }
         Command::Unblock {
             target,
             access_key,
+            permission_set,
             dry_run,
             json,
-        } => operator(&options, "unblock", &target, access_key, dry_run, json).await,
+        } => {
+            let extra = (access_key, permission_set);
+            operator(&options, "unblock", &target, extra, dry_run, json).await
+        }
         Command::List {
             what,
             blocked,
@@ -290,10 +309,17 @@ async fn operator(
     options: &AwsOptions,
     command: &'static str,
     args: &TargetArgs,
-    access_key: Option<String>,
+    (access_key, permission_set): (Option<String>, Option<String>),
     dry_run: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
+    if let (Some(user), Some(set)) = (&args.sso_user, &permission_set) {
+        if access_key.is_some() {
+            eprintln!("deadbolt: --access-key applies to --user only");
+            return Ok(ExitCode::from(2));
+        }
+        return identity_center(options, command, user, set, dry_run, json).await;
+    }
     let target = match args.target() {
         Ok(t) => t,
         Err(e) => {
@@ -371,27 +397,87 @@ async fn operator(
         applied
     };
     let record = OperatorRecord::new(command, target, dry_run, applied);
-    if json {
-        println!("{}", serde_json::to_string(&record)?);
-    } else {
-        println!(
-            "{} {}: {} ({})",
-            record.command,
-            record.target,
-            record.outcome.as_str(),
-            record.reason.as_str()
-        );
-        println!("  {}", record.message);
-        for a in &record.actions {
-            let detail = a.access_key_id.as_deref().unwrap_or(&a.policy_name);
-            println!("  {} {} {detail}: {:?}", a.api, a.target, a.status);
-        }
-    }
+    print_operator_record(&record, json)?;
     Ok(if record.outcome == Outcome::Failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `block` / `unblock` `--sso-user NAME --permission-set NAME`.
+async fn identity_center(
+    options: &AwsOptions,
+    command: &'static str,
+    user: &str,
+    permission_set: &str,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let valid = |s: &str, max: usize| {
+        (1..=max).contains(&s.len()) && s.chars().all(deadbolt_core::finding::is_iam_name_char)
+    };
+    if !valid(user, 128) || !valid(permission_set, 32) {
+        eprintln!("deadbolt: --sso-user (1-128) and --permission-set (1-32) take letters, digits and _+=,.@- only");
+        return Ok(ExitCode::from(2));
+    }
+    let sdk = load_config(options).await;
+    let idc = AwsIdentityCenter::from_conf(&sdk);
+    let applied = match (command, dry_run) {
+        ("block", true) => containment::Applied {
+            outcome: Outcome::WouldContain,
+            reason: deadbolt_core::Reason::DryRun,
+            message: format!("dry-run: would deny Identity Center user {user} in permission set {permission_set} and re-provision it"),
+            actions: Vec::new(),
+            retryable: false,
+        },
+        ("block", false) => {
+            containment::apply_identity_center(&idc, "Manual", permission_set, user).await
+        }
+        _ => containment::release_identity_center(&idc, permission_set, user, dry_run).await,
+    };
+    let record = OperatorRecord::identity_center(
+        command,
+        containment::IdentityCenterTarget {
+            user_name: user.to_string(),
+            permission_set: permission_set.to_string(),
+        },
+        dry_run,
+        applied,
+    );
+    print_operator_record(&record, json)?;
+    Ok(if record.outcome == Outcome::Failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_operator_record(record: &OperatorRecord, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(record)?);
+        return Ok(());
+    }
+    let who = match (&record.target, &record.identity_center) {
+        (Some(t), _) => t.to_string(),
+        (None, Some(i)) => format!(
+            "sso-user/{} in permission-set/{}",
+            i.user_name, i.permission_set
+        ),
+        (None, None) => String::new(),
+    };
+    println!(
+        "{} {who}: {} ({})",
+        record.command,
+        record.outcome.as_str(),
+        record.reason.as_str()
+    );
+    println!("  {}", record.message);
+    for a in &record.actions {
+        let detail = a.access_key_id.as_deref().unwrap_or(&a.policy_name);
+        println!("  {} {} {detail}: {:?}", a.api, a.target, a.status);
+    }
+    Ok(())
 }
 
 async fn list(

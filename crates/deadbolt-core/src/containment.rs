@@ -63,7 +63,7 @@ where
         PlanStrategy::PermissionSetDeny {
             permission_set,
             user_name,
-        } => return apply_identity_center(idc, plan, permission_set, user_name).await,
+        } => return apply_identity_center(idc, &plan.finding_id, permission_set, user_name).await,
         PlanStrategy::DenyAll => Ok(Needed::Everything),
         PlanStrategy::RevokeSessions => {
             Needed::for_role(RoleStrategy::RevokeSessions, None, now_ms)
@@ -331,9 +331,9 @@ fn contained(
 
 /// `permission-set-deny`: add a Deny for one Identity Center user to the permission set's
 /// inline policy (every other statement kept exactly) and re-provision it.
-async fn apply_identity_center<C: IdentityCenter>(
+pub async fn apply_identity_center<C: IdentityCenter>(
     idc: &C,
-    plan: &ContainmentPlan,
+    finding_id: &str,
     permission_set: &str,
     user_name: &str,
 ) -> Applied {
@@ -421,7 +421,7 @@ async fn apply_identity_center<C: IdentityCenter>(
     actions.push(done(IDC_APIS[2]));
     let (outcome, reason, message) = match merge_permission_set_policy(
         existing.as_deref(),
-        &plan.finding_id,
+        finding_id,
         &user_id,
     ) {
         PermissionSetMerge::Covered { sid } => {
@@ -478,6 +478,148 @@ async fn apply_identity_center<C: IdentityCenter>(
         outcome,
         reason,
         message,
+        actions,
+        retryable: false,
+    }
+}
+
+/// Undo `permission-set-deny` for one user (`deadbolt unblock --sso-user NAME --permission-set
+/// NAME`): remove deadbolt's deny statements for that user's id from the permission set's
+/// inline policy (every other statement kept; the policy deleted if nothing else is left) and
+/// re-provision it.
+pub async fn release_identity_center<C: IdentityCenter>(
+    idc: &C,
+    permission_set: &str,
+    user_name: &str,
+    dry_run: bool,
+) -> Applied {
+    let done = |api: &str| idc_action(permission_set, api, ActionStatus::Done);
+    let failure = |mut actions: Vec<ActionRecord>, api: &str, e: &IamError, what: String| {
+        actions.push(ActionRecord {
+            error_code: Some(e.code.clone()),
+            error_message: Some(e.message.clone()),
+            ..idc_action(permission_set, api, ActionStatus::Failed)
+        });
+        failed(
+            e.reason(),
+            format!("{what} ({e}); nothing was removed"),
+            actions,
+            e.retryable(),
+        )
+    };
+    let mut actions = Vec::new();
+    let ps = match idc.find_permission_set(permission_set).await {
+        Ok(Some(ps)) => ps,
+        Ok(None) => {
+            actions.push(done(IDC_APIS[0]));
+            return failed(
+                Reason::IdentityCenterLookupFailed,
+                format!("no permission set named {permission_set:?}; nothing was removed"),
+                actions,
+                false,
+            );
+        }
+        Err(e) => {
+            return failure(
+                actions,
+                IDC_APIS[0],
+                &e,
+                format!("could not find permission set {permission_set:?}"),
+            )
+        }
+    };
+    actions.push(done(IDC_APIS[0]));
+    let user_id = match idc.find_user_id(&ps.identity_store_id, user_name).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            actions.push(done(IDC_APIS[1]));
+            return failed(
+                Reason::IdentityCenterLookupFailed,
+                format!("no Identity Center user named {user_name:?}; nothing was removed"),
+                actions,
+                false,
+            );
+        }
+        Err(e) => {
+            return failure(
+                actions,
+                IDC_APIS[1],
+                &e,
+                format!("could not look up Identity Center user {user_name:?}"),
+            )
+        }
+    };
+    actions.push(done(IDC_APIS[1]));
+    let existing = match idc.get_inline_policy(&ps).await {
+        Ok(existing) => existing,
+        Err(e) => {
+            return failure(
+                actions,
+                IDC_APIS[2],
+                &e,
+                format!("could not read permission set {permission_set}'s inline policy"),
+            )
+        }
+    };
+    actions.push(done(IDC_APIS[2]));
+    let Some((remaining, removed)) = existing
+        .as_deref()
+        .and_then(|doc| crate::policy::remove_permission_set_denies(doc, Some(&user_id)))
+    else {
+        return Applied {
+            outcome: Outcome::Skipped,
+            reason: Reason::NotContained,
+            message: format!("permission set {permission_set} has no deadbolt deny for Identity Center user {user_name} ({user_id}); nothing to remove"),
+            actions,
+            retryable: false,
+        };
+    };
+    let write_api = if remaining.is_some() {
+        IDC_APIS[3]
+    } else {
+        "sso:DeleteInlinePolicyFromPermissionSet"
+    };
+    if dry_run {
+        actions.push(idc_action(permission_set, write_api, ActionStatus::Planned));
+        actions.push(idc_action(
+            permission_set,
+            IDC_APIS[4],
+            ActionStatus::Planned,
+        ));
+        return Applied {
+            outcome: Outcome::WouldRelease,
+            reason: Reason::DryRun,
+            message: format!("dry-run: would remove {removed} deadbolt deny statement(s) for {user_name} from permission set {permission_set} and re-provision it"),
+            actions,
+            retryable: false,
+        };
+    }
+    let written = match &remaining {
+        Some(doc) => idc.put_inline_policy(&ps, doc).await,
+        None => idc.delete_inline_policy(&ps).await,
+    };
+    if let Err(e) = written {
+        return failure(
+            actions,
+            write_api,
+            &e,
+            format!("could not rewrite permission set {permission_set}'s inline policy"),
+        );
+    }
+    actions.push(done(write_api));
+    if let Err(e) = idc.provision(&ps).await {
+        actions.push(ActionRecord {
+            error_code: Some(e.code.clone()),
+            error_message: Some(e.message.clone()),
+            ..idc_action(permission_set, IDC_APIS[4], ActionStatus::Failed)
+        });
+        return failed(e.reason(), format!("the deny is removed from permission set {permission_set}'s policy but re-provisioning failed ({e}): accounts still deny {user_name} until it is provisioned"), actions, e.retryable());
+    }
+    actions.push(done(IDC_APIS[4]));
+    Applied {
+        outcome: Outcome::Released,
+        reason: Reason::DenyAllRemoved,
+        message: format!("removed deadbolt's deny for Identity Center user {user_name} ({user_id}) from permission set {permission_set} (other statements kept) and re-provisioned it"),
         actions,
         retryable: false,
     }
@@ -645,7 +787,12 @@ pub struct OperatorRecord {
     pub record_version: u32,
     /// `block` or `unblock`.
     pub command: &'static str,
-    pub target: ContainmentTarget,
+    /// The IAM user, role or group (absent for an Identity Center user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<ContainmentTarget>,
+    /// The Identity Center user and permission set (`--sso-user`, `--permission-set`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_center: Option<IdentityCenterTarget>,
     pub dry_run: bool,
     pub outcome: Outcome,
     pub reason: Reason,
@@ -663,7 +810,37 @@ impl OperatorRecord {
         OperatorRecord {
             record_version: crate::record::RECORD_VERSION,
             command,
-            target,
+            target: Some(target),
+            identity_center: None,
+            dry_run,
+            outcome: applied.outcome,
+            reason: applied.reason,
+            message: applied.message,
+            actions: applied.actions,
+        }
+    }
+}
+
+/// An Identity Center user in one permission set.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IdentityCenterTarget {
+    pub user_name: String,
+    pub permission_set: String,
+}
+
+impl OperatorRecord {
+    /// The record of an operator's block or unblock of an Identity Center user.
+    pub fn identity_center(
+        command: &'static str,
+        target: IdentityCenterTarget,
+        dry_run: bool,
+        applied: Applied,
+    ) -> Self {
+        OperatorRecord {
+            record_version: crate::record::RECORD_VERSION,
+            command,
+            target: None,
+            identity_center: Some(target),
             dry_run,
             outcome: applied.outcome,
             reason: applied.reason,

@@ -422,6 +422,10 @@ impl IdentityCenterSession {
                 "5. Until step 4 completes, the user's existing sessions of {} keep working; the IAM role itself cannot be changed (AWSReservedSSO roles are managed by Identity Center).",
                 self.role.name
             ),
+            format!(
+                "Steps 1-4 in one command, with credentials of that account: deadbolt block --sso-user {} --permission-set {} (undo: deadbolt unblock with the same arguments)",
+                self.user_name, self.permission_set
+            ),
         ]
     }
 }
