@@ -110,16 +110,31 @@ pub async fn report(
     Ok(ExitCode::SUCCESS)
 }
 
+/// One `deadbolt investigate` invocation.
+pub struct QueryRequest<'a> {
+    pub name: &'a str,
+    pub argument: Option<&'a str>,
+    pub narrowing: Narrowing,
+    pub since: Option<&'a str>,
+    pub until: Option<&'a str>,
+    pub insights: bool,
+    pub json: bool,
+}
+
 pub async fn query(
     options: &AwsOptions,
-    name: &str,
-    argument: Option<&str>,
-    narrowing: Narrowing,
-    (since, until): (Option<&str>, Option<&str>),
+    request: QueryRequest<'_>,
     evidence: &EvidenceArgs,
-    insights: bool,
-    json: bool,
 ) -> anyhow::Result<ExitCode> {
+    let QueryRequest {
+        name,
+        argument,
+        narrowing,
+        since,
+        until,
+        insights,
+        json,
+    } = request;
     // `investigate access-key --access-key KEY` and `source-ip --ip IP` read naturally too.
     let argument = argument.or(match name {
         "access-key" => narrowing.access_key.as_deref(),

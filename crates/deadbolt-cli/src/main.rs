@@ -290,17 +290,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 access_key,
                 source_ip: ip,
             };
-            investigation::query(
-                &options,
-                &query,
-                argument.as_deref(),
+            let request = investigation::QueryRequest {
+                name: &query,
+                argument: argument.as_deref(),
                 narrowing,
-                (since.as_deref(), until.as_deref()),
-                &evidence,
+                since: since.as_deref(),
+                until: until.as_deref(),
                 insights,
                 json,
-            )
-            .await
+            };
+            investigation::query(&options, request, &evidence).await
         }
     }
 }
