@@ -620,3 +620,52 @@ fn investigate_narrows_any_query_by_access_key_and_ip() {
     );
     assert!(run(&["source-ip", "--ip", "203.0.113.250"]).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_follows_the_settings_document_and_never_enforces_on_an_invalid_one() {
+    let moto = Moto::start().await;
+    let session = moto
+        .create_attacker_session("app-deployer", "ci-runner-42")
+        .await;
+    let file = write_event(
+        &finding_for("tor-ip-caller.json", &session.principal),
+        "replay-settings",
+    );
+    let file = file.to_str().unwrap();
+    let set = deadbolt(
+        &moto,
+        &["config", "set", "strategy.role", "revoke-sessions"],
+    );
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+
+    let dry = deadbolt(&moto, &["replay", file, "--json"]);
+    let record: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(record["strategy"], "revoke-sessions", "{record}");
+    assert!(String::from_utf8_lossy(&dry.stderr)
+        .contains("using the settings document /deadbolt/config"));
+
+    let enforce = deadbolt(&moto, &["replay", file, "--enforce", "--json"]);
+    let record: serde_json::Value = serde_json::from_slice(&enforce.stdout).unwrap();
+    assert_eq!(
+        (record["outcome"].as_str(), record["reason"].as_str()),
+        (Some("contained"), Some("sessions_revoked")),
+        "{record}"
+    );
+
+    // A broken document: a replay still explains, but --enforce is refused.
+    use deadbolt_core::runtime::SettingsStore;
+    deadbolt_aws::SsmSettingsStore::from_conf(&moto.sdk_config(&moto.admin), "/deadbolt/config")
+        .store(r#"{"mode": "enforcing"}"#)
+        .await
+        .unwrap();
+    let refused = deadbolt(&moto, &["replay", file, "--enforce"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("refusing --enforce"));
+    let explained = deadbolt(&moto, &["replay", file]);
+    assert!(explained.status.success());
+    assert!(String::from_utf8_lossy(&explained.stderr).contains("is invalid"));
+}

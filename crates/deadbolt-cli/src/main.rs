@@ -48,7 +48,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the responder's decision on a finding file, exactly as the Lambda would.
-    /// Dry-run unless --enforce; other settings come from the DEADBOLT_* environment variables.
+    /// Dry-run unless --enforce; other settings come from the settings document in SSM (or,
+    /// without one, the DEADBOLT_* environment variables).
     Replay {
         /// An EventBridge event with a GuardDuty finding (`-` for standard input).
         finding: PathBuf,
@@ -217,10 +218,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
-            // The CLI's mode is the flag, never the environment: a replay only enforces when
-            // the operator typed --enforce.
-            config.mode = if enforce { Mode::Enforce } else { Mode::DryRun };
             let sdk = load_config(&options).await;
+            // The Lambda's settings document, so the replay uses its strategies, scope and
+            // protected principals. A document that does not validate is never enforced on.
+            let store = deadbolt_aws::SsmSettingsStore::from_conf(&sdk, &cli.config_parameter);
+            match deadbolt_core::runtime::SettingsStore::load(&store).await {
+                Ok(Some(text)) => match deadbolt_core::Settings::parse(&text) {
+                    Ok(settings) => {
+                        config = settings.to_config();
+                        eprintln!("deadbolt: using the settings document {}", cli.config_parameter);
+                    }
+                    Err(e) if enforce => {
+                        eprintln!("deadbolt: the settings document {} is invalid ({e}); refusing --enforce", cli.config_parameter);
+                        return Ok(ExitCode::from(2));
+                    }
+                    Err(e) => eprintln!(
+                        "deadbolt: the settings document {} is invalid ({e}); replaying with the DEADBOLT_* environment, dry-run",
+                        cli.config_parameter
+                    ),
+                },
+                Ok(None) => {}
+                Err(e) => eprintln!(
+                    "deadbolt: could not read the settings document {} ({e}); replaying with the DEADBOLT_* environment",
+                    cli.config_parameter
+                ),
+            }
+            // The CLI's mode is the flag, never the environment or the document: a replay
+            // only enforces when the operator typed --enforce.
+            config.mode = if enforce { Mode::Enforce } else { Mode::DryRun };
+            config.mode_by_account.clear();
+            config.mode_by_finding_type.clear();
             let responder = Responder::new(
                 config,
                 IamInlinePolicies::from_conf(&sdk),
