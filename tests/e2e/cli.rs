@@ -6,16 +6,7 @@ use deadbolt_e2e::runtime_api::built_binary;
 use deadbolt_e2e::{finding_for, fixture_path, Moto};
 
 fn deadbolt(moto: &Moto, args: &[&str]) -> Output {
-    Command::new(built_binary("deadbolt"))
-        .args(args)
-        .env_clear()
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", moto.admin.access_key_id())
-        .env("AWS_SECRET_ACCESS_KEY", moto.admin.secret_access_key())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("deadbolt runs")
+    moto.deadbolt(args)
 }
 
 fn write_event(event: &str, name: &str) -> std::path::PathBuf {
@@ -668,4 +659,29 @@ async fn replay_follows_the_settings_document_and_never_enforces_on_an_invalid_o
     let explained = deadbolt(&moto, &["replay", file]);
     assert!(explained.status.success());
     assert!(String::from_utf8_lossy(&explained.stderr).contains("is invalid"));
+}
+
+#[test]
+fn config_validate_reports_in_json_too() {
+    let ok = offline(&["config", "validate", "docs/config.example.json", "--json"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(v["valid"], true);
+
+    let bad = write_event("{\n  \"follow_up\": \"on\"\n}\n", "bad-settings");
+    let out = offline(&["config", "validate", bad.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    let error = v["error"].as_str().unwrap();
+    assert!(
+        error.contains("line 2")
+            && error.contains("follow_up")
+            && error.contains("off, dry-run, enforce"),
+        "{error}"
+    );
 }

@@ -417,16 +417,8 @@ async fn the_cli_reads_log_groups_and_s3_prefixes() {
     seed_log_group(&moto).await;
     seed_bucket(&moto).await;
     let run = |args: Vec<String>| {
-        std::process::Command::new(deadbolt_e2e::runtime_api::built_binary("deadbolt"))
-            .args(&args)
-            .env_clear()
-            .env("AWS_ENDPOINT_URL", &moto.endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", moto.admin.access_key_id())
-            .env("AWS_SECRET_ACCESS_KEY", moto.admin.secret_access_key())
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .output()
-            .expect("deadbolt runs")
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        moto.deadbolt(&args)
     };
     let names = |out: std::process::Output| -> Vec<String> {
         assert!(

@@ -421,16 +421,7 @@ async fn identity_center_user_is_denied_in_the_permission_set_and_it_is_reprovis
 }
 
 fn cli(moto: &Moto, args: &[&str]) -> Value {
-    let out = std::process::Command::new(deadbolt_e2e::runtime_api::built_binary("deadbolt"))
-        .args(args)
-        .env_clear()
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", moto.admin.access_key_id())
-        .env("AWS_SECRET_ACCESS_KEY", moto.admin.secret_access_key())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("deadbolt runs");
+    let out = moto.deadbolt(args);
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{e}: {} {}",

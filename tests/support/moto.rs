@@ -387,6 +387,23 @@ fn creds(
 }
 
 impl Moto {
+    /// The built `deadbolt` CLI, with nothing from the developer's environment but this
+    /// server and the administrator's credentials.
+    pub fn deadbolt(&self, args: &[&str]) -> std::process::Output {
+        Command::new(crate::runtime_api::built_binary("deadbolt"))
+            .args(args)
+            .env_clear()
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", self.admin.access_key_id())
+            .env("AWS_SECRET_ACCESS_KEY", self.admin.secret_access_key())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("deadbolt runs")
+    }
+}
+
+impl Moto {
     /// An SNS topic for investigation summaries.
     pub async fn create_topic(&self, name: &str) -> String {
         let conf = aws_sdk_sns::config::Builder::from(&self.sdk_config(&self.admin)).build();

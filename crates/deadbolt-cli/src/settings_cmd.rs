@@ -17,10 +17,20 @@ pub enum ConfigCommand {
         json: bool,
     },
     /// Check a settings document file; exact line, key and accepted values on error.
-    Validate { file: std::path::PathBuf },
+    Validate {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Change one key of the stored document (validated before it is written), e.g.
     /// `deadbolt config set mode enforce`.
-    Set { key: String, value: String },
+    Set {
+        key: String,
+        value: String,
+        /// Print the document as written.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(
@@ -29,7 +39,7 @@ pub async fn run(
     command: ConfigCommand,
 ) -> anyhow::Result<ExitCode> {
     match command {
-        ConfigCommand::Validate { file } => Ok(validate(&file)),
+        ConfigCommand::Validate { file, json } => Ok(validate(&file, json)),
         ConfigCommand::Show { json } => {
             let store = SsmSettingsStore::from_conf(&load_config(options).await, parameter);
             let (settings, origin) = match store.load().await? {
@@ -59,7 +69,7 @@ pub async fn run(
             }
             Ok(ExitCode::SUCCESS)
         }
-        ConfigCommand::Set { key, value } => {
+        ConfigCommand::Set { key, value, json } => {
             let store = SsmSettingsStore::from_conf(&load_config(options).await, parameter);
             let mut settings = match store.load().await? {
                 Some(text) => match Settings::parse(&text) {
@@ -83,13 +93,17 @@ pub async fn run(
                 return Ok(ExitCode::from(1));
             }
             store.store(&document).await?;
-            println!("{key} = {value} written to {parameter}; the functions pick it up within their TTL (default 60 s)");
+            if json {
+                println!("{document}");
+            } else {
+                println!("{key} = {value} written to {parameter}; the functions pick it up within their TTL (default 60 s)");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn validate(file: &Path) -> ExitCode {
+fn validate(file: &Path, json: bool) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => {
@@ -97,9 +111,19 @@ fn validate(file: &Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match Settings::parse(&text) {
+    let result = Settings::parse(&text);
+    if json {
+        let error = result.as_ref().err().map(|e| e.to_string());
+        println!(
+            "{}",
+            serde_json::json!({"file": file.display().to_string(), "valid": error.is_none(), "error": error})
+        );
+    }
+    match result {
         Ok(_) => {
-            println!("{}: valid", file.display());
+            if !json {
+                println!("{}: valid", file.display());
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -329,6 +329,113 @@ fn contained(
     }
 }
 
+/// What both directions of the Identity Center strategy read first.
+struct IdcLookup {
+    ps: crate::ports::PermissionSetRef,
+    user_id: String,
+    existing: Option<String>,
+    actions: Vec<ActionRecord>,
+}
+
+/// The permission set by name, the user's identity-store id, and the set's inline policy, each
+/// call recorded; on any failure the finished record, whose message ends with `consequence`.
+async fn look_up_identity_center<C: IdentityCenter>(
+    idc: &C,
+    permission_set: &str,
+    user_name: &str,
+    consequence: &str,
+) -> Result<IdcLookup, Applied> {
+    let mut actions = Vec::new();
+    let done = |api: &str| idc_action(permission_set, api, ActionStatus::Done);
+    let fail = |mut actions: Vec<ActionRecord>, api: &str, e: &IamError, reason, what: String| {
+        actions.push(ActionRecord {
+            error_code: Some(e.code.clone()),
+            error_message: Some(e.message.clone()),
+            ..idc_action(permission_set, api, ActionStatus::Failed)
+        });
+        failed(
+            reason,
+            format!("{what} ({e}); {consequence}"),
+            actions,
+            e.retryable(),
+        )
+    };
+    let not_found = |mut actions: Vec<ActionRecord>, api: &str, what: String| {
+        actions.push(done(api));
+        failed(
+            Reason::IdentityCenterLookupFailed,
+            format!("{what}; {consequence}"),
+            actions,
+            false,
+        )
+    };
+    let ps = match idc.find_permission_set(permission_set).await {
+        Ok(Some(ps)) => ps,
+        Ok(None) => {
+            return Err(not_found(
+                actions,
+                IDC_APIS[0],
+                format!(
+                    "no permission set named {permission_set:?} in the Identity Center instance"
+                ),
+            ))
+        }
+        Err(e) => {
+            return Err(fail(
+                actions,
+                IDC_APIS[0],
+                &e,
+                Reason::IdentityCenterLookupFailed,
+                format!("could not find permission set {permission_set:?}"),
+            ))
+        }
+    };
+    actions.push(done(IDC_APIS[0]));
+    let user_id = match idc.find_user_id(&ps.identity_store_id, user_name).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return Err(not_found(
+                actions,
+                IDC_APIS[1],
+                format!(
+                    "no Identity Center user named {user_name:?} in identity store {}",
+                    ps.identity_store_id
+                ),
+            ))
+        }
+        Err(e) => {
+            return Err(fail(
+                actions,
+                IDC_APIS[1],
+                &e,
+                Reason::IdentityCenterLookupFailed,
+                format!("could not look up Identity Center user {user_name:?}"),
+            ))
+        }
+    };
+    actions.push(done(IDC_APIS[1]));
+    let existing = match idc.get_inline_policy(&ps).await {
+        Ok(existing) => existing,
+        Err(e) => {
+            let reason = e.reason();
+            return Err(fail(
+                actions,
+                IDC_APIS[2],
+                &e,
+                reason,
+                format!("could not read permission set {permission_set}'s inline policy"),
+            ));
+        }
+    };
+    actions.push(done(IDC_APIS[2]));
+    Ok(IdcLookup {
+        ps,
+        user_id,
+        existing,
+        actions,
+    })
+}
+
 /// `permission-set-deny`: add a Deny for one Identity Center user to the permission set's
 /// inline policy (every other statement kept exactly) and re-provision it.
 pub async fn apply_identity_center<C: IdentityCenter>(
@@ -337,10 +444,24 @@ pub async fn apply_identity_center<C: IdentityCenter>(
     permission_set: &str,
     user_name: &str,
 ) -> Applied {
-    let mut actions: Vec<ActionRecord> = Vec::new();
+    let IdcLookup {
+        ps,
+        user_id,
+        existing,
+        mut actions,
+    } = match look_up_identity_center(
+        idc,
+        permission_set,
+        user_name,
+        "the Identity Center user is NOT contained",
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(applied) => return applied,
+    };
     let done = |api: &str| idc_action(permission_set, api, ActionStatus::Done);
-    let fail = |actions: Vec<ActionRecord>, api: &str, e: &IamError, reason, what: String| {
-        let mut actions = actions;
+    let fail = |mut actions: Vec<ActionRecord>, api: &str, e: &IamError, reason, what: String| {
         actions.push(ActionRecord {
             error_code: Some(e.code.clone()),
             error_message: Some(e.message.clone()),
@@ -353,72 +474,6 @@ pub async fn apply_identity_center<C: IdentityCenter>(
             e.retryable(),
         )
     };
-    let not_found = |actions: Vec<ActionRecord>, what: String| {
-        failed(
-            Reason::IdentityCenterLookupFailed,
-            format!("{what}; the Identity Center user is NOT contained"),
-            actions,
-            false,
-        )
-    };
-    let ps = match idc.find_permission_set(permission_set).await {
-        Ok(Some(ps)) => ps,
-        Ok(None) => {
-            actions.push(done(IDC_APIS[0]));
-            return not_found(
-                actions,
-                format!(
-                    "no permission set named {permission_set:?} in the Identity Center instance"
-                ),
-            );
-        }
-        Err(e) => {
-            return fail(
-                actions,
-                IDC_APIS[0],
-                &e,
-                Reason::IdentityCenterLookupFailed,
-                format!("could not find permission set {permission_set:?}"),
-            )
-        }
-    };
-    actions.push(done(IDC_APIS[0]));
-    let user_id = match idc.find_user_id(&ps.identity_store_id, user_name).await {
-        Ok(Some(id)) => id,
-        Ok(None) => {
-            actions.push(done(IDC_APIS[1]));
-            return not_found(
-                actions,
-                format!(
-                    "no Identity Center user named {user_name:?} in identity store {}",
-                    ps.identity_store_id
-                ),
-            );
-        }
-        Err(e) => {
-            return fail(
-                actions,
-                IDC_APIS[1],
-                &e,
-                Reason::IdentityCenterLookupFailed,
-                format!("could not look up Identity Center user {user_name:?}"),
-            )
-        }
-    };
-    actions.push(done(IDC_APIS[1]));
-    let existing = match idc.get_inline_policy(&ps).await {
-        Ok(existing) => existing,
-        Err(e) => {
-            return fail(
-                actions,
-                IDC_APIS[2],
-                &e,
-                e.reason(),
-                format!("could not read permission set {permission_set}'s inline policy"),
-            )
-        }
-    };
-    actions.push(done(IDC_APIS[2]));
     let (outcome, reason, message) = match merge_permission_set_policy(
         existing.as_deref(),
         finding_id,
@@ -493,6 +548,15 @@ pub async fn release_identity_center<C: IdentityCenter>(
     user_name: &str,
     dry_run: bool,
 ) -> Applied {
+    let IdcLookup {
+        ps,
+        user_id,
+        existing,
+        mut actions,
+    } = match look_up_identity_center(idc, permission_set, user_name, "nothing was removed").await {
+        Ok(found) => found,
+        Err(applied) => return applied,
+    };
     let done = |api: &str| idc_action(permission_set, api, ActionStatus::Done);
     let failure = |mut actions: Vec<ActionRecord>, api: &str, e: &IamError, what: String| {
         actions.push(ActionRecord {
@@ -507,61 +571,6 @@ pub async fn release_identity_center<C: IdentityCenter>(
             e.retryable(),
         )
     };
-    let mut actions = Vec::new();
-    let ps = match idc.find_permission_set(permission_set).await {
-        Ok(Some(ps)) => ps,
-        Ok(None) => {
-            actions.push(done(IDC_APIS[0]));
-            return failed(
-                Reason::IdentityCenterLookupFailed,
-                format!("no permission set named {permission_set:?}; nothing was removed"),
-                actions,
-                false,
-            );
-        }
-        Err(e) => {
-            return failure(
-                actions,
-                IDC_APIS[0],
-                &e,
-                format!("could not find permission set {permission_set:?}"),
-            )
-        }
-    };
-    actions.push(done(IDC_APIS[0]));
-    let user_id = match idc.find_user_id(&ps.identity_store_id, user_name).await {
-        Ok(Some(id)) => id,
-        Ok(None) => {
-            actions.push(done(IDC_APIS[1]));
-            return failed(
-                Reason::IdentityCenterLookupFailed,
-                format!("no Identity Center user named {user_name:?}; nothing was removed"),
-                actions,
-                false,
-            );
-        }
-        Err(e) => {
-            return failure(
-                actions,
-                IDC_APIS[1],
-                &e,
-                format!("could not look up Identity Center user {user_name:?}"),
-            )
-        }
-    };
-    actions.push(done(IDC_APIS[1]));
-    let existing = match idc.get_inline_policy(&ps).await {
-        Ok(existing) => existing,
-        Err(e) => {
-            return failure(
-                actions,
-                IDC_APIS[2],
-                &e,
-                format!("could not read permission set {permission_set}'s inline policy"),
-            )
-        }
-    };
-    actions.push(done(IDC_APIS[2]));
     let Some((remaining, removed)) = existing
         .as_deref()
         .and_then(|doc| crate::policy::remove_permission_set_denies(doc, Some(&user_id)))

@@ -228,35 +228,15 @@ pub fn decide(
             ),
         );
     }
-    if account
-        .own_identity
-        .as_ref()
-        .is_some_and(|own| own.kind == target.kind && own.name.eq_ignore_ascii_case(&target.name))
-    {
-        return (
-            principal,
-            pass(
-                Outcome::Skipped,
-                Reason::DeadboltItself,
-                format!("{target} is deadbolt's own identity and is always protected"),
-            ),
-        );
-    }
-    if let Some(pattern) = protected_by(
+    if let Some((reason, message)) = never_contained(
         config,
+        account,
         &target,
         principal.as_ref(),
         &f.partition,
         &f.account_id,
     ) {
-        return (
-            principal,
-            pass(
-                Outcome::Skipped,
-                Reason::ProtectedPrincipal,
-                format!("{target} matches the protected-principal pattern {pattern:?}"),
-            ),
-        );
+        return (principal, pass(Outcome::Skipped, reason, message));
     }
 
     let mode = config.effective_mode(&f.finding_type, &f.account_id);
@@ -428,6 +408,34 @@ impl IdentityCenterSession {
             ),
         ]
     }
+}
+
+/// deadbolt's own identity and the protected principals: never contained, whatever the mode
+/// (shared by the responder and follow-up containment).
+pub fn never_contained(
+    config: &Config,
+    account: &AccountContext,
+    target: &ContainmentTarget,
+    principal: Option<&Principal>,
+    partition: &str,
+    account_id: &str,
+) -> Option<(Reason, String)> {
+    if account
+        .own_identity
+        .as_ref()
+        .is_some_and(|own| own.kind == target.kind && own.name.eq_ignore_ascii_case(&target.name))
+    {
+        return Some((
+            Reason::DeadboltItself,
+            format!("{target} is deadbolt's own identity and is always protected"),
+        ));
+    }
+    protected_by(config, target, principal, partition, account_id).map(|pattern| {
+        (
+            Reason::ProtectedPrincipal,
+            format!("{target} matches the protected-principal pattern {pattern:?}"),
+        )
+    })
 }
 
 /// The first protected pattern matching the target's name, its path-less IAM ARN, or its

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use deadbolt_core::breaker::CircuitBreaker;
 use deadbolt_core::containment::{self, planned};
-use deadbolt_core::decision::{is_long_term_key, protected_by, AccountContext, PlanStrategy};
+use deadbolt_core::decision::{is_long_term_key, never_contained, AccountContext, PlanStrategy};
 use deadbolt_core::finding::Finding;
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
 use deadbolt_core::ports::{
@@ -183,29 +183,15 @@ fn decide_one(
             format!("{target} is a service-linked role"),
         );
     }
-    if account
-        .own_identity
-        .as_ref()
-        .is_some_and(|own| own.kind == target.kind && own.name.eq_ignore_ascii_case(&target.name))
-    {
-        return pass(
-            Outcome::Skipped,
-            Reason::DeadboltItself,
-            format!("{target} is deadbolt's own identity and is always protected"),
-        );
-    }
-    if let Some(pattern) = protected_by(
+    if let Some((reason, message)) = never_contained(
         config,
+        account,
         &target,
         None,
         &finding.partition,
         &finding.account_id,
     ) {
-        return pass(
-            Outcome::Skipped,
-            Reason::ProtectedPrincipal,
-            format!("{target} matches the protected-principal pattern {pattern:?}"),
-        );
+        return pass(Outcome::Skipped, reason, message);
     }
     let (strategy, deactivate_access_key) = match key {
         Some(k) if is_long_term_key(k) => (PlanStrategy::AccessKeyOnly, Some(k.to_string())),
