@@ -211,14 +211,44 @@ fn decide_one(
         strategy,
         deactivate_access_key,
     };
-    match config.follow_up {
-        Mode::Off => pass(
+    if config.follow_up == Mode::Off {
+        return pass(
             Outcome::Skipped,
             Reason::ModeOff,
             format!("follow_up is off; would {} (deadbolt config set follow_up dry-run to see it planned)", describe(&plan)),
+        );
+    }
+    // Follow-ups never act beyond the finding itself: a finding the operators keep out of
+    // scope, or in dry-run, does not have its follow-ups enforced either.
+    if !config.finding_type_enabled(&finding.finding_type) {
+        return pass(
+            Outcome::Skipped,
+            Reason::FindingTypeNotEnabled,
+            format!("finding type {} is not among the types that may trigger containment, so neither are its follow-ups", finding.finding_type),
+        );
+    }
+    if finding.severity < config.min_severity {
+        return pass(
+            Outcome::Skipped,
+            Reason::BelowMinSeverity,
+            format!(
+                "severity {} is below the configured minimum {}, so no follow-up either",
+                finding.severity, config.min_severity
+            ),
+        );
+    }
+    let finding_mode = config.effective_mode(&finding.finding_type, &finding.account_id);
+    match (config.follow_up, finding_mode) {
+        (_, Mode::Off) => pass(
+            Outcome::Skipped,
+            Reason::ModeOff,
+            format!(
+                "the finding's mode is off, so are its follow-ups; would {}",
+                describe(&plan)
+            ),
         ),
-        Mode::DryRun => FollowUpDecision::DryRun(plan),
-        Mode::Enforce => FollowUpDecision::Contain(plan),
+        (Mode::Enforce, Mode::Enforce) => FollowUpDecision::Contain(plan),
+        _ => FollowUpDecision::DryRun(plan),
     }
 }
 

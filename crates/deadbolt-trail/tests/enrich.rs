@@ -153,8 +153,10 @@ mod follow_up {
             .with_access_key("bob", "AKIARBOBSECONDKEY002")
             .with_access_key("bob", "AKIARBOBEXAMPLEKEY01")
     }
+    /// The finding itself in enforce, follow-ups as given.
     fn config(follow_up: Mode) -> Config {
         Config {
+            mode: Mode::Enforce,
             follow_up,
             ..Config::default()
         }
@@ -307,6 +309,41 @@ mod follow_up {
             "iam:UpdateAccessKey"
         );
         assert_eq!(json["follow_up"][1]["actions"][0]["status"], "planned");
+    }
+
+    #[tokio::test]
+    async fn follow_ups_never_act_beyond_the_findings_own_mode_and_scope() {
+        // follow_up enforce, but the finding is in dry-run: the follow-ups are dry-run too.
+        let p = iam();
+        let mut c = config(Mode::Enforce);
+        c.mode = Mode::DryRun;
+        let record = run(&p, &c, &Inbox::default()).await;
+        assert!(record
+            .follow_up
+            .iter()
+            .all(|r| r.outcome == Outcome::WouldContain));
+        assert!(p.calls().is_empty());
+        // The finding's account is switched off: so are its follow-ups.
+        let mut c = config(Mode::Enforce);
+        c.mode_by_account.insert(ACCOUNT.into(), Mode::Off);
+        let record = run(&p, &c, &Inbox::default()).await;
+        assert!(record
+            .follow_up
+            .iter()
+            .all(|r| (r.outcome, r.reason) == (Outcome::Skipped, Reason::ModeOff)));
+        // Below the minimum severity (the scenario's finding is 2): nothing either.
+        let mut c = config(Mode::Enforce);
+        c.min_severity = 4.0;
+        let record = run(&p, &c, &Inbox::default()).await;
+        assert!(
+            record
+                .follow_up
+                .iter()
+                .all(|r| r.reason == Reason::BelowMinSeverity),
+            "{:?}",
+            record.follow_up
+        );
+        assert!(p.calls().is_empty());
     }
 
     #[tokio::test]
