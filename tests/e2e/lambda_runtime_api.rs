@@ -213,3 +213,199 @@ async fn the_settings_document_in_ssm_toggles_enforcement_without_a_redeploy() {
         "{invalid}"
     );
 }
+
+/// Every RFC 3339 string in `v` moved by `shift_ms` (CloudTrail's `Z` seconds and GuardDuty's
+/// milliseconds alike).
+fn shift_times(v: &mut serde_json::Value, shift_ms: i64) {
+    use deadbolt_trail::{format_rfc3339_ms, parse_rfc3339_ms};
+    match v {
+        serde_json::Value::String(s) if s.len() >= 20 && s.starts_with("20") && s.contains('T') => {
+            if let Ok(ms) = parse_rfc3339_ms(s) {
+                let moved = format_rfc3339_ms(ms + shift_ms);
+                // Keep each field's own precision.
+                *s = if s.contains('.') {
+                    moved
+                } else {
+                    format!("{}Z", &moved[..19])
+                };
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| shift_times(i, shift_ms)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|i| shift_times(i, shift_ms)),
+        _ => {}
+    }
+}
+
+/// The enricher as deployed: the built binary under the runtime API, its evidence from the
+/// trail's CloudWatch Logs group, its settings from SSM, and IAM with authentication on. The
+/// walkthrough's attacker created a user and two access keys; with `follow_up: enforce` the
+/// created user is blocked and exactly the created keys are deactivated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enricher_binary_contains_what_the_attacker_created_when_follow_up_is_enforced() {
+    use deadbolt_core::runtime::SettingsStore;
+    let moto = Moto::start().await;
+    let iam = moto.iam(&moto.admin, None);
+    let new_key = |user: &'static str| {
+        let iam = iam.clone();
+        async move {
+            iam.create_access_key()
+                .user_name(user)
+                .send()
+                .await
+                .unwrap()
+                .access_key
+                .unwrap()
+                .access_key_id
+        }
+    };
+    for user in ["backdoor-admin", "bob"] {
+        iam.create_user().user_name(user).send().await.unwrap();
+    }
+    let backdoor_key = new_key("backdoor-admin").await;
+    let bobs_own_key = new_key("bob").await;
+    let bobs_new_key = new_key("bob").await;
+
+    // The scenario, in moto's account, with the keys moto handed out, two days ago (CloudWatch
+    // Logs, like moto, refuses events older than 14 days).
+    let path = deadbolt_e2e::repo_root().join(
+        "tests/fixtures/cloudtrail-followup/111122223333_CloudTrail_us-east-1_20261120T1415Z_followup.json",
+    );
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("111122223333", "123456789012")
+        .replace("AKIARBACKDOOR0000001", &backdoor_key)
+        .replace("AKIARBOBSECONDKEY002", &bobs_new_key);
+    let hour = 3_600_000i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let shift = (now - 2 * 24 * hour) / hour * hour - 1_795_183_200_000; // 2026-11-20T14:00Z
+    let mut trail: serde_json::Value = serde_json::from_str(&text).unwrap();
+    shift_times(&mut trail, shift);
+    let logs = moto.logs(&moto.admin);
+    logs.create_log_group()
+        .log_group_name("CloudTrail/DefaultLogGroup")
+        .send()
+        .await
+        .unwrap();
+    logs.create_log_stream()
+        .log_group_name("CloudTrail/DefaultLogGroup")
+        .log_stream_name("123456789012_CloudTrail_us-east-1")
+        .send()
+        .await
+        .unwrap();
+    let mut events: Vec<(i64, String)> = trail["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let t = deadbolt_trail::parse_rfc3339_ms(r["eventTime"].as_str().unwrap()).unwrap();
+            (t, r.to_string())
+        })
+        .collect();
+    events.sort_by_key(|(t, _)| *t);
+    let mut put = logs
+        .put_log_events()
+        .log_group_name("CloudTrail/DefaultLogGroup")
+        .log_stream_name("123456789012_CloudTrail_us-east-1");
+    for (timestamp, message) in events {
+        put = put.log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(timestamp)
+                .message(message)
+                .build()
+                .unwrap(),
+        );
+    }
+    put.send().await.unwrap();
+
+    deadbolt_aws::SsmSettingsStore::from_conf(&moto.sdk_config(&moto.admin), "/deadbolt/config")
+        .store(r#"{"version": 1, "mode": "enforce", "follow_up": "enforce"}"#)
+        .await
+        .unwrap();
+    let mut finding: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            deadbolt_e2e::repo_root().join("tests/fixtures/scenario/finding.json"),
+        )
+        .unwrap()
+        .replace("111122223333", "123456789012"),
+    )
+    .unwrap();
+    shift_times(&mut finding, shift);
+
+    let mut env = env_for(&moto, "dry-run");
+    env.push((
+        "DEADBOLT_TRAIL_LOG_GROUP",
+        "CloudTrail/DefaultLogGroup".into(),
+    ));
+    let log = std::env::temp_dir().join(format!("deadbolt-followup-{}.log", std::process::id()));
+    let lambda = LambdaHarness::start(&built_binary("enricher"), &env, log);
+    let event = finding.to_string();
+    let (lambda, result) = tokio::task::spawn_blocking(move || {
+        let r = lambda.invoke(&event);
+        (lambda, r)
+    })
+    .await
+    .unwrap();
+    let record = result.expect("the enricher answers");
+    let follow_ups: Vec<(String, String, String)> = record["follow_up"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no follow_up in {record}"))
+        .iter()
+        .map(|f| {
+            (
+                f["target"].as_str().unwrap().to_string(),
+                f["outcome"].as_str().unwrap().to_string(),
+                f["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expect = |t: &str, o: &str, r: &str| (t.to_string(), o.to_string(), r.to_string());
+    assert_eq!(
+        follow_ups,
+        [
+            expect("user/backdoor-admin", "contained", "deny_all_attached"),
+            expect("user/backdoor-admin", "contained", "access_key_deactivated"),
+            expect("user/bob", "contained", "access_key_deactivated"),
+        ],
+        "{record}"
+    );
+
+    // What IAM now says: the created user blocked, exactly the created keys inactive.
+    assert!(moto
+        .user_policy("backdoor-admin", "DenyAll")
+        .await
+        .is_some());
+    assert!(moto.user_policy("bob", "DenyAll").await.is_none());
+    let status = |user: &'static str| {
+        let iam = iam.clone();
+        async move {
+            iam.list_access_keys()
+                .user_name(user)
+                .send()
+                .await
+                .unwrap()
+                .access_key_metadata
+                .into_iter()
+                .map(|k| {
+                    (
+                        k.access_key_id.unwrap(),
+                        k.status.unwrap().as_str().to_string(),
+                    )
+                })
+                .collect::<std::collections::HashMap<_, _>>()
+        }
+    };
+    assert_eq!(status("backdoor-admin").await[&backdoor_key], "Inactive");
+    let bob = status("bob").await;
+    assert_eq!(bob[&bobs_new_key], "Inactive");
+    assert_eq!(bob[&bobs_own_key], "Active");
+    // One structured log line per follow-up decision.
+    let lines = lambda.log_lines();
+    let logged = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "follow_up")
+        .count();
+    assert_eq!(logged, 3, "{lines:?}");
+}
