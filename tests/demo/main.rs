@@ -147,6 +147,29 @@ async fn main() {
         None => println!("   not investigated: {}", record.message),
     }
 
+    step(
+        7,
+        "And the responder's decision for that finding: an Identity Center session",
+    );
+    println!("   IAM refuses changes to AWSReservedSSO_* roles, so by default (strategy.identity_center:");
+    println!("   manual) deadbolt writes nothing and puts the exact steps in the record. The same");
+    println!("   responder code, in its account, enforce mode, with nothing to call:\n");
+    let responder = deadbolt_core::Responder::new(
+        deadbolt_core::Config {
+            mode: deadbolt_core::Mode::Enforce,
+            ..deadbolt_core::Config::default()
+        },
+        deadbolt_core::memory::MemoryPolicies::new(),
+        deadbolt_core::memory::FixedIdentity::new(
+            "111122223333",
+            "arn:aws:sts::111122223333:assumed-role/deadbolt-responder/responder",
+        ),
+    );
+    let decision = responder.handle(&raw).await;
+    for line in decision.to_text().lines() {
+        println!("   {line}");
+    }
+
     println!("\nUndo the block: deadbolt unblock --user mallory   (or playbook 2.5: aws iam delete-user-policy --user-name mallory --policy-name DenyAll)");
     println!("Replay any finding yourself, dry-run by default: deadbolt replay FINDING.json");
     println!(
