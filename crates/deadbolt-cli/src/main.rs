@@ -248,11 +248,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.mode = if enforce { Mode::Enforce } else { Mode::DryRun };
             config.mode_by_account.clear();
             config.mode_by_finding_type.clear();
+            // Wired like the Lambda (Identity Center only called under permission-set-deny).
             let responder = Responder::new(
                 config,
                 IamInlinePolicies::from_conf(&sdk),
                 StsIdentity::from_conf(&sdk),
-            );
+            )
+            .with_identity_center(AwsIdentityCenter::from_conf(&sdk));
             let record = responder.handle(&raw).await;
             if record.outcome == Outcome::Rejected {
                 eprintln!("deadbolt: {}", record.message);
