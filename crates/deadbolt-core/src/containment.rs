@@ -90,11 +90,9 @@ where
                 ));
             }
             Err(e) => {
-                applied.actions.push(ActionRecord {
-                    error_code: Some(e.code.clone()),
-                    error_message: Some(e.message.clone()),
-                    ..key_action(t, key, ActionStatus::Failed)
-                });
+                applied
+                    .actions
+                    .push(with_error(key_action(t, key, ActionStatus::Failed), &e));
                 applied.message.push_str(&format!(
                     ". Could not deactivate access key {key} ({e}): deactivate it by hand \
                      (aws iam update-access-key --user-name {} --access-key-id {key} --status Inactive)",
@@ -134,11 +132,7 @@ async fn apply_key_only<P: AccessKeys>(policies: &P, plan: &ContainmentPlan) -> 
                 "could not deactivate access key {key} of {t} ({e}); it still works. By hand: aws iam update-access-key --user-name {} --access-key-id {key} --status Inactive",
                 t.name
             ),
-            vec![ActionRecord {
-                error_code: Some(e.code.clone()),
-                error_message: Some(e.message.clone()),
-                ..key_action(t, key, ActionStatus::Failed)
-            }],
+            vec![with_error(key_action(t, key, ActionStatus::Failed), &e)],
             e.retryable(),
         ),
     }
@@ -347,18 +341,9 @@ async fn look_up_identity_center<C: IdentityCenter>(
 ) -> Result<IdcLookup, Applied> {
     let mut actions = Vec::new();
     let done = |api: &str| idc_action(permission_set, api, ActionStatus::Done);
-    let fail = |mut actions: Vec<ActionRecord>, api: &str, e: &IamError, reason, what: String| {
-        actions.push(ActionRecord {
-            error_code: Some(e.code.clone()),
-            error_message: Some(e.message.clone()),
-            ..idc_action(permission_set, api, ActionStatus::Failed)
-        });
-        failed(
-            reason,
-            format!("{what} ({e}); {consequence}"),
-            actions,
-            e.retryable(),
-        )
+    let fail = |actions, api: &str, e: &IamError, reason, what: String| {
+        let message = format!("{what} ({e}); {consequence}");
+        idc_failed(permission_set, actions, api, e, reason, message)
     };
     let not_found = |mut actions: Vec<ActionRecord>, api: &str, what: String| {
         actions.push(done(api));
@@ -461,18 +446,9 @@ pub async fn apply_identity_center<C: IdentityCenter>(
         Err(applied) => return applied,
     };
     let done = |api: &str| idc_action(permission_set, api, ActionStatus::Done);
-    let fail = |mut actions: Vec<ActionRecord>, api: &str, e: &IamError, reason, what: String| {
-        actions.push(ActionRecord {
-            error_code: Some(e.code.clone()),
-            error_message: Some(e.message.clone()),
-            ..idc_action(permission_set, api, ActionStatus::Failed)
-        });
-        failed(
-            reason,
-            format!("{what} ({e}); the Identity Center user is NOT contained"),
-            actions,
-            e.retryable(),
-        )
+    let fail = |actions, api: &str, e: &IamError, reason, what: String| {
+        let message = format!("{what} ({e}); the Identity Center user is NOT contained");
+        idc_failed(permission_set, actions, api, e, reason, message)
     };
     let (outcome, reason, message) = match merge_permission_set_policy(
         existing.as_deref(),
@@ -558,18 +534,9 @@ pub async fn release_identity_center<C: IdentityCenter>(
         Err(applied) => return applied,
     };
     let done = |api: &str| idc_action(permission_set, api, ActionStatus::Done);
-    let failure = |mut actions: Vec<ActionRecord>, api: &str, e: &IamError, what: String| {
-        actions.push(ActionRecord {
-            error_code: Some(e.code.clone()),
-            error_message: Some(e.message.clone()),
-            ..idc_action(permission_set, api, ActionStatus::Failed)
-        });
-        failed(
-            e.reason(),
-            format!("{what} ({e}); nothing was removed"),
-            actions,
-            e.retryable(),
-        )
+    let failure = |actions, api: &str, e: &IamError, what: String| {
+        let message = format!("{what} ({e}); nothing was removed");
+        idc_failed(permission_set, actions, api, e, e.reason(), message)
     };
     let Some((remaining, removed)) = existing
         .as_deref()
@@ -617,12 +584,15 @@ pub async fn release_identity_center<C: IdentityCenter>(
     }
     actions.push(done(write_api));
     if let Err(e) = idc.provision(&ps).await {
-        actions.push(ActionRecord {
-            error_code: Some(e.code.clone()),
-            error_message: Some(e.message.clone()),
-            ..idc_action(permission_set, IDC_APIS[4], ActionStatus::Failed)
-        });
-        return failed(e.reason(), format!("the deny is removed from permission set {permission_set}'s policy but re-provisioning failed ({e}): accounts still deny {user_name} until it is provisioned"), actions, e.retryable());
+        let message = format!("the deny is removed from permission set {permission_set}'s policy but re-provisioning failed ({e}): accounts still deny {user_name} until it is provisioned");
+        return idc_failed(
+            permission_set,
+            actions,
+            IDC_APIS[4],
+            &e,
+            e.reason(),
+            message,
+        );
     }
     actions.push(done(IDC_APIS[4]));
     Applied {
@@ -682,11 +652,7 @@ pub async fn reactivate_key<P: AccessKeys>(
         .await
     {
         Ok(()) => key_action(target, key, ActionStatus::Done),
-        Err(e) => ActionRecord {
-            error_code: Some(e.code.clone()),
-            error_message: Some(e.message.clone()),
-            ..key_action(target, key, ActionStatus::Failed)
-        },
+        Err(e) => with_error(key_action(target, key, ActionStatus::Failed), &e),
     }
 }
 
@@ -782,11 +748,33 @@ pub fn action(target: &ContainmentTarget, op: PolicyOp, status: ActionStatus) ->
 }
 
 fn failed_action(target: &ContainmentTarget, op: PolicyOp, e: &IamError) -> ActionRecord {
+    with_error(action(target, op, ActionStatus::Failed), e)
+}
+
+/// `action`, marked failed with the error code and message AWS returned.
+fn with_error(action: ActionRecord, e: &IamError) -> ActionRecord {
     ActionRecord {
+        status: ActionStatus::Failed,
         error_code: Some(e.code.clone()),
         error_message: Some(e.message.clone()),
-        ..action(target, op, ActionStatus::Failed)
+        ..action
     }
+}
+
+/// A failed Identity Center call ends the record: the call marked failed, then `message`.
+fn idc_failed(
+    permission_set: &str,
+    mut actions: Vec<ActionRecord>,
+    api: &str,
+    e: &IamError,
+    reason: Reason,
+    message: String,
+) -> Applied {
+    actions.push(with_error(
+        idc_action(permission_set, api, ActionStatus::Failed),
+        e,
+    ));
+    failed(reason, message, actions, e.retryable())
 }
 
 /// What an operator's `block` or `unblock` did: the CLI's record, in the same vocabulary as the
