@@ -61,37 +61,9 @@ enum Command {
         json: bool,
     },
     /// Attach deadbolt's DenyAll to a user, role or group (playbook 2.4).
-    Block {
-        #[command(flatten)]
-        target: TargetArgs,
-        /// With --user: also set this one access key inactive (the user's other keys are
-        /// untouched).
-        #[arg(long, requires = "user")]
-        access_key: Option<String>,
-        /// The permission set for --sso-user.
-        #[arg(long, requires = "sso_user")]
-        permission_set: Option<String>,
-        /// Show what would be done; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Block(OperatorArgs),
     /// Remove deadbolt's DenyAll (playbook 2.5). A DenyAll deadbolt did not write is left alone.
-    Unblock {
-        #[command(flatten)]
-        target: TargetArgs,
-        /// With --user: also set this access key active again.
-        #[arg(long, requires = "user")]
-        access_key: Option<String>,
-        /// The permission set for --sso-user.
-        #[arg(long, requires = "sso_user")]
-        permission_set: Option<String>,
-        #[arg(long)]
-        dry_run: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Unblock(OperatorArgs),
     /// Investigate one finding from CloudTrail: who did it (the role chain), what they did,
     /// what is new for them, what they left behind. LookupEvents unless --cloudtrail.
     Report {
@@ -146,6 +118,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What `block` and `unblock` act on, and how.
+#[derive(Args)]
+struct OperatorArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// With --user: also set this one access key inactive (block) or active again (unblock);
+    /// the user's other keys are untouched.
+    #[arg(long, requires = "user")]
+    access_key: Option<String>,
+    /// The permission set for --sso-user.
+    #[arg(long, requires = "sso_user")]
+    permission_set: Option<String>,
+    /// Show what would be done; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -270,26 +261,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Block {
-            target,
-            access_key,
-            permission_set,
-            dry_run,
-            json,
-        } => {
-            let extra = (access_key, permission_set);
-            operator(&options, "block", &target, extra, dry_run, json).await
-        }
-        Command::Unblock {
-            target,
-            access_key,
-            permission_set,
-            dry_run,
-            json,
-        } => {
-            let extra = (access_key, permission_set);
-            operator(&options, "unblock", &target, extra, dry_run, json).await
-        }
+        Command::Block(args) => operator(&options, "block", args).await,
+        Command::Unblock(args) => operator(&options, "unblock", args).await,
         Command::List {
             what,
             blocked,
@@ -336,10 +309,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn operator(
     options: &AwsOptions,
     command: &'static str,
-    args: &TargetArgs,
-    (access_key, permission_set): (Option<String>, Option<String>),
-    dry_run: bool,
-    json: bool,
+    OperatorArgs {
+        target: args,
+        access_key,
+        permission_set,
+        dry_run,
+        json,
+    }: OperatorArgs,
 ) -> anyhow::Result<ExitCode> {
     if let (Some(user), Some(set)) = (&args.sso_user, &permission_set) {
         if access_key.is_some() {
