@@ -2,8 +2,7 @@
 //! TTL has passed, every transition logged. Shared by the responder and the enricher so both
 //! apply a toggle the same way and within the same minute.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
+use deadbolt_core::clock::now_ms;
 use deadbolt_core::runtime::{ConfigOrigin, RuntimeConfig};
 use deadbolt_core::Config;
 use tokio::sync::Mutex;
@@ -31,11 +30,7 @@ impl LiveSettings {
     /// The configuration in force now, refreshed first if the TTL has passed.
     pub async fn current(&self) -> Config {
         let mut runtime = self.runtime.lock().await;
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        if runtime.refresh(&self.store, now_ms).await {
+        if runtime.refresh(&self.store, now_ms()).await {
             let mode = runtime.current().mode;
             let follow_up = runtime.current().follow_up;
             match runtime.origin() {

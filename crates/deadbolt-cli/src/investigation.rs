@@ -198,10 +198,7 @@ pub fn time_range(since: Option<&str>, until: Option<&str>) -> Result<Window, St
     };
     let until_ms = match until {
         Some(v) => parse("--until", v)?,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0),
+        None => deadbolt_core::clock::now_ms(),
     };
     let since_ms = match since {
         Some(v) => parse("--since", v)?,

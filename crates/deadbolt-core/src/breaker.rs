@@ -7,6 +7,9 @@
 //! environments needs shared state, which is an adapter's job.
 
 use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use crate::ports::{IamError, SharedBreaker};
 
 /// One hour in milliseconds: the breaker's window.
 pub const WINDOW_MS: i64 = 3_600_000;
@@ -82,6 +85,76 @@ impl CircuitBreaker {
             .is_some_and(|t| t.saturating_add(WINDOW_MS) <= now_ms)
         {
             self.admitted.pop_front();
+        }
+    }
+}
+
+/// Why an enforcement was refused.
+#[derive(Debug)]
+pub enum BreakerRefusal {
+    /// This process's own sliding hour is full.
+    Local { limit: u32 },
+    /// The shared count's UTC hour is full.
+    Shared { limit: u32 },
+    /// The shared count could not be updated, so the limit cannot be honoured.
+    SharedUnavailable(IamError),
+}
+
+impl BreakerRefusal {
+    pub fn message(&self) -> String {
+        match self {
+            BreakerRefusal::Local { limit } => {
+                format!("{limit} enforced containment(s) in the last hour")
+            }
+            BreakerRefusal::Shared { limit } => format!(
+                "{limit} enforced containment(s) this UTC hour across all deadbolt instances"
+            ),
+            BreakerRefusal::SharedUnavailable(e) => format!(
+                "the shared containment count could not be updated ({e}); not enforcing without it"
+            ),
+        }
+    }
+
+    /// Delivered again, the finding is contained once the shared count is readable.
+    pub fn retryable(&self) -> bool {
+        matches!(self, BreakerRefusal::SharedUnavailable(_))
+    }
+}
+
+/// The breaker a long-lived process keeps (the responder, the enricher's follow-ups): its own
+/// sliding hour, created on first use and started afresh when the configured limit changes,
+/// then the count shared by every instance.
+#[derive(Debug, Default)]
+pub struct ProcessBreaker {
+    local: Mutex<Option<CircuitBreaker>>,
+}
+
+impl ProcessBreaker {
+    /// Count one enforcement at `now_ms` under `limit` (`None`: no breaker), or say why not.
+    pub async fn admit<B: SharedBreaker>(
+        &self,
+        shared: &B,
+        limit: Option<u32>,
+        now_ms: i64,
+    ) -> Result<(), BreakerRefusal> {
+        let Some(limit) = limit else {
+            return Ok(());
+        };
+        {
+            let mut slot = self.local.lock().unwrap_or_else(|p| p.into_inner());
+            // A changed limit (new settings document) starts a new count under the new limit.
+            let breaker = match slot.as_mut() {
+                Some(b) if b.limit() == limit => b,
+                _ => slot.insert(CircuitBreaker::new(limit)),
+            };
+            if !breaker.admit(now_ms) {
+                return Err(BreakerRefusal::Local { limit });
+            }
+        }
+        match shared.try_admit(limit, now_ms).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(BreakerRefusal::Shared { limit }),
+            Err(e) => Err(BreakerRefusal::SharedUnavailable(e)),
         }
     }
 }

@@ -46,6 +46,29 @@ impl AccountContext {
     }
 }
 
+/// The account context of a long-lived process, fetched once: one `sts:GetCallerIdentity`
+/// per cold start, not per finding.
+#[derive(Debug, Default)]
+pub struct AccountCache(std::sync::Mutex<Option<AccountContext>>);
+
+impl AccountCache {
+    /// From the cache, or from `identity` (cached on success only, so a failure is retried).
+    pub async fn get<I: crate::ports::IdentityProvider>(
+        &self,
+        identity: &I,
+    ) -> Result<AccountContext, crate::ports::IamError> {
+        if let Some(ctx) = self.0.lock().ok().and_then(|slot| slot.clone()) {
+            return Ok(ctx);
+        }
+        let caller = identity.caller_identity().await?;
+        let ctx = AccountContext::from_caller(&caller.account_id, &caller.arn);
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(ctx.clone());
+        }
+        Ok(ctx)
+    }
+}
+
 /// How the target is contained: which statement goes into its DenyAll policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanStrategy {

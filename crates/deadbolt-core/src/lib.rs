@@ -3,6 +3,7 @@
 //! side lives behind the traits in [`ports`], implemented by the `deadbolt-aws` crate.
 
 pub mod breaker;
+pub mod clock;
 pub mod config;
 pub mod containment;
 pub mod decision;

@@ -1,12 +1,11 @@
 //! The responder: parse, decide, contain, record. The Lambda and `deadbolt replay` both run
 //! exactly this code; they differ only in where the event comes from and where records go.
 
-use std::sync::Mutex;
-
-use crate::breaker::CircuitBreaker;
+use crate::breaker::ProcessBreaker;
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::containment;
-use crate::decision::{decide, AccountContext, ContainmentPlan, Decision};
+use crate::decision::{decide, AccountCache, AccountContext, ContainmentPlan, Decision};
 use crate::finding::{parse_event, GuardDutyEvent};
 use crate::ports::{
     AccessKeys, IamError, IdentityCenter, IdentityProvider, InlinePolicies, NoIdentityCenter,
@@ -22,9 +21,9 @@ pub struct Responder<P, I, C = NoIdentityCenter, B = NoSharedBreaker> {
     /// Identity Center, for `strategy.identity_center: permission-set-deny` only.
     identity_center: C,
     /// Caller identity, fetched once per process: one STS call per cold start, not per finding.
-    account: Mutex<Option<AccountContext>>,
+    account: AccountCache,
     /// Enforcements counted by the circuit breaker (this process only).
-    breaker: Mutex<Option<CircuitBreaker>>,
+    breaker: ProcessBreaker,
     /// The breaker's count across every instance (DynamoDB in the Lambda), if wired.
     shared_breaker: B,
 }
@@ -36,8 +35,8 @@ impl<P, I> Responder<P, I, NoIdentityCenter> {
             policies,
             identity,
             identity_center: NoIdentityCenter,
-            account: Mutex::new(None),
-            breaker: Mutex::new(None),
+            account: AccountCache::default(),
+            breaker: ProcessBreaker::default(),
             shared_breaker: NoSharedBreaker,
         }
     }
@@ -92,19 +91,7 @@ where
 
     /// The account deadbolt acts in, from the cache or `sts:GetCallerIdentity`.
     pub async fn account(&self) -> Result<AccountContext, IamError> {
-        if let Some(ctx) = self.cached_account() {
-            return Ok(ctx);
-        }
-        let caller = self.identity.caller_identity().await?;
-        let ctx = AccountContext::from_caller(&caller.account_id, &caller.arn);
-        if let Ok(mut slot) = self.account.lock() {
-            *slot = Some(ctx.clone());
-        }
-        Ok(ctx)
-    }
-
-    fn cached_account(&self) -> Option<AccountContext> {
-        self.account.lock().ok().and_then(|slot| slot.clone())
+        self.account.get(&self.identity).await
     }
 
     /// Handle one raw event. Never panics and never fails: every path ends in a record.
@@ -245,36 +232,13 @@ where
     /// is reached (in this instance's sliding hour, or in the shared count's UTC hour), or the
     /// shared count cannot be read; otherwise counts this one and returns `None`.
     async fn breaker_refuses(&self, config: &Config) -> Option<(String, bool)> {
-        let limit = config.max_enforced_per_hour?;
-        let now_ms = now_ms();
-        {
-            let mut slot = self.breaker.lock().unwrap_or_else(|p| p.into_inner());
-            // A changed limit (new settings document) starts a new count under the new limit.
-            let breaker = match slot.as_mut() {
-                Some(b) if b.limit() == limit => b,
-                _ => slot.insert(CircuitBreaker::new(limit)),
-            };
-            if !breaker.admit(now_ms) {
-                return Some((
-                    format!("{limit} enforced containment(s) in the last hour"),
-                    false,
-                ));
-            }
-        }
-        match self.shared_breaker.try_admit(limit, now_ms).await {
-            Ok(true) => None,
-            Ok(false) => Some((
-                format!("{limit} enforced containment(s) this UTC hour across all deadbolt instances"),
-                false,
-            )),
-            // The operators asked for a limit; without the count it cannot be honoured, so
-            // nothing is enforced. Retryable: delivered again, the finding is contained once
-            // the count is readable.
-            Err(e) => Some((
-                format!("the shared containment count could not be updated ({e}); not enforcing without it"),
-                true,
-            )),
-        }
+        // The operators asked for a limit; if the shared count cannot be updated it cannot be
+        // honoured, so nothing is enforced (retryable: contained once the count is readable).
+        self.breaker
+            .admit(&self.shared_breaker, config.max_enforced_per_hour, now_ms())
+            .await
+            .err()
+            .map(|refusal| (refusal.message(), refusal.retryable()))
     }
 
     fn record(
@@ -305,13 +269,6 @@ where
             retryable: false,
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// What a plan would do, for dry-run messages.

@@ -10,16 +10,17 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Mutex;
 
-use deadbolt_core::breaker::CircuitBreaker;
+use deadbolt_core::breaker::ProcessBreaker;
+use deadbolt_core::clock::now_ms;
 use deadbolt_core::containment::{self, planned};
-use deadbolt_core::decision::{is_long_term_key, never_contained, AccountContext, PlanStrategy};
+use deadbolt_core::decision::{
+    is_long_term_key, never_contained, AccountCache, AccountContext, PlanStrategy,
+};
 use deadbolt_core::finding::Finding;
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
 use deadbolt_core::ports::{
-    AccessKeys, IamError, IdentityProvider, InlinePolicies, NoIdentityCenter, NoSharedBreaker,
-    SharedBreaker,
+    AccessKeys, IdentityProvider, InlinePolicies, NoIdentityCenter, NoSharedBreaker, SharedBreaker,
 };
 use deadbolt_core::responder::describe;
 use deadbolt_core::{
@@ -281,8 +282,8 @@ impl FollowUpPort for NoFollowUp {
 pub struct FollowUp<P, I, B = NoSharedBreaker> {
     policies: P,
     identity: I,
-    account: Mutex<Option<AccountContext>>,
-    breaker: Mutex<Option<CircuitBreaker>>,
+    account: AccountCache,
+    breaker: ProcessBreaker,
     /// The responder's shared count, so follow-ups and containments share one limit.
     shared_breaker: B,
 }
@@ -292,8 +293,8 @@ impl<P, I> FollowUp<P, I> {
         FollowUp {
             policies,
             identity,
-            account: Mutex::new(None),
-            breaker: Mutex::new(None),
+            account: AccountCache::default(),
+            breaker: ProcessBreaker::default(),
             shared_breaker: NoSharedBreaker,
         }
     }
@@ -306,37 +307,6 @@ impl<P, I> FollowUp<P, I> {
             breaker: self.breaker,
             shared_breaker: shared,
         }
-    }
-}
-
-impl<P: InlinePolicies + AccessKeys, I: IdentityProvider, B: SharedBreaker> FollowUp<P, I, B> {
-    async fn account(&self) -> Result<AccountContext, IamError> {
-        if let Some(a) = self.account.lock().ok().and_then(|a| a.clone()) {
-            return Ok(a);
-        }
-        let me = self.identity.caller_identity().await?;
-        let ctx = AccountContext::from_caller(&me.account_id, &me.arn);
-        if let Ok(mut slot) = self.account.lock() {
-            *slot = Some(ctx.clone());
-        }
-        Ok(ctx)
-    }
-
-    /// Local sliding hour first, then the shared count; an unreadable shared count admits
-    /// nothing (the limit cannot be honoured without it).
-    async fn breaker_admits(&self, config: &Config, now_ms: i64) -> bool {
-        let Some(limit) = config.max_enforced_per_hour else {
-            return true;
-        };
-        let admitted = {
-            let mut slot = self.breaker.lock().unwrap_or_else(|p| p.into_inner());
-            let breaker = match slot.as_mut() {
-                Some(b) if b.limit() == limit => b,
-                _ => slot.insert(CircuitBreaker::new(limit)),
-            };
-            breaker.admit(now_ms)
-        };
-        admitted && matches!(self.shared_breaker.try_admit(limit, now_ms).await, Ok(true))
     }
 }
 
@@ -362,7 +332,7 @@ where
         if !creations {
             return Vec::new();
         }
-        let account = match self.account().await {
+        let account = match self.account.get(&self.identity).await {
             Ok(a) => a,
             Err(e) => {
                 return vec![FollowUpRecord {
@@ -411,7 +381,13 @@ where
                 FollowUpDecision::Contain(plan) => {
                     record.strategy = Some(plan.strategy.as_str().to_string());
                     let now = now_ms();
-                    if !self.breaker_admits(config, now).await {
+                    // Local sliding hour, then the shared count; an unreadable shared count
+                    // admits nothing (the limit cannot be honoured without it).
+                    let admitted = self
+                        .breaker
+                        .admit(&self.shared_breaker, config.max_enforced_per_hour, now)
+                        .await;
+                    if admitted.is_err() {
                         record.outcome = Outcome::WouldContain;
                         record.reason = Reason::CircuitBreakerOpen;
                         record.message = format!(
@@ -433,11 +409,4 @@ where
         }
         records
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
