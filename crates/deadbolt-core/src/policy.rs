@@ -36,6 +36,18 @@ pub(crate) fn sid_suffix(finding_id: &str) -> String {
         .collect()
 }
 
+/// `base`, or `base1`, `base2`, … : the first Sid not `taken`. IAM wants Sids unique within a
+/// policy, and the same finding id can come back (another session, another user).
+pub(crate) fn unique_sid(base: String, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(&base) {
+        return base;
+    }
+    (1u32..)
+        .map(|n| format!("{base}{n}"))
+        .find(|sid| !taken(sid))
+        .unwrap_or(base)
+}
+
 /// What an existing inline policy named `DenyAll` turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExistingDenyAll {
@@ -337,16 +349,7 @@ pub fn merge_permission_set_policy(
             .iter()
             .any(|s| s.get("Sid").and_then(Value::as_str) == Some(sid))
     };
-    let sid = (0..)
-        .map(|n| {
-            if n == 0 {
-                base.clone()
-            } else {
-                format!("{base}{n}")
-            }
-        })
-        .find(|sid| !taken(sid))
-        .unwrap_or(base);
+    let sid = unique_sid(base, taken);
     let mut statements = statements;
     statements.push(identity_center_value(&sid, user_id));
     doc["Statement"] = Value::Array(statements);

@@ -13,7 +13,7 @@ use std::fmt;
 
 use crate::finding::is_iam_name_char;
 use crate::policy::{
-    deny_all_document, deny_statements, policy_document, sid_suffix, DenyStatement,
+    deny_statements, policy_document, sid_suffix, unique_sid, DenyStatement,
     DENY_SESSION_SID_PREFIX, REVOKE_SESSIONS_SID_PREFIX, SID_PREFIX,
 };
 
@@ -130,7 +130,10 @@ impl Needed {
         match strategy {
             RoleStrategy::DenyAll => Ok(Needed::Everything),
             RoleStrategy::RevokeSessions => {
-                // Rounded up: see `revoke_sessions_document`.
+                // Rounded *up* to the second: the attacker's token was issued before
+                // `now_ms`, possibly in the same second, and `DateLessThan` must still cover
+                // it. A session issued in the remainder of this second is denied too, which
+                // errs on the side of containment.
                 let secs = now_ms.div_euclid(1000) + i64::from(now_ms.rem_euclid(1000) != 0);
                 rfc3339_utc(secs)
                     .map(Needed::IssuedBefore)
@@ -202,22 +205,11 @@ pub enum Merge {
 pub fn merge(existing: Option<&str>, finding_id: &str, needed: &Needed) -> Merge {
     let fresh_sid = |taken: &[DenyStatement]| {
         let base = format!("{}{}", needed.sid_prefix(), sid_suffix(finding_id));
-        // IAM wants Sids unique within a policy; the same finding id can come back for
-        // another session.
-        (0..)
-            .map(|n| {
-                if n == 0 {
-                    base.clone()
-                } else {
-                    format!("{base}{n}")
-                }
-            })
-            .find(|sid| !taken.iter().any(|s| s.sid() == Some(sid.as_str())))
-            .unwrap_or(base)
+        unique_sid(base, |sid| taken.iter().any(|s| s.sid() == Some(sid)))
     };
     let Some(existing) = existing else {
         return Merge::Write {
-            document: policy_document(&[needed.statement(fresh_sid(&[]))]),
+            document: first_document(finding_id, needed),
             kept: 0,
             superseded: 0,
         };
@@ -308,15 +300,7 @@ pub enum StrategyError {
 /// deadbolt's Sid: every request made with a role session whose token was issued before
 /// `now_ms` is denied.
 pub fn revoke_sessions_document(finding_id: &str, now_ms: i64) -> Result<String, StrategyError> {
-    // Rounded *up* to the second: the attacker's token was issued before `now_ms`, possibly in
-    // the same second, and `DateLessThan` must still cover it. A session issued in the
-    // remainder of this second is denied too, which errs on the side of containment.
-    let secs = now_ms.div_euclid(1000) + i64::from(now_ms.rem_euclid(1000) != 0);
-    let before = rfc3339_utc(secs).ok_or(StrategyError::TimeOutOfRange { now_ms })?;
-    Ok(policy_document(&[DenyStatement::IssuedBefore {
-        sid: format!("{REVOKE_SESSIONS_SID_PREFIX}{}", sid_suffix(finding_id)),
-        before,
-    }]))
+    role_document(RoleStrategy::RevokeSessions, finding_id, None, now_ms)
 }
 
 /// Deny everything to exactly one role session: `aws:userid` of an assumed-role session is
@@ -325,30 +309,27 @@ pub fn deny_session_document(
     finding_id: &str,
     principal_id: &str,
 ) -> Result<String, StrategyError> {
-    let userid = role_session_userid(principal_id)?;
-    Ok(policy_document(&[DenyStatement::Session {
-        sid: format!("{DENY_SESSION_SID_PREFIX}{}", sid_suffix(finding_id)),
-        userid: userid.to_string(),
-    }]))
+    role_document(RoleStrategy::DenySession, finding_id, Some(principal_id), 0)
 }
 
-/// The document a role strategy writes for one finding. `principal_id` is the finding's
-/// `accessKeyDetails.principalId`; `now_ms` the containment time (the caller owns the clock so
-/// this stays pure and testable).
+/// The document a role strategy writes for one finding on a role with no DenyAll yet: exactly
+/// what the responder writes ([`Needed::for_role`], then [`merge`] with nothing there).
+/// `principal_id` is the finding's `accessKeyDetails.principalId`; `now_ms` the containment
+/// time (the caller owns the clock so this stays pure and testable).
 pub fn role_document(
     strategy: RoleStrategy,
     finding_id: &str,
     principal_id: Option<&str>,
     now_ms: i64,
 ) -> Result<String, StrategyError> {
-    match strategy {
-        RoleStrategy::DenyAll => Ok(deny_all_document(finding_id)),
-        RoleStrategy::RevokeSessions => revoke_sessions_document(finding_id, now_ms),
-        RoleStrategy::DenySession => deny_session_document(
-            finding_id,
-            principal_id.ok_or(StrategyError::MissingPrincipalId)?,
-        ),
-    }
+    let needed = Needed::for_role(strategy, principal_id, now_ms)?;
+    Ok(first_document(finding_id, &needed))
+}
+
+/// The document for `needed` when nothing is attached yet.
+fn first_document(finding_id: &str, needed: &Needed) -> String {
+    let sid = format!("{}{}", needed.sid_prefix(), sid_suffix(finding_id));
+    policy_document(&[needed.statement(sid)])
 }
 
 /// Check `AROA…:session-name`. The value goes into a condition, not a structure, so this is
@@ -408,7 +389,7 @@ pub(crate) fn rfc3339_utc(secs: i64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{classify_existing, ExistingDenyAll};
+    use crate::policy::{classify_existing, deny_all_document, ExistingDenyAll};
     use serde_json::{json, Value};
 
     const FINDING: &str = "5ab1c2d3";
