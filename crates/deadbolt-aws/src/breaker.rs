@@ -24,6 +24,15 @@ impl DynamoBreaker {
     pub fn from_conf(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self::new(aws_sdk_dynamodb::Client::new(config), table)
     }
+
+    /// The table the template names in `DEADBOLT_BREAKER_TABLE`; `None` without one (each
+    /// instance then counts only its own enforcements).
+    pub fn from_env(config: &aws_config::SdkConfig) -> Option<Self> {
+        std::env::var("DEADBOLT_BREAKER_TABLE")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(|table| Self::from_conf(config, table))
+    }
 }
 
 /// `breaker#YYYY-MM-DDTHH` for the UTC hour containing `now_ms`, and when the item may expire

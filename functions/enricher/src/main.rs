@@ -71,12 +71,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 StsIdentity::from_conf(&sdk),
             )
             // One limit for the responder's containments and these follow-ups.
-            .with_shared_breaker(
-                std::env::var("DEADBOLT_BREAKER_TABLE")
-                    .ok()
-                    .filter(|t| !t.is_empty())
-                    .map(|table| DynamoBreaker::from_conf(&sdk, table)),
-            ),
+            .with_shared_breaker(DynamoBreaker::from_env(&sdk)),
         ),
         settings: LiveSettings::new(
             SsmSettingsStore::from_conf(&sdk, config_parameter_from_env()),

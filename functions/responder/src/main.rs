@@ -41,12 +41,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .with_identity_center(AwsIdentityCenter::from_conf(&sdk))
         // The circuit breaker's count shared by every instance, when the template made the
         // table; otherwise each instance counts its own.
-        .with_shared_breaker(
-            std::env::var("DEADBOLT_BREAKER_TABLE")
-                .ok()
-                .filter(|t| !t.is_empty())
-                .map(|table| DynamoBreaker::from_conf(&sdk, table)),
-        ),
+        .with_shared_breaker(DynamoBreaker::from_env(&sdk)),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         handle(event, &deps)
