@@ -134,10 +134,13 @@ async fn main() {
             deadbolt_e2e::repo_root().join("tests/fixtures/cloudtrail"),
         ),
         None::<NoNotifier>,
+        deadbolt_core::followup::NoFollowUp,
         deadbolt_trail::InvestigationOptions::default(),
         deadbolt_trail::Limits::default(),
     );
-    let record = enricher.handle(&raw, None).await;
+    let record = enricher
+        .handle(&raw, None, Ok(&deadbolt_core::Settings::default()))
+        .await;
     match &record.report {
         Some(report) => {
             for line in report.to_text().lines() {
@@ -154,18 +157,18 @@ async fn main() {
     println!("   IAM refuses changes to AWSReservedSSO_* roles, so by default (strategy.identity_center:");
     println!("   manual) deadbolt writes nothing and puts the exact steps in the record. The same");
     println!("   responder code, in its account, enforce mode, with nothing to call:\n");
-    let responder = deadbolt_core::Responder::new(
-        deadbolt_core::Config {
-            mode: deadbolt_core::Mode::Enforce,
-            ..deadbolt_core::Config::default()
-        },
+    let responder = deadbolt_core::Responder::new(deadbolt_core::Ports::iam(
         deadbolt_core::memory::MemoryPolicies::new(),
         deadbolt_core::memory::FixedIdentity::new(
             "111122223333",
             "arn:aws:sts::111122223333:assumed-role/deadbolt-responder/responder",
         ),
-    );
-    let decision = responder.handle(&raw).await;
+    ));
+    let enforce = deadbolt_core::Settings {
+        mode: deadbolt_core::Mode::Enforce,
+        ..deadbolt_core::Settings::default()
+    };
+    let decision = responder.handle(&raw, &enforce).await;
     for line in decision.to_text().lines() {
         println!("   {line}");
     }

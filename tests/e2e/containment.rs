@@ -1,26 +1,45 @@
 //! End to end against moto server with IAM authentication on: the attacker's credentials work,
 //! deadbolt handles the finding, the same call is now denied.
 
-use deadbolt_aws::{IamInlinePolicies, StsIdentity};
-use deadbolt_core::config::{Config, Mode};
+use deadbolt_aws::{AwsIam, StsIdentity};
+use deadbolt_core::config::Mode;
+use deadbolt_core::memory::Configured;
 use deadbolt_core::ports::InlinePolicies;
-use deadbolt_core::{ContainmentTarget, Outcome, Reason, Responder, TargetKind};
+use deadbolt_core::ports::NoIdentityCenter;
+use deadbolt_core::settings::Settings;
+use deadbolt_core::{ContainmentTarget, Outcome, Ports, Reason, TargetKind};
 use deadbolt_e2e::{finding_for, Moto, RequestCounter};
 
-type RealResponder = Responder<IamInlinePolicies, StsIdentity>;
-
-fn responder(moto: &Moto, config: Config, counter: &RequestCounter) -> RealResponder {
-    Responder::new(
+/// The production responder on moto, with `breaker` as its shared breaker count.
+fn responder_with<B>(
+    moto: &Moto,
+    config: Settings,
+    counter: &RequestCounter,
+    breaker: Option<B>,
+) -> Configured<AwsIam, StsIdentity, NoIdentityCenter, B> {
+    Configured::with_ports(
         config,
-        IamInlinePolicies::new(moto.iam(&moto.admin, Some(counter))),
-        StsIdentity::new(moto.sts(&moto.admin, Some(counter))),
+        Ports {
+            iam: AwsIam::new(moto.iam(&moto.admin, Some(counter))),
+            identity: StsIdentity::new(moto.sts(&moto.admin, Some(counter))),
+            identity_center: None,
+            shared_breaker: breaker,
+        },
     )
 }
 
-fn enforce() -> Config {
-    Config {
+fn responder(
+    moto: &Moto,
+    config: Settings,
+    counter: &RequestCounter,
+) -> Configured<AwsIam, StsIdentity> {
+    responder_with(moto, config, counter, None)
+}
+
+fn enforce() -> Settings {
+    Settings {
         mode: Mode::Enforce,
-        ..Config::default()
+        ..Settings::default()
     }
 }
 
@@ -117,15 +136,13 @@ async fn group_member_is_contained_without_touching_the_group_and_groups_can_be_
     // The adapter contains a group directly (the CLI's `block --group`) and undoes it.
     let group = ContainmentTarget::new(TargetKind::Group, "developers").unwrap();
     let doc = deadbolt_core::policy::deny_all_document("manual");
-    r.policies()
-        .put_policy(&group, "DenyAll", &doc)
-        .await
-        .unwrap();
+    let iam = AwsIam::new(moto.iam(&moto.admin, None));
+    iam.put_policy(&group, "DenyAll", &doc).await.unwrap();
     assert_eq!(
         moto.probe(&bystander).await,
         Err("AccessDenied".to_string())
     );
-    r.policies().delete_policy(&group, "DenyAll").await.unwrap();
+    iam.delete_policy(&group, "DenyAll").await.unwrap();
     assert_eq!(moto.probe(&bystander).await, Ok(()));
 }
 
@@ -134,7 +151,7 @@ async fn dry_run_changes_nothing() {
     let moto = Moto::start().await;
     let mallory = moto.create_attacker_user("mallory").await;
     let counter = RequestCounter::default();
-    let record = responder(&moto, Config::default(), &counter)
+    let record = responder(&moto, Settings::default(), &counter)
         .handle(&finding_for(
             "cloudtrail-logging-disabled.json",
             &mallory.principal,
@@ -157,7 +174,7 @@ async fn dry_run_changes_nothing() {
 async fn protected_principal_is_untouched() {
     let moto = Moto::start().await;
     let admin = moto.create_attacker_user("break-glass-admin").await;
-    let config = Config::from_lookup(|k| match k {
+    let config = Settings::from_lookup(|k| match k {
         "DEADBOLT_MODE" => Some("enforce".into()),
         "DEADBOLT_PROTECTED_PRINCIPALS" => Some("break-glass-*".into()),
         _ => None,
@@ -308,14 +325,20 @@ async fn the_shared_circuit_breaker_holds_across_instances() {
         moto.create_attacker_user("u2").await,
         moto.create_attacker_user("u3").await,
     ];
-    let config = Config {
-        max_enforced_per_hour: Some(2),
+    let config = Settings {
+        circuit_breaker: Some(deadbolt_core::settings::CircuitBreakerSettings {
+            max_enforced_per_hour: 2,
+        }),
         ..enforce()
     };
     let counter = RequestCounter::default();
     let instance = || {
-        responder(&moto, config.clone(), &counter)
-            .with_shared_breaker(DynamoBreaker::from_conf(&sdk, "deadbolt-breaker"))
+        responder_with(
+            &moto,
+            config.clone(),
+            &counter,
+            Some(DynamoBreaker::from_conf(&sdk, "deadbolt-breaker")),
+        )
     };
     let (a, b) = (instance(), instance());
     let finding = |i: usize| finding_for("cloudtrail-logging-disabled.json", &users[i].principal);
@@ -338,8 +361,12 @@ async fn the_shared_circuit_breaker_holds_across_instances() {
     assert_eq!(moto.probe(&users[2]).await, Ok(()), "u3 was not contained");
 
     // The count cannot be read: nothing is enforced, and the event is worth delivering again.
-    let blind = responder(&moto, config.clone(), &counter)
-        .with_shared_breaker(DynamoBreaker::from_conf(&sdk, "no-such-table"));
+    let blind = responder_with(
+        &moto,
+        config.clone(),
+        &counter,
+        Some(DynamoBreaker::from_conf(&sdk, "no-such-table")),
+    );
     let r = blind.handle(&finding(2)).await;
     assert_eq!(
         (r.outcome, r.reason, r.retryable),

@@ -335,7 +335,7 @@ impl Moto {
                 let from_body = e
                     .raw_response()
                     .and_then(|r| r.body().bytes())
-                    .and_then(|b| deadbolt_aws::xml_element(b, "Code"));
+                    .and_then(|b| xml_element(b, "Code"));
                 e.code()
                     .map(str::to_string)
                     .or(from_body)
@@ -451,4 +451,16 @@ impl Moto {
             })
             .collect()
     }
+}
+
+/// The text of the first `<name>…</name>` element in an XML body: moto answers IAM policy
+/// denials in the EC2 error shape (`<Response><Errors><Error><Code>`), which the IAM parser
+/// does not read. A moto accommodation, so it lives here and not in the adapters (which map a
+/// code-less 403 to access denied by its status).
+fn xml_element(body: &[u8], name: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{name}>"))? + start;
+    Some(text[start..end].to_string())
 }

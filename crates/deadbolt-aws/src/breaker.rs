@@ -3,7 +3,7 @@
 //! count and the limit holds however many instances run at once. One call, atomic.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use deadbolt_core::ports::{IamError, SharedBreaker};
+use deadbolt_core::ports::{AwsError, SharedBreaker};
 
 use crate::classify;
 
@@ -47,7 +47,7 @@ pub fn hour_bucket(now_ms: i64) -> (String, i64) {
 }
 
 impl SharedBreaker for DynamoBreaker {
-    async fn try_admit(&self, limit: u32, now_ms: i64) -> Result<bool, IamError> {
+    async fn try_admit(&self, limit: u32, now_ms: i64) -> Result<bool, AwsError> {
         let (pk, expires_at) = hour_bucket(now_ms);
         let result = self
             .client
@@ -65,14 +65,14 @@ impl SharedBreaker for DynamoBreaker {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) => {
-                let e = classify(&e);
-                if e.code == "ConditionalCheckFailedException" {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
+            // The condition failed: this hour's count is at the limit.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
             }
+            Err(e) => Err(classify(&e)),
         }
     }
 }

@@ -9,7 +9,7 @@ use aws_config::SdkConfig;
 use aws_sdk_identitystore::types::{AlternateIdentifier, UniqueAttribute};
 use aws_sdk_ssoadmin::types::ProvisionTargetType;
 use aws_smithy_types::Document;
-use deadbolt_core::ports::{IamError, IamErrorKind, IdentityCenter, PermissionSetRef};
+use deadbolt_core::ports::{AwsError, AwsErrorKind, IdentityCenter, PermissionSetRef};
 
 use crate::classify;
 
@@ -34,7 +34,7 @@ impl AwsIdentityCenter {
         }
     }
 
-    async fn instance(&self) -> Result<(String, String), IamError> {
+    async fn instance(&self) -> Result<(String, String), AwsError> {
         if let Some(i) = self.instance.lock().ok().and_then(|i| i.clone()) {
             return Ok(i);
         }
@@ -74,16 +74,14 @@ impl AwsIdentityCenter {
     }
 }
 
-fn lookup_error(message: String) -> IamError {
-    IamError {
-        kind: IamErrorKind::Other,
-        code: "IdentityCenterLookup".into(),
-        message,
-    }
+/// A permanent condition (no instance, several instances, a bad name): delivering the event
+/// again would fail the same way, so it is not retryable.
+fn lookup_error(message: String) -> AwsError {
+    AwsError::new(AwsErrorKind::Other, "IdentityCenterLookup", message)
 }
 
 impl IdentityCenter for AwsIdentityCenter {
-    async fn find_permission_set(&self, name: &str) -> Result<Option<PermissionSetRef>, IamError> {
+    async fn find_permission_set(&self, name: &str) -> Result<Option<PermissionSetRef>, AwsError> {
         let instance = self.instance().await?;
         let cached = self
             .permission_sets
@@ -137,7 +135,7 @@ impl IdentityCenter for AwsIdentityCenter {
         &self,
         identity_store_id: &str,
         user_name: &str,
-    ) -> Result<Option<String>, IamError> {
+    ) -> Result<Option<String>, AwsError> {
         let unique = UniqueAttribute::builder()
             .attribute_path("userName")
             .attribute_value(Document::String(user_name.to_string()))
@@ -152,18 +150,17 @@ impl IdentityCenter for AwsIdentityCenter {
             .await
         {
             Ok(out) => Ok(Some(out.user_id().to_string())),
-            Err(e) => {
-                let e = classify(&e);
-                if e.code == "ResourceNotFoundException" {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
             }
+            Err(e) => Err(classify(&e)),
         }
     }
 
-    async fn get_inline_policy(&self, ps: &PermissionSetRef) -> Result<Option<String>, IamError> {
+    async fn get_inline_policy(&self, ps: &PermissionSetRef) -> Result<Option<String>, AwsError> {
         let out = self
             .admin
             .get_inline_policy_for_permission_set()
@@ -182,7 +179,7 @@ impl IdentityCenter for AwsIdentityCenter {
         &self,
         ps: &PermissionSetRef,
         document: &str,
-    ) -> Result<(), IamError> {
+    ) -> Result<(), AwsError> {
         self.admin
             .put_inline_policy_to_permission_set()
             .instance_arn(&ps.instance_arn)
@@ -194,7 +191,7 @@ impl IdentityCenter for AwsIdentityCenter {
             .map_err(|e| classify(&e))
     }
 
-    async fn delete_inline_policy(&self, ps: &PermissionSetRef) -> Result<(), IamError> {
+    async fn delete_inline_policy(&self, ps: &PermissionSetRef) -> Result<(), AwsError> {
         self.admin
             .delete_inline_policy_from_permission_set()
             .instance_arn(&ps.instance_arn)
@@ -205,7 +202,7 @@ impl IdentityCenter for AwsIdentityCenter {
             .map_err(|e| classify(&e))
     }
 
-    async fn provision(&self, ps: &PermissionSetRef) -> Result<(), IamError> {
+    async fn provision(&self, ps: &PermissionSetRef) -> Result<(), AwsError> {
         // Asynchronous on AWS's side: the request is accepted and accounts update within
         // seconds; the record says it was requested.
         self.admin

@@ -5,20 +5,20 @@
 use std::time::Duration;
 
 use aws_config::{timeout::TimeoutConfig, BehaviorVersion, Region, SdkConfig};
-use aws_sdk_iam::config::http::HttpResponse;
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::StatusType;
 use deadbolt_core::ports::{
-    AccessKeys, CallerIdentity, IamDirectory, IamError, IamErrorKind, IdentityProvider,
+    AccessKeys, AwsError, AwsErrorKind, CallerIdentity, IamDirectory, IdentityProvider,
     InlinePolicies,
 };
 
 use deadbolt_core::{ContainmentTarget, TargetKind};
 
 mod breaker;
+mod error;
 mod identity_center;
 pub mod live;
 pub use breaker::{hour_bucket, DynamoBreaker};
+pub(crate) use error::classify;
 pub use identity_center::AwsIdentityCenter;
 pub use live::LiveSettings;
 
@@ -64,13 +64,13 @@ pub async fn load_config(options: &AwsOptions) -> SdkConfig {
 
 /// Inline policies through `aws-sdk-iam`.
 #[derive(Clone, Debug)]
-pub struct IamInlinePolicies {
+pub struct AwsIam {
     client: aws_sdk_iam::Client,
 }
 
-impl IamInlinePolicies {
+impl AwsIam {
     pub fn new(client: aws_sdk_iam::Client) -> Self {
-        IamInlinePolicies { client }
+        AwsIam { client }
     }
 
     pub fn from_conf(config: &SdkConfig) -> Self {
@@ -82,12 +82,12 @@ impl IamInlinePolicies {
     }
 }
 
-impl InlinePolicies for IamInlinePolicies {
+impl InlinePolicies for AwsIam {
     async fn get_policy(
         &self,
         target: &ContainmentTarget,
         policy_name: &str,
-    ) -> Result<Option<String>, IamError> {
+    ) -> Result<Option<String>, AwsError> {
         let c = &self.client;
         let name = target.name.as_str();
         let document = match target.kind {
@@ -118,7 +118,7 @@ impl InlinePolicies for IamInlinePolicies {
         };
         match document {
             Ok(doc) => Ok(Some(url_decode(&doc))),
-            Err(e) if e.kind == IamErrorKind::NoSuchEntity => Ok(None),
+            Err(e) if e.kind == AwsErrorKind::NoSuchEntity => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -128,7 +128,7 @@ impl InlinePolicies for IamInlinePolicies {
         target: &ContainmentTarget,
         policy_name: &str,
         document: &str,
-    ) -> Result<(), IamError> {
+    ) -> Result<(), AwsError> {
         let c = &self.client;
         let name = target.name.as_str();
         let result = match target.kind {
@@ -167,7 +167,7 @@ impl InlinePolicies for IamInlinePolicies {
         &self,
         target: &ContainmentTarget,
         policy_name: &str,
-    ) -> Result<(), IamError> {
+    ) -> Result<(), AwsError> {
         let c = &self.client;
         let name = target.name.as_str();
         let result = match target.kind {
@@ -200,13 +200,35 @@ impl InlinePolicies for IamInlinePolicies {
     }
 }
 
-impl AccessKeys for IamInlinePolicies {
+impl AccessKeys for AwsIam {
+    async fn access_key_active(
+        &self,
+        user_name: &str,
+        access_key_id: &str,
+    ) -> Result<Option<bool>, AwsError> {
+        // A user has at most two keys: one page.
+        let keys: Vec<_> = self
+            .client
+            .list_access_keys()
+            .user_name(user_name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(keys
+            .into_iter()
+            .find(|k| k.access_key_id() == Some(access_key_id))
+            .map(|k| k.status() == Some(&StatusType::Active)))
+    }
+
     async fn set_access_key_status(
         &self,
         user_name: &str,
         access_key_id: &str,
         active: bool,
-    ) -> Result<(), IamError> {
+    ) -> Result<(), AwsError> {
         let status = if active {
             StatusType::Active
         } else {
@@ -224,8 +246,8 @@ impl AccessKeys for IamInlinePolicies {
     }
 }
 
-impl IamDirectory for IamInlinePolicies {
-    async fn list_names(&self, kind: TargetKind) -> Result<Vec<String>, IamError> {
+impl IamDirectory for AwsIam {
+    async fn list_names(&self, kind: TargetKind) -> Result<Vec<String>, AwsError> {
         let c = &self.client;
         // Paginators follow IAM's Marker/IsTruncated to the end of the list.
         match kind {
@@ -288,7 +310,7 @@ impl SsmSettingsStore {
 }
 
 impl deadbolt_core::runtime::SettingsStore for SsmSettingsStore {
-    async fn load(&self) -> Result<Option<String>, IamError> {
+    async fn load(&self) -> Result<Option<String>, AwsError> {
         match self.client.get_parameter().name(&self.name).send().await {
             Ok(out) => Ok(out.parameter.and_then(|p| p.value)),
             Err(e)
@@ -301,7 +323,7 @@ impl deadbolt_core::runtime::SettingsStore for SsmSettingsStore {
         }
     }
 
-    async fn store(&self, document: &str) -> Result<(), IamError> {
+    async fn store(&self, document: &str) -> Result<(), AwsError> {
         self.client
             .put_parameter()
             .name(&self.name)
@@ -334,7 +356,7 @@ impl StsIdentity {
 }
 
 impl IdentityProvider for StsIdentity {
-    async fn caller_identity(&self) -> Result<CallerIdentity, IamError> {
+    async fn caller_identity(&self) -> Result<CallerIdentity, AwsError> {
         let out = self
             .client
             .get_caller_identity()
@@ -343,85 +365,13 @@ impl IdentityProvider for StsIdentity {
             .map_err(|e| classify(&e))?;
         match (out.account, out.arn) {
             (Some(account_id), Some(arn)) => Ok(CallerIdentity { account_id, arn }),
-            _ => Err(IamError {
-                kind: IamErrorKind::Other,
-                code: "IncompleteResponse".into(),
-                message: "GetCallerIdentity returned no Account or Arn".into(),
-            }),
+            _ => Err(AwsError::new(
+                AwsErrorKind::Unavailable,
+                "IncompleteResponse",
+                "GetCallerIdentity returned no Account or Arn",
+            )),
         }
     }
-}
-
-/// Map any SDK error to the domain's error by its AWS error code.
-pub(crate) fn classify<E>(err: &SdkError<E, HttpResponse>) -> IamError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            // Some AWS-compatible endpoints answer in the EC2 error shape
-            // (`<Errors><Error>…`), which the IAM parser leaves unread; recover the code.
-            let body = service.raw().body().bytes().unwrap_or_default();
-            let code = e
-                .code()
-                .map(str::to_string)
-                .or_else(|| xml_element(body, "Code"))
-                .unwrap_or_else(|| "Unknown".to_string());
-            let message = e
-                .message()
-                .map(str::to_string)
-                .or_else(|| xml_element(body, "Message"))
-                .unwrap_or_default();
-            IamError {
-                kind: kind_of(&code),
-                code,
-                message,
-            }
-        }
-        other => IamError {
-            kind: IamErrorKind::Other,
-            code: match other {
-                SdkError::TimeoutError(_) => "Timeout",
-                SdkError::DispatchFailure(_) => "DispatchFailure",
-                SdkError::ResponseError(_) => "ResponseError",
-                SdkError::ConstructionFailure(_) => "ConstructionFailure",
-                _ => "SdkError",
-            }
-            .to_string(),
-            message: DisplayErrorContext(other).to_string(),
-        },
-    }
-}
-
-fn kind_of(code: &str) -> IamErrorKind {
-    match code {
-        "NoSuchEntity" | "NoSuchEntityException" | "ResourceNotFoundException" => {
-            IamErrorKind::NoSuchEntity
-        }
-        "UnmodifiableEntity" | "UnmodifiableEntityException" => IamErrorKind::UnmodifiableEntity,
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
-            IamErrorKind::AccessDenied
-        }
-        "Throttling"
-        | "ThrottlingException"
-        | "RequestLimitExceeded"
-        | "TooManyRequestsException" => IamErrorKind::Throttled,
-        "LimitExceeded" | "LimitExceededException" => IamErrorKind::LimitExceeded,
-        "MalformedPolicyDocument" | "MalformedPolicyDocumentException" => {
-            IamErrorKind::MalformedPolicy
-        }
-        _ => IamErrorKind::Other,
-    }
-}
-
-/// The text of the first `<name>…</name>` element in an XML error body.
-pub fn xml_element(body: &[u8], name: &str) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    let open = format!("<{name}>");
-    let start = text.find(&open)? + open.len();
-    let end = text[start..].find(&format!("</{name}>"))? + start;
-    Some(text[start..end].to_string())
 }
 
 /// IAM returns policy documents URL-encoded (RFC 3986). Decode `%XX`; leave anything else.
@@ -456,19 +406,6 @@ mod tests {
         );
         assert_eq!(url_decode(r#"{"a":"100%"}"#), r#"{"a":"100%"}"#);
         assert_eq!(url_decode("%zz%4"), "%zz%4");
-    }
-
-    #[test]
-    fn error_codes_map_to_domain_kinds() {
-        assert_eq!(kind_of("NoSuchEntity"), IamErrorKind::NoSuchEntity);
-        assert_eq!(
-            kind_of("UnmodifiableEntity"),
-            IamErrorKind::UnmodifiableEntity
-        );
-        assert_eq!(kind_of("AccessDenied"), IamErrorKind::AccessDenied);
-        assert_eq!(kind_of("Throttling"), IamErrorKind::Throttled);
-        assert_eq!(kind_of("LimitExceeded"), IamErrorKind::LimitExceeded);
-        assert_eq!(kind_of("ServiceFailure"), IamErrorKind::Other);
     }
 }
 
@@ -512,8 +449,7 @@ mod wire_tests {
                     .unwrap()
             })
             .build();
-        let iam =
-            IamInlinePolicies::new(mock_client!(aws_sdk_iam, RuleMode::Sequential, [&absent]));
+        let iam = AwsIam::new(mock_client!(aws_sdk_iam, RuleMode::Sequential, [&absent]));
         assert_eq!(iam.get_policy(&mallory(), "DenyAll").await, Ok(None));
         assert_eq!(
             iam.get_policy(&mallory(), "DenyAll").await,
@@ -525,21 +461,21 @@ mod wire_tests {
     #[tokio::test]
     async fn put_errors_map_to_domain_kinds_without_retrying_client_errors() {
         for (status, code, kind) in [
-            (404, "NoSuchEntity", IamErrorKind::NoSuchEntity),
-            (400, "UnmodifiableEntity", IamErrorKind::UnmodifiableEntity),
-            (403, "AccessDenied", IamErrorKind::AccessDenied),
-            (409, "LimitExceeded", IamErrorKind::LimitExceeded),
+            (404, "NoSuchEntity", AwsErrorKind::NoSuchEntity),
+            (400, "UnmodifiableEntity", AwsErrorKind::UnmodifiableEntity),
+            (403, "AccessDenied", AwsErrorKind::AccessDenied),
+            (409, "LimitExceeded", AwsErrorKind::LimitExceeded),
             (
                 400,
                 "MalformedPolicyDocument",
-                IamErrorKind::MalformedPolicy,
+                AwsErrorKind::MalformedPolicy,
             ),
         ] {
             let rule = mock!(Client::put_user_policy)
                 .sequence()
                 .http_status(status, Some(iam_error(code, "recorded message")))
                 .build();
-            let iam = IamInlinePolicies::new(mock_client!(aws_sdk_iam, [&rule]));
+            let iam = AwsIam::new(mock_client!(aws_sdk_iam, [&rule]));
             let err = iam
                 .put_policy(&mallory(), "DenyAll", "{}")
                 .await
@@ -566,7 +502,7 @@ mod wire_tests {
             .retry_config(
                 aws_sdk_iam::config::retry::RetryConfig::standard().with_max_attempts(3)
             ));
-        let iam = IamInlinePolicies::new(client);
+        let iam = AwsIam::new(client);
         assert_eq!(iam.put_policy(&mallory(), "DenyAll", "{}").await, Ok(()));
         assert_eq!(rule.num_calls(), 3);
     }

@@ -3,8 +3,8 @@
 //! apply a toggle the same way and within the same minute.
 
 use deadbolt_core::clock::now_ms;
-use deadbolt_core::runtime::{ConfigOrigin, RuntimeConfig};
-use deadbolt_core::Config;
+use deadbolt_core::runtime::{ConfigOrigin, RuntimeConfig, SettingsUnavailable};
+use deadbolt_core::Settings;
 use tokio::sync::Mutex;
 use tracing::{error, info, warn};
 
@@ -20,38 +20,42 @@ pub struct LiveSettings {
 
 impl LiveSettings {
     /// `environment` applies while no document exists (the `DEADBOLT_*` variables).
-    pub fn new(store: SsmSettingsStore, environment: Config, ttl_seconds: i64) -> Self {
+    pub fn new(store: SsmSettingsStore, environment: Settings, ttl_seconds: i64) -> Self {
         LiveSettings {
             store,
             runtime: Mutex::new(RuntimeConfig::new(environment, ttl_seconds * 1000)),
         }
     }
 
-    /// The configuration in force now, refreshed first if the TTL has passed.
-    pub async fn current(&self) -> Config {
+    /// The configuration in force now, refreshed first if the TTL has passed; an error when
+    /// the document has never been readable (the caller decides nothing and asks for a retry).
+    pub async fn current(&self) -> Result<Settings, SettingsUnavailable> {
         let mut runtime = self.runtime.lock().await;
         if runtime.refresh(&self.store, now_ms()).await {
-            let mode = runtime.current().mode;
-            let follow_up = runtime.current().follow_up;
-            match runtime.origin() {
-                ConfigOrigin::Document => {
-                    info!(%mode, %follow_up, parameter = self.store.name(), "settings document applied")
+            let parameter = self.store.name();
+            match (runtime.origin(), runtime.current()) {
+                (ConfigOrigin::Document, Ok(s)) => {
+                    info!(mode = %s.mode, follow_up = %s.follow_up, parameter, "settings document applied")
                 }
-                ConfigOrigin::Environment => {
-                    info!(%mode, "no settings document: using DEADBOLT_* environment")
+                (ConfigOrigin::Environment, Ok(s)) => {
+                    info!(mode = %s.mode, parameter, "no settings document: using DEADBOLT_* environment")
                 }
-                ConfigOrigin::LastGood { error } => {
-                    error!(%error, "settings document INVALID: the last good document stays in force")
+                (ConfigOrigin::LastGood { error }, _) => {
+                    error!(%error, parameter, "settings document INVALID: the last good document stays in force")
                 }
-                ConfigOrigin::DryRunFallback { error } => {
-                    error!(%error, "settings document INVALID and no good one before it: running in dry-run")
+                (ConfigOrigin::DryRunFallback { error }, _) => {
+                    error!(%error, parameter, "settings document INVALID and no good one before it: running in dry-run")
                 }
-                ConfigOrigin::Unreachable { error } => {
-                    warn!(%error, "settings document unreadable: the configuration in force is kept")
+                (ConfigOrigin::Unreachable { error }, _) => {
+                    warn!(%error, parameter, "settings document unreadable: the last one read stays in force")
                 }
+                (ConfigOrigin::Unavailable { error }, _) => {
+                    error!(%error, parameter, "settings document unreadable and never read: no decision is taken until it is")
+                }
+                _ => {}
             }
         }
-        runtime.current().clone()
+        runtime.current().cloned()
     }
 }
 

@@ -12,13 +12,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod investigation;
 mod settings_cmd;
-use deadbolt_aws::{load_config, AwsIdentityCenter, AwsOptions, IamInlinePolicies, StsIdentity};
+use deadbolt_aws::{load_config, AwsIam, AwsIdentityCenter, AwsOptions, StsIdentity};
+use deadbolt_core::breaker::Ungated;
 use deadbolt_core::containment::{self, BlockState, OperatorRecord};
 use deadbolt_core::decision::is_long_term_key;
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
-use deadbolt_core::ports::{IamDirectory, IdentityProvider, InlinePolicies, NoIdentityCenter};
+use deadbolt_core::ports::{
+    IamDirectory, IdentityProvider, InlinePolicies, NoIdentityCenter, NoSharedBreaker,
+};
+use deadbolt_core::runtime::{ConfigOrigin, RuntimeConfig};
 use deadbolt_core::{
-    AccountContext, Config, ContainmentTarget, Mode, Outcome, Responder, TargetKind,
+    AccountContext, ContainmentTarget, Mode, Outcome, Ports, Responder, Settings, TargetKind,
 };
 use investigation::EvidenceArgs;
 
@@ -202,7 +206,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let raw = investigation::read_input(&finding)?;
-            let mut config = match Config::from_env() {
+            let environment = match Settings::from_env() {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("deadbolt: invalid configuration: {e}");
@@ -210,43 +214,52 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             };
             let sdk = load_config(&options).await;
-            // The Lambda's settings document, so the replay uses its strategies, scope and
-            // protected principals. A document that does not validate is never enforced on.
-            let store = deadbolt_aws::SsmSettingsStore::from_conf(&sdk, &cli.config_parameter);
-            match deadbolt_core::runtime::SettingsStore::load(&store).await {
-                Ok(Some(text)) => match deadbolt_core::Settings::parse(&text) {
-                    Ok(settings) => {
-                        config = settings.to_config();
-                        eprintln!("deadbolt: using the settings document {}", cli.config_parameter);
-                    }
-                    Err(e) if enforce => {
-                        eprintln!("deadbolt: the settings document {} is invalid ({e}); refusing --enforce", cli.config_parameter);
-                        return Ok(ExitCode::from(2));
-                    }
-                    Err(e) => eprintln!(
-                        "deadbolt: the settings document {} is invalid ({e}); replaying with the DEADBOLT_* environment, dry-run",
-                        cli.config_parameter
-                    ),
-                },
-                Ok(None) => {}
-                Err(e) => eprintln!(
-                    "deadbolt: could not read the settings document {} ({e}); replaying with the DEADBOLT_* environment",
-                    cli.config_parameter
-                ),
-            }
+            let parameter = &cli.config_parameter;
+            // The Lambda's own fallback code: the stored document; without one, the DEADBOLT_*
+            // environment; an invalid one never enforces (the last good one, or dry-run).
+            let store = deadbolt_aws::SsmSettingsStore::from_conf(&sdk, parameter);
+            let mut runtime = RuntimeConfig::new(environment.clone(), 0);
+            runtime
+                .refresh(&store, deadbolt_core::clock::now_ms())
+                .await;
+            let mut settings = match (runtime.current(), runtime.origin()) {
+                (Ok(_), ConfigOrigin::DryRunFallback { error }) if enforce => {
+                    eprintln!("deadbolt: the settings document {parameter} is invalid ({error}); refusing --enforce");
+                    return Ok(ExitCode::from(2));
+                }
+                (Ok(s), ConfigOrigin::DryRunFallback { error }) => {
+                    eprintln!("deadbolt: the settings document {parameter} is invalid ({error}); replaying with the DEADBOLT_* environment, dry-run");
+                    s.clone()
+                }
+                (Ok(s), ConfigOrigin::Document) => {
+                    eprintln!("deadbolt: using the settings document {parameter}");
+                    s.clone()
+                }
+                (Ok(s), _) => s.clone(),
+                // The Lambda would decide nothing without its settings; a replay may still
+                // show the decision, dry-run, on the environment's settings.
+                (Err(e), _) if enforce => {
+                    eprintln!("deadbolt: could not read the settings document {parameter} ({}); refusing --enforce", first_line(&e.error));
+                    return Ok(ExitCode::from(2));
+                }
+                (Err(e), _) => {
+                    eprintln!("deadbolt: could not read the settings document {parameter} ({}); replaying dry-run with the DEADBOLT_* environment", first_line(&e.error));
+                    environment
+                }
+            };
             // The CLI's mode is the flag, never the environment or the document: a replay
             // only enforces when the operator typed --enforce.
-            config.mode = if enforce { Mode::Enforce } else { Mode::DryRun };
-            config.mode_by_account.clear();
-            config.mode_by_finding_type.clear();
+            settings.mode = if enforce { Mode::Enforce } else { Mode::DryRun };
+            settings.mode_by_account.clear();
+            settings.mode_by_finding_type.clear();
             // Wired like the Lambda (Identity Center only called under permission-set-deny).
-            let responder = Responder::new(
-                config,
-                IamInlinePolicies::from_conf(&sdk),
-                StsIdentity::from_conf(&sdk),
-            )
-            .with_identity_center(AwsIdentityCenter::from_conf(&sdk));
-            let record = responder.handle(&raw).await;
+            let responder = Responder::new(Ports {
+                iam: AwsIam::from_conf(&sdk),
+                identity: StsIdentity::from_conf(&sdk),
+                identity_center: Some(AwsIdentityCenter::from_conf(&sdk)),
+                shared_breaker: None::<NoSharedBreaker>,
+            });
+            let record = responder.handle(&raw, &settings).await;
             if record.outcome == Outcome::Rejected {
                 eprintln!("deadbolt: {}", record.message);
                 if json {
@@ -342,7 +355,7 @@ async fn operator(
         return Ok(ExitCode::from(2));
     }
     let sdk = load_config(options).await;
-    let iam = IamInlinePolicies::from_conf(&sdk);
+    let iam = AwsIam::from_conf(&sdk);
     if command == "block" {
         // Blocking the identity the CLI runs as would lock the operator out mid-incident.
         let me = StsIdentity::from_conf(&sdk).caller_identity().await?;
@@ -377,7 +390,8 @@ async fn operator(
                 retryable: false,
             }
         } else {
-            containment::apply(&iam, &NoIdentityCenter, &plan, 0).await
+            // An operator's own block is not rate-limited by the circuit breaker.
+            containment::apply(&iam, &NoIdentityCenter, &plan, 0, &mut Ungated).await
         }
     } else {
         let mut applied = containment::release(&iam, &target, dry_run).await;
@@ -436,7 +450,8 @@ async fn identity_center(
             retryable: false,
         },
         ("block", false) => {
-            containment::apply_identity_center(&idc, "Manual", permission_set, user).await
+            containment::apply_identity_center(&idc, "Manual", permission_set, user, &mut Ungated)
+                .await
         }
         _ => containment::release_identity_center(&idc, permission_set, user, dry_run).await,
     };
@@ -496,7 +511,7 @@ async fn list(
         Listing::Groups => TargetKind::Group,
     };
     let sdk = load_config(options).await;
-    let iam = IamInlinePolicies::from_conf(&sdk);
+    let iam = AwsIam::from_conf(&sdk);
     let mut rows = Vec::new();
     for name in iam.list_names(kind).await? {
         let target = match ContainmentTarget::new(kind, &name) {
@@ -543,6 +558,17 @@ async fn list(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first line of an error, at most 200 characters: SDK errors can run to many lines.
+fn first_line(error: &str) -> String {
+    error
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use clap::Subcommand;
 use deadbolt_aws::{load_config, AwsOptions, SsmSettingsStore};
 use deadbolt_core::runtime::SettingsStore;
 use deadbolt_core::settings::Settings;
-use deadbolt_core::Config;
 
 #[derive(Subcommand)]
 pub enum ConfigCommand {
@@ -50,9 +49,9 @@ pub async fn run(
                         return Ok(ExitCode::from(1));
                     }
                 },
-                None => match Config::from_env() {
+                None => match Settings::from_env() {
                     Ok(c) => (
-                        Settings::from_config(&c),
+                        c,
                         format!("DEADBOLT_* environment ({parameter} is not set)"),
                     ),
                     Err(e) => {
@@ -80,7 +79,7 @@ pub async fn run(
                     }
                 },
                 // The first `set` starts from the defaults, not from this shell's environment.
-                None => Settings::from_config(&Config::default()),
+                None => Settings::default(),
             };
             if let Err(e) = settings.set(&key, &value) {
                 eprintln!("deadbolt: {e}");

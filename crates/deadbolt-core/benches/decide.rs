@@ -2,11 +2,10 @@
 //! the whole `Responder::handle` path in dry-run with in-memory ports (no network).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use deadbolt_core::config::{Config, Mode};
-use deadbolt_core::memory::{FixedIdentity, MemoryPolicies};
-use deadbolt_core::{
-    decide, parse_event, AccountContext, ContainmentTarget, Responder, TargetKind,
-};
+use deadbolt_core::config::Mode;
+use deadbolt_core::memory::{Configured, FixedIdentity, MemoryPolicies};
+use deadbolt_core::settings::Settings;
+use deadbolt_core::{decide, parse_event, AccountContext, ContainmentTarget, TargetKind};
 use std::hint::black_box;
 
 const FINDING: &str =
@@ -16,7 +15,7 @@ const ACCOUNT: &str = "123456789012";
 const OWN: &str = "arn:aws:sts::123456789012:assumed-role/deadbolt-responder/responder";
 
 fn parse_and_decide(c: &mut Criterion) {
-    let config = Config::default();
+    let config = Settings::default();
     let account = AccountContext::from_caller(ACCOUNT, OWN);
     c.bench_function("parse+decide (CloudTrailLoggingDisabled, 2.6 KB)", |b| {
         b.iter(|| {
@@ -45,10 +44,10 @@ fn handle_enforce_in_memory(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 let policies = MemoryPolicies::new().with_entity(&mallory);
-                let responder = Responder::new(
-                    Config {
+                let responder = Configured::new(
+                    Settings {
                         mode: Mode::Enforce,
-                        ..Config::default()
+                        ..Settings::default()
                     },
                     policies,
                     FixedIdentity::new(ACCOUNT, OWN),

@@ -1,11 +1,12 @@
-//! Operator configuration. In this version it comes from environment variables (SAM
-//! parameters); a configuration that does not parse is a start-up error, never a silent default.
+//! The configuration's vocabulary (modes, default finding types) and its first source: the
+//! `DEADBOLT_*` environment variables (SAM parameters), which parse into the one configuration
+//! type, [`Settings`]. The settings document in SSM (`crate::settings`) overrides them when it
+//! exists. A variable that does not parse is a start-up error, never a silent default.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::glob::Glob;
+use crate::settings::Settings;
 
 pub const ENV_MODE: &str = "DEADBOLT_MODE";
 pub const ENV_FINDING_TYPES: &str = "DEADBOLT_FINDING_TYPES";
@@ -95,67 +96,28 @@ pub enum ConfigError {
     Protected { var: &'static str, entry: String },
 }
 
-/// The effective configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    pub mode: Mode,
-    /// Finding-type prefixes that may trigger containment; `"*"` allows every type.
-    pub finding_types: Vec<String>,
-    pub min_severity: f64,
-    /// Principals never contained, matched against names and ARNs (see `decision`).
-    pub protected: Vec<Glob>,
-    /// Mode per finding-type prefix; the longest matching prefix wins over `mode`.
-    pub mode_by_finding_type: BTreeMap<String, Mode>,
-    /// Mode per 12-digit account id; wins over everything else.
-    pub mode_by_account: BTreeMap<String, Mode>,
-    /// Circuit breaker: at most this many enforced containments per sliding hour (per
-    /// function instance), then dry-run. `None`: no limit.
-    pub max_enforced_per_hour: Option<u32>,
-    /// How each kind of principal is contained (settings document only; deny-all by default).
-    pub strategy: crate::strategy::StrategySettings,
-    /// What the enricher does with entities the attacker created; off by default.
-    pub follow_up: Mode,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            mode: Mode::DryRun,
-            finding_types: DEFAULT_FINDING_TYPES
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            min_severity: 0.0,
-            protected: Vec::new(),
-            mode_by_finding_type: BTreeMap::new(),
-            mode_by_account: BTreeMap::new(),
-            max_enforced_per_hour: None,
-            strategy: crate::strategy::StrategySettings::default(),
-            follow_up: Mode::Off,
-        }
-    }
-}
-
-impl Config {
-    /// Build from the process environment.
-    pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|k| std::env::var(k).ok())
+impl Settings {
+    /// The settings the `DEADBOLT_*` environment variables (SAM parameters) describe: what
+    /// applies while no settings document is stored. Unset or blank variables take the
+    /// document's defaults, so both sources mean the same thing by "not set".
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|k| std::env::var(k).ok())
     }
 
-    /// Build from any key lookup (tests pass a map). Unset or blank variables take defaults.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let mut cfg = Config::default();
+    /// As [`Settings::from_env`], from any key lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let mut settings = Settings::default();
         let value = |k: &str| get(k).filter(|v| !v.trim().is_empty());
 
         if let Some(v) = value(ENV_MODE) {
-            cfg.mode = Mode::parse(&v).ok_or_else(|| ConfigError::Mode {
+            settings.mode = Mode::parse(&v).ok_or_else(|| ConfigError::Mode {
                 var: ENV_MODE,
                 found: v.clone(),
                 accepted: Mode::ACCEPTED,
             })?;
         }
         if let Some(v) = value(ENV_MIN_SEVERITY) {
-            cfg.min_severity = v
+            settings.min_severity = v
                 .trim()
                 .parse::<f64>()
                 .ok()
@@ -176,7 +138,7 @@ impl Config {
                 }
                 types.push(entry.to_string());
             }
-            cfg.finding_types = types;
+            settings.finding_types = types;
         }
         if let Some(v) = value(ENV_PROTECTED_PRINCIPALS) {
             for entry in split_list(&v) {
@@ -186,51 +148,14 @@ impl Config {
                         entry: entry.to_string(),
                     });
                 }
-                cfg.protected.push(Glob::new(entry));
+                // Matching is case-insensitive; the lower-case form is what `config show` prints.
+                settings
+                    .protected_principals
+                    .push(entry.to_ascii_lowercase());
             }
         }
-        Ok(cfg)
+        Ok(settings)
     }
-
-    /// The mode for one finding: account override > finding-type override (longest matching
-    /// prefix) > global mode. The environment variables set no overrides, so there this is
-    /// always `mode`.
-    pub fn effective_mode(&self, finding_type: &str, account_id: &str) -> Mode {
-        effective_mode(
-            self.mode,
-            &self.mode_by_finding_type,
-            &self.mode_by_account,
-            finding_type,
-            account_id,
-        )
-    }
-
-    pub fn finding_type_enabled(&self, finding_type: &str) -> bool {
-        self.finding_types
-            .iter()
-            .any(|p| p == "*" || finding_type.starts_with(p.as_str()))
-    }
-}
-
-/// Shared by [`Config`] and [`crate::settings::Settings`] so the two can never disagree on
-/// precedence.
-pub(crate) fn effective_mode(
-    global: Mode,
-    by_finding_type: &BTreeMap<String, Mode>,
-    by_account: &BTreeMap<String, Mode>,
-    finding_type: &str,
-    account_id: &str,
-) -> Mode {
-    if let Some(mode) = by_account.get(account_id) {
-        return *mode;
-    }
-    by_finding_type
-        .iter()
-        .filter(|(prefix, _)| finding_type.starts_with(prefix.as_str()))
-        // Keys are unique, so two matching prefixes of equal length cannot exist.
-        .max_by_key(|(prefix, _)| prefix.len())
-        .map(|(_, mode)| *mode)
-        .unwrap_or(global)
 }
 
 /// A GuardDuty finding-type prefix (`Stealth:IAMUser/`): every type has a `:` after its threat
@@ -257,12 +182,12 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::from_lookup(|k| map.get(k).cloned())
+        Settings::from_lookup(|k| map.get(k).cloned())
     }
 
     #[test]
@@ -270,7 +195,7 @@ mod tests {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.mode, Mode::DryRun);
         assert_eq!(c.min_severity, 0.0);
-        assert!(c.protected.is_empty());
+        assert!(c.protected_principals.is_empty());
         assert!(c.finding_type_enabled("Stealth:IAMUser/CloudTrailLoggingDisabled"));
         assert!(c.finding_type_enabled(
             "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS"
@@ -283,7 +208,7 @@ mod tests {
     #[test]
     fn blank_values_take_defaults() {
         let c = cfg(&[(ENV_MODE, "  "), (ENV_FINDING_TYPES, "")]).unwrap();
-        assert_eq!(c, Config::default());
+        assert_eq!(c, Settings::default());
     }
 
     #[test]
@@ -309,8 +234,10 @@ mod tests {
         );
         assert!(c.finding_type_enabled("Stealth:IAMUser/PasswordPolicyChange"));
         assert!(!c.finding_type_enabled("PenTest:IAMUser/ParrotLinux"));
-        assert_eq!(c.protected.len(), 2);
-        assert!(c.protected[0].matches("break-glass-admin"));
+        assert_eq!(
+            c.protected_principals,
+            vec!["break-glass-*", "arn:aws:iam::*:role/admin?"]
+        );
     }
 
     #[test]

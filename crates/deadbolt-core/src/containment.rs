@@ -2,12 +2,13 @@
 //! the operator's `deadbolt block` / `unblock` both go through here, so "already contained",
 //! "never overwrite someone else's DenyAll" and "remove only deadbolt's own" hold everywhere.
 
+use crate::breaker::{BreakerRefusal, WriteGate};
 use crate::decision::{ContainmentPlan, PlanStrategy};
 use crate::policy::{
     classify_existing, merge_permission_set_policy, ExistingDenyAll, PermissionSetMerge,
     DENY_ALL_POLICY_NAME, PERMISSION_SET_POLICY_LIMIT,
 };
-use crate::ports::{iam_api, AccessKeys, IamError, IdentityCenter, InlinePolicies, PolicyOp};
+use crate::ports::{iam_api, AccessKeys, AwsError, IdentityCenter, InlinePolicies, PolicyOp};
 use crate::principal::ContainmentTarget;
 use crate::record::{ActionRecord, ActionStatus, Outcome, Reason};
 use crate::strategy::{merge, Merge, Needed, RoleStrategy, MERGED_DOCUMENT_LIMIT};
@@ -37,9 +38,36 @@ pub fn planned(plan: &ContainmentPlan) -> Vec<ActionRecord> {
         ],
     };
     if let Some(key) = &plan.deactivate_access_key {
+        actions.push(key_read_action(t, key, ActionStatus::Planned));
         actions.push(key_action(t, key, ActionStatus::Planned));
     }
     actions
+}
+
+/// What a plan would do, for dry-run and circuit-breaker messages.
+pub fn describe(plan: &ContainmentPlan) -> String {
+    let t = &plan.target;
+    let name = plan.policy_name;
+    let mut what = match &plan.strategy {
+        PlanStrategy::DenyAll => format!("attach the inline policy {name} to {t} (deny everything)"),
+        PlanStrategy::RevokeSessions => format!(
+            "attach the inline policy {name} to {t} denying every session issued before the moment of containment (revoke-sessions)"
+        ),
+        PlanStrategy::DenySession { userid } => format!(
+            "attach the inline policy {name} to {t} denying the role session {userid} (deny-session)"
+        ),
+        PlanStrategy::PermissionSetDeny {
+            permission_set,
+            user_name,
+        } => format!(
+            "deny Identity Center user {user_name} in permission set {permission_set} and re-provision it (permission-set-deny)"
+        ),
+        PlanStrategy::AccessKeyOnly => format!("leave {t}'s policies alone"),
+    };
+    if let Some(key) = &plan.deactivate_access_key {
+        what.push_str(&format!(", then set access key {key} inactive"));
+    }
+    what
 }
 
 /// The Identity Center calls of `permission-set-deny`, in order.
@@ -51,28 +79,41 @@ const IDC_APIS: [&str; 5] = [
     "sso:ProvisionPermissionSet",
 ];
 
-/// Contain: one read, then at most one write, on exactly one IAM entity (the Identity Center
-/// strategy works on the permission set instead); then, if the plan says so, the finding's
-/// access key is set inactive. `now_ms` is the moment `revoke-sessions` cuts at.
-pub async fn apply<P, C>(policies: &P, idc: &C, plan: &ContainmentPlan, now_ms: i64) -> Applied
+/// Contain: one read, then the write the plan needs (none if the principal is already
+/// covered), on exactly one IAM entity (the Identity Center strategy works on the permission set
+/// instead); for roles the policy is read back once after the write (a concurrent merge must
+/// not have dropped this statement); then, if the plan says so, the finding's access key is
+/// set inactive. `gate` is asked right before each write (the circuit breaker: it counts only
+/// writes that happen). `now_ms` is the moment `revoke-sessions` cuts at.
+pub async fn apply<P, C, G>(
+    policies: &P,
+    idc: &C,
+    plan: &ContainmentPlan,
+    now_ms: i64,
+    gate: &mut G,
+) -> Applied
 where
     P: InlinePolicies + AccessKeys,
     C: IdentityCenter,
+    G: WriteGate,
 {
     let needed = match &plan.strategy {
         PlanStrategy::PermissionSetDeny {
             permission_set,
             user_name,
-        } => return apply_identity_center(idc, &plan.finding_id, permission_set, user_name).await,
+        } => {
+            return apply_identity_center(idc, &plan.finding_id, permission_set, user_name, gate)
+                .await;
+        }
         PlanStrategy::DenyAll => Ok(Needed::Everything),
         PlanStrategy::RevokeSessions => {
             Needed::for_role(RoleStrategy::RevokeSessions, None, now_ms)
         }
         PlanStrategy::DenySession { userid } => Ok(Needed::Session(userid.clone())),
-        PlanStrategy::AccessKeyOnly => return apply_key_only(policies, plan).await,
+        PlanStrategy::AccessKeyOnly => return apply_key_only(policies, plan, gate).await,
     };
     let mut applied = match needed {
-        Ok(needed) => apply_policy(policies, plan, &needed).await,
+        Ok(needed) => apply_policy(policies, plan, &needed, gate).await,
         Err(e) => failed(
             Reason::StrategyNotApplicable,
             format!("{e}; nothing was written"),
@@ -80,19 +121,35 @@ where
             false,
         ),
     };
-    if let Some(key) = &plan.deactivate_access_key {
+    let policy_in_place = matches!(
+        applied.outcome,
+        Outcome::Contained | Outcome::AlreadyContained
+    );
+    if let (Some(key), true) = (&plan.deactivate_access_key, policy_in_place) {
         let t = &plan.target;
-        match policies.set_access_key_status(&t.name, key, false).await {
-            Ok(()) => {
-                applied.actions.push(key_action(t, key, ActionStatus::Done));
+        match deactivate_key(policies, t, key, gate).await {
+            Ok((action, true)) => {
+                applied.actions.extend(action);
                 applied.message.push_str(&format!(
                     ". Access key {key} is now inactive (the user's other keys are untouched)"
                 ));
             }
-            Err(e) => {
+            Ok((action, false)) => {
+                applied.actions.extend(action);
                 applied
-                    .actions
-                    .push(with_error(key_action(t, key, ActionStatus::Failed), &e));
+                    .message
+                    .push_str(&format!(". Access key {key} was already inactive"));
+            }
+            Err(KeyFailure::Refused(actions, refusal)) => {
+                applied.actions.extend(actions);
+                applied.message.push_str(&format!(
+                    ". Access key {key} was NOT deactivated: circuit breaker open ({})",
+                    refusal.message()
+                ));
+                applied.retryable |= refusal.retryable();
+            }
+            Err(KeyFailure::Aws(actions, e)) => {
+                applied.actions.extend(actions);
                 applied.message.push_str(&format!(
                     ". Could not deactivate access key {key} ({e}): deactivate it by hand \
                      (aws iam update-access-key --user-name {} --access-key-id {key} --status Inactive)",
@@ -105,8 +162,111 @@ where
     applied
 }
 
+/// Why a key was not set inactive, with the calls made.
+enum KeyFailure {
+    Refused(Vec<ActionRecord>, BreakerRefusal),
+    Aws(Vec<ActionRecord>, AwsError),
+}
+
+/// Read the key's status, and set it inactive if it is active: `(calls, written)`. A key that
+/// is already inactive (a redelivery) is not written and consumes no admission.
+async fn deactivate_key<P: AccessKeys, G: WriteGate>(
+    policies: &P,
+    t: &ContainmentTarget,
+    key: &str,
+    gate: &mut G,
+) -> Result<(Vec<ActionRecord>, bool), KeyFailure> {
+    let read = |status| key_read_action(t, key, status);
+    match policies.access_key_active(&t.name, key).await {
+        Ok(Some(true)) => {}
+        Ok(Some(false)) => {
+            return Ok((
+                vec![
+                    read(ActionStatus::Done),
+                    key_action(t, key, ActionStatus::NotNeeded),
+                ],
+                false,
+            ))
+        }
+        Ok(None) => {
+            let e = AwsError::new(
+                crate::ports::AwsErrorKind::NoSuchEntity,
+                "NoSuchEntity",
+                format!("{t} has no access key {key}"),
+            );
+            return Err(KeyFailure::Aws(
+                vec![
+                    read(ActionStatus::Done),
+                    key_action(t, key, ActionStatus::NotNeeded),
+                ],
+                e,
+            ));
+        }
+        Err(e) => {
+            return Err(KeyFailure::Aws(
+                vec![with_error(read(ActionStatus::Failed), &e)],
+                e,
+            ))
+        }
+    }
+    if let Err(refusal) = gate.before_write().await {
+        return Err(KeyFailure::Refused(
+            vec![
+                read(ActionStatus::Done),
+                key_action(t, key, ActionStatus::Planned),
+            ],
+            refusal,
+        ));
+    }
+    match policies.set_access_key_status(&t.name, key, false).await {
+        Ok(()) => Ok((
+            vec![
+                read(ActionStatus::Done),
+                key_action(t, key, ActionStatus::Done),
+            ],
+            true,
+        )),
+        Err(e) => Err(KeyFailure::Aws(
+            vec![
+                read(ActionStatus::Done),
+                with_error(key_action(t, key, ActionStatus::Failed), &e),
+            ],
+            e,
+        )),
+    }
+}
+
+/// The circuit breaker refused the plan's first write: nothing was written, the record says
+/// what would have been done.
+fn refused(
+    plan: &ContainmentPlan,
+    mut actions: Vec<ActionRecord>,
+    refusal: &BreakerRefusal,
+) -> Applied {
+    let rest: Vec<ActionRecord> = planned(plan)
+        .into_iter()
+        .filter(|a| !actions.iter().any(|done| done.api == a.api))
+        .collect();
+    actions.extend(rest);
+    Applied {
+        outcome: Outcome::WouldContain,
+        reason: Reason::CircuitBreakerOpen,
+        message: format!(
+            "circuit breaker open: {}; falling back to dry-run, would {}",
+            refusal.message(),
+            describe(plan)
+        ),
+        actions,
+        retryable: refusal.retryable(),
+    }
+}
+
 /// Only the access key: set it inactive, nothing else.
-async fn apply_key_only<P: AccessKeys>(policies: &P, plan: &ContainmentPlan) -> Applied {
+async fn apply_key_only<P: AccessKeys, G: WriteGate>(
+    policies: &P,
+    plan: &ContainmentPlan,
+    gate: &mut G,
+) -> Applied {
     let t = &plan.target;
     let Some(key) = plan.deactivate_access_key.as_deref() else {
         return failed(
@@ -116,23 +276,31 @@ async fn apply_key_only<P: AccessKeys>(policies: &P, plan: &ContainmentPlan) -> 
             false,
         );
     };
-    match policies.set_access_key_status(&t.name, key, false).await {
-        Ok(()) => Applied {
+    match deactivate_key(policies, t, key, gate).await {
+        Ok((actions, true)) => Applied {
             outcome: Outcome::Contained,
             reason: Reason::AccessKeyDeactivated,
             message: format!(
                 "access key {key} of {t} is now inactive; the user's other keys and permissions are untouched"
             ),
-            actions: vec![key_action(t, key, ActionStatus::Done)],
+            actions,
             retryable: false,
         },
-        Err(e) => failed(
+        Ok((actions, false)) => Applied {
+            outcome: Outcome::AlreadyContained,
+            reason: Reason::AccessKeyDeactivated,
+            message: format!("access key {key} of {t} is already inactive; nothing written"),
+            actions,
+            retryable: false,
+        },
+        Err(KeyFailure::Refused(actions, refusal)) => refused(plan, actions, &refusal),
+        Err(KeyFailure::Aws(actions, e)) => failed(
             e.reason(),
             format!(
                 "could not deactivate access key {key} of {t} ({e}); it still works. By hand: aws iam update-access-key --user-name {} --access-key-id {key} --status Inactive",
                 t.name
             ),
-            vec![with_error(key_action(t, key, ActionStatus::Failed), &e)],
+            actions,
             e.retryable(),
         ),
     }
@@ -142,10 +310,11 @@ async fn apply_key_only<P: AccessKeys>(policies: &P, plan: &ContainmentPlan) -> 
 /// same role, handled at the same moment) replaced the policy between our read and our write.
 const MERGE_ATTEMPTS: usize = 3;
 
-async fn apply_policy<P: InlinePolicies>(
+async fn apply_policy<P: InlinePolicies, G: WriteGate>(
     policies: &P,
     plan: &ContainmentPlan,
     needed: &Needed,
+    gate: &mut G,
 ) -> Applied {
     let t = &plan.target;
     let name = plan.policy_name;
@@ -238,6 +407,9 @@ async fn apply_policy<P: InlinePolicies>(
                     superseded,
                 } => (document, kept, superseded),
             };
+        if let Err(refusal) = gate.before_write().await {
+            return refused(plan, actions, &refusal);
+        }
         if let Err(e) = policies.put_policy(t, name, &document).await {
             actions.push(failed_action(t, PolicyOp::Put, &e));
             return failed(
@@ -341,7 +513,7 @@ async fn look_up_identity_center<C: IdentityCenter>(
 ) -> Result<IdcLookup, Applied> {
     let mut actions = Vec::new();
     let done = |api: &str| idc_action(permission_set, api, ActionStatus::Done);
-    let fail = |actions, api: &str, e: &IamError, reason, what: String| {
+    let fail = |actions, api: &str, e: &AwsError, reason, what: String| {
         let message = format!("{what} ({e}); {consequence}");
         idc_failed(permission_set, actions, api, e, reason, message)
     };
@@ -423,11 +595,12 @@ async fn look_up_identity_center<C: IdentityCenter>(
 
 /// `permission-set-deny`: add a Deny for one Identity Center user to the permission set's
 /// inline policy (every other statement kept exactly) and re-provision it.
-pub async fn apply_identity_center<C: IdentityCenter>(
+pub async fn apply_identity_center<C: IdentityCenter, G: WriteGate>(
     idc: &C,
     finding_id: &str,
     permission_set: &str,
     user_name: &str,
+    gate: &mut G,
 ) -> Applied {
     let IdcLookup {
         ps,
@@ -446,7 +619,7 @@ pub async fn apply_identity_center<C: IdentityCenter>(
         Err(applied) => return applied,
     };
     let done = |api: &str| idc_action(permission_set, api, ActionStatus::Done);
-    let fail = |actions, api: &str, e: &IamError, reason, what: String| {
+    let fail = |actions, api: &str, e: &AwsError, reason, what: String| {
         let message = format!("{what} ({e}); the Identity Center user is NOT contained");
         idc_failed(permission_set, actions, api, e, reason, message)
     };
@@ -484,6 +657,23 @@ pub async fn apply_identity_center<C: IdentityCenter>(
             return failed(Reason::LimitExceeded, format!("adding the deny would make permission set {permission_set}'s inline policy {size} characters (limit {PERMISSION_SET_POLICY_LIMIT}); the Identity Center user is NOT contained"), actions, false);
         }
         PermissionSetMerge::Write { document } => {
+            if let Err(refusal) = gate.before_write().await {
+                actions.extend(
+                    IDC_APIS[3..]
+                        .iter()
+                        .map(|api| idc_action(permission_set, api, ActionStatus::Planned)),
+                );
+                return Applied {
+                    outcome: Outcome::WouldContain,
+                    reason: Reason::CircuitBreakerOpen,
+                    message: format!(
+                        "circuit breaker open: {}; falling back to dry-run, would deny Identity Center user {user_name} in permission set {permission_set} and re-provision it (permission-set-deny)",
+                        refusal.message()
+                    ),
+                    actions,
+                    retryable: refusal.retryable(),
+                };
+            }
             if let Err(e) = idc.put_inline_policy(&ps, &document).await {
                 return fail(
                     actions,
@@ -534,7 +724,7 @@ pub async fn release_identity_center<C: IdentityCenter>(
         Err(applied) => return applied,
     };
     let done = |api: &str| idc_action(permission_set, api, ActionStatus::Done);
-    let failure = |actions, api: &str, e: &IamError, what: String| {
+    let failure = |actions, api: &str, e: &AwsError, what: String| {
         let message = format!("{what} ({e}); nothing was removed");
         idc_failed(permission_set, actions, api, e, e.reason(), message)
     };
@@ -617,6 +807,13 @@ fn idc_action(permission_set: &str, api: &str, status: ActionStatus) -> ActionRe
         status,
         error_code: None,
         error_message: None,
+    }
+}
+
+fn key_read_action(target: &ContainmentTarget, key: &str, status: ActionStatus) -> ActionRecord {
+    ActionRecord {
+        api: "iam:ListAccessKeys".into(),
+        ..key_action(target, key, status)
     }
 }
 
@@ -747,12 +944,12 @@ pub fn action(target: &ContainmentTarget, op: PolicyOp, status: ActionStatus) ->
     }
 }
 
-fn failed_action(target: &ContainmentTarget, op: PolicyOp, e: &IamError) -> ActionRecord {
+fn failed_action(target: &ContainmentTarget, op: PolicyOp, e: &AwsError) -> ActionRecord {
     with_error(action(target, op, ActionStatus::Failed), e)
 }
 
 /// `action`, marked failed with the error code and message AWS returned.
-fn with_error(action: ActionRecord, e: &IamError) -> ActionRecord {
+fn with_error(action: ActionRecord, e: &AwsError) -> ActionRecord {
     ActionRecord {
         status: ActionStatus::Failed,
         error_code: Some(e.code.clone()),
@@ -766,7 +963,7 @@ fn idc_failed(
     permission_set: &str,
     mut actions: Vec<ActionRecord>,
     api: &str,
-    e: &IamError,
+    e: &AwsError,
     reason: Reason,
     message: String,
 ) -> Applied {
@@ -913,6 +1110,7 @@ mod tests {
             &crate::ports::NoIdentityCenter,
             &manual_plan(group()),
             0,
+            &mut crate::breaker::Ungated,
         )
         .await;
         assert_eq!(blocked.outcome, Outcome::Contained);

@@ -8,11 +8,14 @@
 //! 4. operator scope: finding type, minimum severity, protected principals, deadbolt itself;
 //! 5. the mode: off, dry-run, enforce.
 
-use crate::config::{Config, Mode};
+use crate::config::Mode;
+use crate::finding::Finding;
 use crate::finding::GuardDutyEvent;
+use crate::followup::{CreatedEntity, CreatedKind, MAX_FOLLOW_UPS};
 use crate::policy::{sid_suffix, DENY_ALL_POLICY_NAME, IDC_SID_PREFIX};
 use crate::principal::{resolve, ContainmentTarget, Principal, TargetKind};
 use crate::record::{Outcome, Reason};
+use crate::settings::Settings;
 use crate::strategy::{role_session_userid, IdentityCenterStrategy, RoleStrategy};
 
 /// Facts about the account deadbolt's own credentials act in (from `sts:GetCallerIdentity`).
@@ -56,7 +59,7 @@ impl AccountCache {
     pub async fn get<I: crate::ports::IdentityProvider>(
         &self,
         identity: &I,
-    ) -> Result<AccountContext, crate::ports::IamError> {
+    ) -> Result<AccountContext, crate::ports::AwsError> {
         if let Some(ctx) = self.0.lock().ok().and_then(|slot| slot.clone()) {
             return Ok(ctx);
         }
@@ -153,7 +156,7 @@ pub enum Decision {
 /// Decide what to do with a parsed, validated finding.
 pub fn decide(
     event: &GuardDutyEvent,
-    config: &Config,
+    settings: &Settings,
     account: &AccountContext,
 ) -> (Option<Principal>, Decision) {
     let f = &event.detail;
@@ -200,18 +203,8 @@ pub fn decide(
     let resolution = resolve(f);
     let principal = Some(resolution.principal);
 
-    if f.account_id != account.account_id {
-        return (
-            principal,
-            pass(
-                Outcome::NotContainable,
-                Reason::ForeignAccount,
-                format!(
-                    "the finding is for account {} but deadbolt's credentials act in {}; nothing was written",
-                    f.account_id, account.account_id
-                ),
-            ),
-        );
+    if let Err(refusal) = in_account(f, account) {
+        return (principal, refusal.into());
     }
     // Identity Center roles cannot be changed through IAM, but their permission set can.
     let identity_center = match &resolution.containment {
@@ -225,44 +218,11 @@ pub fn decide(
             return (principal, pass(Outcome::NotContainable, reason, message));
         }
     };
-    if !config.finding_type_enabled(&f.finding_type) {
-        return (
-            principal,
-            pass(
-                Outcome::Skipped,
-                Reason::FindingTypeNotEnabled,
-                format!(
-                    "finding type {} is not among the types that may trigger containment",
-                    f.finding_type
-                ),
-            ),
-        );
-    }
-    if f.severity < config.min_severity {
-        return (
-            principal,
-            pass(
-                Outcome::Skipped,
-                Reason::BelowMinSeverity,
-                format!(
-                    "severity {} is below the configured minimum {}",
-                    f.severity, config.min_severity
-                ),
-            ),
-        );
-    }
-    if let Some((reason, message)) = never_contained(
-        config,
-        account,
-        &target,
-        principal.as_ref(),
-        &f.partition,
-        &f.account_id,
-    ) {
-        return (principal, pass(Outcome::Skipped, reason, message));
+    if let Err(refusal) = may_contain(f, &target, principal.as_ref(), settings, account) {
+        return (principal, refusal.into());
     }
 
-    let mode = config.effective_mode(&f.finding_type, &f.account_id);
+    let mode = settings.effective_mode(&f.finding_type, &f.account_id);
     if mode == Mode::Off {
         return (
             principal,
@@ -273,7 +233,7 @@ pub fn decide(
             ),
         );
     }
-    let strategy = config.strategy;
+    let strategy = settings.strategy;
     let plan_strategy = match (&identity_center, target.kind) {
         (Some(session), _) => match strategy.identity_center {
             IdentityCenterStrategy::Manual => {
@@ -433,10 +393,100 @@ impl IdentityCenterSession {
     }
 }
 
-/// deadbolt's own identity and the protected principals: never contained, whatever the mode
-/// (shared by the responder and follow-up containment).
-pub fn never_contained(
-    config: &Config,
+/// Why a principal may not be contained: becomes a [`Decision::Pass`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub outcome: Outcome,
+    pub reason: Reason,
+    pub message: String,
+}
+
+impl From<Refusal> for Decision {
+    fn from(r: Refusal) -> Self {
+        Decision::Pass {
+            outcome: r.outcome,
+            reason: r.reason,
+            message: r.message,
+        }
+    }
+}
+
+/// The finding is for the account deadbolt acts in; any other account is never touched.
+pub fn in_account(finding: &Finding, account: &AccountContext) -> Result<(), Refusal> {
+    if finding.account_id == account.account_id {
+        return Ok(());
+    }
+    Err(Refusal {
+        outcome: Outcome::NotContainable,
+        reason: Reason::ForeignAccount,
+        message: format!(
+            "the finding is for account {} but deadbolt's credentials act in {}; nothing was written",
+            finding.account_id, account.account_id
+        ),
+    })
+}
+
+/// May `target` be contained for `finding`? The one rule every path applies (the responder's
+/// principal, follow-ups of what the attacker created): the finding is for deadbolt's own
+/// account, the target is not a service-linked role, the finding is in scope (type and minimum
+/// severity), and the target is neither deadbolt itself nor protected. The mode is the caller's
+/// last step: it says how, not whether.
+pub fn may_contain(
+    finding: &Finding,
+    target: &ContainmentTarget,
+    principal: Option<&Principal>,
+    settings: &Settings,
+    account: &AccountContext,
+) -> Result<(), Refusal> {
+    let pass = |outcome, reason, message: String| Refusal {
+        outcome,
+        reason,
+        message,
+    };
+    in_account(finding, account)?;
+    if target.kind == TargetKind::Role && target.name.starts_with("AWSServiceRoleFor") {
+        return Err(pass(
+            Outcome::NotContainable,
+            Reason::ServiceLinkedRole,
+            format!("{target} is a service-linked role; only its AWS service can change it"),
+        ));
+    }
+    if !settings.finding_type_enabled(&finding.finding_type) {
+        return Err(pass(
+            Outcome::Skipped,
+            Reason::FindingTypeNotEnabled,
+            format!(
+                "finding type {} is not among the types that may trigger containment",
+                finding.finding_type
+            ),
+        ));
+    }
+    if finding.severity < settings.min_severity {
+        return Err(pass(
+            Outcome::Skipped,
+            Reason::BelowMinSeverity,
+            format!(
+                "severity {} is below the configured minimum {}",
+                finding.severity, settings.min_severity
+            ),
+        ));
+    }
+    if let Some((reason, message)) = never_contained(
+        settings,
+        account,
+        target,
+        principal,
+        &finding.partition,
+        &finding.account_id,
+    ) {
+        return Err(pass(Outcome::Skipped, reason, message));
+    }
+    Ok(())
+}
+
+/// deadbolt's own identity and the protected principals: never contained, whatever the mode.
+fn never_contained(
+    settings: &Settings,
     account: &AccountContext,
     target: &ContainmentTarget,
     principal: Option<&Principal>,
@@ -453,7 +503,7 @@ pub fn never_contained(
             format!("{target} is deadbolt's own identity and is always protected"),
         ));
     }
-    protected_by(config, target, principal, partition, account_id).map(|pattern| {
+    protected_by(settings, target, principal, partition, account_id).map(|pattern| {
         (
             Reason::ProtectedPrincipal,
             format!("{target} matches the protected-principal pattern {pattern:?}"),
@@ -463,26 +513,159 @@ pub fn never_contained(
 
 /// The first protected pattern matching the target's name, its path-less IAM ARN, or its
 /// session ARN. Findings do not carry IAM paths, so patterns match ARNs without one.
-pub fn protected_by<'c>(
-    config: &'c Config,
+fn protected_by(
+    settings: &Settings,
     target: &ContainmentTarget,
     principal: Option<&Principal>,
     partition: &str,
     account: &str,
-) -> Option<&'c str> {
+) -> Option<String> {
     let iam_arn = format!(
         "arn:{partition}:iam::{account}:{}/{}",
         target.kind.as_str(),
         target.name
     );
     let session_arn = principal.and_then(|p| p.arn.as_deref());
-    config
-        .protected
-        .iter()
+    settings
+        .protected_globs()
         .find(|g| {
             g.matches(&target.name)
                 || g.matches(&iam_arn)
                 || session_arn.is_some_and(|a| g.matches(a))
         })
-        .map(|g| g.as_str())
+        .map(|g| g.as_str().to_string())
+}
+
+/// One created entity and the decision about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowUpItem {
+    pub entity: CreatedEntity,
+    /// `user/NAME` or `role/NAME`, as the record shows it.
+    pub target: String,
+    /// `Contain`, `DryRun` or `Pass` (never `Manual`).
+    pub decision: Decision,
+}
+
+/// Pure: the follow-up decision for every entity the finding's sessions created, under the
+/// same rule as the finding's own principal ([`may_contain`]) and never beyond the finding:
+/// enforced only when both `follow_up` and the finding's own mode are enforce.
+pub fn plan_follow_ups(
+    created: &[CreatedEntity],
+    finding: &Finding,
+    settings: &Settings,
+    account: &AccountContext,
+) -> Vec<FollowUpItem> {
+    let mut seen = std::collections::HashSet::new();
+    let mut items = Vec::new();
+    for entity in created {
+        let kind = match entity.kind {
+            CreatedKind::User | CreatedKind::AccessKey => TargetKind::User,
+            CreatedKind::Role => TargetKind::Role,
+        };
+        let target = format!(
+            "{}/{}",
+            kind.as_str(),
+            entity.name.as_deref().unwrap_or("(unknown)")
+        );
+        if !seen.insert((target.clone(), entity.access_key_id.clone())) {
+            continue;
+        }
+        let decision = if items.len() >= MAX_FOLLOW_UPS {
+            Decision::Pass {
+                outcome: Outcome::Skipped,
+                reason: Reason::FollowUpLimit,
+                message: format!("more than {MAX_FOLLOW_UPS} created entities in one finding: this one is reported, not acted on"),
+            }
+        } else {
+            decide_follow_up(entity, kind, finding, settings, account)
+        };
+        items.push(FollowUpItem {
+            entity: entity.clone(),
+            target,
+            decision,
+        });
+    }
+    items
+}
+
+fn decide_follow_up(
+    entity: &CreatedEntity,
+    kind: TargetKind,
+    finding: &Finding,
+    settings: &Settings,
+    account: &AccountContext,
+) -> Decision {
+    let pass = |outcome, reason, message: String| Decision::Pass {
+        outcome,
+        reason,
+        message,
+    };
+    if let Err(refusal) = in_account(finding, account) {
+        return refusal.into();
+    }
+    let Some(name) = entity.name.as_deref() else {
+        return pass(
+            Outcome::NotContainable,
+            Reason::NoPrincipal,
+            format!("{} names no entity in CloudTrail", entity.event_name),
+        );
+    };
+    let target = match ContainmentTarget::new(kind, name) {
+        Ok(t) => t,
+        Err(e) => {
+            return pass(
+                Outcome::NotContainable,
+                Reason::InvalidPrincipalName,
+                e.to_string(),
+            )
+        }
+    };
+    let (strategy, deactivate_access_key) = match entity.access_key_id.as_deref() {
+        Some(k) if is_long_term_key(k) => (PlanStrategy::AccessKeyOnly, Some(k.to_string())),
+        Some(k) => {
+            return pass(
+                Outcome::NotContainable,
+                Reason::InvalidValue,
+                format!("{k:?} from CloudTrail is not an IAM access key id"),
+            )
+        }
+        None => (PlanStrategy::DenyAll, None),
+    };
+    let plan = ContainmentPlan {
+        target,
+        policy_name: DENY_ALL_POLICY_NAME,
+        finding_id: finding.id.clone(),
+        strategy,
+        deactivate_access_key,
+    };
+    if settings.follow_up == Mode::Off {
+        return pass(
+            Outcome::Skipped,
+            Reason::ModeOff,
+            format!(
+                "follow_up is off; would {} (deadbolt config set follow_up dry-run to see it planned)",
+                crate::containment::describe(&plan)
+            ),
+        );
+    }
+    // The same rule as the finding's own principal: a finding the operators keep out of
+    // scope does not have its follow-ups acted on either.
+    if let Err(refusal) = may_contain(finding, &plan.target, None, settings, account) {
+        return refusal.into();
+    }
+    match (
+        settings.follow_up,
+        settings.effective_mode(&finding.finding_type, &finding.account_id),
+    ) {
+        (_, Mode::Off) => pass(
+            Outcome::Skipped,
+            Reason::ModeOff,
+            format!(
+                "the finding's mode is off, so are its follow-ups; would {}",
+                crate::containment::describe(&plan)
+            ),
+        ),
+        (Mode::Enforce, Mode::Enforce) => Decision::Contain(plan),
+        _ => Decision::DryRun(plan),
+    }
 }

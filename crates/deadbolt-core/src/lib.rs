@@ -8,7 +8,9 @@ pub mod config;
 pub mod containment;
 pub mod decision;
 pub mod finding;
+pub mod followup;
 pub mod glob;
+#[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod policy;
 pub mod ports;
@@ -19,10 +21,10 @@ pub mod runtime;
 pub mod settings;
 pub mod strategy;
 
-pub use config::{Config, ConfigError, Mode};
+pub use config::{ConfigError, Mode};
 pub use decision::{decide, AccountContext, ContainmentPlan, Decision};
 pub use finding::{parse_event, Finding, InputError};
 pub use principal::{ContainmentTarget, Principal, PrincipalKind, TargetKind};
 pub use record::{ActionRecord, ActionStatus, DecisionRecord, Outcome, Reason};
-pub use responder::Responder;
+pub use responder::{Ports, Responder};
 pub use settings::{Settings, SettingsError};

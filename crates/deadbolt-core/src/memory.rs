@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::ports::{
-    iam_api, AccessKeys, CallerIdentity, IamError, IamErrorKind, IdentityCenter, IdentityProvider,
+    iam_api, AccessKeys, AwsError, AwsErrorKind, CallerIdentity, IdentityCenter, IdentityProvider,
     InlinePolicies, PermissionSetRef, PolicyOp,
 };
 use crate::principal::ContainmentTarget;
@@ -22,7 +22,7 @@ struct State {
     entities: Vec<String>,
     policies: HashMap<(String, String), String>,
     calls: Vec<String>,
-    fail: HashMap<&'static str, IamError>,
+    fail: HashMap<&'static str, AwsError>,
     /// Access keys as (user, key id) -> active.
     keys: HashMap<(String, String), bool>,
 }
@@ -62,10 +62,10 @@ impl MemoryPolicies {
     }
 
     /// Make every call to `api` (e.g. `iam:PutUserPolicy`) fail with this error.
-    pub fn failing(self, api: &'static str, kind: IamErrorKind, code: &str) -> Self {
+    pub fn failing(self, api: &'static str, kind: AwsErrorKind, code: &str) -> Self {
         self.lock().fail.insert(
             api,
-            IamError {
+            AwsError {
                 kind,
                 code: code.to_string(),
                 message: format!("injected {code}"),
@@ -91,7 +91,7 @@ impl MemoryPolicies {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn begin(&self, op: PolicyOp, target: &ContainmentTarget) -> Result<(), IamError> {
+    fn begin(&self, op: PolicyOp, target: &ContainmentTarget) -> Result<(), AwsError> {
         let api = iam_api(op, target.kind);
         let mut s = self.lock();
         s.calls.push(format!("{api} {target}"));
@@ -102,9 +102,9 @@ impl MemoryPolicies {
     }
 }
 
-fn no_such_entity(what: String) -> IamError {
-    IamError {
-        kind: IamErrorKind::NoSuchEntity,
+fn no_such_entity(what: String) -> AwsError {
+    AwsError {
+        kind: AwsErrorKind::NoSuchEntity,
         code: "NoSuchEntity".into(),
         message: format!("{what} cannot be found."),
     }
@@ -115,7 +115,7 @@ impl InlinePolicies for MemoryPolicies {
         &self,
         target: &ContainmentTarget,
         policy_name: &str,
-    ) -> Result<Option<String>, IamError> {
+    ) -> Result<Option<String>, AwsError> {
         self.begin(PolicyOp::Get, target)?;
         Ok(self.policy(target, policy_name))
     }
@@ -125,7 +125,7 @@ impl InlinePolicies for MemoryPolicies {
         target: &ContainmentTarget,
         policy_name: &str,
         document: &str,
-    ) -> Result<(), IamError> {
+    ) -> Result<(), AwsError> {
         self.begin(PolicyOp::Put, target)?;
         let mut s = self.lock();
         if !s.entities.contains(&target.to_string()) {
@@ -142,7 +142,7 @@ impl InlinePolicies for MemoryPolicies {
         &self,
         target: &ContainmentTarget,
         policy_name: &str,
-    ) -> Result<(), IamError> {
+    ) -> Result<(), AwsError> {
         self.begin(PolicyOp::Delete, target)?;
         let mut s = self.lock();
         match s
@@ -158,12 +158,28 @@ impl InlinePolicies for MemoryPolicies {
 }
 
 impl AccessKeys for MemoryPolicies {
+    async fn access_key_active(
+        &self,
+        user_name: &str,
+        access_key_id: &str,
+    ) -> Result<Option<bool>, AwsError> {
+        let api = "iam:ListAccessKeys";
+        let mut s = self.lock();
+        s.calls.push(format!("{api} user/{user_name}"));
+        if let Some(e) = s.fail.get(api) {
+            return Err(e.clone());
+        }
+        Ok(s.keys
+            .get(&(user_name.to_string(), access_key_id.to_string()))
+            .copied())
+    }
+
     async fn set_access_key_status(
         &self,
         user_name: &str,
         access_key_id: &str,
         active: bool,
-    ) -> Result<(), IamError> {
+    ) -> Result<(), AwsError> {
         let api = "iam:UpdateAccessKey";
         let mut s = self.lock();
         s.calls
@@ -251,7 +267,7 @@ impl MemoryIdentityCenter {
     fn entry<'s>(
         s: &'s mut IdcState,
         ps: &PermissionSetRef,
-    ) -> Result<&'s mut Option<String>, IamError> {
+    ) -> Result<&'s mut Option<String>, AwsError> {
         s.permission_sets
             .values_mut()
             .find(|(r, _)| r == ps)
@@ -261,35 +277,35 @@ impl MemoryIdentityCenter {
 }
 
 impl IdentityCenter for MemoryIdentityCenter {
-    async fn find_permission_set(&self, name: &str) -> Result<Option<PermissionSetRef>, IamError> {
+    async fn find_permission_set(&self, name: &str) -> Result<Option<PermissionSetRef>, AwsError> {
         let mut s = self.lock();
         s.calls.push(format!("sso:ListPermissionSets {name}"));
         Ok(s.permission_sets.get(name).map(|(r, _)| r.clone()))
     }
-    async fn find_user_id(&self, _: &str, user_name: &str) -> Result<Option<String>, IamError> {
+    async fn find_user_id(&self, _: &str, user_name: &str) -> Result<Option<String>, AwsError> {
         let mut s = self.lock();
         s.calls.push(format!("identitystore:GetUserId {user_name}"));
         Ok(s.users.get(user_name).cloned())
     }
-    async fn get_inline_policy(&self, ps: &PermissionSetRef) -> Result<Option<String>, IamError> {
+    async fn get_inline_policy(&self, ps: &PermissionSetRef) -> Result<Option<String>, AwsError> {
         let mut s = self.lock();
         s.calls.push("sso:GetInlinePolicyForPermissionSet".into());
         Self::entry(&mut s, ps).map(|p| p.clone())
     }
-    async fn put_inline_policy(&self, ps: &PermissionSetRef, doc: &str) -> Result<(), IamError> {
+    async fn put_inline_policy(&self, ps: &PermissionSetRef, doc: &str) -> Result<(), AwsError> {
         let mut s = self.lock();
         s.calls.push("sso:PutInlinePolicyToPermissionSet".into());
         *Self::entry(&mut s, ps)? = Some(doc.to_string());
         Ok(())
     }
-    async fn delete_inline_policy(&self, ps: &PermissionSetRef) -> Result<(), IamError> {
+    async fn delete_inline_policy(&self, ps: &PermissionSetRef) -> Result<(), AwsError> {
         let mut s = self.lock();
         s.calls
             .push("sso:DeleteInlinePolicyFromPermissionSet".into());
         *Self::entry(&mut s, ps)? = None;
         Ok(())
     }
-    async fn provision(&self, ps: &PermissionSetRef) -> Result<(), IamError> {
+    async fn provision(&self, ps: &PermissionSetRef) -> Result<(), AwsError> {
         let mut s = self.lock();
         s.calls.push("sso:ProvisionPermissionSet".into());
         s.provisioned.push(ps.permission_set_arn.clone());
@@ -300,7 +316,7 @@ impl IdentityCenter for MemoryIdentityCenter {
 /// A fixed caller identity, counting how often it is asked.
 #[derive(Debug)]
 pub struct FixedIdentity {
-    identity: Result<CallerIdentity, IamError>,
+    identity: Result<CallerIdentity, AwsError>,
     calls: Mutex<usize>,
 }
 
@@ -315,7 +331,7 @@ impl FixedIdentity {
         }
     }
 
-    pub fn failing(error: IamError) -> Self {
+    pub fn failing(error: AwsError) -> Self {
         FixedIdentity {
             identity: Err(error),
             calls: Mutex::new(0),
@@ -328,8 +344,46 @@ impl FixedIdentity {
 }
 
 impl IdentityProvider for FixedIdentity {
-    async fn caller_identity(&self) -> Result<CallerIdentity, IamError> {
+    async fn caller_identity(&self) -> Result<CallerIdentity, AwsError> {
         *self.calls.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         self.identity.clone()
+    }
+}
+
+/// A responder together with the settings it runs under, for tests: `handle(raw)` is what the
+/// Lambda does with an event while `settings` are in force.
+pub struct Configured<P, I, C = crate::ports::NoIdentityCenter, B = crate::ports::NoSharedBreaker> {
+    pub responder: crate::responder::Responder<P, I, C, B>,
+    pub settings: crate::settings::Settings,
+}
+
+impl<P, I> Configured<P, I> {
+    /// IAM and identity only (no Identity Center, no shared breaker count).
+    pub fn new(settings: crate::settings::Settings, iam: P, identity: I) -> Self {
+        Self::with_ports(settings, crate::responder::Ports::iam(iam, identity))
+    }
+}
+
+impl<P, I, C, B> Configured<P, I, C, B> {
+    pub fn with_ports(
+        settings: crate::settings::Settings,
+        ports: crate::responder::Ports<P, I, C, B>,
+    ) -> Self {
+        Configured {
+            responder: crate::responder::Responder::new(ports),
+            settings,
+        }
+    }
+}
+
+impl<P, I, C, B> Configured<P, I, C, B>
+where
+    P: InlinePolicies + AccessKeys,
+    I: IdentityProvider,
+    C: IdentityCenter,
+    B: crate::ports::SharedBreaker,
+{
+    pub async fn handle(&self, raw: &str) -> crate::record::DecisionRecord {
+        self.responder.handle(raw, &self.settings).await
     }
 }

@@ -6,44 +6,65 @@ use std::future::Future;
 use crate::principal::{ContainmentTarget, TargetKind};
 use crate::record::Reason;
 
-/// The IAM failures deadbolt distinguishes, each with its own decision-record reason.
+/// The failures of an AWS call that deadbolt distinguishes, each with its own decision-record
+/// reason. Every adapter (IAM, STS, SSM, DynamoDB, Identity Center, GuardDuty) maps its SDK
+/// errors onto these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IamErrorKind {
+pub enum AwsErrorKind {
     NoSuchEntity,
     UnmodifiableEntity,
     AccessDenied,
+    /// The service throttled the call (after the SDK's own retries): transient.
     Throttled,
     LimitExceeded,
     MalformedPolicy,
-    /// Network, timeout, or a service error deadbolt has no specific handling for.
+    /// Transient: a timeout, a dispatch (connection) failure, a 5xx, or a response that could
+    /// not be read. Delivering the event again may succeed.
+    Unavailable,
+    /// Anything else: a 4xx deadbolt has no specific handling for, or a permanent condition
+    /// (`ValidationException`, "no Identity Center instance"). Retrying would fail the same way.
     Other,
 }
 
 /// An AWS call that failed, with the service's error code and message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
-pub struct IamError {
-    pub kind: IamErrorKind,
+pub struct AwsError {
+    pub kind: AwsErrorKind,
     pub code: String,
     pub message: String,
 }
 
-impl IamError {
-    pub fn reason(&self) -> Reason {
-        match self.kind {
-            IamErrorKind::NoSuchEntity => Reason::NoSuchEntity,
-            IamErrorKind::UnmodifiableEntity => Reason::UnmodifiableEntity,
-            IamErrorKind::AccessDenied => Reason::AccessDenied,
-            IamErrorKind::Throttled => Reason::Throttled,
-            IamErrorKind::LimitExceeded => Reason::LimitExceeded,
-            IamErrorKind::MalformedPolicy | IamErrorKind::Other => Reason::AwsError,
+impl AwsError {
+    pub fn new(kind: AwsErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
+        AwsError {
+            kind,
+            code: code.into(),
+            message: message.into(),
         }
     }
 
-    /// Worth delivering the event again: the SDK already retried throttling with backoff, so
-    /// a throttle that got through is a sustained one EventBridge's slower retries may outlast.
+    pub fn reason(&self) -> Reason {
+        match self.kind {
+            AwsErrorKind::NoSuchEntity => Reason::NoSuchEntity,
+            AwsErrorKind::UnmodifiableEntity => Reason::UnmodifiableEntity,
+            AwsErrorKind::AccessDenied => Reason::AccessDenied,
+            AwsErrorKind::Throttled => Reason::Throttled,
+            AwsErrorKind::LimitExceeded => Reason::LimitExceeded,
+            AwsErrorKind::MalformedPolicy | AwsErrorKind::Unavailable | AwsErrorKind::Other => {
+                Reason::AwsError
+            }
+        }
+    }
+
+    /// Worth delivering the event again: only transient failures. The SDK already retried
+    /// them with backoff; Lambda's asynchronous retries (minutes apart) may outlast a sustained
+    /// throttle or outage. A permanent error would only travel to the dead-letter queue slower.
     pub fn retryable(&self) -> bool {
-        matches!(self.kind, IamErrorKind::Throttled | IamErrorKind::Other)
+        matches!(
+            self.kind,
+            AwsErrorKind::Throttled | AwsErrorKind::Unavailable
+        )
     }
 }
 
@@ -78,20 +99,20 @@ pub trait InlinePolicies: Send + Sync {
         &self,
         target: &ContainmentTarget,
         policy_name: &str,
-    ) -> impl Future<Output = Result<Option<String>, IamError>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 
     fn put_policy(
         &self,
         target: &ContainmentTarget,
         policy_name: &str,
         document: &str,
-    ) -> impl Future<Output = Result<(), IamError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     fn delete_policy(
         &self,
         target: &ContainmentTarget,
         policy_name: &str,
-    ) -> impl Future<Output = Result<(), IamError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// Who deadbolt's own credentials are.
@@ -102,12 +123,12 @@ pub struct CallerIdentity {
 }
 
 pub trait IdentityProvider: Send + Sync {
-    fn caller_identity(&self) -> impl Future<Output = Result<CallerIdentity, IamError>> + Send;
+    fn caller_identity(&self) -> impl Future<Output = Result<CallerIdentity, AwsError>> + Send;
 }
 
 // A borrowed adapter is an adapter: lets one store serve several responders (tests, CLI).
 impl<T: IdentityProvider> IdentityProvider for &T {
-    async fn caller_identity(&self) -> Result<CallerIdentity, IamError> {
+    async fn caller_identity(&self) -> Result<CallerIdentity, AwsError> {
         (**self).caller_identity().await
     }
 }
@@ -117,7 +138,7 @@ impl<T: InlinePolicies> InlinePolicies for &T {
         &self,
         target: &ContainmentTarget,
         policy_name: &str,
-    ) -> Result<Option<String>, IamError> {
+    ) -> Result<Option<String>, AwsError> {
         (**self).get_policy(target, policy_name).await
     }
     async fn put_policy(
@@ -125,14 +146,14 @@ impl<T: InlinePolicies> InlinePolicies for &T {
         target: &ContainmentTarget,
         policy_name: &str,
         document: &str,
-    ) -> Result<(), IamError> {
+    ) -> Result<(), AwsError> {
         (**self).put_policy(target, policy_name, document).await
     }
     async fn delete_policy(
         &self,
         target: &ContainmentTarget,
         policy_name: &str,
-    ) -> Result<(), IamError> {
+    ) -> Result<(), AwsError> {
         (**self).delete_policy(target, policy_name).await
     }
 }
@@ -143,26 +164,40 @@ pub trait IamDirectory: Send + Sync {
     fn list_names(
         &self,
         kind: TargetKind,
-    ) -> impl Future<Output = Result<Vec<String>, IamError>> + Send;
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 }
 
 /// IAM user access keys: containment sets the finding's key inactive, release sets it active.
 pub trait AccessKeys: Send + Sync {
+    /// Whether the user's key is active; `None` when the user has no key with that id.
+    fn access_key_active(
+        &self,
+        user_name: &str,
+        access_key_id: &str,
+    ) -> impl Future<Output = Result<Option<bool>, AwsError>> + Send;
+
     fn set_access_key_status(
         &self,
         user_name: &str,
         access_key_id: &str,
         active: bool,
-    ) -> impl Future<Output = Result<(), IamError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 impl<T: AccessKeys> AccessKeys for &T {
+    async fn access_key_active(
+        &self,
+        user_name: &str,
+        access_key_id: &str,
+    ) -> Result<Option<bool>, AwsError> {
+        (**self).access_key_active(user_name, access_key_id).await
+    }
     async fn set_access_key_status(
         &self,
         user_name: &str,
         access_key_id: &str,
         active: bool,
-    ) -> Result<(), IamError> {
+    ) -> Result<(), AwsError> {
         (**self)
             .set_access_key_status(user_name, access_key_id, active)
             .await
@@ -183,32 +218,32 @@ pub trait IdentityCenter: Send + Sync {
     fn find_permission_set(
         &self,
         name: &str,
-    ) -> impl Future<Output = Result<Option<PermissionSetRef>, IamError>> + Send;
+    ) -> impl Future<Output = Result<Option<PermissionSetRef>, AwsError>> + Send;
     /// The identity store's id for the user with this user name, `None` if there is none.
     fn find_user_id(
         &self,
         identity_store_id: &str,
         user_name: &str,
-    ) -> impl Future<Output = Result<Option<String>, IamError>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
     /// The permission set's inline policy, `None` (or empty) when it has none.
     fn get_inline_policy(
         &self,
         permission_set: &PermissionSetRef,
-    ) -> impl Future<Output = Result<Option<String>, IamError>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
     fn put_inline_policy(
         &self,
         permission_set: &PermissionSetRef,
         document: &str,
-    ) -> impl Future<Output = Result<(), IamError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     fn delete_inline_policy(
         &self,
         permission_set: &PermissionSetRef,
-    ) -> impl Future<Output = Result<(), IamError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Push the permission set to every account it is provisioned to.
     fn provision(
         &self,
         permission_set: &PermissionSetRef,
-    ) -> impl Future<Output = Result<(), IamError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// No Identity Center access: what the responder uses unless wired with one. Every call
@@ -217,53 +252,53 @@ pub trait IdentityCenter: Send + Sync {
 pub struct NoIdentityCenter;
 
 impl NoIdentityCenter {
-    fn unavailable() -> IamError {
-        IamError {
-            kind: IamErrorKind::AccessDenied,
-            code: "IdentityCenterNotConfigured".into(),
-            message: "this deadbolt has no Identity Center client; set strategy.identity_center to manual, or deploy with Identity Center access".into(),
-        }
+    fn unavailable() -> AwsError {
+        AwsError::new(
+            AwsErrorKind::AccessDenied,
+            "IdentityCenterNotConfigured",
+            "this deadbolt has no Identity Center client; set strategy.identity_center to manual, or deploy with Identity Center access",
+        )
     }
 }
 
 impl IdentityCenter for NoIdentityCenter {
-    async fn find_permission_set(&self, _: &str) -> Result<Option<PermissionSetRef>, IamError> {
+    async fn find_permission_set(&self, _: &str) -> Result<Option<PermissionSetRef>, AwsError> {
         Err(Self::unavailable())
     }
-    async fn find_user_id(&self, _: &str, _: &str) -> Result<Option<String>, IamError> {
+    async fn find_user_id(&self, _: &str, _: &str) -> Result<Option<String>, AwsError> {
         Err(Self::unavailable())
     }
-    async fn get_inline_policy(&self, _: &PermissionSetRef) -> Result<Option<String>, IamError> {
+    async fn get_inline_policy(&self, _: &PermissionSetRef) -> Result<Option<String>, AwsError> {
         Err(Self::unavailable())
     }
-    async fn put_inline_policy(&self, _: &PermissionSetRef, _: &str) -> Result<(), IamError> {
+    async fn put_inline_policy(&self, _: &PermissionSetRef, _: &str) -> Result<(), AwsError> {
         Err(Self::unavailable())
     }
-    async fn delete_inline_policy(&self, _: &PermissionSetRef) -> Result<(), IamError> {
+    async fn delete_inline_policy(&self, _: &PermissionSetRef) -> Result<(), AwsError> {
         Err(Self::unavailable())
     }
-    async fn provision(&self, _: &PermissionSetRef) -> Result<(), IamError> {
+    async fn provision(&self, _: &PermissionSetRef) -> Result<(), AwsError> {
         Err(Self::unavailable())
     }
 }
 
 impl<T: IdentityCenter> IdentityCenter for &T {
-    async fn find_permission_set(&self, name: &str) -> Result<Option<PermissionSetRef>, IamError> {
+    async fn find_permission_set(&self, name: &str) -> Result<Option<PermissionSetRef>, AwsError> {
         (**self).find_permission_set(name).await
     }
-    async fn find_user_id(&self, store: &str, user: &str) -> Result<Option<String>, IamError> {
+    async fn find_user_id(&self, store: &str, user: &str) -> Result<Option<String>, AwsError> {
         (**self).find_user_id(store, user).await
     }
-    async fn get_inline_policy(&self, ps: &PermissionSetRef) -> Result<Option<String>, IamError> {
+    async fn get_inline_policy(&self, ps: &PermissionSetRef) -> Result<Option<String>, AwsError> {
         (**self).get_inline_policy(ps).await
     }
-    async fn put_inline_policy(&self, ps: &PermissionSetRef, doc: &str) -> Result<(), IamError> {
+    async fn put_inline_policy(&self, ps: &PermissionSetRef, doc: &str) -> Result<(), AwsError> {
         (**self).put_inline_policy(ps, doc).await
     }
-    async fn delete_inline_policy(&self, ps: &PermissionSetRef) -> Result<(), IamError> {
+    async fn delete_inline_policy(&self, ps: &PermissionSetRef) -> Result<(), AwsError> {
         (**self).delete_inline_policy(ps).await
     }
-    async fn provision(&self, ps: &PermissionSetRef) -> Result<(), IamError> {
+    async fn provision(&self, ps: &PermissionSetRef) -> Result<(), AwsError> {
         (**self).provision(ps).await
     }
 }
@@ -277,7 +312,7 @@ pub trait SharedBreaker: Send + Sync {
         &self,
         limit: u32,
         now_ms: i64,
-    ) -> impl Future<Output = Result<bool, IamError>> + Send;
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
 }
 
 /// No shared count: only the in-memory breaker applies.
@@ -285,20 +320,20 @@ pub trait SharedBreaker: Send + Sync {
 pub struct NoSharedBreaker;
 
 impl SharedBreaker for NoSharedBreaker {
-    async fn try_admit(&self, _: u32, _: i64) -> Result<bool, IamError> {
+    async fn try_admit(&self, _: u32, _: i64) -> Result<bool, AwsError> {
         Ok(true)
     }
 }
 
 impl<T: SharedBreaker> SharedBreaker for &T {
-    async fn try_admit(&self, limit: u32, now_ms: i64) -> Result<bool, IamError> {
+    async fn try_admit(&self, limit: u32, now_ms: i64) -> Result<bool, AwsError> {
         (**self).try_admit(limit, now_ms).await
     }
 }
 
 /// An optional shared count (the Lambda wires one only when a table is configured).
 impl<T: SharedBreaker> SharedBreaker for Option<T> {
-    async fn try_admit(&self, limit: u32, now_ms: i64) -> Result<bool, IamError> {
+    async fn try_admit(&self, limit: u32, now_ms: i64) -> Result<bool, AwsError> {
         match self {
             Some(shared) => shared.try_admit(limit, now_ms).await,
             None => Ok(true),

@@ -106,6 +106,9 @@ pub enum Reason {
     LimitExceeded,
     AwsError,
     IdentityUnavailable,
+    /// failed: the settings document could not be read at all, so nothing was decided
+    /// (retryable).
+    SettingsUnavailable,
     /// skipped: more created entities in one finding than follow-up containment acts on.
     FollowUpLimit,
     /// The Identity Center user, instance or permission set could not be found.
@@ -166,6 +169,7 @@ reason_codes! {
     NoSuchEntity => "no_such_entity", UnmodifiableEntity => "unmodifiable_entity",
     AccessDenied => "access_denied", Throttled => "throttled", LimitExceeded => "limit_exceeded",
     AwsError => "aws_error", IdentityUnavailable => "identity_unavailable",
+    SettingsUnavailable => "settings_unavailable",
     EmptyEvent => "empty_event", EventTooLarge => "event_too_large", EventTooDeep => "event_too_deep",
     NotJson => "not_json", NotAnObject => "not_an_object", MissingField => "missing_field",
     WrongType => "wrong_type", InvalidValue => "invalid_value", WrongSource => "wrong_source",
@@ -249,8 +253,32 @@ pub struct DecisionRecord {
     pub manual_steps: Vec<String>,
     pub actions: Vec<ActionRecord>,
     /// True when the same event delivered again may succeed (throttling, a transient AWS
-    /// error). The Lambda reports these as errors so EventBridge's retry policy applies.
+    /// error, unreadable settings). The Lambda returns these as errors, so Lambda's
+    /// asynchronous-invocation retries (then the failure destination) apply.
     pub retryable: bool,
+}
+
+impl DecisionRecord {
+    /// A record that knows nothing about the finding yet: the base the responder fills in.
+    pub fn empty(mode: Mode) -> Self {
+        DecisionRecord {
+            record_version: RECORD_VERSION,
+            finding_id: None,
+            finding_type: None,
+            account_id: None,
+            region: None,
+            severity: None,
+            mode,
+            principal: None,
+            outcome: Outcome::Skipped,
+            reason: Reason::ModeOff,
+            strategy: None,
+            message: String::new(),
+            manual_steps: Vec::new(),
+            actions: Vec::new(),
+            retryable: false,
+        }
+    }
 }
 
 impl DecisionRecord {

@@ -15,10 +15,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::breaker::CircuitBreaker;
 use crate::config::{
-    effective_mode, is_finding_type_prefix, is_principal_pattern, split_list, Config, Mode,
-    DEFAULT_FINDING_TYPES,
+    is_finding_type_prefix, is_principal_pattern, split_list, Mode, DEFAULT_FINDING_TYPES,
 };
 use crate::glob::Glob;
 pub use crate::strategy::StrategySettings;
@@ -203,66 +201,36 @@ impl Settings {
         serde_json::to_string_pretty(&out).unwrap_or_default()
     }
 
-    /// The environment-variable configuration as a document: what applies when no document is
-    /// configured or readable. Protected patterns come back lower-cased (matching is
-    /// case-insensitive, so nothing changes).
-    pub fn from_config(config: &Config) -> Settings {
-        Settings {
-            mode: config.mode,
-            min_severity: config.min_severity,
-            finding_types: config.finding_types.clone(),
-            protected_principals: config
-                .protected
-                .iter()
-                .map(|g| g.as_str().to_string())
-                .collect(),
-            mode_by_finding_type: config.mode_by_finding_type.clone(),
-            mode_by_account: config.mode_by_account.clone(),
-            strategy: config.strategy,
-            follow_up: config.follow_up,
-            circuit_breaker: config.max_enforced_per_hour.map(|max_enforced_per_hour| {
-                CircuitBreakerSettings {
-                    max_enforced_per_hour,
-                }
-            }),
-        }
-    }
-
-    /// The part of the document `decide` uses.
-    pub fn to_config(&self) -> Config {
-        Config {
-            mode: self.mode,
-            finding_types: self.finding_types.clone(),
-            min_severity: self.min_severity,
-            protected: self
-                .protected_principals
-                .iter()
-                .map(|p| Glob::new(p))
-                .collect(),
-            mode_by_finding_type: self.mode_by_finding_type.clone(),
-            mode_by_account: self.mode_by_account.clone(),
-            max_enforced_per_hour: self.circuit_breaker.map(|c| c.max_enforced_per_hour),
-            strategy: self.strategy,
-            follow_up: self.follow_up,
-        }
-    }
-
     /// The mode for one finding: account override > finding-type override (longest matching
     /// prefix) > `mode`.
     pub fn effective_mode(&self, finding_type: &str, account_id: &str) -> Mode {
-        effective_mode(
-            self.mode,
-            &self.mode_by_finding_type,
-            &self.mode_by_account,
-            finding_type,
-            account_id,
-        )
+        if let Some(mode) = self.mode_by_account.get(account_id) {
+            return *mode;
+        }
+        self.mode_by_finding_type
+            .iter()
+            .filter(|(prefix, _)| finding_type.starts_with(prefix.as_str()))
+            // Keys are unique, so two matching prefixes of equal length cannot exist.
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, mode)| *mode)
+            .unwrap_or(self.mode)
     }
 
-    /// A fresh breaker for this document's limit, `None` without one.
-    pub fn circuit_breaker(&self) -> Option<CircuitBreaker> {
-        self.circuit_breaker
-            .map(|c| CircuitBreaker::new(c.max_enforced_per_hour))
+    /// May this finding type trigger containment at all?
+    pub fn finding_type_enabled(&self, finding_type: &str) -> bool {
+        self.finding_types
+            .iter()
+            .any(|p| p == "*" || finding_type.starts_with(p.as_str()))
+    }
+
+    /// The circuit breaker's limit: enforced containments per hour, `None` for no limit.
+    pub fn max_enforced_per_hour(&self) -> Option<u32> {
+        self.circuit_breaker.map(|c| c.max_enforced_per_hour)
+    }
+
+    /// The protected-principal patterns, compiled for matching.
+    pub fn protected_globs(&self) -> impl Iterator<Item = Glob> + '_ {
+        self.protected_principals.iter().map(|p| Glob::new(p))
     }
 
     /// `deadbolt config set KEY VALUE`: change one key, validated exactly as the document is.
@@ -963,9 +931,8 @@ mod tests {
             Settings::parse(r#"{"mode": null, "strategy": {}}"#).unwrap(),
             Settings::default()
         );
-        assert_eq!(Settings::default().to_config(), Config::default());
         assert_eq!(
-            Settings::from_config(&Config::default()),
+            Settings::from_lookup(|_| None).unwrap(),
             Settings::default()
         );
     }
@@ -1021,8 +988,7 @@ mod tests {
             ),
             Mode::Off
         );
-        // The bridge to `decide` keeps the precedence.
-        let c = s.to_config();
+        let c = &s;
         assert_eq!(
             c.effective_mode("UnauthorizedAccess:IAMUser/TorIPCaller", "111111111111"),
             Mode::Enforce
@@ -1288,9 +1254,6 @@ mod tests {
             IdentityCenterStrategy::PermissionSetDeny
         );
         assert_eq!(s.follow_up, Mode::DryRun);
-        // The responder's configuration carries both.
-        assert_eq!(s.to_config().strategy, s.strategy);
-        assert_eq!(s.to_config().follow_up, Mode::DryRun);
         assert_eq!(s.circuit_breaker.map(|c| c.max_enforced_per_hour), Some(5));
         assert_eq!(
             s.effective_mode("Stealth:IAMUser/X", "123456789012"),
@@ -1374,25 +1337,21 @@ mod tests {
     }
 
     #[test]
-    fn env_fallback_and_bridge_agree() {
-        let config = Config::from_lookup(|k| match k {
+    fn env_fallback_is_a_settings_document_too() {
+        let s = Settings::from_lookup(|k| match k {
             "DEADBOLT_MODE" => Some("enforce".into()),
             "DEADBOLT_MIN_SEVERITY" => Some("5".into()),
             "DEADBOLT_PROTECTED_PRINCIPALS" => Some("Break-Glass-*".into()),
             _ => None,
         })
         .unwrap();
-        let s = Settings::from_config(&config);
         assert_eq!(s.mode, Mode::Enforce);
         assert_eq!(s.min_severity, 5.0);
         assert_eq!(s.protected_principals, vec!["break-glass-*"]);
-        assert_eq!(s.to_config(), config);
-        assert!(s.circuit_breaker().is_none());
+        assert_eq!(Settings::parse(&s.to_json_pretty()).unwrap(), s);
+        assert_eq!(s.max_enforced_per_hour(), None);
         let with_breaker =
             Settings::parse(r#"{"circuit_breaker":{"max_enforced_per_hour":3}}"#).unwrap();
-        assert_eq!(
-            with_breaker.circuit_breaker().map(|b| b.max_per_hour()),
-            Some(3)
-        );
+        assert_eq!(with_breaker.max_enforced_per_hour(), Some(3));
     }
 }

@@ -3,9 +3,10 @@
 mod common;
 use common::*;
 
-use deadbolt_core::config::{Config, Mode, ENV_PROTECTED_PRINCIPALS};
-use deadbolt_core::memory::{FixedIdentity, MemoryPolicies};
-use deadbolt_core::{parse_event, Outcome, PrincipalKind, Reason, Responder};
+use deadbolt_core::config::{Mode, ENV_PROTECTED_PRINCIPALS};
+use deadbolt_core::memory::{Configured, FixedIdentity, MemoryPolicies};
+use deadbolt_core::settings::Settings;
+use deadbolt_core::{parse_event, Outcome, PrincipalKind, Reason};
 
 #[test]
 fn every_fixture_parses() {
@@ -234,14 +235,14 @@ const TABLE: &[Row] = &[
 
 #[tokio::test]
 async fn decision_table_over_every_fixture() {
-    let config = Config::from_lookup(|k| {
+    let config = Settings::from_lookup(|k| {
         (k == ENV_PROTECTED_PRINCIPALS).then(|| "break-glass-*".to_string())
     })
     .unwrap();
     assert_eq!(config.mode, Mode::DryRun);
     let policies = MemoryPolicies::new();
     let identity = FixedIdentity::new(ACCOUNT, OWN_ARN);
-    let responder = Responder::new(config, &policies, &identity);
+    let responder = Configured::new(config, &policies, &identity);
     for (file, outcome, reason, kind, name, session) in TABLE {
         let record = responder.handle(&fixture(file)).await;
         assert_eq!(
@@ -281,8 +282,8 @@ async fn decision_table_over_every_fixture() {
 #[tokio::test]
 async fn root_credential_usage_is_not_a_default_trigger_but_still_not_containable_when_enabled() {
     let config =
-        Config::from_lookup(|k| (k == "DEADBOLT_FINDING_TYPES").then(|| "*".into())).unwrap();
-    let responder = Responder::new(
+        Settings::from_lookup(|k| (k == "DEADBOLT_FINDING_TYPES").then(|| "*".into())).unwrap();
+    let responder = Configured::new(
         config,
         MemoryPolicies::new(),
         FixedIdentity::new(ACCOUNT, OWN_ARN),
@@ -300,8 +301,8 @@ async fn root_credential_usage_is_not_a_default_trigger_but_still_not_containabl
 
 #[tokio::test]
 async fn assumed_role_record_carries_the_exact_session_arn() {
-    let responder = Responder::new(
-        Config::default(),
+    let responder = Configured::new(
+        Settings::default(),
         MemoryPolicies::new(),
         FixedIdentity::new(ACCOUNT, OWN_ARN),
     );

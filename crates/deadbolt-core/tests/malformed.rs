@@ -3,10 +3,11 @@
 mod common;
 use common::*;
 
-use deadbolt_core::config::{Config, Mode};
+use deadbolt_core::config::Mode;
 use deadbolt_core::finding::{InputError, MAX_EVENT_BYTES};
-use deadbolt_core::memory::{FixedIdentity, MemoryPolicies};
-use deadbolt_core::{parse_event, Outcome, Reason, Responder};
+use deadbolt_core::memory::{Configured, FixedIdentity, MemoryPolicies};
+use deadbolt_core::settings::Settings;
+use deadbolt_core::{parse_event, Outcome, Reason};
 use serde_json::json;
 
 const BASE: &str = "cloudtrail-logging-disabled.json";
@@ -229,13 +230,13 @@ fn cases() -> Vec<(&'static str, String, Reason, &'static str)> {
 
 #[tokio::test]
 async fn every_malformed_input_is_rejected_specifically_with_no_aws_call() {
-    let config = Config {
+    let config = Settings {
         mode: Mode::Enforce,
-        ..Config::default()
+        ..Settings::default()
     };
     let policies = MemoryPolicies::new();
     let identity = FixedIdentity::new(ACCOUNT, OWN_ARN);
-    let responder = Responder::new(config, &policies, &identity);
+    let responder = Configured::new(config, &policies, &identity);
     for (name, input, reason, mentions) in cases() {
         let record = responder.handle(&input).await;
         assert_eq!(

@@ -3,17 +3,18 @@
 mod common;
 use common::*;
 
-use deadbolt_core::config::{Config, Mode};
-use deadbolt_core::memory::{FixedIdentity, MemoryPolicies};
+use deadbolt_core::config::Mode;
+use deadbolt_core::memory::{Configured, FixedIdentity, MemoryPolicies};
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
-use deadbolt_core::ports::{IamError, IamErrorKind};
-use deadbolt_core::{ActionStatus, ContainmentTarget, Outcome, Reason, Responder, TargetKind};
+use deadbolt_core::ports::{AwsError, AwsErrorKind};
+use deadbolt_core::settings::Settings;
+use deadbolt_core::{ActionStatus, ContainmentTarget, Outcome, Reason, TargetKind};
 use serde_json::json;
 
-fn enforce() -> Config {
-    Config {
+fn enforce() -> Settings {
+    Settings {
         mode: Mode::Enforce,
-        ..Config::default()
+        ..Settings::default()
     }
 }
 fn mallory() -> ContainmentTarget {
@@ -26,7 +27,7 @@ fn app_deployer() -> ContainmentTarget {
 #[tokio::test]
 async fn enforce_attaches_deny_all_with_one_read_and_one_write() {
     let policies = MemoryPolicies::new().with_entity(&mallory());
-    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let responder = Configured::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
     let record = responder
         .handle(&fixture("cloudtrail-logging-disabled.json"))
         .await;
@@ -59,7 +60,7 @@ async fn enforce_attaches_deny_all_with_one_read_and_one_write() {
 #[tokio::test]
 async fn assumed_role_finding_contains_the_role() {
     let policies = MemoryPolicies::new().with_entity(&app_deployer());
-    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let responder = Configured::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
     let record = responder.handle(&fixture("tor-ip-caller.json")).await;
     assert_eq!(record.outcome, Outcome::Contained);
     assert_eq!(
@@ -77,7 +78,7 @@ async fn assumed_role_finding_contains_the_role() {
 #[tokio::test]
 async fn the_same_finding_twice_writes_once() {
     let policies = MemoryPolicies::new().with_entity(&mallory());
-    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let responder = Configured::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
     let raw = fixture("cloudtrail-logging-disabled.json");
     assert_eq!(responder.handle(&raw).await.outcome, Outcome::Contained);
     let second = responder.handle(&raw).await;
@@ -102,7 +103,7 @@ async fn a_manual_deny_all_counts_as_contained_and_a_different_policy_is_never_o
         DENY_ALL_POLICY_NAME,
         manual,
     );
-    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let responder = Configured::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
     let record = responder.handle(&fixture("malicious-ip-caller.json")).await;
     assert_eq!(
         (record.outcome, record.reason),
@@ -115,7 +116,7 @@ async fn a_manual_deny_all_counts_as_contained_and_a_different_policy_is_never_o
         DENY_ALL_POLICY_NAME,
         other,
     );
-    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let responder = Configured::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
     let record = responder.handle(&fixture("malicious-ip-caller.json")).await;
     assert_eq!(
         (record.outcome, record.reason),
@@ -134,59 +135,68 @@ async fn iam_errors_become_clear_outcomes() {
     let cases = [
         (
             "iam:PutUserPolicy",
-            IamErrorKind::NoSuchEntity,
+            AwsErrorKind::NoSuchEntity,
             "NoSuchEntity",
             Reason::NoSuchEntity,
             false,
         ),
         (
             "iam:PutUserPolicy",
-            IamErrorKind::UnmodifiableEntity,
+            AwsErrorKind::UnmodifiableEntity,
             "UnmodifiableEntity",
             Reason::UnmodifiableEntity,
             false,
         ),
         (
             "iam:PutUserPolicy",
-            IamErrorKind::AccessDenied,
+            AwsErrorKind::AccessDenied,
             "AccessDenied",
             Reason::AccessDenied,
             false,
         ),
         (
             "iam:GetUserPolicy",
-            IamErrorKind::AccessDenied,
+            AwsErrorKind::AccessDenied,
             "AccessDenied",
             Reason::AccessDenied,
             false,
         ),
         (
             "iam:PutUserPolicy",
-            IamErrorKind::Throttled,
+            AwsErrorKind::Throttled,
             "Throttling",
             Reason::Throttled,
             true,
         ),
         (
             "iam:PutUserPolicy",
-            IamErrorKind::LimitExceeded,
+            AwsErrorKind::LimitExceeded,
             "LimitExceeded",
             Reason::LimitExceeded,
             false,
         ),
+        // A 5xx (the adapter maps it to Unavailable): transient, delivered again.
         (
             "iam:GetUserPolicy",
-            IamErrorKind::Other,
+            AwsErrorKind::Unavailable,
             "ServiceFailure",
             Reason::AwsError,
             true,
+        ),
+        // A 4xx deadbolt has no handling for: permanent, not retried into the dead-letter queue.
+        (
+            "iam:PutUserPolicy",
+            AwsErrorKind::Other,
+            "ValidationError",
+            Reason::AwsError,
+            false,
         ),
     ];
     for (api, kind, code, reason, retryable) in cases {
         let policies = MemoryPolicies::new()
             .with_entity(&mallory())
             .failing(api, kind, code);
-        let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+        let responder = Configured::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
         let record = responder
             .handle(&fixture("cloudtrail-logging-disabled.json"))
             .await;
@@ -209,7 +219,7 @@ async fn iam_errors_become_clear_outcomes() {
 #[tokio::test]
 async fn unknown_principal_reports_no_such_entity_from_the_write() {
     let policies = MemoryPolicies::new(); // mallory does not exist
-    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let responder = Configured::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
     let record = responder
         .handle(&fixture("cloudtrail-logging-disabled.json"))
         .await;
@@ -226,12 +236,12 @@ async fn unknown_principal_reports_no_such_entity_from_the_write() {
 #[tokio::test]
 async fn identity_failure_writes_nothing_and_is_retryable() {
     let policies = MemoryPolicies::new().with_entity(&mallory());
-    let identity = FixedIdentity::failing(IamError {
-        kind: IamErrorKind::Other,
-        code: "Timeout".into(),
-        message: "timed out".into(),
-    });
-    let responder = Responder::new(enforce(), &policies, &identity);
+    let identity = FixedIdentity::failing(AwsError::new(
+        AwsErrorKind::Unavailable,
+        "Timeout",
+        "timed out",
+    ));
+    let responder = Configured::new(enforce(), &policies, &identity);
     let record = responder
         .handle(&fixture("cloudtrail-logging-disabled.json"))
         .await;
@@ -246,7 +256,7 @@ async fn identity_failure_writes_nothing_and_is_retryable() {
 async fn deadbolt_never_contains_itself() {
     let own = "arn:aws:sts::123456789012:assumed-role/app-deployer/responder";
     let policies = MemoryPolicies::new().with_entity(&app_deployer());
-    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, own));
+    let responder = Configured::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, own));
     let record = responder.handle(&fixture("tor-ip-caller.json")).await;
     assert_eq!(
         (record.outcome, record.reason),
@@ -258,9 +268,9 @@ async fn deadbolt_never_contains_itself() {
 #[tokio::test]
 async fn operator_scope_mode_severity_type_and_protection() {
     let raw = fixture("tor-ip-caller.json"); // severity 5, role app-deployer
-    let cases: Vec<(Config, Outcome, Reason)> = vec![
+    let cases: Vec<(Settings, Outcome, Reason)> = vec![
         (
-            Config {
+            Settings {
                 mode: Mode::Off,
                 ..enforce()
             },
@@ -268,7 +278,7 @@ async fn operator_scope_mode_severity_type_and_protection() {
             Reason::ModeOff,
         ),
         (
-            Config {
+            Settings {
                 min_severity: 7.0,
                 ..enforce()
             },
@@ -276,7 +286,7 @@ async fn operator_scope_mode_severity_type_and_protection() {
             Reason::BelowMinSeverity,
         ),
         (
-            Config {
+            Settings {
                 min_severity: 5.0,
                 ..enforce()
             },
@@ -284,7 +294,7 @@ async fn operator_scope_mode_severity_type_and_protection() {
             Reason::DenyAllAttached,
         ),
         (
-            Config {
+            Settings {
                 finding_types: vec!["Stealth:IAMUser/".into()],
                 ..enforce()
             },
@@ -292,36 +302,32 @@ async fn operator_scope_mode_severity_type_and_protection() {
             Reason::FindingTypeNotEnabled,
         ),
         (
-            Config {
-                protected: vec![deadbolt_core::glob::Glob::new("APP-*")],
+            Settings {
+                protected_principals: vec!["APP-*".into()],
                 ..enforce()
             },
             Outcome::Skipped,
             Reason::ProtectedPrincipal,
         ),
         (
-            Config {
-                protected: vec![deadbolt_core::glob::Glob::new(
-                    "arn:aws:iam::*:role/app-deployer",
-                )],
+            Settings {
+                protected_principals: vec!["arn:aws:iam::*:role/app-deployer".into()],
                 ..enforce()
             },
             Outcome::Skipped,
             Reason::ProtectedPrincipal,
         ),
         (
-            Config {
-                protected: vec![deadbolt_core::glob::Glob::new(
-                    "arn:aws:sts::*:assumed-role/*/ci-runner-*",
-                )],
+            Settings {
+                protected_principals: vec!["arn:aws:sts::*:assumed-role/*/ci-runner-*".into()],
                 ..enforce()
             },
             Outcome::Skipped,
             Reason::ProtectedPrincipal,
         ),
         (
-            Config {
-                protected: vec![deadbolt_core::glob::Glob::new("mallory")],
+            Settings {
+                protected_principals: vec!["mallory".into()],
                 ..enforce()
             },
             Outcome::Contained,
@@ -330,7 +336,7 @@ async fn operator_scope_mode_severity_type_and_protection() {
     ];
     for (config, outcome, reason) in cases {
         let policies = MemoryPolicies::new().with_entity(&app_deployer());
-        let responder = Responder::new(
+        let responder = Configured::new(
             config.clone(),
             &policies,
             FixedIdentity::new(ACCOUNT, OWN_ARN),
@@ -352,8 +358,8 @@ async fn operator_scope_mode_severity_type_and_protection() {
 #[tokio::test]
 async fn dry_run_plans_the_calls_and_makes_none() {
     let policies = MemoryPolicies::new().with_entity(&mallory());
-    let responder = Responder::new(
-        Config::default(),
+    let responder = Configured::new(
+        Settings::default(),
         &policies,
         FixedIdentity::new(ACCOUNT, OWN_ARN),
     );
@@ -379,7 +385,7 @@ async fn dry_run_plans_the_calls_and_makes_none() {
 #[tokio::test]
 async fn record_json_has_the_documented_shape() {
     let policies = MemoryPolicies::new().with_entity(&mallory());
-    let responder = Responder::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let responder = Configured::new(enforce(), &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
     let record = responder
         .handle(&fixture("cloudtrail-logging-disabled.json"))
         .await;
@@ -412,11 +418,13 @@ async fn the_circuit_breaker_trips_at_n_plus_one_and_falls_back_to_dry_run() {
         .with_entity(&mallory())
         .with_entity(&app_deployer())
         .with_entity(&web);
-    let config = Config {
-        max_enforced_per_hour: Some(2),
+    let config = Settings {
+        circuit_breaker: Some(deadbolt_core::settings::CircuitBreakerSettings {
+            max_enforced_per_hour: 2,
+        }),
         ..enforce()
     };
-    let responder = Responder::new(config, &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let responder = Configured::new(config, &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
     for file in ["cloudtrail-logging-disabled.json", "tor-ip-caller.json"] {
         assert_eq!(
             responder.handle(&fixture(file)).await.outcome,
@@ -444,8 +452,51 @@ async fn the_circuit_breaker_trips_at_n_plus_one_and_falls_back_to_dry_run() {
         policies.policy(&web, DENY_ALL_POLICY_NAME).is_none(),
         "nothing written once open"
     );
-    assert!(!policies
-        .calls()
-        .iter()
-        .any(|c| c.contains("web-instance-role")));
+    // The breaker is asked only once a write is needed: the role's policy was read, nothing
+    // was written.
+    assert_eq!(
+        policies
+            .calls()
+            .iter()
+            .filter(|c| c.contains("web-instance-role"))
+            .collect::<Vec<_>>(),
+        ["iam:GetRolePolicy role/web-instance-role"]
+    );
+}
+
+#[tokio::test]
+async fn redeliveries_and_already_contained_principals_do_not_consume_the_breaker() {
+    let policies = MemoryPolicies::new()
+        .with_entity(&mallory())
+        .with_entity(&app_deployer());
+    let config = Settings {
+        circuit_breaker: Some(deadbolt_core::settings::CircuitBreakerSettings {
+            max_enforced_per_hour: 1,
+        }),
+        ..enforce()
+    };
+    let responder = Configured::new(config, &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let first = responder
+        .handle(&fixture("cloudtrail-logging-disabled.json"))
+        .await;
+    assert_eq!(first.outcome, Outcome::Contained);
+    // The same finding delivered three more times: already contained, nothing counted.
+    for _ in 0..3 {
+        let again = responder
+            .handle(&fixture("cloudtrail-logging-disabled.json"))
+            .await;
+        assert_eq!(
+            (again.outcome, again.reason),
+            (Outcome::AlreadyContained, Reason::DeadboltDenyAllPresent)
+        );
+    }
+    // The limit of 1 was used by the one real enforcement: the next new principal trips it.
+    let other = responder.handle(&fixture("tor-ip-caller.json")).await;
+    assert_eq!(
+        (other.outcome, other.reason),
+        (Outcome::WouldContain, Reason::CircuitBreakerOpen)
+    );
+    assert!(policies
+        .policy(&app_deployer(), DENY_ALL_POLICY_NAME)
+        .is_none());
 }

@@ -5,8 +5,8 @@ mod common;
 use common::*;
 
 use deadbolt_core::config::Mode;
-use deadbolt_core::memory::{FixedIdentity, MemoryPolicies};
-use deadbolt_core::{ContainmentTarget, Outcome, Reason, Responder, Settings, TargetKind};
+use deadbolt_core::memory::{Configured, FixedIdentity, MemoryPolicies};
+use deadbolt_core::{ContainmentTarget, Outcome, Reason, Settings, TargetKind};
 
 fn app_deployer() -> ContainmentTarget {
     ContainmentTarget::new(TargetKind::Role, "app-deployer").unwrap()
@@ -50,11 +50,7 @@ async fn effective_mode_per_account_and_finding_type_reaches_the_decision() {
     for (document, mode, outcome, reason) in cases {
         let settings = Settings::parse(&document).unwrap();
         let policies = MemoryPolicies::new().with_entity(&app_deployer());
-        let responder = Responder::new(
-            settings.to_config(),
-            &policies,
-            FixedIdentity::new(ACCOUNT, OWN_ARN),
-        );
+        let responder = Configured::new(settings, &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
         let record = responder.handle(&raw).await;
         assert_eq!(record.mode, mode, "{document}");
         assert_eq!(

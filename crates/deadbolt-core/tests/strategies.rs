@@ -5,22 +5,24 @@
 mod common;
 use common::*;
 
-use deadbolt_core::config::{Config, Mode};
-use deadbolt_core::memory::{FixedIdentity, MemoryIdentityCenter, MemoryPolicies};
+use deadbolt_core::config::Mode;
+use deadbolt_core::memory::{Configured, FixedIdentity, MemoryIdentityCenter, MemoryPolicies};
 use deadbolt_core::policy::{classify_existing, ExistingDenyAll};
-use deadbolt_core::ports::IamErrorKind;
+use deadbolt_core::ports::{AwsErrorKind, NoSharedBreaker};
+use deadbolt_core::settings::Settings;
 use deadbolt_core::strategy::{IdentityCenterStrategy, RoleStrategy, StrategySettings};
-use deadbolt_core::{ActionStatus, ContainmentTarget, Outcome, Reason, Responder, TargetKind};
+use deadbolt_core::Ports;
+use deadbolt_core::{ActionStatus, ContainmentTarget, Outcome, Reason, TargetKind};
 use serde_json::{json, Value};
 
-fn enforce_with(strategy: StrategySettings) -> Config {
-    Config {
+fn enforce_with(strategy: StrategySettings) -> Settings {
+    Settings {
         mode: Mode::Enforce,
         strategy,
-        ..Config::default()
+        ..Settings::default()
     }
 }
-fn role_strategy(role: RoleStrategy) -> Config {
+fn role_strategy(role: RoleStrategy) -> Settings {
     enforce_with(StrategySettings {
         role,
         ..StrategySettings::default()
@@ -56,7 +58,7 @@ fn role_finding(session: &str, id: &str) -> String {
 #[tokio::test]
 async fn revoke_sessions_denies_tokens_issued_before_now_and_says_so() {
     let p = MemoryPolicies::new().with_entity(&app_deployer());
-    let r = Responder::new(
+    let r = Configured::new(
         role_strategy(RoleStrategy::RevokeSessions),
         &p,
         FixedIdentity::new(ACCOUNT, OWN_ARN),
@@ -101,7 +103,7 @@ async fn revoke_sessions_denies_tokens_issued_before_now_and_says_so() {
 #[tokio::test]
 async fn deny_session_denies_only_that_session_and_a_second_session_is_added_not_swapped() {
     let p = MemoryPolicies::new().with_entity(&app_deployer());
-    let r = Responder::new(
+    let r = Configured::new(
         role_strategy(RoleStrategy::DenySession),
         &p,
         FixedIdentity::new(ACCOUNT, OWN_ARN),
@@ -162,12 +164,12 @@ async fn deny_session_denies_only_that_session_and_a_second_session_is_added_not
 async fn deny_all_supersedes_session_statements_and_session_strategies_never_weaken_deny_all() {
     let p = MemoryPolicies::new().with_entity(&app_deployer());
     let id = FixedIdentity::new(ACCOUNT, OWN_ARN);
-    let sessions = Responder::new(role_strategy(RoleStrategy::DenySession), &p, &id);
+    let sessions = Configured::new(role_strategy(RoleStrategy::DenySession), &p, &id);
     sessions
         .handle(&role_finding("ci-runner-42", "aaa111"))
         .await;
 
-    let deny_all = Responder::new(role_strategy(RoleStrategy::DenyAll), &p, &id);
+    let deny_all = Configured::new(role_strategy(RoleStrategy::DenyAll), &p, &id);
     let r = deny_all.handle(&role_finding("laptop-eve", "ddd444")).await;
     assert_eq!(
         (r.outcome, r.reason),
@@ -181,7 +183,7 @@ async fn deny_all_supersedes_session_statements_and_session_strategies_never_wea
 
     // Later findings under narrower strategies leave the deny-all exactly as it is.
     for strategy in [RoleStrategy::RevokeSessions, RoleStrategy::DenySession] {
-        let narrower = Responder::new(role_strategy(strategy), &p, &id);
+        let narrower = Configured::new(role_strategy(strategy), &p, &id);
         let r = narrower.handle(&role_finding("other-1", "eee555")).await;
         assert_eq!(
             (r.outcome, r.reason),
@@ -201,7 +203,7 @@ async fn a_later_revoke_replaces_an_earlier_one_but_keeps_denied_sessions() {
     let p = MemoryPolicies::new()
         .with_entity(&t)
         .with_policy(&t, "DenyAll", earlier);
-    let r = Responder::new(
+    let r = Configured::new(
         role_strategy(RoleStrategy::RevokeSessions),
         &p,
         FixedIdentity::new(ACCOUNT, OWN_ARN),
@@ -235,7 +237,7 @@ async fn someone_elses_policy_under_the_name_is_never_merged_into() {
     let p = MemoryPolicies::new()
         .with_entity(&t)
         .with_policy(&t, "DenyAll", theirs);
-    let r = Responder::new(
+    let r = Configured::new(
         role_strategy(RoleStrategy::DenySession),
         &p,
         FixedIdentity::new(ACCOUNT, OWN_ARN),
@@ -252,7 +254,7 @@ async fn someone_elses_policy_under_the_name_is_never_merged_into() {
 #[tokio::test]
 async fn deny_session_without_a_role_session_id_is_not_applied_and_nothing_broader_is_done() {
     let p = MemoryPolicies::new().with_entity(&app_deployer());
-    let r = Responder::new(
+    let r = Configured::new(
         role_strategy(RoleStrategy::DenySession),
         &p,
         FixedIdentity::new(ACCOUNT, OWN_ARN),
@@ -285,7 +287,7 @@ async fn dry_run_reports_the_strategy_and_every_planned_call() {
         ..StrategySettings::default()
     });
     config.mode = Mode::DryRun;
-    let r = Responder::new(config, &p, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let r = Configured::new(config, &p, FixedIdentity::new(ACCOUNT, OWN_ARN));
     let record = r.handle(&fixture("cloudtrail-logging-disabled.json")).await;
     assert_eq!(record.outcome, Outcome::WouldContain);
     assert_eq!(record.strategy.as_deref(), Some("deny-all"));
@@ -299,6 +301,11 @@ async fn dry_run_reports_the_strategy_and_every_planned_call() {
         [
             ("iam:GetUserPolicy", None, ActionStatus::Planned),
             ("iam:PutUserPolicy", None, ActionStatus::Planned),
+            (
+                "iam:ListAccessKeys",
+                Some("AKIA2MLRYQ7ZT4XH9KPD"),
+                ActionStatus::Planned
+            ),
             (
                 "iam:UpdateAccessKey",
                 Some("AKIA2MLRYQ7ZT4XH9KPD"),
@@ -318,7 +325,7 @@ async fn user_strategy_deactivates_only_the_findings_access_key() {
         .with_entity(&mallory())
         .with_access_key("mallory", "AKIA2MLRYQ7ZT4XH9KPD")
         .with_access_key("mallory", "AKIA2MLRYQ7ZOTHERKEY");
-    let r = Responder::new(
+    let r = Configured::new(
         enforce_with(StrategySettings {
             user_deactivate_access_key: true,
             ..StrategySettings::default()
@@ -344,20 +351,40 @@ async fn user_strategy_deactivates_only_the_findings_access_key() {
         [
             "iam:GetUserPolicy user/mallory",
             "iam:PutUserPolicy user/mallory",
+            "iam:ListAccessKeys user/mallory",
             "iam:UpdateAccessKey user/mallory AKIA2MLRYQ7ZT4XH9KPD"
         ]
     );
     assert!(record.message.contains("other keys are untouched"));
+
+    // Delivered again: the policy covers it and the key is already inactive: nothing written.
+    let again = r.handle(&fixture("cloudtrail-logging-disabled.json")).await;
+    assert_eq!(again.outcome, Outcome::AlreadyContained);
+    assert!(
+        again.message.contains("was already inactive"),
+        "{}",
+        again.message
+    );
+    assert_eq!(
+        p.calls()
+            .iter()
+            .filter(|c| c.contains("UpdateAccessKey"))
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn a_failed_key_deactivation_keeps_the_deny_all_and_says_what_to_do() {
-    let p = MemoryPolicies::new().with_entity(&mallory()).failing(
-        "iam:UpdateAccessKey",
-        IamErrorKind::AccessDenied,
-        "AccessDenied",
-    );
-    let r = Responder::new(
+    let p = MemoryPolicies::new()
+        .with_entity(&mallory())
+        .with_access_key("mallory", "AKIA2MLRYQ7ZT4XH9KPD")
+        .failing(
+            "iam:UpdateAccessKey",
+            AwsErrorKind::AccessDenied,
+            "AccessDenied",
+        );
+    let r = Configured::new(
         enforce_with(StrategySettings {
             user_deactivate_access_key: true,
             ..StrategySettings::default()
@@ -367,7 +394,8 @@ async fn a_failed_key_deactivation_keeps_the_deny_all_and_says_what_to_do() {
     );
     let record = r.handle(&fixture("cloudtrail-logging-disabled.json")).await;
     assert_eq!(record.outcome, Outcome::Contained);
-    assert_eq!(record.actions[2].status, ActionStatus::Failed);
+    assert_eq!(record.actions[3].api, "iam:UpdateAccessKey");
+    assert_eq!(record.actions[3].status, ActionStatus::Failed);
     assert!(record.message.contains("aws iam update-access-key --user-name mallory --access-key-id AKIA2MLRYQ7ZT4XH9KPD --status Inactive"), "{}", record.message);
     assert!(!record.retryable);
     assert!(p.policy(&mallory(), "DenyAll").is_some());
@@ -376,7 +404,7 @@ async fn a_failed_key_deactivation_keeps_the_deny_all_and_says_what_to_do() {
 #[tokio::test]
 async fn temporary_keys_are_not_deactivated() {
     let p = MemoryPolicies::new().with_entity(&mallory());
-    let r = Responder::new(
+    let r = Configured::new(
         enforce_with(StrategySettings {
             user_deactivate_access_key: true,
             ..StrategySettings::default()
@@ -399,7 +427,7 @@ async fn temporary_keys_are_not_deactivated() {
 #[tokio::test]
 async fn identity_center_default_is_manual_with_exact_steps_and_no_calls() {
     let p = MemoryPolicies::new();
-    let r = Responder::new(
+    let r = Configured::new(
         enforce_with(StrategySettings::default()),
         &p,
         FixedIdentity::new(ACCOUNT, OWN_ARN),
@@ -429,7 +457,7 @@ async fn identity_center_default_is_manual_with_exact_steps_and_no_calls() {
     );
 }
 
-fn idc_config() -> Config {
+fn idc_config() -> Settings {
     enforce_with(StrategySettings {
         identity_center: IdentityCenterStrategy::PermissionSetDeny,
         ..StrategySettings::default()
@@ -443,8 +471,15 @@ async fn identity_center_user_is_denied_in_the_permission_set_keeping_its_statem
         .with_permission_set("AdministratorAccess", Some(admins))
         .with_user("sara", "906721d6a0-1a2b3c4d-5e6f-4a5b-8c9d-0e1f2a3b4c5d");
     let p = MemoryPolicies::new();
-    let r = Responder::new(idc_config(), &p, FixedIdentity::new(ACCOUNT, OWN_ARN))
-        .with_identity_center(&idc);
+    let r = Configured::with_ports(
+        idc_config(),
+        Ports {
+            iam: &p,
+            identity: FixedIdentity::new(ACCOUNT, OWN_ARN),
+            identity_center: Some(&idc),
+            shared_breaker: None::<NoSharedBreaker>,
+        },
+    );
     let raw = fixture("cloudtrail-logging-disabled-sso.json");
     let record = r.handle(&raw).await;
     assert_eq!(
@@ -483,12 +518,15 @@ async fn identity_center_user_is_denied_in_the_permission_set_keeping_its_statem
 #[tokio::test]
 async fn identity_center_lookups_that_find_nothing_write_nothing() {
     let idc = MemoryIdentityCenter::new().with_permission_set("AdministratorAccess", None);
-    let r = Responder::new(
+    let r = Configured::with_ports(
         idc_config(),
-        MemoryPolicies::new(),
-        FixedIdentity::new(ACCOUNT, OWN_ARN),
-    )
-    .with_identity_center(&idc);
+        Ports {
+            iam: MemoryPolicies::new(),
+            identity: FixedIdentity::new(ACCOUNT, OWN_ARN),
+            identity_center: Some(&idc),
+            shared_breaker: None::<NoSharedBreaker>,
+        },
+    );
     let record = r
         .handle(&fixture("cloudtrail-logging-disabled-sso.json"))
         .await;
@@ -507,7 +545,7 @@ async fn identity_center_lookups_that_find_nothing_write_nothing() {
     assert!(idc.provisioned().is_empty());
 
     // Without an Identity Center client, permission-set-deny fails loudly, writing nothing.
-    let bare = Responder::new(
+    let bare = Configured::new(
         idc_config(),
         MemoryPolicies::new(),
         FixedIdentity::new(ACCOUNT, OWN_ARN),
@@ -551,7 +589,7 @@ impl deadbolt_core::ports::InlinePolicies for RacingWriter {
         &self,
         t: &ContainmentTarget,
         name: &str,
-    ) -> Result<Option<String>, deadbolt_core::ports::IamError> {
+    ) -> Result<Option<String>, deadbolt_core::ports::AwsError> {
         self.inner.get_policy(t, name).await
     }
     async fn put_policy(
@@ -559,7 +597,7 @@ impl deadbolt_core::ports::InlinePolicies for RacingWriter {
         t: &ContainmentTarget,
         name: &str,
         doc: &str,
-    ) -> Result<(), deadbolt_core::ports::IamError> {
+    ) -> Result<(), deadbolt_core::ports::AwsError> {
         self.inner.put_policy(t, name, doc).await?;
         let first = !std::mem::replace(&mut *self.raced.lock().unwrap(), true);
         if first {
@@ -571,18 +609,25 @@ impl deadbolt_core::ports::InlinePolicies for RacingWriter {
         &self,
         t: &ContainmentTarget,
         name: &str,
-    ) -> Result<(), deadbolt_core::ports::IamError> {
+    ) -> Result<(), deadbolt_core::ports::AwsError> {
         self.inner.delete_policy(t, name).await
     }
 }
 
 impl deadbolt_core::ports::AccessKeys for RacingWriter {
+    async fn access_key_active(
+        &self,
+        u: &str,
+        k: &str,
+    ) -> Result<Option<bool>, deadbolt_core::ports::AwsError> {
+        deadbolt_core::ports::AccessKeys::access_key_active(&self.inner, u, k).await
+    }
     async fn set_access_key_status(
         &self,
         u: &str,
         k: &str,
         a: bool,
-    ) -> Result<(), deadbolt_core::ports::IamError> {
+    ) -> Result<(), deadbolt_core::ports::AwsError> {
         self.inner.set_access_key_status(u, k, a).await
     }
 }
@@ -595,7 +640,7 @@ async fn a_concurrent_merge_that_drops_our_session_is_detected_and_merged_again(
         theirs: theirs.to_string(),
         raced: std::sync::Mutex::new(false),
     };
-    let r = Responder::new(
+    let r = Configured::new(
         role_strategy(RoleStrategy::DenySession),
         &iam,
         FixedIdentity::new(ACCOUNT, OWN_ARN),

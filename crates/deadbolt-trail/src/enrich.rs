@@ -6,12 +6,12 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use deadbolt_core::finding::parse_event;
+use deadbolt_core::followup::{CreatedEntity, FollowUpPort, FollowUpRecord};
+use deadbolt_core::runtime::SettingsUnavailable;
+use deadbolt_core::settings::Settings;
 use serde::Serialize;
 use thiserror::Error;
 
-use deadbolt_core::Config;
-
-use crate::followup::{FollowUpPort, FollowUpRecord, NoFollowUp};
 use crate::investigate::{investigate, InvestigationOptions, Subject};
 use crate::report::InvestigationReport;
 use crate::source::{Budget, EvidenceSource};
@@ -51,6 +51,10 @@ pub struct EnrichmentRecord {
     /// Follow-up containment of entities the attacker created (`follow_up` setting).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub follow_up: Vec<FollowUpRecord>,
+    /// A follow-up may succeed if the event is delivered again (throttling, an outage,
+    /// unreadable settings): the Lambda returns an error so the invocation is retried. The
+    /// investigation is read-only and follow-ups are idempotent, so a retry is safe.
+    pub retryable: bool,
 }
 
 /// How much one investigation may spend.
@@ -74,56 +78,43 @@ impl Default for Limits {
     }
 }
 
-pub struct Enricher<S, N, F = NoFollowUp> {
+pub struct Enricher<S, N, F> {
     source: S,
     notifier: Option<N>,
+    follow_up: F,
     options: InvestigationOptions,
     limits: Limits,
-    follow_up: F,
 }
 
-impl<S, N> Enricher<S, N, NoFollowUp> {
+impl<S, N, F> Enricher<S, N, F> {
+    /// `follow_up` contains what the attacker created when the settings' `follow_up` mode
+    /// says so (`deadbolt_core::followup::NoFollowUp` for none).
     pub fn new(
         source: S,
         notifier: Option<N>,
+        follow_up: F,
         options: InvestigationOptions,
         limits: Limits,
     ) -> Self {
         Enricher {
             source,
             notifier,
+            follow_up,
             options,
             limits,
-            follow_up: NoFollowUp,
-        }
-    }
-
-    /// The same enricher, containing what the attacker created through `follow_up` when the
-    /// configuration's `follow_up` mode says so.
-    pub fn with_follow_up<F>(self, follow_up: F) -> Enricher<S, N, F> {
-        Enricher {
-            source: self.source,
-            notifier: self.notifier,
-            options: self.options,
-            limits: self.limits,
-            follow_up,
         }
     }
 }
 
 impl<S: EvidenceSource, N: Notifier, F: FollowUpPort> Enricher<S, N, F> {
-    /// Investigate one raw EventBridge event, stopping by `deadline` (the Lambda's), with the
-    /// default configuration (no follow-up containment).
-    pub async fn handle(&self, raw: &str, deadline: Option<Instant>) -> EnrichmentRecord {
-        self.handle_with(raw, deadline, &Config::default()).await
-    }
-
-    /// As [`Enricher::handle`], under the configuration in force for this invocation.
-    pub async fn handle_with(
+    /// Investigate one raw EventBridge event, stopping by `deadline` (the Lambda's), under the
+    /// settings in force for this invocation (or none, if they could not be read: then the
+    /// investigation still runs, and follow-ups are not decided).
+    pub async fn handle(
         &self,
         raw: &str,
         deadline: Option<Instant>,
-        config: &Config,
+        settings: Result<&Settings, &SettingsUnavailable>,
     ) -> EnrichmentRecord {
         let skip =
             |finding_id: Option<String>, outcome, reason, message: String| EnrichmentRecord {
@@ -135,6 +126,7 @@ impl<S: EvidenceSource, N: Notifier, F: FollowUpPort> Enricher<S, N, F> {
                 publish_error: None,
                 report: None,
                 follow_up: Vec::new(),
+                retryable: false,
             };
         let event = match parse_event(raw) {
             Ok(e) => e,
@@ -177,13 +169,17 @@ impl<S: EvidenceSource, N: Notifier, F: FollowUpPort> Enricher<S, N, F> {
             publish_error: None,
             report: None,
             follow_up: Vec::new(),
+            retryable: false,
         };
         // Archived findings are still investigated (the history matters), never acted on.
         if !f.service.archived {
-            record.follow_up = self
-                .follow_up
-                .follow_up(f, &report.persistence, config)
-                .await;
+            let created: Vec<CreatedEntity> = report
+                .persistence
+                .iter()
+                .filter_map(|c| c.created())
+                .collect();
+            record.follow_up = self.follow_up.follow_up(f, &created, settings).await;
+            record.retryable = record.follow_up.iter().any(|r| r.retryable);
         }
         if let Some(notifier) = &self.notifier {
             let subject_line = summary_subject(&f.finding_type, &report.origin_summary);

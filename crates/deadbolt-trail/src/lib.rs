@@ -15,7 +15,6 @@ pub mod behaviour;
 pub mod chain;
 pub mod enrich;
 pub mod files;
-pub mod followup;
 pub mod investigate;
 pub mod persistence;
 pub mod queries;
@@ -37,10 +36,6 @@ pub use chain::{
 pub use enrich::{Enricher, EnrichmentRecord, Limits, Notifier, NotifyError};
 pub use files::{
     read_log_stream, read_path, FileProblem, ReadError, ReadStats, StreamError, StreamOutcome,
-};
-pub use followup::{
-    plan_follow_ups, FollowUp, FollowUpDecision, FollowUpItem, FollowUpPort, FollowUpRecord,
-    NoFollowUp, MAX_FOLLOW_UPS,
 };
 pub use investigate::{investigate, InvestigationOptions, Subject, SubjectError};
 pub use persistence::{

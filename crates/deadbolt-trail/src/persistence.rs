@@ -3,6 +3,7 @@
 //! policies). Containing the session does not undo any of these; each is a follow-up
 //! containment candidate, with the CloudTrail events that show it.
 
+use deadbolt_core::followup::{CreatedEntity, CreatedKind};
 use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
@@ -60,6 +61,35 @@ pub struct PersistenceCandidate {
     pub event_ids: Vec<String>,
     /// What a responder should do about it.
     pub follow_up: String,
+}
+
+impl PersistenceCandidate {
+    /// What this call created, for follow-up containment: a user, a role or an access key, and
+    /// only if the call succeeded. Everything else (changes to existing entities) is reported
+    /// with its undo step, never contained automatically.
+    pub fn created(&self) -> Option<CreatedEntity> {
+        if !self.succeeded {
+            return None;
+        }
+        let e = &self.entity;
+        let (kind, name, key) = match self.event_name.as_str() {
+            "CreateUser" => (CreatedKind::User, &e.user_name, None),
+            "CreateRole" => (CreatedKind::Role, &e.role_name, None),
+            "CreateAccessKey" => (
+                CreatedKind::AccessKey,
+                &e.user_name,
+                e.access_key_id.clone(),
+            ),
+            _ => return None,
+        };
+        Some(CreatedEntity {
+            kind,
+            event_name: self.event_name.clone(),
+            event_ids: self.event_ids.clone(),
+            name: name.clone(),
+            access_key_id: key,
+        })
+    }
 }
 
 type CandidateKey = (String, PersistenceEntity, bool, String);

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use deadbolt_core::followup::NoFollowUp;
+use deadbolt_core::settings::Settings;
 use deadbolt_trail::{Enricher, FileSource, InvestigationOptions, Limits, Notifier, NotifyError};
 
 fn fixtures() -> PathBuf {
@@ -28,10 +30,11 @@ impl Notifier for Inbox {
     }
 }
 
-fn enricher(inbox: Inbox) -> Enricher<FileSource, Inbox> {
+fn enricher(inbox: Inbox) -> Enricher<FileSource, Inbox, NoFollowUp> {
     Enricher::new(
         FileSource::new(fixtures().join("cloudtrail")),
         Some(inbox),
+        NoFollowUp,
         InvestigationOptions::default(),
         Limits::default(),
     )
@@ -44,7 +47,9 @@ fn scenario_event() -> String {
 #[tokio::test]
 async fn investigates_and_publishes_a_summary_that_names_who_did_it() {
     let e = enricher(Inbox::default());
-    let record = e.handle(&scenario_event(), None).await;
+    let record = e
+        .handle(&scenario_event(), None, Ok(&Settings::default()))
+        .await;
     assert_eq!(
         (record.outcome, record.reason),
         ("investigated", "investigated")
@@ -66,10 +71,12 @@ async fn the_published_message_is_the_human_summary() {
     let e = Enricher::new(
         FileSource::new(fixtures().join("cloudtrail")),
         Some(&inbox),
+        NoFollowUp,
         InvestigationOptions::default(),
         Limits::default(),
     );
-    e.handle(&scenario_event(), None).await;
+    e.handle(&scenario_event(), None, Ok(&Settings::default()))
+        .await;
     let messages = inbox.messages.lock().unwrap();
     assert_eq!(messages.len(), 1);
     let (subject, body) = &messages[0];
@@ -97,7 +104,9 @@ async fn a_failed_publish_keeps_the_report_and_says_why() {
         fail: true,
         ..Inbox::default()
     });
-    let record = e.handle(&scenario_event(), None).await;
+    let record = e
+        .handle(&scenario_event(), None, Ok(&Settings::default()))
+        .await;
     assert_eq!(record.outcome, "investigated");
     assert!(!record.published);
     assert!(record
@@ -117,7 +126,7 @@ async fn samples_non_iam_and_malformed_events_are_not_investigated() {
         (ec2.as_str(), "skipped", "not_iam_finding"),
         ("[1]", "rejected", "not_an_object"),
     ] {
-        let record = e.handle(raw, None).await;
+        let record = e.handle(raw, None, Ok(&Settings::default())).await;
         assert_eq!((record.outcome, record.reason), (outcome, reason));
         assert!(!record.published && record.report.is_none());
     }
@@ -131,10 +140,9 @@ impl Notifier for &Inbox {
 
 mod follow_up {
     use super::*;
-    use deadbolt_core::config::{Config, Mode};
+    use deadbolt_core::config::Mode;
     use deadbolt_core::memory::{FixedIdentity, MemoryPolicies};
-    use deadbolt_core::{ContainmentTarget, Outcome, Reason, TargetKind};
-    use deadbolt_trail::FollowUp;
+    use deadbolt_core::{ContainmentTarget, Outcome, Ports, Reason, Responder, TargetKind};
 
     const ACCOUNT: &str = "111122223333";
     const OWN: &str = "arn:aws:sts::111122223333:assumed-role/deadbolt-enricher/enricher";
@@ -154,33 +162,34 @@ mod follow_up {
             .with_access_key("bob", "AKIARBOBEXAMPLEKEY01")
     }
     /// The finding itself in enforce, follow-ups as given.
-    fn config(follow_up: Mode) -> Config {
-        Config {
+    fn config(follow_up: Mode) -> Settings {
+        Settings {
             mode: Mode::Enforce,
             follow_up,
-            ..Config::default()
+            ..Settings::default()
         }
     }
     async fn run(
         policies: &MemoryPolicies,
-        config: &Config,
+        config: &Settings,
         inbox: &Inbox,
     ) -> deadbolt_trail::EnrichmentRecord {
         Enricher::new(
             FileSource::new(fixtures().join("cloudtrail-followup")),
             Some(inbox),
+            // The responder's own engine contains the follow-ups.
+            Responder::new(Ports::iam(policies, FixedIdentity::new(ACCOUNT, OWN))),
             InvestigationOptions::default(),
             Limits::default(),
         )
-        .with_follow_up(FollowUp::new(policies, FixedIdentity::new(ACCOUNT, OWN)))
-        .handle_with(&scenario_event(), None, config)
+        .handle(&scenario_event(), None, Ok(config))
         .await
     }
 
     #[tokio::test]
     async fn off_by_default_reports_what_it_would_do_and_changes_nothing() {
         let p = iam();
-        let record = run(&p, &Config::default(), &Inbox::default()).await;
+        let record = run(&p, &Settings::default(), &Inbox::default()).await;
         let seen: Vec<(&str, &str, Outcome, Reason)> = record
             .follow_up
             .iter()
@@ -280,7 +289,7 @@ mod follow_up {
     async fn protected_principals_and_dry_run_write_nothing() {
         let p = iam();
         let mut c = config(Mode::Enforce);
-        c.protected = vec![deadbolt_core::glob::Glob::new("bob")];
+        c.protected_principals = vec!["bob".into()];
         let record = run(&p, &c, &Inbox::default()).await;
         let bob = record
             .follow_up
@@ -305,10 +314,10 @@ mod follow_up {
         assert!(p.calls().is_empty());
         let json = serde_json::to_value(&record).unwrap();
         assert_eq!(
-            json["follow_up"][1]["actions"][0]["api"],
+            json["follow_up"][1]["actions"][1]["api"],
             "iam:UpdateAccessKey"
         );
-        assert_eq!(json["follow_up"][1]["actions"][0]["status"], "planned");
+        assert_eq!(json["follow_up"][1]["actions"][1]["status"], "planned");
     }
 
     #[tokio::test]
@@ -350,7 +359,9 @@ mod follow_up {
     async fn the_circuit_breaker_counts_follow_ups() {
         let p = iam();
         let mut c = config(Mode::Enforce);
-        c.max_enforced_per_hour = Some(1);
+        c.circuit_breaker = Some(deadbolt_core::settings::CircuitBreakerSettings {
+            max_enforced_per_hour: 1,
+        });
         let record = run(&p, &c, &Inbox::default()).await;
         let outcomes: Vec<(Outcome, Reason)> = record
             .follow_up
@@ -365,5 +376,61 @@ mod follow_up {
                 (Outcome::WouldContain, Reason::CircuitBreakerOpen),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_throttled_follow_up_makes_the_enrichment_retryable_a_permanent_error_does_not() {
+        for (kind, code, retryable) in [
+            (
+                deadbolt_core::ports::AwsErrorKind::Throttled,
+                "Throttling",
+                true,
+            ),
+            (
+                deadbolt_core::ports::AwsErrorKind::Other,
+                "ValidationError",
+                false,
+            ),
+        ] {
+            let p = iam().failing("iam:UpdateAccessKey", kind, code);
+            let record = run(&p, &config(Mode::Enforce), &Inbox::default()).await;
+            let keys: Vec<_> = record
+                .follow_up
+                .iter()
+                .filter(|r| r.access_key_id.is_some())
+                .collect();
+            assert!(keys
+                .iter()
+                .all(|r| r.outcome == Outcome::Failed && r.retryable == retryable));
+            assert_eq!(record.retryable, retryable, "{code}");
+        }
+    }
+
+    #[tokio::test]
+    async fn unreadable_settings_decide_no_follow_up_and_ask_for_a_retry() {
+        let p = iam();
+        let record = Enricher::new(
+            FileSource::new(fixtures().join("cloudtrail-followup")),
+            None::<&Inbox>,
+            Responder::new(Ports::iam(&p, FixedIdentity::new(ACCOUNT, OWN))),
+            InvestigationOptions::default(),
+            Limits::default(),
+        )
+        .handle(
+            &scenario_event(),
+            None,
+            Err(&deadbolt_core::runtime::SettingsUnavailable {
+                error: "DispatchFailure: connection refused".into(),
+            }),
+        )
+        .await;
+        assert!(record.report.is_some(), "the investigation still ran");
+        assert_eq!(record.follow_up.len(), 1);
+        assert_eq!(
+            (record.follow_up[0].outcome, record.follow_up[0].reason),
+            (Outcome::Failed, Reason::SettingsUnavailable)
+        );
+        assert!(record.retryable);
+        assert!(p.calls().is_empty());
     }
 }

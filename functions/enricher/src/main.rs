@@ -4,23 +4,22 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use deadbolt_aws::live::{config_parameter_from_env, ttl_seconds_from_env};
 use deadbolt_aws::{
-    load_config, AwsOptions, DynamoBreaker, IamInlinePolicies, LiveSettings, SsmSettingsStore,
-    StsIdentity,
+    load_config, AwsIam, AwsOptions, DynamoBreaker, LiveSettings, SsmSettingsStore, StsIdentity,
 };
-use deadbolt_core::Config;
+use deadbolt_core::ports::NoIdentityCenter;
+use deadbolt_core::{Ports, Responder, Settings};
 use deadbolt_evidence::{AnySource, CloudWatchLogsSource, LookupEventsSource, SnsNotifier};
-use deadbolt_trail::{
-    Enricher, EnrichmentRecord, EvidenceSource, FollowUp, InvestigationOptions, Limits,
-};
+use deadbolt_trail::{Enricher, EnrichmentRecord, EvidenceSource, InvestigationOptions, Limits};
 use lambda_runtime::tracing::{self, error, info};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
 
 struct Deps {
+    /// Follow-ups run on the responder's engine: the same decision, executor and breaker.
     enricher: Enricher<
         AnySource,
         SnsNotifier,
-        FollowUp<IamInlinePolicies, StsIdentity, Option<DynamoBreaker>>,
+        Responder<AwsIam, StsIdentity, NoIdentityCenter, DynamoBreaker>,
     >,
     settings: LiveSettings,
 }
@@ -30,7 +29,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
     // The same settings as the responder: `follow_up` decides whether what the attacker
     // created is contained (off by default). An invalid configuration stops it here.
-    let config = Config::from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
+    let config =
+        Settings::from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let ttl_seconds =
         ttl_seconds_from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let sdk = load_config(&AwsOptions::default()).await;
@@ -62,16 +62,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         enricher: Enricher::new(
             source,
             notifier,
+            Responder::new(Ports {
+                iam: AwsIam::from_conf(&sdk),
+                identity: StsIdentity::from_conf(&sdk),
+                identity_center: None,
+                // One limit for the responder's containments and these follow-ups.
+                shared_breaker: DynamoBreaker::from_env(&sdk),
+            }),
             InvestigationOptions::default(),
             Limits::default(),
-        )
-        .with_follow_up(
-            FollowUp::new(
-                IamInlinePolicies::from_conf(&sdk),
-                StsIdentity::from_conf(&sdk),
-            )
-            // One limit for the responder's containments and these follow-ups.
-            .with_shared_breaker(DynamoBreaker::from_env(&sdk)),
         ),
         settings: LiveSettings::new(
             SsmSettingsStore::from_conf(&sdk, config_parameter_from_env()),
@@ -90,10 +89,10 @@ async fn handle(
     deps: &Deps,
 ) -> Result<EnrichmentRecord, Diagnostic> {
     let deadline = deadline_instant(event.context.deadline);
-    let config = deps.settings.current().await;
+    let settings = deps.settings.current().await;
     let record = deps
         .enricher
-        .handle_with(event.payload.get(), deadline, &config)
+        .handle(event.payload.get(), deadline, settings.as_ref())
         .await;
     // One line per follow-up decision, like the responder's `decision` lines.
     for follow_up in &record.follow_up {
@@ -122,6 +121,25 @@ async fn handle(
         investigation_report = %report,
         "investigation"
     );
+    // A follow-up that may succeed when delivered again (throttled, an outage, unreadable
+    // settings): Lambda's asynchronous retries run the enricher again. Investigating is
+    // read-only and follow-ups are idempotent (already contained: nothing written).
+    if record.retryable {
+        let pending: Vec<String> = record
+            .follow_up
+            .iter()
+            .filter(|f| f.retryable)
+            .map(|f| format!("{} {}: {}", f.target, f.reason.as_str(), f.message))
+            .collect();
+        return Err(Diagnostic {
+            error_type: "deadbolt.follow_up_retryable".into(),
+            error_message: format!(
+                "{} follow-up(s) to retry: {}",
+                pending.len(),
+                pending.join("; ")
+            ),
+        });
+    }
     Ok(record)
 }
 

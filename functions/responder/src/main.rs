@@ -2,16 +2,16 @@
 
 use deadbolt_aws::live::{config_parameter_from_env, ttl_seconds_from_env};
 use deadbolt_aws::{
-    load_config, AwsIdentityCenter, AwsOptions, DynamoBreaker, IamInlinePolicies, LiveSettings,
+    load_config, AwsIam, AwsIdentityCenter, AwsOptions, DynamoBreaker, LiveSettings,
     SsmSettingsStore, StsIdentity,
 };
-use deadbolt_core::{Config, DecisionRecord, Responder};
+use deadbolt_core::{DecisionRecord, Ports, Responder, Settings};
 use lambda_runtime::tracing::{self, error, info};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
 
 struct Deps {
-    responder: Responder<IamInlinePolicies, StsIdentity, AwsIdentityCenter, Option<DynamoBreaker>>,
+    responder: Responder<AwsIam, StsIdentity, AwsIdentityCenter, DynamoBreaker>,
     settings: LiveSettings,
 }
 
@@ -20,7 +20,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init_default_subscriber();
     // A configuration deadbolt does not understand stops it here, before any event: it never
     // guesses its way into enforce mode.
-    let config = Config::from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
+    let config =
+        Settings::from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let ttl_seconds =
         ttl_seconds_from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let parameter = config_parameter_from_env();
@@ -32,16 +33,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             config.clone(),
             ttl_seconds,
         ),
-        // Identity Center is only called under strategy.identity_center: permission-set-deny.
-        responder: Responder::new(
-            config,
-            IamInlinePolicies::from_conf(&sdk),
-            StsIdentity::from_conf(&sdk),
-        )
-        .with_identity_center(AwsIdentityCenter::from_conf(&sdk))
-        // The circuit breaker's count shared by every instance, when the template made the
-        // table; otherwise each instance counts its own.
-        .with_shared_breaker(DynamoBreaker::from_env(&sdk)),
+        responder: Responder::new(Ports {
+            iam: AwsIam::from_conf(&sdk),
+            identity: StsIdentity::from_conf(&sdk),
+            // Only called under strategy.identity_center: permission-set-deny.
+            identity_center: Some(AwsIdentityCenter::from_conf(&sdk)),
+            // The circuit breaker's count shared by every instance, when the template made
+            // the table; otherwise each instance counts its own.
+            shared_breaker: DynamoBreaker::from_env(&sdk),
+        }),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         handle(event, &deps)
@@ -50,16 +50,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 }
 
 /// One event in, one decision record out (and one log line). Transient failures are returned
-/// as errors so the asynchronous invocation is retried; containment is idempotent.
+/// as errors so Lambda's asynchronous retries deliver the event again (then the failure
+/// destination); containment is idempotent, and a redelivery consumes no breaker slot.
 async fn handle(
     event: LambdaEvent<Box<RawValue>>,
     deps: &Deps,
 ) -> Result<DecisionRecord, Diagnostic> {
-    let config = deps.settings.current().await;
-    let record = deps
-        .responder
-        .handle_with(event.payload.get(), &config)
-        .await;
+    let record = match deps.settings.current().await {
+        Ok(settings) => deps.responder.handle(event.payload.get(), &settings).await,
+        Err(unavailable) => deps
+            .responder
+            .settings_unavailable(event.payload.get(), &unavailable),
+    };
     info!(
         request_id = %event.context.request_id,
         finding_id = record.finding_id.as_deref().unwrap_or(""),

@@ -1,0 +1,125 @@
+//! SDK errors as the domain's [`AwsError`]: what kind of failure it is, and so whether
+//! delivering the event again can help. Retryability comes from the SDK's own view of the
+//! error: the transport (timeouts, dispatch failures, unreadable responses), the HTTP status
+//! (5xx), the operation's modelled retryable errors, and the SDK's lists of throttling and
+//! transient error codes. A 4xx deadbolt does not recognise is permanent.
+
+use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
+use aws_sdk_iam::config::http::HttpResponse;
+use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_types::retry::{ErrorKind, ProvideErrorKind};
+use deadbolt_core::ports::{AwsError, AwsErrorKind};
+
+/// Map any SDK error to the domain's error.
+pub(crate) fn classify<E>(err: &SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let status = service.raw().status().as_u16();
+            // A body the protocol's parser could not read leaves no code: the status says
+            // what it was (403: an authorization failure, whatever shape its body has).
+            let code = ProvideErrorMetadata::code(e)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("HTTP{status}"));
+            AwsError::new(
+                kind_of(&code, status, e.retryable_error_kind()),
+                code,
+                ProvideErrorMetadata::message(e).unwrap_or_default(),
+            )
+        }
+        SdkError::TimeoutError(_) => {
+            AwsError::new(AwsErrorKind::Unavailable, "Timeout", short(err))
+        }
+        SdkError::DispatchFailure(_) => {
+            AwsError::new(AwsErrorKind::Unavailable, "DispatchFailure", short(err))
+        }
+        SdkError::ResponseError(_) => {
+            AwsError::new(AwsErrorKind::Unavailable, "ResponseError", short(err))
+        }
+        // A request that could not be built (missing credentials, an invalid parameter) will
+        // not build on the next delivery either.
+        SdkError::ConstructionFailure(_) => {
+            AwsError::new(AwsErrorKind::Other, "ConstructionFailure", short(err))
+        }
+        _ => AwsError::new(AwsErrorKind::Other, "SdkError", short(err)),
+    }
+}
+
+fn short<E: std::error::Error + 'static>(err: &SdkError<E, HttpResponse>) -> String {
+    DisplayErrorContext(err).to_string()
+}
+
+/// The domain's kind for a service error: deadbolt's own codes first (IAM's `LimitExceeded`
+/// is a quota, not a throttle), then the SDK's classification.
+pub(crate) fn kind_of(code: &str, status: u16, modelled: Option<ErrorKind>) -> AwsErrorKind {
+    match code {
+        "NoSuchEntity" | "NoSuchEntityException" | "ResourceNotFoundException" => {
+            return AwsErrorKind::NoSuchEntity
+        }
+        "UnmodifiableEntity" | "UnmodifiableEntityException" => {
+            return AwsErrorKind::UnmodifiableEntity
+        }
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
+            return AwsErrorKind::AccessDenied
+        }
+        "LimitExceeded" => return AwsErrorKind::LimitExceeded,
+        "MalformedPolicyDocument" | "MalformedPolicyDocumentException" => {
+            return AwsErrorKind::MalformedPolicy
+        }
+        _ => {}
+    }
+    if THROTTLING_ERRORS.contains(&code) || modelled == Some(ErrorKind::ThrottlingError) {
+        return AwsErrorKind::Throttled;
+    }
+    if TRANSIENT_ERRORS.contains(&code)
+        || matches!(
+            modelled,
+            Some(ErrorKind::TransientError | ErrorKind::ServerError)
+        )
+        || status >= 500
+    {
+        return AwsErrorKind::Unavailable;
+    }
+    if status == 403 {
+        return AwsErrorKind::AccessDenied;
+    }
+    AwsErrorKind::Other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_statuses_map_to_domain_kinds() {
+        let k = |code, status| kind_of(code, status, None);
+        assert_eq!(k("NoSuchEntity", 404), AwsErrorKind::NoSuchEntity);
+        assert_eq!(
+            k("UnmodifiableEntity", 400),
+            AwsErrorKind::UnmodifiableEntity
+        );
+        assert_eq!(k("AccessDenied", 403), AwsErrorKind::AccessDenied);
+        assert_eq!(k("HTTP403", 403), AwsErrorKind::AccessDenied);
+        assert_eq!(k("Throttling", 400), AwsErrorKind::Throttled);
+        assert_eq!(k("LimitExceeded", 409), AwsErrorKind::LimitExceeded);
+        assert_eq!(k("ServiceFailure", 500), AwsErrorKind::Unavailable);
+        assert_eq!(k("RequestTimeout", 400), AwsErrorKind::Unavailable);
+        assert_eq!(
+            kind_of("Whatever", 400, Some(ErrorKind::ThrottlingError)),
+            AwsErrorKind::Throttled
+        );
+    }
+
+    #[test]
+    fn an_unknown_4xx_is_permanent_not_retried() {
+        for code in ["ValidationException", "ValidationError", "InvalidInput"] {
+            let kind = kind_of(code, 400, None);
+            assert_eq!(kind, AwsErrorKind::Other, "{code}");
+            assert!(!AwsError::new(kind, code, "").retryable(), "{code}");
+        }
+        assert!(AwsError::new(kind_of("HTTP503", 503, None), "HTTP503", "").retryable());
+    }
+}
