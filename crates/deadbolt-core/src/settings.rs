@@ -22,7 +22,7 @@ use crate::config::{
 };
 use crate::glob::Glob;
 pub use crate::strategy::StrategySettings;
-use crate::strategy::{GroupStrategy, IdentityCenterStrategy, RoleStrategy, UserStrategy};
+use crate::strategy::{IdentityCenterStrategy, RoleStrategy};
 
 /// The document version this build reads and writes.
 pub const SETTINGS_VERSION: u32 = 1;
@@ -35,11 +35,11 @@ pub const MAX_ENFORCED_PER_HOUR_LIMIT: u32 = 10_000;
 /// Top-level keys of the document.
 pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker";
 /// Keys of the `strategy` object.
-pub const STRATEGY_KEYS: &str = "user, role, group, user_deactivate_access_key, identity_center";
+pub const STRATEGY_KEYS: &str = "role, user_deactivate_access_key, identity_center";
 /// Keys of the `circuit_breaker` object.
 pub const CIRCUIT_BREAKER_KEYS: &str = "max_enforced_per_hour";
 /// Keys [`Settings::set`] accepts.
-pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.user, strategy.role, strategy.group, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>";
+pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.role, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>";
 
 const VERSION_ACCEPTED: &str = "1";
 const SEVERITY_ACCEPTED: &str =
@@ -307,17 +307,9 @@ impl Settings {
                 self.follow_up =
                     parse_word(value).ok_or_else(|| invalid(not_accepted(), Mode::ACCEPTED))?;
             }
-            "strategy.user" => {
-                self.strategy.user = parse_word(value)
-                    .ok_or_else(|| invalid(not_accepted(), UserStrategy::ACCEPTED))?;
-            }
             "strategy.role" => {
                 self.strategy.role = parse_word(value)
                     .ok_or_else(|| invalid(not_accepted(), RoleStrategy::ACCEPTED))?;
-            }
-            "strategy.group" => {
-                self.strategy.group = parse_word(value)
-                    .ok_or_else(|| invalid(not_accepted(), GroupStrategy::ACCEPTED))?;
             }
             "strategy.user_deactivate_access_key" => {
                 self.strategy.user_deactivate_access_key = match value {
@@ -532,9 +524,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOnly<T> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StrategyDocument {
-    user: Option<UserStrategy>,
     role: Option<RoleStrategy>,
-    group: Option<GroupStrategy>,
     user_deactivate_access_key: Option<bool>,
     identity_center: Option<IdentityCenterStrategy>,
 }
@@ -705,9 +695,7 @@ impl Document {
                 .map(|m| m.0.into_iter().map(|(k, v)| (k.0, v)).collect())
                 .unwrap_or_default(),
             strategy: StrategySettings {
-                user: s.as_ref().and_then(|s| s.user).unwrap_or_default(),
                 role: s.as_ref().and_then(|s| s.role).unwrap_or_default(),
-                group: s.as_ref().and_then(|s| s.group).unwrap_or_default(),
                 user_deactivate_access_key: s
                     .as_ref()
                     .and_then(|s| s.user_deactivate_access_key)
@@ -796,10 +784,8 @@ fn accepted_values(path: &[String]) -> &'static str {
             "an object whose keys are 12-digit account ids and whose values are off, dry-run, enforce"
         }
         (Some("mode_by_finding_type" | "mode_by_account"), Some(_)) => Mode::ACCEPTED,
-        (Some("strategy"), None) => "an object with the keys user, role, group, user_deactivate_access_key, identity_center",
-        (Some("strategy"), Some("user")) => UserStrategy::ACCEPTED,
+        (Some("strategy"), None) => "an object with the keys role, user_deactivate_access_key, identity_center",
         (Some("strategy"), Some("role")) => RoleStrategy::ACCEPTED,
-        (Some("strategy"), Some("group")) => GroupStrategy::ACCEPTED,
         (Some("strategy"), Some("identity_center")) => IdentityCenterStrategy::ACCEPTED,
         (Some("strategy"), Some(_)) => BOOL_ACCEPTED,
         (Some("circuit_breaker"), None) => "an object with the key max_enforced_per_hour",
@@ -920,7 +906,7 @@ mod tests {
   "protected_principals": ["break-glass-*"],
   "mode_by_finding_type": {"PenTest:IAMUser/": "off"},
   "mode_by_account": {"123456789012": "enforce"},
-  "strategy": {"user": "deny-all", "role": "deny-all", "group": "deny-all", "user_deactivate_access_key": false, "identity_center": "manual"},
+  "strategy": {"role": "deny-all", "user_deactivate_access_key": false, "identity_center": "manual"},
   "circuit_breaker": {"max_enforced_per_hour": 10}
 }"#;
 
@@ -1073,6 +1059,26 @@ mod tests {
     }
 
     #[test]
+    fn the_removed_user_and_group_strategy_keys_are_unknown() {
+        // Users and groups are always contained with deny-all; a document or `config set`
+        // still naming the keys is refused rather than silently accepted.
+        for key in ["user", "group"] {
+            let e = err(&format!(r#"{{"strategy": {{"{key}": "deny-all"}}}}"#));
+            assert!(
+                matches!(&e, SettingsError::UnknownKey { key: k, accepted, .. }
+                    if *k == format!("strategy.{key}") && accepted == STRATEGY_KEYS),
+                "{e}"
+            );
+            let mut s = Settings::default();
+            let e = s.set(&format!("strategy.{key}"), "deny-all").unwrap_err();
+            assert!(
+                matches!(&e, SettingsError::UnknownKey { accepted, .. } if accepted == SETTABLE_KEYS),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn every_invalid_value_names_its_key_and_accepted_values() {
         let cases: &[(&str, &str, &str)] = &[
             (
@@ -1151,16 +1157,6 @@ mod tests {
                 "accepted values: deny-all, revoke-sessions, deny-session",
             ),
             (
-                r#"{"strategy": {"user": "revoke-sessions"}}"#,
-                "strategy.user \"revoke-sessions\" is not accepted",
-                "accepted values: deny-all",
-            ),
-            (
-                r#"{"strategy": {"group": "deny-session"}}"#,
-                "strategy.group \"deny-session\" is not accepted",
-                "accepted values: deny-all",
-            ),
-            (
                 r#"{"strategy": {"user_deactivate_access_key": "yes"}}"#,
                 "strategy.user_deactivate_access_key has the wrong type",
                 "accepted values: true, false",
@@ -1203,7 +1199,7 @@ mod tests {
             (
                 r#"{"strategy": [null, "revoke-sessions"]}"#,
                 "strategy has the wrong type: sequence",
-                "an object with the keys user",
+                "an object with the keys role",
             ),
             (
                 r#"{"circuit_breaker": [5]}"#,
@@ -1345,7 +1341,6 @@ mod tests {
                 "revoke",
                 "deny-all, revoke-sessions, deny-session",
             ),
-            ("strategy.user", "deny-session", "accepted values: deny-all"),
             ("strategy.user_deactivate_access_key", "yes", "true, false"),
             (
                 "circuit_breaker.max_enforced_per_hour",
