@@ -23,6 +23,7 @@ use crate::config::{
     effective_mode, is_finding_type_prefix, is_principal_pattern, split_list, Config, Mode,
     DEFAULT_FINDING_TYPES,
 };
+use crate::finding::json_error_message;
 use crate::glob::Glob;
 pub use crate::strategy::StrategySettings;
 use crate::strategy::{IdentityCenterStrategy, RoleStrategy};
@@ -194,14 +195,14 @@ impl Settings {
                         SettingsError::Syntax {
                             line: position.line,
                             column: position.column,
-                            message: json_message(&e),
+                            message: json_error_message(&e),
                         }
                     }
                     // Every data error comes from a reader, which records its problem first;
                     // should one ever not, the document is still refused, with serde's text.
                     (None, Category::Data) => SettingsError::InvalidValue {
                         key: "the document".to_string(),
-                        problem: json_message(&e),
+                        problem: json_error_message(&e),
                         position: Some(position),
                         accepted: DOCUMENT_ACCEPTED.to_string(),
                     },
@@ -393,17 +394,6 @@ impl Settings {
             }
         }
         Ok(())
-    }
-}
-
-/// serde_json's description of an error without the " at line L column C" it appends: the
-/// position is reported in our own words. Shown to the operator, never inspected.
-fn json_message(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
-    match text.strip_suffix(&suffix) {
-        Some(message) => message.to_string(),
-        None => text,
     }
 }
 
