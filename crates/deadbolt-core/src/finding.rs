@@ -5,7 +5,7 @@
 //! the finding inside it. Unknown fields are ignored (GuardDuty adds fields over time).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 /// EventBridge's maximum event size. Anything larger did not come from EventBridge.
@@ -21,7 +21,10 @@ pub const GUARDDUTY_DETAIL_TYPE: &str = "GuardDuty Finding";
 pub type GuardDutyEvent = EventBridgeEvent<Finding>;
 
 /// A GuardDuty finding, schema 2.0 (the fields deadbolt uses).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Default` only because `EventBridgeEvent` is `#[non_exhaustive]`: [`parse_event`] can build
+/// one only from `GuardDutyEvent::default()`, which needs it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     #[serde(default)]
@@ -44,7 +47,7 @@ pub struct Finding {
     pub updated_at: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Resource {
     pub resource_type: String,
@@ -65,7 +68,7 @@ pub struct AccessKeyDetails {
     pub user_name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Service {
     #[serde(default)]
@@ -243,13 +246,152 @@ pub fn parse_event(raw: &str) -> Result<GuardDutyEvent, InputError> {
     }
     check_shape(raw)?;
     let mut de = serde_json::Deserializer::from_str(raw);
-    let event: GuardDutyEvent =
+    let wire: WireEvent<_> =
         serde_path_to_error::deserialize(&mut de).map_err(classify_serde_error)?;
     de.end().map_err(|e| InputError::NotJson {
         detail: e.to_string(),
     })?;
+    let (mut event, time) = wire.into_event()?;
+    // This assignment is what fixes `WireEvent`'s `_`: the envelope's timestamp type is
+    // aws_lambda_events' chrono `DateTime<Utc>`, which deadbolt-core does not name.
+    event.time = time;
     validate(&event)?;
     Ok(event)
+}
+
+// ---- the wire form. `EventBridgeEvent` and `Finding` require some fields; here every one of
+// them is a `Required`, so an absent field is found by `required` (a typed `MissingField` with
+// its path) instead of by reading serde's "missing field" message. Everything else (names,
+// renames, optional fields) is exactly as in the public types.
+
+/// A field the public type requires. Absent: `Required(None)`, reported by [`required`].
+/// Present (`null` included): deserialised as `T`, so a wrong type is still serde's error, at
+/// its path.
+struct Required<T>(Option<T>);
+
+impl<T> Default for Required<T> {
+    fn default() -> Self {
+        Required(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Required<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(d).map(|v| Required(Some(v)))
+    }
+}
+
+fn required<T>(field: Required<T>, path: &str) -> Result<T, InputError> {
+    field.0.ok_or_else(|| InputError::MissingField {
+        path: path.to_string(),
+    })
+}
+
+/// `EventBridgeEvent<Finding>` as sent. `Time` is the envelope's timestamp type. The
+/// `expecting` keeps serde's type errors naming the public types, as before.
+#[derive(Deserialize)]
+#[serde(expecting = "struct EventBridgeEvent", rename_all = "kebab-case")]
+struct WireEvent<Time> {
+    version: Option<String>,
+    id: Option<String>,
+    #[serde(default)]
+    detail_type: Required<String>,
+    #[serde(default)]
+    source: Required<String>,
+    account: Option<String>,
+    time: Option<Time>,
+    region: Option<String>,
+    resources: Option<Vec<String>>,
+    #[serde(default)]
+    detail: Required<WireFinding>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "struct Finding", rename_all = "camelCase")]
+struct WireFinding {
+    schema_version: Option<String>,
+    #[serde(default)]
+    id: Required<String>,
+    #[serde(default)]
+    arn: Required<String>,
+    #[serde(default, rename = "type")]
+    finding_type: Required<String>,
+    #[serde(default)]
+    severity: Required<f64>,
+    #[serde(default)]
+    account_id: Required<String>,
+    #[serde(default)]
+    region: Required<String>,
+    #[serde(default)]
+    partition: Required<String>,
+    #[serde(default)]
+    resource: Required<WireResource>,
+    #[serde(default)]
+    service: Required<Service>,
+    title: Option<String>,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "struct Resource", rename_all = "camelCase")]
+struct WireResource {
+    #[serde(default)]
+    resource_type: Required<String>,
+    access_key_details: Option<AccessKeyDetails>,
+}
+
+impl<Time> WireEvent<Time> {
+    /// The event, and apart from it the timestamp (see `parse_event`). Missing fields are
+    /// reported in the order serde reported them: an object's fields when it closes, in
+    /// declaration order, so the innermost object's first.
+    fn into_event(self) -> Result<(GuardDutyEvent, Option<Time>), InputError> {
+        let detail = self.detail.0.map(WireFinding::into_finding).transpose()?;
+        let detail_type = required(self.detail_type, "detail-type")?;
+        let source = required(self.source, "source")?;
+        let detail = required(Required(detail), "detail")?;
+        // `EventBridgeEvent` is `#[non_exhaustive]`: no struct literal outside its crate.
+        let mut event = GuardDutyEvent::default();
+        event.version = self.version;
+        event.id = self.id;
+        event.detail_type = detail_type;
+        event.source = source;
+        event.account = self.account;
+        event.region = self.region;
+        event.resources = self.resources;
+        event.detail = detail;
+        Ok((event, self.time))
+    }
+}
+
+impl WireFinding {
+    fn into_finding(self) -> Result<Finding, InputError> {
+        let resource = self
+            .resource
+            .0
+            .map(|r| {
+                Ok::<_, InputError>(Resource {
+                    resource_type: required(r.resource_type, "detail.resource.resourceType")?,
+                    access_key_details: r.access_key_details,
+                })
+            })
+            .transpose()?;
+        Ok(Finding {
+            schema_version: self.schema_version,
+            id: required(self.id, "detail.id")?,
+            arn: required(self.arn, "detail.arn")?,
+            finding_type: required(self.finding_type, "detail.type")?,
+            severity: required(self.severity, "detail.severity")?,
+            account_id: required(self.account_id, "detail.accountId")?,
+            region: required(self.region, "detail.region")?,
+            partition: required(self.partition, "detail.partition")?,
+            resource: required(Required(resource), "detail.resource")?,
+            service: required(self.service, "detail.service")?,
+            title: self.title,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
 }
 
 /// One pass over the bytes before serde: reject non-objects and excessive nesting with a
@@ -306,30 +448,31 @@ fn check_shape(raw: &str) -> Result<(), InputError> {
     Ok(())
 }
 
+/// Missing fields are not serde errors here (see [`Required`]), so a data error is a value of
+/// the wrong type (or a repeated field), reported with serde's description and its path.
 fn classify_serde_error(err: serde_path_to_error::Error<serde_json::Error>) -> InputError {
     let path = err.path().to_string();
     let inner = err.inner();
     match inner.classify() {
-        serde_json::error::Category::Data => {
-            let msg = inner.to_string();
-            // serde reports a missing field at the path of the object that lacks it.
-            if let Some(field) = msg
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split('`').next())
-            {
-                let path = if path == "." {
-                    field.to_string()
-                } else {
-                    format!("{path}.{field}")
-                };
-                return InputError::MissingField { path };
-            }
-            let detail = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            InputError::WrongType { path, detail }
-        }
+        serde_json::error::Category::Data => InputError::WrongType {
+            path,
+            detail: json_error_message(inner),
+        },
         _ => InputError::NotJson {
             detail: inner.to_string(),
         },
+    }
+}
+
+/// serde_json's description of an error without the " at line L column C" it appends (the
+/// event's position is of no use to whoever reads the record; the settings report it in their
+/// own words). Shown, never inspected.
+pub(crate) fn json_error_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&suffix) {
+        Some(message) => message.to_string(),
+        None => text,
     }
 }
 
@@ -486,5 +629,112 @@ fn truncate(s: &str) -> String {
         let mut t: String = s.chars().take(64).collect();
         t.push('…');
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVENT: &str =
+        include_str!("../../../tests/fixtures/guardduty/cloudtrail-logging-disabled.json");
+
+    /// The fixture without the fields at these JSON pointers.
+    fn without(pointers: &[&str]) -> String {
+        let mut v: Value = serde_json::from_str(EVENT).unwrap();
+        for pointer in pointers {
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            let removed = v
+                .pointer_mut(parent)
+                .and_then(Value::as_object_mut)
+                .and_then(|o| o.remove(key));
+            assert!(removed.is_some(), "{pointer} is not in the fixture");
+        }
+        v.to_string()
+    }
+
+    fn missing(path: &str) -> Result<GuardDutyEvent, InputError> {
+        Err(InputError::MissingField { path: path.into() })
+    }
+
+    #[test]
+    fn every_required_field_when_absent_is_named_by_its_path() {
+        for (pointer, path) in [
+            ("/detail-type", "detail-type"),
+            ("/source", "source"),
+            ("/detail", "detail"),
+            ("/detail/id", "detail.id"),
+            ("/detail/arn", "detail.arn"),
+            ("/detail/type", "detail.type"),
+            ("/detail/severity", "detail.severity"),
+            ("/detail/accountId", "detail.accountId"),
+            ("/detail/region", "detail.region"),
+            ("/detail/partition", "detail.partition"),
+            ("/detail/resource", "detail.resource"),
+            ("/detail/service", "detail.service"),
+            (
+                "/detail/resource/resourceType",
+                "detail.resource.resourceType",
+            ),
+        ] {
+            assert_eq!(
+                parse_event(&without(&[pointer])),
+                missing(path),
+                "{pointer}"
+            );
+        }
+        // Optional ones may go.
+        let optional = without(&["/time", "/account", "/region", "/id", "/detail/title"]);
+        assert!(parse_event(&optional).is_ok());
+    }
+
+    #[test]
+    fn the_innermost_missing_field_is_reported_first_as_before() {
+        assert_eq!(
+            parse_event(&without(&["/source", "/detail/id"])),
+            missing("detail.id")
+        );
+        assert_eq!(
+            parse_event(&without(&["/detail/id", "/detail/resource/resourceType"])),
+            missing("detail.resource.resourceType")
+        );
+        assert_eq!(
+            parse_event(&without(&["/detail-type", "/source"])),
+            missing("detail-type")
+        );
+    }
+
+    #[test]
+    fn null_in_a_required_field_is_the_wrong_type_not_missing() {
+        let mut v: Value = serde_json::from_str(EVENT).unwrap();
+        v["detail"]["id"] = Value::Null;
+        assert!(
+            matches!(
+                parse_event(&v.to_string()),
+                Err(InputError::WrongType { ref path, .. }) if path == "detail.id"
+            ),
+            "{:?}",
+            parse_event(&v.to_string())
+        );
+    }
+
+    #[test]
+    fn the_envelope_keeps_every_field() {
+        let event = parse_event(EVENT).unwrap();
+        let reparsed: Value = serde_json::to_value(&event).unwrap();
+        let original: Value = serde_json::from_str(EVENT).unwrap();
+        for key in [
+            "version",
+            "id",
+            "detail-type",
+            "source",
+            "account",
+            "region",
+            "resources",
+        ] {
+            assert_eq!(reparsed[key], original[key], "{key}");
+        }
+        assert!(event.time.is_some());
+        assert_eq!(reparsed["detail"]["id"], original["detail"]["id"]);
     }
 }

@@ -3,24 +3,28 @@
 //! it are an adapter's job; this module only parses, validates, edits and renders it.
 //! Every key and accepted value: `docs/configuration.md`.
 //!
-//! Parsing is strict (`deny_unknown_fields` everywhere, each value validated while it is read)
-//! because a document that half-parses could switch enforcement on for the wrong findings.
+//! Parsing is strict (unknown and repeated keys refused in every object, each key and value
+//! validated as soon as it is read, by this module's own checks into typed problems) because a
+//! document that half-parses could switch enforcement on for the wrong findings.
 //! Every error names the line and column, the key path and the accepted values. A document that
 //! does not validate must never be used for enforcement: the caller keeps the last good
 //! [`Settings`] or falls back to dry-run.
 
-use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
-use std::collections::BTreeMap;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::{Deserializer, Serialize};
+use serde_json::error::Category;
+use serde_json::Value;
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::marker::PhantomData;
 
 use crate::config::{
     is_finding_type_prefix, is_principal_pattern, split_list, Mode, DEFAULT_FINDING_TYPES,
 };
+use crate::finding::json_error_message;
 use crate::glob::Glob;
 pub use crate::strategy::StrategySettings;
-use crate::strategy::{GroupStrategy, IdentityCenterStrategy, RoleStrategy, UserStrategy};
+use crate::strategy::{IdentityCenterStrategy, RoleStrategy};
 
 /// The document version this build reads and writes.
 pub const SETTINGS_VERSION: u32 = 1;
@@ -33,11 +37,11 @@ pub const MAX_ENFORCED_PER_HOUR_LIMIT: u32 = 10_000;
 /// Top-level keys of the document.
 pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker";
 /// Keys of the `strategy` object.
-pub const STRATEGY_KEYS: &str = "user, role, group, user_deactivate_access_key, identity_center";
+pub const STRATEGY_KEYS: &str = "role, user_deactivate_access_key, identity_center";
 /// Keys of the `circuit_breaker` object.
 pub const CIRCUIT_BREAKER_KEYS: &str = "max_enforced_per_hour";
 /// Keys [`Settings::set`] accepts.
-pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.user, strategy.role, strategy.group, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>";
+pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.role, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>";
 
 const VERSION_ACCEPTED: &str = "1";
 const SEVERITY_ACCEPTED: &str =
@@ -172,14 +176,36 @@ impl Settings {
                 limit: MAX_DOCUMENT_BYTES,
             });
         }
+        let problem = Cell::new(None);
         let mut de = serde_json::Deserializer::from_str(text);
-        let Root(doc) = serde_path_to_error::deserialize(&mut de).map_err(from_serde)?;
-        de.end().map_err(|e| SettingsError::Syntax {
-            line: e.line(),
-            column: e.column(),
-            message: serde_message(&e),
-        })?;
-        Ok(doc.into_settings())
+        Walk(DocumentReader(Ctx(&problem)))
+            .deserialize(&mut de)
+            .and_then(|settings| de.end().map(|()| settings))
+            .map_err(|e| {
+                let position = Position {
+                    line: e.line(),
+                    column: e.column(),
+                };
+                match (problem.take(), e.classify()) {
+                    // Found by the readers: serde_json only contributed the position.
+                    (Some(problem), _) => problem.at(position),
+                    (None, Category::Syntax | Category::Eof | Category::Io) => {
+                        SettingsError::Syntax {
+                            line: position.line,
+                            column: position.column,
+                            message: json_error_message(&e),
+                        }
+                    }
+                    // Every data error comes from a reader, which records its problem first;
+                    // should one ever not, the document is still refused, with serde's text.
+                    (None, Category::Data) => SettingsError::InvalidValue {
+                        key: "the document".to_string(),
+                        problem: json_error_message(&e),
+                        position: Some(position),
+                        accepted: DOCUMENT_ACCEPTED.to_string(),
+                    },
+                }
+            })
     }
 
     /// The document, pretty-printed, every key present (except an absent circuit breaker), so
@@ -275,17 +301,9 @@ impl Settings {
                 self.follow_up =
                     parse_word(value).ok_or_else(|| invalid(not_accepted(), Mode::ACCEPTED))?;
             }
-            "strategy.user" => {
-                self.strategy.user = parse_word(value)
-                    .ok_or_else(|| invalid(not_accepted(), UserStrategy::ACCEPTED))?;
-            }
             "strategy.role" => {
                 self.strategy.role = parse_word(value)
                     .ok_or_else(|| invalid(not_accepted(), RoleStrategy::ACCEPTED))?;
-            }
-            "strategy.group" => {
-                self.strategy.group = parse_word(value)
-                    .ok_or_else(|| invalid(not_accepted(), GroupStrategy::ACCEPTED))?;
             }
             "strategy.user_deactivate_access_key" => {
                 self.strategy.user_deactivate_access_key = match value {
@@ -423,274 +441,630 @@ fn truncate(s: &str) -> String {
     s.chars().take(100).collect()
 }
 
-// ---- the wire format. Newtypes validate while deserialising, so a bad value is reported at
-// its own line and column rather than after the whole document was read.
+// ---- reading the document. serde_json reads the JSON; every rule about keys and values is
+// checked here, into a typed `Problem`, as soon as the key or value has been read, so the error
+// carries the position of what is wrong. Nothing here reads serde's messages.
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Document {
-    // Read only to be validated: there is one version, so nothing else depends on it.
-    #[allow(dead_code)]
-    version: Option<Version>,
-    mode: Option<Mode>,
-    min_severity: Option<Severity>,
-    finding_types: Option<FindingTypes>,
-    protected_principals: Option<Vec<Pattern>>,
-    mode_by_finding_type: Option<UniqueMap<FindingTypeKey, Mode>>,
-    mode_by_account: Option<UniqueMap<AccountId, Mode>>,
-    #[serde(default, deserialize_with = "object")]
-    strategy: Option<StrategyDocument>,
-    follow_up: Option<Mode>,
-    #[serde(default, deserialize_with = "object")]
-    circuit_breaker: Option<CircuitBreakerDocument>,
+/// Accepted values when the document is not a JSON object.
+const DOCUMENT_ACCEPTED: &str = "a JSON object with the keys version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker";
+const STRATEGY_ACCEPTED: &str =
+    "an object with the keys role, user_deactivate_access_key, identity_center";
+const CIRCUIT_BREAKER_ACCEPTED: &str = "an object with the key max_enforced_per_hour";
+const MODE_BY_FINDING_TYPE_ACCEPTED: &str = "an object whose keys are finding-type prefixes containing ':' and whose values are off, dry-run, enforce";
+const MODE_BY_ACCOUNT_ACCEPTED: &str =
+    "an object whose keys are 12-digit account ids and whose values are off, dry-run, enforce";
+
+/// What is wrong with a document; `Settings::parse` adds the position.
+#[derive(Debug)]
+enum Problem {
+    UnknownKey {
+        key: String,
+        accepted: &'static str,
+    },
+    DuplicateKey {
+        key: String,
+    },
+    MissingKey {
+        key: String,
+        accepted: &'static str,
+    },
+    InvalidValue {
+        key: String,
+        problem: String,
+        accepted: &'static str,
+    },
 }
 
-/// The document itself: a JSON object and nothing else.
-struct Root(Document);
-
-impl<'de> Deserialize<'de> for Root {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ObjectOnly::<Document> {
-            allow_null: false,
-            marker: PhantomData,
-        })
-        .and_then(|doc| {
-            doc.ok_or_else(|| de::Error::custom("invalid type: null, expected a JSON object"))
-        })
-        .map(Root)
-    }
-}
-
-/// A nested object (`strategy`, `circuit_breaker`), or `null` for absent.
-fn object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    d.deserialize_any(ObjectOnly {
-        allow_null: true,
-        marker: PhantomData,
-    })
-}
-
-/// serde's derived structs also accept a JSON array of the fields in declaration order, which
-/// would make `[null, "enforce"]` a valid document. Only objects are configuration.
-struct ObjectOnly<T> {
-    allow_null: bool,
-    marker: PhantomData<T>,
-}
-
-impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOnly<T> {
-    type Value = Option<T>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        if self.allow_null {
-            Ok(None)
-        } else {
-            Err(de::Error::invalid_type(de::Unexpected::Unit, &self))
+impl Problem {
+    fn invalid(key: impl Into<String>, problem: String, accepted: &'static str) -> Problem {
+        Problem::InvalidValue {
+            key: key.into(),
+            problem,
+            accepted,
         }
     }
-}
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StrategyDocument {
-    user: Option<UserStrategy>,
-    role: Option<RoleStrategy>,
-    group: Option<GroupStrategy>,
-    user_deactivate_access_key: Option<bool>,
-    identity_center: Option<IdentityCenterStrategy>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CircuitBreakerDocument {
-    // Required: an empty `circuit_breaker` object would say "limit" without saying how much.
-    max_enforced_per_hour: MaxPerHour,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(try_from = "u64")]
-struct Version;
-impl TryFrom<u64> for Version {
-    type Error = String;
-    fn try_from(v: u64) -> Result<Self, String> {
-        if v == u64::from(SETTINGS_VERSION) {
-            Ok(Version)
-        } else {
-            Err(format!("{v} is not a version this deadbolt reads"))
-        }
+    /// `<key> has the wrong type: string "high"`, described from the value found.
+    fn wrong_type(key: impl Into<String>, found: &Value, accepted: &'static str) -> Problem {
+        Problem::invalid(
+            key,
+            format!("has the wrong type: {}", describe(found)),
+            accepted,
+        )
     }
-}
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(try_from = "f64")]
-struct Severity(f64);
-impl TryFrom<f64> for Severity {
-    type Error = String;
-    fn try_from(v: f64) -> Result<Self, String> {
-        check_severity(v).map(Severity)
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(try_from = "Vec<String>")]
-struct FindingTypes(Vec<String>);
-impl TryFrom<Vec<String>> for FindingTypes {
-    type Error = String;
-    fn try_from(v: Vec<String>) -> Result<Self, String> {
-        v.iter()
-            .map(|t| check_finding_type(t, true))
-            .collect::<Result<Vec<_>, _>>()
-            .and_then(check_non_empty)
-            .map(FindingTypes)
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(try_from = "String")]
-struct Pattern(String);
-impl TryFrom<String> for Pattern {
-    type Error = String;
-    fn try_from(v: String) -> Result<Self, String> {
-        check_pattern(&v).map(Pattern)
-    }
-}
-
-#[derive(PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(try_from = "String")]
-struct FindingTypeKey(String);
-impl TryFrom<String> for FindingTypeKey {
-    type Error = String;
-    fn try_from(v: String) -> Result<Self, String> {
-        // "key …": tells `from_serde` the key, not the value, is wrong (both share one path).
-        check_finding_type(&v, false)
-            .map(FindingTypeKey)
-            .map_err(|p| format!("key {p}"))
-    }
-}
-
-#[derive(PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(try_from = "String")]
-struct AccountId(String);
-impl TryFrom<String> for AccountId {
-    type Error = String;
-    fn try_from(v: String) -> Result<Self, String> {
-        check_account(&v)
-            .map(AccountId)
-            .map_err(|p| format!("key {p}"))
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(try_from = "u64")]
-struct MaxPerHour(u32);
-impl TryFrom<u64> for MaxPerHour {
-    type Error = String;
-    fn try_from(v: u64) -> Result<Self, String> {
-        check_max_per_hour(v).map(MaxPerHour)
-    }
-}
-
-/// A JSON object read into a map that refuses a repeated key: serde's maps keep the last
-/// value silently, and `{"123456789012":"off","123456789012":"enforce"}` must not quietly
-/// mean enforce.
-struct UniqueMap<K, V>(BTreeMap<K, V>);
-
-impl<'de, K, V> Deserialize<'de> for UniqueMap<K, V>
-where
-    K: Deserialize<'de> + Ord + KeyText,
-    V: Deserialize<'de>,
-{
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct MapVisitor<K, V>(PhantomData<(K, V)>);
-        impl<'de, K, V> Visitor<'de> for MapVisitor<K, V>
-        where
-            K: Deserialize<'de> + Ord + KeyText,
-            V: Deserialize<'de>,
-        {
-            type Value = UniqueMap<K, V>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = BTreeMap::new();
-                while let Some(key) = map.next_key::<K>()? {
-                    let value = map.next_value::<V>()?;
-                    if out.contains_key(&key) {
-                        return Err(de::Error::custom(format_args!(
-                            "duplicate field `{}`",
-                            key.text()
-                        )));
-                    }
-                    out.insert(key, value);
-                }
-                Ok(UniqueMap(out))
-            }
-        }
-        d.deserialize_map(MapVisitor(PhantomData))
-    }
-}
-
-/// The key as written, for the duplicate-key message.
-trait KeyText {
-    fn text(&self) -> &str;
-}
-impl KeyText for FindingTypeKey {
-    fn text(&self) -> &str {
-        &self.0
-    }
-}
-impl KeyText for AccountId {
-    fn text(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Document {
-    fn into_settings(self) -> Settings {
-        let d = Settings::default();
-        let s = self.strategy;
-        Settings {
-            mode: self.mode.unwrap_or(d.mode),
-            min_severity: self.min_severity.map_or(d.min_severity, |s| s.0),
-            finding_types: self.finding_types.map_or(d.finding_types, |t| t.0),
-            protected_principals: self
-                .protected_principals
-                .map(|p| p.into_iter().map(|p| p.0).collect())
-                .unwrap_or(d.protected_principals),
-            mode_by_finding_type: self
-                .mode_by_finding_type
-                .map(|m| m.0.into_iter().map(|(k, v)| (k.0, v)).collect())
-                .unwrap_or_default(),
-            mode_by_account: self
-                .mode_by_account
-                .map(|m| m.0.into_iter().map(|(k, v)| (k.0, v)).collect())
-                .unwrap_or_default(),
-            strategy: StrategySettings {
-                user: s.as_ref().and_then(|s| s.user).unwrap_or_default(),
-                role: s.as_ref().and_then(|s| s.role).unwrap_or_default(),
-                group: s.as_ref().and_then(|s| s.group).unwrap_or_default(),
-                user_deactivate_access_key: s
-                    .as_ref()
-                    .and_then(|s| s.user_deactivate_access_key)
-                    .unwrap_or(false),
-                identity_center: s
-                    .as_ref()
-                    .and_then(|s| s.identity_center)
-                    .unwrap_or_default(),
+    fn at(self, position: Position) -> SettingsError {
+        let position = Some(position);
+        match self {
+            Problem::UnknownKey { key, accepted } => SettingsError::UnknownKey {
+                key,
+                position,
+                accepted: accepted.to_string(),
             },
-            follow_up: self.follow_up.unwrap_or(d.follow_up),
-            circuit_breaker: self.circuit_breaker.map(|c| CircuitBreakerSettings {
-                max_enforced_per_hour: c.max_enforced_per_hour.0,
-            }),
+            Problem::DuplicateKey { key } => SettingsError::DuplicateKey { key, position },
+            Problem::MissingKey { key, accepted } => SettingsError::MissingKey {
+                key,
+                position,
+                accepted: accepted.to_string(),
+            },
+            Problem::InvalidValue {
+                key,
+                problem,
+                accepted,
+            } => SettingsError::InvalidValue {
+                key,
+                problem,
+                position,
+                accepted: accepted.to_string(),
+            },
         }
     }
+}
+
+/// The kind of JSON value found where another was expected, in the words serde uses.
+fn describe(found: &Value) -> String {
+    match found {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => format!("boolean `{b}`"),
+        Value::Number(n) if n.is_f64() => format!("floating point `{n}`"),
+        Value::Number(n) => format!("integer `{n}`"),
+        Value::String(s) => format!("string {:?}", truncate(s)),
+        Value::Array(_) => "sequence".to_string(),
+        Value::Object(_) => "map".to_string(),
+    }
+}
+
+/// Where a reader leaves the problem it found. It then returns an error that means nothing by
+/// itself: serde_json gives that error the position, and `Settings::parse` pairs the two.
+#[derive(Clone, Copy)]
+struct Ctx<'p>(&'p Cell<Option<Problem>>);
+
+impl Ctx<'_> {
+    fn fail<E: de::Error>(self, problem: Problem) -> E {
+        self.0.set(Some(problem));
+        E::custom("invalid settings document")
+    }
+}
+
+/// Reads one JSON value of the document. [`Walk`] hands it whatever JSON is there: readers of
+/// objects and lists override `map` or `seq` and walk the entries; anything else arrives as a
+/// `Value`, so a wrong type is described from what was actually found.
+trait Reader<'de>: Sized {
+    type Output;
+
+    /// A scalar or `null`; or an object or list this reader does not walk, which is always the
+    /// wrong type here: it arrives empty (only its kind is described) and unread, so the error
+    /// points at its opening bracket.
+    fn value<E: de::Error>(self, found: Value) -> Result<Self::Output, E>;
+
+    fn map<A: MapAccess<'de>>(self, _map: A) -> Result<Self::Output, A::Error> {
+        self.value(Value::Object(serde_json::Map::new()))
+    }
+
+    fn seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<Self::Output, A::Error> {
+        self.value(Value::Array(Vec::new()))
+    }
+}
+
+/// A [`Reader`] as a serde seed. Every check runs inside serde_json's `deserialize_any` for
+/// the value at fault, which is what positions the error right after that value (or key).
+struct Walk<R>(R);
+
+impl<'de, R: Reader<'de>> DeserializeSeed<'de> for Walk<R> {
+    type Value = R::Output;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<R::Output, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, R: Reader<'de>> Visitor<'de> for Walk<R> {
+    type Value = R::Output;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<R::Output, A::Error> {
+        self.0.map(map)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<R::Output, A::Error> {
+        self.0.seq(seq)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<R::Output, E> {
+        self.0.value(Value::Null)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<R::Output, E> {
+        self.0.value(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<R::Output, E> {
+        self.0.value(Value::from(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<R::Output, E> {
+        self.0.value(Value::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<R::Output, E> {
+        self.0.value(Value::from(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<R::Output, E> {
+        self.0.value(Value::String(v.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<R::Output, E> {
+        self.0.value(Value::String(v))
+    }
+}
+
+/// One value, validated by `check`.
+struct Check<'p, F> {
+    ctx: Ctx<'p>,
+    check: F,
+}
+
+impl<'de, T, F: FnOnce(Value) -> Result<T, Problem>> Reader<'de> for Check<'_, F> {
+    type Output = T;
+    fn value<E: de::Error>(self, found: Value) -> Result<T, E> {
+        (self.check)(found).map_err(|p| self.ctx.fail(p))
+    }
+}
+
+/// The value of the key just read, validated by `check`; `None` for `null` (the default
+/// applies, as for an absent key).
+fn optional_value<'de, A, T>(
+    map: &mut A,
+    ctx: Ctx<'_>,
+    check: impl FnOnce(Value) -> Result<T, Problem>,
+) -> Result<Option<T>, A::Error>
+where
+    A: MapAccess<'de>,
+{
+    map.next_value_seed(Walk(Check {
+        ctx,
+        check: |found: Value| {
+            if found.is_null() {
+                Ok(None)
+            } else {
+                check(found).map(Some)
+            }
+        },
+    }))
+}
+
+/// The keys of one object. Each is read as a string and refused as a duplicate right after it
+/// is read, so the error points at it: serde's maps would silently keep the last value, and
+/// `{"123456789012":"off","123456789012":"enforce"}` must not quietly mean enforce.
+struct Keys<'p> {
+    ctx: Ctx<'p>,
+    /// The object's key path (`strategy`), empty for the document itself.
+    parent: &'static str,
+    seen: BTreeSet<String>,
+}
+
+impl<'p> Keys<'p> {
+    fn new(ctx: Ctx<'p>, parent: &'static str) -> Self {
+        Keys {
+            ctx,
+            parent,
+            seen: BTreeSet::new(),
+        }
+    }
+
+    fn next<'de, A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<Option<String>, A::Error> {
+        let Some(key) = map.next_key::<String>()? else {
+            return Ok(None);
+        };
+        if !self.seen.insert(key.clone()) {
+            return Err(self.ctx.fail(Problem::DuplicateKey {
+                key: self.path(&key),
+            }));
+        }
+        Ok(Some(key))
+    }
+
+    /// `strategy.role`, or `mode` at the top.
+    fn path(&self, key: &str) -> String {
+        if self.parent.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.parent)
+        }
+    }
+
+    fn unknown<E: de::Error>(&self, key: &str, accepted: &'static str) -> E {
+        self.ctx.fail(Problem::UnknownKey {
+            key: self.path(key),
+            accepted,
+        })
+    }
+}
+
+/// The document: a JSON object and nothing else.
+struct DocumentReader<'p>(Ctx<'p>);
+
+impl<'de> Reader<'de> for DocumentReader<'_> {
+    type Output = Settings;
+
+    fn value<E: de::Error>(self, found: Value) -> Result<Settings, E> {
+        Err(self.0.fail(Problem::wrong_type(
+            "the document",
+            &found,
+            DOCUMENT_ACCEPTED,
+        )))
+    }
+
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<Settings, A::Error> {
+        let ctx = self.0;
+        let mut s = Settings::default();
+        let mut keys = Keys::new(ctx, "");
+        while let Some(key) = keys.next(&mut map)? {
+            match key.as_str() {
+                // Read only to be validated: there is one version, so nothing else depends on it.
+                "version" => {
+                    optional_value(&mut map, ctx, version)?;
+                }
+                "mode" => {
+                    if let Some(mode) =
+                        optional_value(&mut map, ctx, |v| word("mode", v, Mode::ACCEPTED))?
+                    {
+                        s.mode = mode;
+                    }
+                }
+                "min_severity" => {
+                    if let Some(n) = optional_value(&mut map, ctx, severity)? {
+                        s.min_severity = n;
+                    }
+                }
+                "finding_types" => {
+                    let reader = ListReader {
+                        ctx,
+                        key: "finding_types",
+                        accepted: FINDING_TYPES_ACCEPTED,
+                        check: |t| check_finding_type(t, true),
+                        index_invalid: false,
+                        non_empty: true,
+                    };
+                    if let Some(types) = map.next_value_seed(Walk(reader))? {
+                        s.finding_types = types;
+                    }
+                }
+                "protected_principals" => {
+                    let reader = ListReader {
+                        ctx,
+                        key: "protected_principals",
+                        accepted: PATTERNS_ACCEPTED,
+                        check: check_pattern,
+                        index_invalid: true,
+                        non_empty: false,
+                    };
+                    if let Some(patterns) = map.next_value_seed(Walk(reader))? {
+                        s.protected_principals = patterns;
+                    }
+                }
+                "mode_by_finding_type" => {
+                    let reader = ModeMapReader {
+                        ctx,
+                        key: "mode_by_finding_type",
+                        accepted: MODE_BY_FINDING_TYPE_ACCEPTED,
+                        check_key: |k| check_finding_type(k, false),
+                        key_accepted: FINDING_TYPE_KEY_ACCEPTED,
+                    };
+                    if let Some(modes) = map.next_value_seed(Walk(reader))? {
+                        s.mode_by_finding_type = modes;
+                    }
+                }
+                "mode_by_account" => {
+                    let reader = ModeMapReader {
+                        ctx,
+                        key: "mode_by_account",
+                        accepted: MODE_BY_ACCOUNT_ACCEPTED,
+                        check_key: check_account,
+                        key_accepted: ACCOUNT_KEY_ACCEPTED,
+                    };
+                    if let Some(modes) = map.next_value_seed(Walk(reader))? {
+                        s.mode_by_account = modes;
+                    }
+                }
+                "strategy" => {
+                    if let Some(strategy) = map.next_value_seed(Walk(StrategyReader(ctx)))? {
+                        s.strategy = strategy;
+                    }
+                }
+                "follow_up" => {
+                    if let Some(mode) =
+                        optional_value(&mut map, ctx, |v| word("follow_up", v, Mode::ACCEPTED))?
+                    {
+                        s.follow_up = mode;
+                    }
+                }
+                "circuit_breaker" => {
+                    s.circuit_breaker = map.next_value_seed(Walk(CircuitBreakerReader(ctx)))?;
+                }
+                _ => return Err(keys.unknown(&key, KEYS)),
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// `strategy`: an object, or `null` for the defaults.
+struct StrategyReader<'p>(Ctx<'p>);
+
+impl<'de> Reader<'de> for StrategyReader<'_> {
+    type Output = Option<StrategySettings>;
+
+    fn value<E: de::Error>(self, found: Value) -> Result<Self::Output, E> {
+        match found {
+            Value::Null => Ok(None),
+            other => Err(self
+                .0
+                .fail(Problem::wrong_type("strategy", &other, STRATEGY_ACCEPTED))),
+        }
+    }
+
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Output, A::Error> {
+        let ctx = self.0;
+        let mut s = StrategySettings::default();
+        let mut keys = Keys::new(ctx, "strategy");
+        while let Some(key) = keys.next(&mut map)? {
+            match key.as_str() {
+                "role" => {
+                    if let Some(role) = optional_value(&mut map, ctx, |v| {
+                        word("strategy.role", v, RoleStrategy::ACCEPTED)
+                    })? {
+                        s.role = role;
+                    }
+                }
+                "user_deactivate_access_key" => {
+                    if let Some(b) = optional_value(&mut map, ctx, |v| match v {
+                        Value::Bool(b) => Ok(b),
+                        other => Err(Problem::wrong_type(
+                            "strategy.user_deactivate_access_key",
+                            &other,
+                            BOOL_ACCEPTED,
+                        )),
+                    })? {
+                        s.user_deactivate_access_key = b;
+                    }
+                }
+                "identity_center" => {
+                    if let Some(ic) = optional_value(&mut map, ctx, |v| {
+                        word(
+                            "strategy.identity_center",
+                            v,
+                            IdentityCenterStrategy::ACCEPTED,
+                        )
+                    })? {
+                        s.identity_center = ic;
+                    }
+                }
+                _ => return Err(keys.unknown(&key, STRATEGY_KEYS)),
+            }
+        }
+        Ok(Some(s))
+    }
+}
+
+/// `circuit_breaker`: an object, or `null` for no breaker.
+struct CircuitBreakerReader<'p>(Ctx<'p>);
+
+impl<'de> Reader<'de> for CircuitBreakerReader<'_> {
+    type Output = Option<CircuitBreakerSettings>;
+
+    fn value<E: de::Error>(self, found: Value) -> Result<Self::Output, E> {
+        match found {
+            Value::Null => Ok(None),
+            other => Err(self.0.fail(Problem::wrong_type(
+                "circuit_breaker",
+                &other,
+                CIRCUIT_BREAKER_ACCEPTED,
+            ))),
+        }
+    }
+
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Output, A::Error> {
+        let ctx = self.0;
+        let mut max = None;
+        let mut keys = Keys::new(ctx, "circuit_breaker");
+        while let Some(key) = keys.next(&mut map)? {
+            match key.as_str() {
+                // Not optional: `null` is the wrong type here, not "absent".
+                "max_enforced_per_hour" => {
+                    max = Some(map.next_value_seed(Walk(Check {
+                        ctx,
+                        check: max_per_hour,
+                    }))?);
+                }
+                _ => return Err(keys.unknown(&key, CIRCUIT_BREAKER_KEYS)),
+            }
+        }
+        // Required: an empty `circuit_breaker` object would say "limit" without saying how much.
+        let max_enforced_per_hour = max.ok_or_else(|| {
+            ctx.fail(Problem::MissingKey {
+                key: "circuit_breaker.max_enforced_per_hour".to_string(),
+                accepted: MAX_PER_HOUR_ACCEPTED,
+            })
+        })?;
+        Ok(Some(CircuitBreakerSettings {
+            max_enforced_per_hour,
+        }))
+    }
+}
+
+/// `mode_by_account` / `mode_by_finding_type`: an object of validated keys to modes, or
+/// `null` for none.
+struct ModeMapReader<'p> {
+    ctx: Ctx<'p>,
+    key: &'static str,
+    /// What the map must be.
+    accepted: &'static str,
+    check_key: fn(&str) -> Result<String, String>,
+    key_accepted: &'static str,
+}
+
+impl<'de> Reader<'de> for ModeMapReader<'_> {
+    type Output = Option<BTreeMap<String, Mode>>;
+
+    fn value<E: de::Error>(self, found: Value) -> Result<Self::Output, E> {
+        match found {
+            Value::Null => Ok(None),
+            other => Err(self
+                .ctx
+                .fail(Problem::wrong_type(self.key, &other, self.accepted))),
+        }
+    }
+
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Output, A::Error> {
+        let ctx = self.ctx;
+        let mut out = BTreeMap::new();
+        let mut keys = Keys::new(ctx, self.key);
+        while let Some(key) = keys.next(&mut map)? {
+            // Reported against the map ("mode_by_account key ..."): it is the key that is wrong.
+            let key = (self.check_key)(&key).map_err(|p| {
+                ctx.fail(Problem::invalid(
+                    self.key,
+                    format!("key {p}"),
+                    self.key_accepted,
+                ))
+            })?;
+            let path = keys.path(&key);
+            let mode = map.next_value_seed(Walk(Check {
+                ctx,
+                check: |v| word(&path, v, Mode::ACCEPTED),
+            }))?;
+            out.insert(key, mode);
+        }
+        Ok(Some(out))
+    }
+}
+
+/// `finding_types` / `protected_principals`: a list of strings, each validated as soon as it
+/// is read, or `null` for the default.
+struct ListReader<'p> {
+    ctx: Ctx<'p>,
+    key: &'static str,
+    accepted: &'static str,
+    check: fn(&str) -> Result<String, String>,
+    /// Name the entry (`protected_principals[1]`) when its value is refused, not only when its
+    /// type is.
+    index_invalid: bool,
+    non_empty: bool,
+}
+
+impl<'de> Reader<'de> for ListReader<'_> {
+    type Output = Option<Vec<String>>;
+
+    fn value<E: de::Error>(self, found: Value) -> Result<Self::Output, E> {
+        match found {
+            Value::Null => Ok(None),
+            other => Err(self
+                .ctx
+                .fail(Problem::wrong_type(self.key, &other, self.accepted))),
+        }
+    }
+
+    fn seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Output, A::Error> {
+        let mut out = Vec::new();
+        loop {
+            let entry_key = format!("{}[{}]", self.key, out.len());
+            let check = |found: Value| match found {
+                Value::String(s) => (self.check)(&s).map_err(|p| {
+                    let key = if self.index_invalid {
+                        entry_key.clone()
+                    } else {
+                        self.key.to_string()
+                    };
+                    Problem::invalid(key, p, self.accepted)
+                }),
+                other => Err(Problem::wrong_type(&entry_key, &other, self.accepted)),
+            };
+            match seq.next_element_seed(Walk(Check {
+                ctx: self.ctx,
+                check,
+            }))? {
+                Some(entry) => out.push(entry),
+                None => break,
+            }
+        }
+        if self.non_empty {
+            out = check_non_empty(out)
+                .map_err(|p| self.ctx.fail(Problem::invalid(self.key, p, self.accepted)))?;
+        }
+        Ok(Some(out))
+    }
+}
+
+/// One of an enum's documented spellings.
+fn word<T: DeserializeOwned>(
+    key: &str,
+    found: Value,
+    accepted: &'static str,
+) -> Result<T, Problem> {
+    match found {
+        Value::String(s) => parse_word(&s).ok_or_else(|| {
+            Problem::invalid(key, format!("{:?} is not accepted", truncate(&s)), accepted)
+        }),
+        other => Err(Problem::wrong_type(key, &other, accepted)),
+    }
+}
+
+fn version(found: Value) -> Result<(), Problem> {
+    match &found {
+        Value::Number(n) if !n.is_f64() => {
+            if n.as_u64() == Some(u64::from(SETTINGS_VERSION)) {
+                Ok(())
+            } else {
+                Err(Problem::invalid(
+                    "version",
+                    format!("{n} is not a version this deadbolt reads"),
+                    VERSION_ACCEPTED,
+                ))
+            }
+        }
+        _ => Err(Problem::wrong_type("version", &found, VERSION_ACCEPTED)),
+    }
+}
+
+fn severity(found: Value) -> Result<f64, Problem> {
+    match found.as_f64() {
+        Some(n) => {
+            check_severity(n).map_err(|p| Problem::invalid("min_severity", p, SEVERITY_ACCEPTED))
+        }
+        None => Err(Problem::wrong_type(
+            "min_severity",
+            &found,
+            SEVERITY_ACCEPTED,
+        )),
+    }
+}
+
+fn max_per_hour(found: Value) -> Result<u32, Problem> {
+    const KEY: &str = "circuit_breaker.max_enforced_per_hour";
+    let checked = match &found {
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(n), _) => check_max_per_hour(n),
+            (None, Some(negative)) => Err(format!("{negative} is out of range")),
+            // A fraction is not a count.
+            (None, None) => return Err(Problem::wrong_type(KEY, &found, MAX_PER_HOUR_ACCEPTED)),
+        },
+        _ => return Err(Problem::wrong_type(KEY, &found, MAX_PER_HOUR_ACCEPTED)),
+    };
+    checked.map_err(|p| Problem::invalid(KEY, p, MAX_PER_HOUR_ACCEPTED))
 }
 
 #[derive(Serialize)]
@@ -708,174 +1082,6 @@ struct DocumentOut<'a> {
     circuit_breaker: Option<&'a CircuitBreakerSettings>,
 }
 
-// ---- turning serde's errors into SettingsError.
-
-/// serde_json's message without its " at line L column C" suffix (we report the position
-/// ourselves, in the same words for every error).
-fn serde_message(e: &serde_json::Error) -> String {
-    let msg = e.to_string();
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg,
-    }
-}
-
-/// The text between the first pair of backticks after `prefix` (serde's wording for unknown,
-/// duplicate and missing fields and unknown variants).
-fn backticked<'m>(msg: &'m str, prefix: &str) -> Option<&'m str> {
-    msg.strip_prefix(prefix)?.split('`').next()
-}
-
-fn join(parent: &[String], key: &str) -> String {
-    let mut out = parent.join(".");
-    if !out.is_empty() {
-        out.push('.');
-    }
-    out.push_str(key);
-    out
-}
-
-/// Accepted keys of the object at `parent`.
-fn accepted_keys(parent: &[String]) -> &'static str {
-    match parent.first().map(String::as_str) {
-        Some("strategy") => STRATEGY_KEYS,
-        Some("circuit_breaker") => CIRCUIT_BREAKER_KEYS,
-        Some("mode_by_account") => ACCOUNT_KEY_ACCEPTED,
-        Some("mode_by_finding_type") => FINDING_TYPE_KEY_ACCEPTED,
-        _ => KEYS,
-    }
-}
-
-/// Accepted values at `path` (segments; sequence indices are their own `[i]` segments).
-fn accepted_values(path: &[String]) -> &'static str {
-    let first = path.first().map(String::as_str);
-    let second = path.get(1).map(String::as_str);
-    match (first, second) {
-        (None, _) => "a JSON object with the keys version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker",
-        (Some("version"), _) => VERSION_ACCEPTED,
-        (Some("mode" | "follow_up"), _) => Mode::ACCEPTED,
-        (Some("min_severity"), _) => SEVERITY_ACCEPTED,
-        (Some("finding_types"), _) => FINDING_TYPES_ACCEPTED,
-        (Some("protected_principals"), _) => PATTERNS_ACCEPTED,
-        (Some("mode_by_finding_type"), None) => {
-            "an object whose keys are finding-type prefixes containing ':' and whose values are off, dry-run, enforce"
-        }
-        (Some("mode_by_account"), None) => {
-            "an object whose keys are 12-digit account ids and whose values are off, dry-run, enforce"
-        }
-        (Some("mode_by_finding_type" | "mode_by_account"), Some(_)) => Mode::ACCEPTED,
-        (Some("strategy"), None) => "an object with the keys user, role, group, user_deactivate_access_key, identity_center",
-        (Some("strategy"), Some("user")) => UserStrategy::ACCEPTED,
-        (Some("strategy"), Some("role")) => RoleStrategy::ACCEPTED,
-        (Some("strategy"), Some("group")) => GroupStrategy::ACCEPTED,
-        (Some("strategy"), Some("identity_center")) => IdentityCenterStrategy::ACCEPTED,
-        (Some("strategy"), Some(_)) => BOOL_ACCEPTED,
-        (Some("circuit_breaker"), None) => "an object with the key max_enforced_per_hour",
-        (Some("circuit_breaker"), Some(_)) => MAX_PER_HOUR_ACCEPTED,
-        (Some(_), _) => KEYS,
-    }
-}
-
-fn from_serde(err: serde_path_to_error::Error<serde_json::Error>) -> SettingsError {
-    let path: Vec<String> = err
-        .path()
-        .iter()
-        .map(|segment| match segment {
-            serde_path_to_error::Segment::Seq { index } => format!("[{index}]"),
-            serde_path_to_error::Segment::Map { key } => key.clone(),
-            serde_path_to_error::Segment::Enum { variant } => variant.clone(),
-            serde_path_to_error::Segment::Unknown => "?".to_string(),
-        })
-        .collect();
-    let inner = err.inner();
-    let msg = serde_message(inner);
-    let position = Some(Position {
-        line: inner.line(),
-        column: inner.column(),
-    });
-    if inner.classify() != serde_json::error::Category::Data {
-        return SettingsError::Syntax {
-            line: inner.line(),
-            column: inner.column(),
-            message: msg,
-        };
-    }
-    // Display of a key path: `strategy.role`, `finding_types[1]`.
-    let display = |segments: &[String]| {
-        let mut out = String::new();
-        for s in segments {
-            if !out.is_empty() && !s.starts_with('[') {
-                out.push('.');
-            }
-            out.push_str(s);
-        }
-        if out.is_empty() {
-            "the document".to_string()
-        } else {
-            out
-        }
-    };
-    // serde_path_to_error may or may not have pushed the offending key itself; either way the
-    // parent is the path without it.
-    let parent_of = |key: &str| -> Vec<String> {
-        let mut p = path.clone();
-        if p.last().map(String::as_str) == Some(key) {
-            p.pop();
-        }
-        p
-    };
-    if let Some(key) = backticked(&msg, "unknown field `") {
-        let parent = parent_of(key);
-        return SettingsError::UnknownKey {
-            key: join(&parent, key),
-            position,
-            accepted: accepted_keys(&parent).to_string(),
-        };
-    }
-    if let Some(key) = backticked(&msg, "duplicate field `") {
-        return SettingsError::DuplicateKey {
-            key: join(&parent_of(key), key),
-            position,
-        };
-    }
-    if let Some(key) = backticked(&msg, "missing field `") {
-        let mut full = parent_of(key);
-        full.push(key.to_string());
-        return SettingsError::MissingKey {
-            key: display(&full),
-            position,
-            accepted: accepted_values(&full).to_string(),
-        };
-    }
-    if msg.starts_with("key ") && path.len() >= 2 {
-        // A map key failed its validator: report it against the map, with the accepted keys.
-        return SettingsError::InvalidValue {
-            key: path[0].clone(),
-            problem: msg.clone(),
-            position,
-            accepted: accepted_keys(&path[..1]).to_string(),
-        };
-    }
-    let problem = if let Some(found) = backticked(&msg, "unknown variant `") {
-        format!("{found:?} is not accepted")
-    } else if let Some(rest) = msg.strip_prefix("invalid type: ") {
-        let found = rest.split(", expected").next().unwrap_or(rest);
-        format!("has the wrong type: {found}")
-    } else if let Some(rest) = msg.strip_prefix("invalid value: ") {
-        let found = rest.split(", expected").next().unwrap_or(rest);
-        format!("has an invalid value: {found}")
-    } else {
-        // Our own validators' wording (`11 is out of range`).
-        msg.clone()
-    };
-    SettingsError::InvalidValue {
-        key: display(&path),
-        problem,
-        position,
-        accepted: accepted_values(&path).to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -888,7 +1094,7 @@ mod tests {
   "protected_principals": ["break-glass-*"],
   "mode_by_finding_type": {"PenTest:IAMUser/": "off"},
   "mode_by_account": {"123456789012": "enforce"},
-  "strategy": {"user": "deny-all", "role": "deny-all", "group": "deny-all", "user_deactivate_access_key": false, "identity_center": "manual"},
+  "strategy": {"role": "deny-all", "user_deactivate_access_key": false, "identity_center": "manual"},
   "circuit_breaker": {"max_enforced_per_hour": 10}
 }"#;
 
@@ -1039,6 +1245,26 @@ mod tests {
     }
 
     #[test]
+    fn the_removed_user_and_group_strategy_keys_are_unknown() {
+        // Users and groups are always contained with deny-all; a document or `config set`
+        // still naming the keys is refused rather than silently accepted.
+        for key in ["user", "group"] {
+            let e = err(&format!(r#"{{"strategy": {{"{key}": "deny-all"}}}}"#));
+            assert!(
+                matches!(&e, SettingsError::UnknownKey { key: k, accepted, .. }
+                    if *k == format!("strategy.{key}") && accepted == STRATEGY_KEYS),
+                "{e}"
+            );
+            let mut s = Settings::default();
+            let e = s.set(&format!("strategy.{key}"), "deny-all").unwrap_err();
+            assert!(
+                matches!(&e, SettingsError::UnknownKey { accepted, .. } if accepted == SETTABLE_KEYS),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn every_invalid_value_names_its_key_and_accepted_values() {
         let cases: &[(&str, &str, &str)] = &[
             (
@@ -1117,16 +1343,6 @@ mod tests {
                 "accepted values: deny-all, revoke-sessions, deny-session",
             ),
             (
-                r#"{"strategy": {"user": "revoke-sessions"}}"#,
-                "strategy.user \"revoke-sessions\" is not accepted",
-                "accepted values: deny-all",
-            ),
-            (
-                r#"{"strategy": {"group": "deny-session"}}"#,
-                "strategy.group \"deny-session\" is not accepted",
-                "accepted values: deny-all",
-            ),
-            (
                 r#"{"strategy": {"user_deactivate_access_key": "yes"}}"#,
                 "strategy.user_deactivate_access_key has the wrong type",
                 "accepted values: true, false",
@@ -1169,7 +1385,7 @@ mod tests {
             (
                 r#"{"strategy": [null, "revoke-sessions"]}"#,
                 "strategy has the wrong type: sequence",
-                "an object with the keys user",
+                "an object with the keys role",
             ),
             (
                 r#"{"circuit_breaker": [5]}"#,
@@ -1195,6 +1411,37 @@ mod tests {
         let e = err(r#"{"mode_by_account": {"123456789012": "off", "123456789012": "enforce"}}"#);
         assert!(e.to_string().contains("duplicate key"), "{e}");
         assert!(e.to_string().contains("123456789012"), "{e}");
+    }
+
+    #[test]
+    fn errors_point_at_the_key_or_entry_at_fault() {
+        // A repeated key: the second occurrence, not the end of its value.
+        let e = err(r#"{"mode": "off", "mode": "enforce"}"#);
+        assert_eq!(
+            e.to_string(),
+            "duplicate key \"mode\" at line 1, column 22; each key may appear only once"
+        );
+        // A bad list entry: its own line, not the end of the list.
+        let e = err("{\"protected_principals\": [\n  \"ok\",\n  \"b b\",\n  \"c\"\n]}");
+        assert!(
+            e.to_string()
+                .starts_with("line 3, column 7: protected_principals[1]"),
+            "{e}"
+        );
+        // A map value of the wrong kind is a wrong type, not a JSON syntax error.
+        let e = err(r#"{"mode_by_account": {"123456789012": null}}"#);
+        assert!(
+            matches!(&e, SettingsError::InvalidValue { key, problem, .. }
+                if key == "mode_by_account.123456789012" && problem == "has the wrong type: null"),
+            "{e:?}"
+        );
+        // Modes are strings: serde's other spelling of an enum (`{"enforce": null}`) is refused.
+        let e = err(r#"{"mode": {"enforce": null}}"#);
+        assert!(
+            matches!(&e, SettingsError::InvalidValue { key, problem, .. }
+                if key == "mode" && problem == "has the wrong type: map"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -1308,7 +1555,6 @@ mod tests {
                 "revoke",
                 "deny-all, revoke-sessions, deny-session",
             ),
-            ("strategy.user", "deny-session", "accepted values: deny-all"),
             ("strategy.user_deactivate_access_key", "yes", "true, false"),
             (
                 "circuit_breaker.max_enforced_per_hour",

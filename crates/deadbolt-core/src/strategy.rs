@@ -17,14 +17,6 @@ use crate::policy::{
     DENY_SESSION_SID_PREFIX, REVOKE_SESSIONS_SID_PREFIX, SID_PREFIX,
 };
 
-/// How an IAM user is contained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum UserStrategy {
-    #[default]
-    DenyAll,
-}
-
 /// How a role is contained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -39,21 +31,6 @@ pub enum RoleStrategy {
     DenySession,
 }
 
-/// How a group is contained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum GroupStrategy {
-    #[default]
-    DenyAll,
-}
-
-impl UserStrategy {
-    pub const ACCEPTED: &'static str = "deny-all";
-    pub fn as_str(self) -> &'static str {
-        "deny-all"
-    }
-}
-
 impl RoleStrategy {
     pub const ACCEPTED: &'static str = "deny-all, revoke-sessions, deny-session";
     pub fn as_str(self) -> &'static str {
@@ -62,13 +39,6 @@ impl RoleStrategy {
             RoleStrategy::RevokeSessions => "revoke-sessions",
             RoleStrategy::DenySession => "deny-session",
         }
-    }
-}
-
-impl GroupStrategy {
-    pub const ACCEPTED: &'static str = "deny-all";
-    pub fn as_str(self) -> &'static str {
-        "deny-all"
     }
 }
 
@@ -97,12 +67,11 @@ impl IdentityCenterStrategy {
     }
 }
 
-/// Containment strategy per principal kind.
+/// Containment strategy per principal kind. Users and groups are always contained with
+/// deny-all: their keys come back when there is a second strategy to choose for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct StrategySettings {
-    pub user: UserStrategy,
     pub role: RoleStrategy,
-    pub group: GroupStrategy,
     /// Also deactivate the finding's access key (that key only, never the user's others).
     pub user_deactivate_access_key: bool,
     pub identity_center: IdentityCenterStrategy,
@@ -554,14 +523,6 @@ mod tests {
             assert_eq!(s.as_str(), text);
             assert!(RoleStrategy::ACCEPTED.contains(text));
         }
-        assert_eq!(
-            serde_json::to_value(UserStrategy::DenyAll).unwrap(),
-            "deny-all"
-        );
-        assert_eq!(
-            serde_json::to_value(GroupStrategy::DenyAll).unwrap(),
-            "deny-all"
-        );
     }
 
     #[test]
