@@ -4,7 +4,6 @@
 use serde::Serialize;
 
 use crate::config::Mode;
-use crate::finding::InputError;
 use crate::principal::Principal;
 
 /// Version of the record's shape. Bumped on any incompatible change.
@@ -145,24 +144,6 @@ code_enum! {
         WrongSource => "wrong_source",
         WrongDetailType => "wrong_detail_type",
         InconsistentEvent => "inconsistent_event",
-    }
-}
-
-impl From<&InputError> for Reason {
-    fn from(e: &InputError) -> Self {
-        match e {
-            InputError::Empty => Reason::EmptyEvent,
-            InputError::TooLarge { .. } => Reason::EventTooLarge,
-            InputError::TooDeep { .. } => Reason::EventTooDeep,
-            InputError::NotJson { .. } => Reason::NotJson,
-            InputError::NotAnObject { .. } => Reason::NotAnObject,
-            InputError::MissingField { .. } => Reason::MissingField,
-            InputError::WrongType { .. } => Reason::WrongType,
-            InputError::InvalidValue { .. } => Reason::InvalidValue,
-            InputError::WrongSource { .. } => Reason::WrongSource,
-            InputError::WrongDetailType { .. } => Reason::WrongDetailType,
-            InputError::Inconsistent { .. } => Reason::InconsistentEvent,
-        }
     }
 }
 

@@ -115,7 +115,7 @@ where
                     mode: config.mode,
                     principal: None,
                     outcome: Outcome::Rejected,
-                    reason: Reason::from(&e),
+                    reason: e.reason(),
                     strategy: None,
                     message: format!("rejected: {e}; nothing was done"),
                     manual_steps: Vec::new(),

@@ -138,7 +138,14 @@ impl<S: EvidenceSource, N: Notifier, F: FollowUpPort> Enricher<S, N, F> {
             };
         let event = match parse_event(raw) {
             Ok(e) => e,
-            Err(e) => return skip(None, "rejected", e.code(), format!("rejected: {e}")),
+            Err(e) => {
+                return skip(
+                    None,
+                    "rejected",
+                    e.reason().as_str(),
+                    format!("rejected: {e}"),
+                )
+            }
         };
         let f = &event.detail;
         let id = Some(f.id.clone());
