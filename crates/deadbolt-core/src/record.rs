@@ -316,6 +316,10 @@ mod tests {
             crate::principal::PrincipalKind::ALL,
             crate::principal::PrincipalKind::as_str,
         );
+        codes_match_serde(
+            crate::containment::OperatorCommand::ALL,
+            crate::containment::OperatorCommand::as_str,
+        );
         assert_eq!(Reason::SettingsUnavailable.as_str(), "settings_unavailable");
     }
 }
