@@ -34,7 +34,9 @@ pub use chain::{
     attribute, AttributionChain, Evidence, Gap, Hop, Origin, CREDENTIAL_ISSUING_EVENTS,
     MAX_CHAIN_HOPS,
 };
-pub use enrich::{Enricher, EnrichmentRecord, Limits, Notifier, NotifyError};
+pub use enrich::{
+    Enricher, EnrichmentOutcome, EnrichmentReason, EnrichmentRecord, Limits, Notifier, NotifyError,
+};
 pub use files::{
     read_log_stream, read_path, FileProblem, ReadError, ReadStats, StreamError, StreamOutcome,
 };

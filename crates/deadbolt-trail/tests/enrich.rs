@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use deadbolt_trail::{Enricher, FileSource, InvestigationOptions, Limits, Notifier, NotifyError};
+use deadbolt_trail::{
+    Enricher, EnrichmentOutcome, EnrichmentReason, FileSource, InvestigationOptions, Limits,
+    Notifier, NotifyError,
+};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
@@ -47,7 +50,10 @@ async fn investigates_and_publishes_a_summary_that_names_who_did_it() {
     let record = e.handle(&scenario_event(), None).await;
     assert_eq!(
         (record.outcome, record.reason),
-        ("investigated", "investigated")
+        (
+            EnrichmentOutcome::Investigated,
+            EnrichmentReason::Investigated
+        )
     );
     assert!(record.published, "{:?}", record.publish_error);
     let report = record.report.as_ref().unwrap();
@@ -58,6 +64,10 @@ async fn investigates_and_publishes_a_summary_that_names_who_did_it() {
     );
     let json: serde_json::Value = serde_json::to_value(&record).unwrap();
     assert_eq!(json["finding_id"], "5ab7c7a1f0e3d2c1b0a9f8e7d6c5b4a3");
+    assert_eq!(
+        (&json["outcome"], &json["reason"]),
+        (&"investigated".into(), &"investigated".into())
+    );
 }
 
 #[tokio::test]
@@ -98,7 +108,7 @@ async fn a_failed_publish_keeps_the_report_and_says_why() {
         ..Inbox::default()
     });
     let record = e.handle(&scenario_event(), None).await;
-    assert_eq!(record.outcome, "investigated");
+    assert_eq!(record.outcome, EnrichmentOutcome::Investigated);
     assert!(!record.published);
     assert!(record
         .publish_error
@@ -118,7 +128,12 @@ async fn samples_non_iam_and_malformed_events_are_not_investigated() {
         ("[1]", "rejected", "not_an_object"),
     ] {
         let record = e.handle(raw, None).await;
-        assert_eq!((record.outcome, record.reason), (outcome, reason));
+        // The codes as the enricher logs them: the JSON must not change.
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(
+            (&json["outcome"], &json["reason"]),
+            (&outcome.into(), &reason.into())
+        );
         assert!(!record.published && record.report.is_none());
     }
 }
