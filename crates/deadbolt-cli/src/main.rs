@@ -80,8 +80,8 @@ enum Command {
     },
     /// Run one of the playbook's CloudTrail queries (2.1) over a time range.
     Investigate {
-        /// access-denied | access-key | source-ip | access-key-created | users-roles-created | list-buckets
-        query: String,
+        /// The playbook query.
+        query: investigation::QueryArg,
         /// The query's argument: an access key id or an IP address.
         argument: Option<String>,
         /// Start of the range, RFC 3339 (default: 24 hours before --until).
@@ -293,7 +293,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 source_ip: ip,
             };
             let request = investigation::QueryRequest {
-                name: &query,
+                name: query.0,
                 argument: argument.as_deref(),
                 narrowing,
                 since: since.as_deref(),
@@ -565,5 +565,27 @@ mod tests {
         assert!(Cli::try_parse_from(["deadbolt", "block"]).is_err());
         assert!(Cli::try_parse_from(["deadbolt", "block", "--user", "a", "--role", "b"]).is_err());
         assert!(Cli::try_parse_from(["deadbolt", "block", "--group", "devs", "--dry-run"]).is_ok());
+    }
+
+    #[test]
+    fn investigate_accepts_exactly_the_playbook_query_names() {
+        use deadbolt_trail::QueryName;
+        for &name in QueryName::ALL {
+            let parsed = Cli::try_parse_from(["deadbolt", "investigate", name.as_str()]).unwrap();
+            assert!(
+                matches!(parsed.command, Command::Investigate { query, .. } if query.0 == name),
+                "{name}"
+            );
+        }
+        let unknown = Cli::try_parse_from(["deadbolt", "investigate", "whoami"])
+            .err()
+            .unwrap()
+            .to_string();
+        for &name in QueryName::ALL {
+            assert!(
+                unknown.contains(name.as_str()),
+                "{name} missing from: {unknown}"
+            );
+        }
     }
 }

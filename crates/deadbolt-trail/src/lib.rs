@@ -49,8 +49,8 @@ pub use persistence::{
     persistence_sweep, PersistenceCandidate, PersistenceEntity, PERSISTENCE_EVENTS,
 };
 pub use queries::{
-    run_query, run_query_narrowed, Narrowing, PlaybookQuery, QueryError, QueryResult, QueryRow,
-    MAX_QUERY_ROWS,
+    run_query, run_query_narrowed, Narrowing, PlaybookQuery, QueryArgument, QueryError, QueryName,
+    QueryResult, QueryRow, MAX_QUERY_ROWS,
 };
 pub use record::{
     format_rfc3339_ms, parse_rfc3339_ms, Record, RecordError, TimeError, UserIdentity,
