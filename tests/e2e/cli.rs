@@ -332,6 +332,20 @@ fn investigate_runs_the_playbook_queries_offline() {
     assert_eq!(bad_time.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_time.stderr)
         .contains("--since \"yesterday\" is not an RFC 3339 time"));
+    let unknown = offline(&[
+        "investigate",
+        "whoami",
+        "--cloudtrail",
+        "tests/fixtures/cloudtrail",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("'whoami'")
+            && stderr.contains("access-key-created")
+            && stderr.contains("users-roles-created"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,13 +3,17 @@
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
-use clap::Args;
+use clap::builder::PossibleValue;
+use clap::{Args, ValueEnum};
 use deadbolt_aws::{load_config, AwsOptions};
 use deadbolt_evidence::{
     run_insights, AnySource, CloudWatchLogsSource, LookupEventsSource, S3LogSource,
 };
-use deadbolt_trail::queries::{run_query_narrowed, Narrowing, PlaybookQuery, QueryResult};
+use deadbolt_trail::queries::{
+    run_query_narrowed, Narrowing, PlaybookQuery, QueryName, QueryResult,
+};
 use deadbolt_trail::{
     investigate, parse_rfc3339_ms, Budget, Coverage, EventFilter, EvidenceError, EvidenceSource,
     FileSource, InvestigationOptions, Record, Subject, Window,
@@ -110,9 +114,29 @@ pub async fn report(
     Ok(ExitCode::SUCCESS)
 }
 
+/// A playbook query's name on the command line. clap's accepted values (in `--help` and in the
+/// error for an unknown name) are [`QueryName::ALL`]; deadbolt-trail stays free of clap.
+#[derive(Clone, Copy, Debug)]
+pub struct QueryArg(pub QueryName);
+
+impl ValueEnum for QueryArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static VARIANTS: OnceLock<Vec<QueryArg>> = OnceLock::new();
+        VARIANTS.get_or_init(|| QueryName::ALL.iter().copied().map(QueryArg).collect())
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let value = PossibleValue::new(self.0.as_str());
+        Some(match self.0.argument() {
+            Some(argument) => value.help(format!("needs {}", argument.what)),
+            None => value,
+        })
+    }
+}
+
 /// One `deadbolt investigate` invocation.
 pub struct QueryRequest<'a> {
-    pub name: &'a str,
+    pub name: QueryName,
     pub argument: Option<&'a str>,
     pub narrowing: Narrowing,
     pub since: Option<&'a str>,
@@ -137,11 +161,16 @@ pub async fn query(
     } = request;
     // `investigate access-key --access-key KEY` and `source-ip --ip IP` read naturally too.
     let argument = argument.or(match name {
-        "access-key" => narrowing.access_key.as_deref(),
-        "source-ip" => narrowing.source_ip.as_deref(),
-        _ => None,
+        QueryName::AccessKey => narrowing.access_key.as_deref(),
+        QueryName::SourceIp => narrowing.source_ip.as_deref(),
+        // --access-key narrows to the key's calls; it is not the key access-key-created
+        // looks for.
+        QueryName::AccessKeyCreated
+        | QueryName::AccessDenied
+        | QueryName::UsersRolesCreated
+        | QueryName::ListBuckets => None,
     });
-    let query = match PlaybookQuery::parse(name, argument) {
+    let query = match PlaybookQuery::new(name, argument) {
         Ok(q) => q,
         Err(e) => {
             eprintln!("deadbolt: {e}");
@@ -163,7 +192,7 @@ pub async fn query(
             let poll = std::time::Duration::from_secs(1);
             match run_insights(&client, group, &query, window, &mut budget, poll).await {
                 Ok(out) => QueryResult {
-                    query: query.name().to_string(),
+                    query: query.name(),
                     truncated: out.rows.len() >= deadbolt_evidence::insights::MAX_ROWS as usize,
                     rows: out.rows,
                     requests: out.requests,

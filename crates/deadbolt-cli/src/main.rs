@@ -14,7 +14,7 @@ mod investigation;
 mod settings_cmd;
 use deadbolt_aws::{load_config, AwsIam, AwsIdentityCenter, AwsOptions, StsIdentity};
 use deadbolt_core::breaker::Ungated;
-use deadbolt_core::containment::{self, BlockState, OperatorRecord};
+use deadbolt_core::containment::{self, BlockState, OperatorCommand, OperatorRecord};
 use deadbolt_core::decision::is_long_term_key;
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
 use deadbolt_core::ports::{
@@ -84,8 +84,8 @@ enum Command {
     },
     /// Run one of the playbook's CloudTrail queries (2.1) over a time range.
     Investigate {
-        /// access-denied | access-key | source-ip | access-key-created | users-roles-created | list-buckets
-        query: String,
+        /// The playbook query.
+        query: investigation::QueryArg,
         /// The query's argument: an access key id or an IP address.
         argument: Option<String>,
         /// Start of the range, RFC 3339 (default: 24 hours before --until).
@@ -274,8 +274,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Block(args) => operator(&options, "block", args).await,
-        Command::Unblock(args) => operator(&options, "unblock", args).await,
+        Command::Block(args) => operator(&options, OperatorCommand::Block, args).await,
+        Command::Unblock(args) => operator(&options, OperatorCommand::Unblock, args).await,
         Command::List {
             what,
             blocked,
@@ -306,7 +306,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 source_ip: ip,
             };
             let request = investigation::QueryRequest {
-                name: &query,
+                name: query.0,
                 argument: argument.as_deref(),
                 narrowing,
                 since: since.as_deref(),
@@ -321,7 +321,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn operator(
     options: &AwsOptions,
-    command: &'static str,
+    command: OperatorCommand,
     OperatorArgs {
         target: args,
         access_key,
@@ -356,7 +356,7 @@ async fn operator(
     }
     let sdk = load_config(options).await;
     let iam = AwsIam::from_conf(&sdk);
-    if command == "block" {
+    if command == OperatorCommand::Block {
         // Blocking the identity the CLI runs as would lock the operator out mid-incident.
         let me = StsIdentity::from_conf(&sdk).caller_identity().await?;
         let own = AccountContext::from_caller(&me.account_id, &me.arn).own_identity;
@@ -371,48 +371,51 @@ async fn operator(
             return Ok(ExitCode::from(2));
         }
     }
-    let applied = if command == "block" {
-        let mut plan = containment::manual_plan(target.clone());
-        plan.deactivate_access_key = access_key;
-        if dry_run {
-            let key = plan
-                .deactivate_access_key
-                .as_deref()
-                .map(|k| format!(" and set access key {k} inactive"))
-                .unwrap_or_default();
-            containment::Applied {
-                outcome: Outcome::WouldContain,
-                reason: deadbolt_core::Reason::DryRun,
-                message: format!(
-                    "dry-run: would attach deadbolt's {DENY_ALL_POLICY_NAME} to {target}{key}"
-                ),
-                actions: containment::planned(&plan),
-                retryable: false,
-            }
-        } else {
-            // An operator's own block is not rate-limited by the circuit breaker.
-            containment::apply(&iam, &NoIdentityCenter, &plan, 0, &mut Ungated).await
-        }
-    } else {
-        let mut applied = containment::release(&iam, &target, dry_run).await;
-        if let Some(key) = &access_key {
-            let action = containment::reactivate_key(&iam, &target, key, dry_run).await;
-            let verb = if dry_run { "would set" } else { "set" };
-            match action.status {
-                deadbolt_core::ActionStatus::Failed => {
-                    applied.message.push_str(&format!(
-                        "; could not set access key {key} active ({})",
-                        action.error_code.as_deref().unwrap_or("error")
-                    ));
-                    applied.outcome = Outcome::Failed;
+    let applied = match command {
+        OperatorCommand::Block => {
+            let mut plan = containment::manual_plan(target.clone());
+            plan.deactivate_access_key = access_key;
+            if dry_run {
+                let key = plan
+                    .deactivate_access_key
+                    .as_deref()
+                    .map(|k| format!(" and set access key {k} inactive"))
+                    .unwrap_or_default();
+                containment::Applied {
+                    outcome: Outcome::WouldContain,
+                    reason: deadbolt_core::Reason::DryRun,
+                    message: format!(
+                        "dry-run: would attach deadbolt's {DENY_ALL_POLICY_NAME} to {target}{key}"
+                    ),
+                    actions: containment::planned(&plan),
+                    retryable: false,
                 }
-                _ => applied
-                    .message
-                    .push_str(&format!("; {verb} access key {key} active again")),
+            } else {
+                // An operator's own block is not rate-limited by the circuit breaker.
+                containment::apply(&iam, &NoIdentityCenter, &plan, 0, &mut Ungated).await
             }
-            applied.actions.push(action);
         }
-        applied
+        OperatorCommand::Unblock => {
+            let mut applied = containment::release(&iam, &target, dry_run).await;
+            if let Some(key) = &access_key {
+                let action = containment::reactivate_key(&iam, &target, key, dry_run).await;
+                let verb = if dry_run { "would set" } else { "set" };
+                match action.status {
+                    deadbolt_core::ActionStatus::Failed => {
+                        applied.message.push_str(&format!(
+                            "; could not set access key {key} active ({})",
+                            action.error_code.as_deref().unwrap_or("error")
+                        ));
+                        applied.outcome = Outcome::Failed;
+                    }
+                    _ => applied
+                        .message
+                        .push_str(&format!("; {verb} access key {key} active again")),
+                }
+                applied.actions.push(action);
+            }
+            applied
+        }
     };
     let record = OperatorRecord::new(command, target, dry_run, applied);
     print_operator_record(&record, json)?;
@@ -426,7 +429,7 @@ async fn operator(
 /// `block` / `unblock` `--sso-user NAME --permission-set NAME`.
 async fn identity_center(
     options: &AwsOptions,
-    command: &'static str,
+    command: OperatorCommand,
     user: &str,
     permission_set: &str,
     dry_run: bool,
@@ -442,18 +445,20 @@ async fn identity_center(
     let sdk = load_config(options).await;
     let idc = AwsIdentityCenter::from_conf(&sdk);
     let applied = match (command, dry_run) {
-        ("block", true) => containment::Applied {
+        (OperatorCommand::Block, true) => containment::Applied {
             outcome: Outcome::WouldContain,
             reason: deadbolt_core::Reason::DryRun,
             message: format!("dry-run: would deny Identity Center user {user} in permission set {permission_set} and re-provision it"),
             actions: Vec::new(),
             retryable: false,
         },
-        ("block", false) => {
+        (OperatorCommand::Block, false) => {
             containment::apply_identity_center(&idc, "Manual", permission_set, user, &mut Ungated)
                 .await
         }
-        _ => containment::release_identity_center(&idc, permission_set, user, dry_run).await,
+        (OperatorCommand::Unblock, _) => {
+            containment::release_identity_center(&idc, permission_set, user, dry_run).await
+        }
     };
     let record = OperatorRecord::identity_center(
         command,
@@ -487,7 +492,7 @@ fn print_operator_record(record: &OperatorRecord, json: bool) -> anyhow::Result<
     };
     println!(
         "{} {who}: {} ({})",
-        record.command,
+        record.command.as_str(),
         record.outcome.as_str(),
         record.reason.as_str()
     );
@@ -586,5 +591,27 @@ mod tests {
         assert!(Cli::try_parse_from(["deadbolt", "block"]).is_err());
         assert!(Cli::try_parse_from(["deadbolt", "block", "--user", "a", "--role", "b"]).is_err());
         assert!(Cli::try_parse_from(["deadbolt", "block", "--group", "devs", "--dry-run"]).is_ok());
+    }
+
+    #[test]
+    fn investigate_accepts_exactly_the_playbook_query_names() {
+        use deadbolt_trail::QueryName;
+        for &name in QueryName::ALL {
+            let parsed = Cli::try_parse_from(["deadbolt", "investigate", name.as_str()]).unwrap();
+            assert!(
+                matches!(parsed.command, Command::Investigate { query, .. } if query.0 == name),
+                "{name}"
+            );
+        }
+        let unknown = Cli::try_parse_from(["deadbolt", "investigate", "whoami"])
+            .err()
+            .unwrap()
+            .to_string();
+        for &name in QueryName::ALL {
+            assert!(
+                unknown.contains(name.as_str()),
+                "{name} missing from: {unknown}"
+            );
+        }
     }
 }

@@ -974,13 +974,24 @@ fn idc_failed(
     failed(reason, message, actions, e.retryable())
 }
 
+crate::code_enum! {
+    /// The operator command an [`OperatorRecord`] is the record of.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum OperatorCommand {
+        /// `deadbolt block`: attach deadbolt's DenyAll.
+        Block => "block",
+        /// `deadbolt unblock`: remove deadbolt's DenyAll.
+        Unblock => "unblock",
+    }
+}
+
 /// What an operator's `block` or `unblock` did: the CLI's record, in the same vocabulary as the
 /// responder's decision record.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OperatorRecord {
     pub record_version: u32,
-    /// `block` or `unblock`.
-    pub command: &'static str,
+    pub command: OperatorCommand,
     /// The IAM user, role or group (absent for an Identity Center user).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<ContainmentTarget>,
@@ -996,7 +1007,7 @@ pub struct OperatorRecord {
 
 impl OperatorRecord {
     pub fn new(
-        command: &'static str,
+        command: OperatorCommand,
         target: ContainmentTarget,
         dry_run: bool,
         applied: Applied,
@@ -1025,7 +1036,7 @@ pub struct IdentityCenterTarget {
 impl OperatorRecord {
     /// The record of an operator's block or unblock of an Identity Center user.
     pub fn identity_center(
-        command: &'static str,
+        command: OperatorCommand,
         target: IdentityCenterTarget,
         dry_run: bool,
         applied: Applied,

@@ -8,6 +8,8 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use crate::record::Reason;
+
 /// EventBridge's maximum event size. Anything larger did not come from EventBridge.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 /// GuardDuty findings nest about eight levels deep; 32 leaves ample room for new fields while
@@ -215,25 +217,24 @@ pub enum InputError {
 }
 
 impl InputError {
-    /// A stable machine-readable code for the decision record's `reason`.
-    pub fn code(&self) -> &'static str {
+    /// The decision record's `reason` for this error; its code is `reason().as_str()`.
+    pub fn reason(&self) -> Reason {
         match self {
-            InputError::Empty => "empty_event",
-            InputError::TooLarge { .. } => "event_too_large",
-            InputError::TooDeep { .. } => "event_too_deep",
-            InputError::NotJson { .. } => "not_json",
-            InputError::NotAnObject { .. } => "not_an_object",
-            InputError::MissingField { .. } => "missing_field",
-            InputError::WrongType { .. } => "wrong_type",
-            InputError::InvalidValue { .. } => "invalid_value",
-            InputError::WrongSource { .. } => "wrong_source",
-            InputError::WrongDetailType { .. } => "wrong_detail_type",
-            InputError::Inconsistent { .. } => "inconsistent_event",
+            InputError::Empty => Reason::EmptyEvent,
+            InputError::TooLarge { .. } => Reason::EventTooLarge,
+            InputError::TooDeep { .. } => Reason::EventTooDeep,
+            InputError::NotJson { .. } => Reason::NotJson,
+            InputError::NotAnObject { .. } => Reason::NotAnObject,
+            InputError::MissingField { .. } => Reason::MissingField,
+            InputError::WrongType { .. } => Reason::WrongType,
+            InputError::InvalidValue { .. } => Reason::InvalidValue,
+            InputError::WrongSource { .. } => Reason::WrongSource,
+            InputError::WrongDetailType { .. } => Reason::WrongDetailType,
+            InputError::Inconsistent { .. } => Reason::InconsistentEvent,
         }
     }
 }
 
-/// Parse and validate one EventBridge event carrying a GuardDuty finding.
 pub fn parse_event(raw: &str) -> Result<GuardDutyEvent, InputError> {
     if raw.trim().is_empty() {
         return Err(InputError::Empty);

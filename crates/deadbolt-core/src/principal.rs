@@ -6,17 +6,19 @@ use std::fmt;
 use crate::finding::Finding;
 use crate::record::Reason;
 
-/// What kind of identity a finding's credentials belong to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PrincipalKind {
-    User,
-    Role,
-    Group,
-    Root,
-    Federated,
-    Service,
-    Unknown,
+crate::code_enum! {
+    /// What kind of identity a finding's credentials belong to.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum PrincipalKind {
+        User => "user",
+        Role => "role",
+        Group => "group",
+        Root => "root",
+        Federated => "federated",
+        Service => "service",
+        Unknown => "unknown",
+    }
 }
 
 /// The identity behind a finding's credentials, as far as the finding tells.

@@ -4,208 +4,163 @@
 use serde::Serialize;
 
 use crate::config::Mode;
-use crate::finding::InputError;
 use crate::principal::Principal;
 
 /// Version of the record's shape. Bumped on any incompatible change.
 pub const RECORD_VERSION: u32 = 1;
 
-/// What happened to the finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The DenyAll policy was written.
-    Contained,
-    /// Dry-run: the DenyAll policy would have been written.
-    WouldContain,
-    /// The principal already carries deadbolt's DenyAll (or an identical deny-all).
-    AlreadyContained,
-    /// Out of scope by configuration or by the finding's nature (sample, archived, …).
-    Skipped,
-    /// In scope, but an inline policy cannot restrain this principal (root, SSO, …).
-    NotContainable,
-    /// Containment was attempted or prepared and did not happen.
-    Failed,
-    /// The input was malformed; nothing was done.
-    Rejected,
-    /// Operator release (`deadbolt unblock`): deadbolt's DenyAll was removed.
-    Released,
-    /// Operator release in dry-run: deadbolt's DenyAll would be removed.
-    WouldRelease,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Contained => "contained",
-            Outcome::WouldContain => "would_contain",
-            Outcome::AlreadyContained => "already_contained",
-            Outcome::Skipped => "skipped",
-            Outcome::NotContainable => "not_containable",
-            Outcome::Failed => "failed",
-            Outcome::Rejected => "rejected",
-            Outcome::Released => "released",
-            Outcome::WouldRelease => "would_release",
+/// Declares a code enum from one list: each variant with the string it leaves the process as.
+/// Generates the enum (with the attributes given, e.g. serde's `rename_all`), an exhaustive
+/// `as_str` (a variant without a code does not compile) and `ALL`, every variant in order, so a
+/// test can check each code against serde's rendering.
+#[macro_export]
+macro_rules! code_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$variant_meta:meta])* $variant:ident => $code:literal, )*
         }
-    }
-}
+    ) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $( $(#[$variant_meta])* $variant, )*
+        }
 
-/// Why: a stable snake_case code. New codes may be added; existing ones never change meaning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    // contained / would_contain / already_contained
-    DenyAllAttached,
-    DryRun,
-    /// would_contain: enforce was configured, but the circuit breaker's hourly limit of
-    /// enforced containments was reached, so this one fell back to dry-run.
-    CircuitBreakerOpen,
-    DeadboltDenyAllPresent,
-    EquivalentDenyAllPresent,
-    /// contained: role strategy revoke-sessions (sessions issued before now are denied).
-    SessionsRevoked,
-    /// contained: role strategy deny-session (the finding's role session is denied).
-    SessionDenied,
-    /// contained: Identity Center user denied in the permission set, re-provisioned.
-    IdentityCenterUserDenied,
-    /// contained: only an access key was set inactive (follow-up containment of a key the
-    /// attacker created).
-    AccessKeyDeactivated,
-    // released (operator)
-    DenyAllRemoved,
-    NotContained,
-    // skipped
-    ModeOff,
-    SampleFinding,
-    ArchivedFinding,
-    NotIamFinding,
-    FindingTypeNotEnabled,
-    BelowMinSeverity,
-    ProtectedPrincipal,
-    DeadboltItself,
-    // not_containable
-    ForeignAccount,
-    RootPrincipal,
-    FederatedPrincipal,
-    SsoReservedRole,
-    ServiceLinkedRole,
-    ServicePrincipal,
-    CrossAccountPrincipal,
-    UnknownPrincipalType,
-    NoPrincipal,
-    InvalidPrincipalName,
-    /// The configured strategy cannot be applied to what the finding says (e.g. deny-session
-    /// without a role session id).
-    StrategyNotApplicable,
-    // failed
-    ConflictingPolicyName,
-    NoSuchEntity,
-    UnmodifiableEntity,
-    AccessDenied,
-    Throttled,
-    LimitExceeded,
-    AwsError,
-    IdentityUnavailable,
-    /// failed: the settings document could not be read at all, so nothing was decided
-    /// (retryable).
-    SettingsUnavailable,
-    /// skipped: more created entities in one finding than follow-up containment acts on.
-    FollowUpLimit,
-    /// The Identity Center user, instance or permission set could not be found.
-    IdentityCenterLookupFailed,
-    /// The permission set's inline policy is not one deadbolt can add a statement to safely.
-    PermissionSetPolicyUnreadable,
-    // rejected
-    EmptyEvent,
-    EventTooLarge,
-    EventTooDeep,
-    NotJson,
-    NotAnObject,
-    MissingField,
-    WrongType,
-    InvalidValue,
-    WrongSource,
-    WrongDetailType,
-    InconsistentEvent,
-}
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
 
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        // A test checks this table against serde's rendering, so the two cannot drift.
-        REASON_CODES
-            .iter()
-            .find(|(r, _)| *r == self)
-            .map(|(_, s)| *s)
-            .unwrap_or("unknown")
-    }
-}
-
-macro_rules! reason_codes {
-    ($($v:ident => $s:literal),* $(,)?) => {
-        const REASON_CODES: &[(Reason, &str)] = &[$((Reason::$v, $s)),*];
+            /// The code, exactly as serialized.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $code,)*
+                }
+            }
+        }
     };
 }
-reason_codes! {
-    DenyAllAttached => "deny_all_attached", DryRun => "dry_run",
-    CircuitBreakerOpen => "circuit_breaker_open",
-    DeadboltDenyAllPresent => "deadbolt_deny_all_present",
-    SessionsRevoked => "sessions_revoked", SessionDenied => "session_denied",
-    IdentityCenterUserDenied => "identity_center_user_denied",
-    AccessKeyDeactivated => "access_key_deactivated", FollowUpLimit => "follow_up_limit",
-    StrategyNotApplicable => "strategy_not_applicable",
-    IdentityCenterLookupFailed => "identity_center_lookup_failed",
-    PermissionSetPolicyUnreadable => "permission_set_policy_unreadable",
-    EquivalentDenyAllPresent => "equivalent_deny_all_present",
-    DenyAllRemoved => "deny_all_removed", NotContained => "not_contained",
-    ModeOff => "mode_off", SampleFinding => "sample_finding", ArchivedFinding => "archived_finding",
-    NotIamFinding => "not_iam_finding", FindingTypeNotEnabled => "finding_type_not_enabled",
-    BelowMinSeverity => "below_min_severity", ProtectedPrincipal => "protected_principal",
-    DeadboltItself => "deadbolt_itself", ForeignAccount => "foreign_account",
-    RootPrincipal => "root_principal", FederatedPrincipal => "federated_principal",
-    SsoReservedRole => "sso_reserved_role", ServiceLinkedRole => "service_linked_role",
-    ServicePrincipal => "service_principal", CrossAccountPrincipal => "cross_account_principal",
-    UnknownPrincipalType => "unknown_principal_type", NoPrincipal => "no_principal",
-    InvalidPrincipalName => "invalid_principal_name", ConflictingPolicyName => "conflicting_policy_name",
-    NoSuchEntity => "no_such_entity", UnmodifiableEntity => "unmodifiable_entity",
-    AccessDenied => "access_denied", Throttled => "throttled", LimitExceeded => "limit_exceeded",
-    AwsError => "aws_error", IdentityUnavailable => "identity_unavailable",
-    SettingsUnavailable => "settings_unavailable",
-    EmptyEvent => "empty_event", EventTooLarge => "event_too_large", EventTooDeep => "event_too_deep",
-    NotJson => "not_json", NotAnObject => "not_an_object", MissingField => "missing_field",
-    WrongType => "wrong_type", InvalidValue => "invalid_value", WrongSource => "wrong_source",
-    WrongDetailType => "wrong_detail_type", InconsistentEvent => "inconsistent_event",
-}
 
-impl From<&InputError> for Reason {
-    fn from(e: &InputError) -> Self {
-        match e {
-            InputError::Empty => Reason::EmptyEvent,
-            InputError::TooLarge { .. } => Reason::EventTooLarge,
-            InputError::TooDeep { .. } => Reason::EventTooDeep,
-            InputError::NotJson { .. } => Reason::NotJson,
-            InputError::NotAnObject { .. } => Reason::NotAnObject,
-            InputError::MissingField { .. } => Reason::MissingField,
-            InputError::WrongType { .. } => Reason::WrongType,
-            InputError::InvalidValue { .. } => Reason::InvalidValue,
-            InputError::WrongSource { .. } => Reason::WrongSource,
-            InputError::WrongDetailType { .. } => Reason::WrongDetailType,
-            InputError::Inconsistent { .. } => Reason::InconsistentEvent,
-        }
+code_enum! {
+    /// What happened to the finding.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Outcome {
+        /// The DenyAll policy was written.
+        Contained => "contained",
+        /// Dry-run: the DenyAll policy would have been written.
+        WouldContain => "would_contain",
+        /// The principal already carries deadbolt's DenyAll (or an identical deny-all).
+        AlreadyContained => "already_contained",
+        /// Out of scope by configuration or by the finding's nature (sample, archived, …).
+        Skipped => "skipped",
+        /// In scope, but an inline policy cannot restrain this principal (root, SSO, …).
+        NotContainable => "not_containable",
+        /// Containment was attempted or prepared and did not happen.
+        Failed => "failed",
+        /// The input was malformed; nothing was done.
+        Rejected => "rejected",
+        /// Operator release (`deadbolt unblock`): deadbolt's DenyAll was removed.
+        Released => "released",
+        /// Operator release in dry-run: deadbolt's DenyAll would be removed.
+        WouldRelease => "would_release",
     }
 }
 
-/// The state of one AWS call in the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionStatus {
-    /// Dry-run: this call would be made.
-    Planned,
-    /// The call was made and succeeded.
-    Done,
-    /// The call was made and failed.
-    Failed,
-    /// Not made, because an earlier step made it unnecessary or unsafe.
-    NotNeeded,
+code_enum! {
+    /// Why: a stable snake_case code. New codes may be added; existing ones never change meaning.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Reason {
+        // contained / would_contain / already_contained
+        DenyAllAttached => "deny_all_attached",
+        DryRun => "dry_run",
+        /// would_contain: enforce was configured, but the circuit breaker's hourly limit of
+        /// enforced containments was reached, so this one fell back to dry-run.
+        CircuitBreakerOpen => "circuit_breaker_open",
+        DeadboltDenyAllPresent => "deadbolt_deny_all_present",
+        EquivalentDenyAllPresent => "equivalent_deny_all_present",
+        /// contained: role strategy revoke-sessions (sessions issued before now are denied).
+        SessionsRevoked => "sessions_revoked",
+        /// contained: role strategy deny-session (the finding's role session is denied).
+        SessionDenied => "session_denied",
+        /// contained: Identity Center user denied in the permission set, re-provisioned.
+        IdentityCenterUserDenied => "identity_center_user_denied",
+        /// contained: only an access key was set inactive (follow-up containment of a key the
+        /// attacker created).
+        AccessKeyDeactivated => "access_key_deactivated",
+        // released (operator)
+        DenyAllRemoved => "deny_all_removed",
+        NotContained => "not_contained",
+        // skipped
+        ModeOff => "mode_off",
+        SampleFinding => "sample_finding",
+        ArchivedFinding => "archived_finding",
+        NotIamFinding => "not_iam_finding",
+        FindingTypeNotEnabled => "finding_type_not_enabled",
+        BelowMinSeverity => "below_min_severity",
+        ProtectedPrincipal => "protected_principal",
+        DeadboltItself => "deadbolt_itself",
+        // not_containable
+        ForeignAccount => "foreign_account",
+        RootPrincipal => "root_principal",
+        FederatedPrincipal => "federated_principal",
+        SsoReservedRole => "sso_reserved_role",
+        ServiceLinkedRole => "service_linked_role",
+        ServicePrincipal => "service_principal",
+        CrossAccountPrincipal => "cross_account_principal",
+        UnknownPrincipalType => "unknown_principal_type",
+        NoPrincipal => "no_principal",
+        InvalidPrincipalName => "invalid_principal_name",
+        /// The configured strategy cannot be applied to what the finding says (e.g. deny-session
+        /// without a role session id).
+        StrategyNotApplicable => "strategy_not_applicable",
+        // failed
+        ConflictingPolicyName => "conflicting_policy_name",
+        NoSuchEntity => "no_such_entity",
+        UnmodifiableEntity => "unmodifiable_entity",
+        AccessDenied => "access_denied",
+        Throttled => "throttled",
+        LimitExceeded => "limit_exceeded",
+        AwsError => "aws_error",
+        IdentityUnavailable => "identity_unavailable",
+        /// skipped: more created entities in one finding than follow-up containment acts on.
+        FollowUpLimit => "follow_up_limit",
+        /// The Identity Center user, instance or permission set could not be found.
+        IdentityCenterLookupFailed => "identity_center_lookup_failed",
+        /// The permission set's inline policy is not one deadbolt can add a statement to safely.
+        PermissionSetPolicyUnreadable => "permission_set_policy_unreadable",
+        /// failed: the settings document could not be read at all, so no decision was taken;
+        /// retryable.
+        SettingsUnavailable => "settings_unavailable",
+        // rejected
+        EmptyEvent => "empty_event",
+        EventTooLarge => "event_too_large",
+        EventTooDeep => "event_too_deep",
+        NotJson => "not_json",
+        NotAnObject => "not_an_object",
+        MissingField => "missing_field",
+        WrongType => "wrong_type",
+        InvalidValue => "invalid_value",
+        WrongSource => "wrong_source",
+        WrongDetailType => "wrong_detail_type",
+        InconsistentEvent => "inconsistent_event",
+    }
+}
+
+code_enum! {
+    /// The state of one AWS call in the record.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ActionStatus {
+        /// Dry-run: this call would be made.
+        Planned => "planned",
+        /// The call was made and succeeded.
+        Done => "done",
+        /// The call was made and failed.
+        Failed => "failed",
+        /// Not made, because an earlier step made it unnecessary or unsafe.
+        NotNeeded => "not_needed",
+    }
 }
 
 /// One AWS call made (or planned) for this finding.
@@ -319,11 +274,7 @@ impl DecisionRecord {
             or_dash(&self.region)
         );
         if let Some(p) = &self.principal {
-            let kind = serde_json::to_value(p.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            let mut line = format!("{kind} {}", p.name.as_deref().unwrap_or("?"));
+            let mut line = format!("{} {}", p.kind.as_str(), p.name.as_deref().unwrap_or("?"));
             if let Some(s) = &p.session {
                 let _ = write!(line, ", session {s}");
             }
@@ -349,15 +300,13 @@ impl DecisionRecord {
         }
         for (i, a) in self.actions.iter().enumerate() {
             let label = if i == 0 { "actions" } else { "" };
-            let status = serde_json::to_value(a.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
             let detail = a.access_key_id.as_deref().unwrap_or(&a.policy_name);
             let _ = write!(
                 out,
-                "{label:<10} {} {} {detail} -> {status}",
-                a.api, a.target
+                "{label:<10} {} {} {detail} -> {}",
+                a.api,
+                a.target,
+                a.status.as_str()
             );
             if let Some(code) = &a.error_code {
                 let _ = write!(out, " [{code}]");
@@ -372,13 +321,29 @@ impl DecisionRecord {
 mod tests {
     use super::*;
 
-    #[test]
-    fn reason_codes_match_serde_rendering_and_are_unique() {
+    /// Every variant's `as_str` is serde's rendering of it, and no two variants share a code.
+    fn codes_match_serde<T: Serialize + Copy>(all: &[T], as_str: fn(T) -> &'static str) {
         let mut seen = std::collections::HashSet::new();
-        for (reason, code) in REASON_CODES {
-            assert_eq!(serde_json::to_value(reason).unwrap(), *code);
-            assert_eq!(reason.as_str(), *code);
-            assert!(seen.insert(*code), "duplicate code {code}");
+        for &value in all {
+            let code = as_str(value);
+            assert_eq!(serde_json::to_value(value).unwrap(), code);
+            assert!(seen.insert(code), "duplicate code {code}");
         }
+    }
+
+    #[test]
+    fn codes_match_serde_rendering_and_are_unique() {
+        codes_match_serde(Reason::ALL, Reason::as_str);
+        codes_match_serde(Outcome::ALL, Outcome::as_str);
+        codes_match_serde(ActionStatus::ALL, ActionStatus::as_str);
+        codes_match_serde(
+            crate::principal::PrincipalKind::ALL,
+            crate::principal::PrincipalKind::as_str,
+        );
+        codes_match_serde(
+            crate::containment::OperatorCommand::ALL,
+            crate::containment::OperatorCommand::as_str,
+        );
+        assert_eq!(Reason::SettingsUnavailable.as_str(), "settings_unavailable");
     }
 }

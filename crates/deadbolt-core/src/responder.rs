@@ -91,7 +91,7 @@ where
             Ok(event) => self.handle_event(&event, settings).await,
             Err(e) => DecisionRecord {
                 outcome: Outcome::Rejected,
-                reason: Reason::from(&e),
+                reason: e.reason(),
                 message: format!("rejected: {e}; nothing was done"),
                 ..DecisionRecord::empty(settings.mode)
             },

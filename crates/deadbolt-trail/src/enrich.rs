@@ -9,7 +9,8 @@ use deadbolt_core::finding::parse_event;
 use deadbolt_core::followup::{CreatedEntity, FollowUpPort, FollowUpRecord};
 use deadbolt_core::runtime::SettingsUnavailable;
 use deadbolt_core::settings::Settings;
-use serde::Serialize;
+use deadbolt_core::Reason;
+use serde::{Serialize, Serializer};
 use thiserror::Error;
 
 use crate::investigate::{investigate, InvestigationOptions, Subject};
@@ -34,14 +35,72 @@ pub trait Notifier: Send + Sync {
 #[error("could not publish the summary: {0}")]
 pub struct NotifyError(pub String);
 
+deadbolt_core::code_enum! {
+    /// What the enricher did with one event.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum EnrichmentOutcome {
+        /// The finding was investigated; the report is in the record.
+        Investigated => "investigated",
+        /// Nothing to investigate (a sample, not an IAM access-key finding, no subject).
+        Skipped => "skipped",
+        /// The event is malformed.
+        Rejected => "rejected",
+    }
+}
+
+/// Why the enricher did what it did: a stable snake_case code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrichmentReason {
+    /// investigated.
+    Investigated,
+    /// skipped: an AWS sample finding (the decision record's `sample_finding`).
+    SampleFinding,
+    /// skipped: not an IAM access-key finding (the decision record's `not_iam_finding`).
+    NotIamFinding,
+    /// skipped: the finding names nothing CloudTrail can be searched for.
+    NoSubject,
+    /// rejected: the event's input error, as the decision record's reason
+    /// ([`deadbolt_core::InputError::reason`]: `not_json`, `missing_field`, …).
+    Rejected(Reason),
+}
+
+impl EnrichmentReason {
+    /// The code, exactly as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnrichmentReason::Investigated => "investigated",
+            EnrichmentReason::SampleFinding => Reason::SampleFinding.as_str(),
+            EnrichmentReason::NotIamFinding => Reason::NotIamFinding.as_str(),
+            EnrichmentReason::NoSubject => "no_subject",
+            EnrichmentReason::Rejected(reason) => reason.as_str(),
+        }
+    }
+
+    /// The outcome this reason belongs to.
+    pub fn outcome(self) -> EnrichmentOutcome {
+        match self {
+            EnrichmentReason::Investigated => EnrichmentOutcome::Investigated,
+            EnrichmentReason::SampleFinding
+            | EnrichmentReason::NotIamFinding
+            | EnrichmentReason::NoSubject => EnrichmentOutcome::Skipped,
+            EnrichmentReason::Rejected(_) => EnrichmentOutcome::Rejected,
+        }
+    }
+}
+
+impl Serialize for EnrichmentReason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// What the enricher did with one event.
 #[derive(Debug, Clone, Serialize)]
 pub struct EnrichmentRecord {
     pub finding_id: Option<String>,
-    /// `investigated`, `skipped` or `rejected`.
-    pub outcome: &'static str,
-    /// Why it was skipped or rejected (snake_case), or `investigated`.
-    pub reason: &'static str,
+    pub outcome: EnrichmentOutcome,
+    pub reason: EnrichmentReason,
     pub message: String,
     pub published: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,10 +175,10 @@ impl<S: EvidenceSource, N: Notifier, F: FollowUpPort> Enricher<S, N, F> {
         deadline: Option<Instant>,
         settings: Result<&Settings, &SettingsUnavailable>,
     ) -> EnrichmentRecord {
-        let skip =
-            |finding_id: Option<String>, outcome, reason, message: String| EnrichmentRecord {
+        let skip = |finding_id: Option<String>, reason: EnrichmentReason, message: String| {
+            EnrichmentRecord {
                 finding_id,
-                outcome,
+                outcome: reason.outcome(),
                 reason,
                 message,
                 published: false,
@@ -127,32 +186,34 @@ impl<S: EvidenceSource, N: Notifier, F: FollowUpPort> Enricher<S, N, F> {
                 report: None,
                 follow_up: Vec::new(),
                 retryable: false,
-            };
+            }
+        };
         let event = match parse_event(raw) {
             Ok(e) => e,
-            Err(e) => return skip(None, "rejected", e.code(), format!("rejected: {e}")),
+            Err(e) => {
+                let reason = EnrichmentReason::Rejected(e.reason());
+                return skip(None, reason, format!("rejected: {e}"));
+            }
         };
         let f = &event.detail;
         let id = Some(f.id.clone());
         if f.is_sample() {
             return skip(
                 id,
-                "skipped",
-                "sample_finding",
+                EnrichmentReason::SampleFinding,
                 "AWS sample finding: nothing to investigate".into(),
             );
         }
         if f.resource.resource_type != "AccessKey" {
             return skip(
                 id,
-                "skipped",
-                "not_iam_finding",
+                EnrichmentReason::NotIamFinding,
                 "not an IAM access-key finding".into(),
             );
         }
         let subject = match Subject::from_finding(f) {
             Ok(s) => s,
-            Err(e) => return skip(id, "skipped", "no_subject", e.to_string()),
+            Err(e) => return skip(id, EnrichmentReason::NoSubject, e.to_string()),
         };
         let deadline = deadline.map(|d| {
             d.checked_sub(self.limits.reserve)
@@ -162,8 +223,8 @@ impl<S: EvidenceSource, N: Notifier, F: FollowUpPort> Enricher<S, N, F> {
         let report = investigate(&self.source, &subject, &self.options, budget).await;
         let mut record = EnrichmentRecord {
             finding_id: id,
-            outcome: "investigated",
-            reason: "investigated",
+            outcome: EnrichmentOutcome::Investigated,
+            reason: EnrichmentReason::Investigated,
             message: report.origin_summary.clone(),
             published: false,
             publish_error: None,
@@ -257,5 +318,35 @@ mod tests {
         assert!(b.len() <= MAX_SUMMARY_BYTES);
         assert!(b.ends_with("enricher's log)\n"));
         assert_eq!(bounded("short".into(), 10), "short");
+    }
+
+    #[test]
+    fn enrichment_codes_are_serdes_and_each_reason_has_its_outcome() {
+        for outcome in EnrichmentOutcome::ALL {
+            assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
+        }
+        for (reason, code, outcome) in [
+            (
+                EnrichmentReason::Investigated,
+                "investigated",
+                "investigated",
+            ),
+            (EnrichmentReason::SampleFinding, "sample_finding", "skipped"),
+            (
+                EnrichmentReason::NotIamFinding,
+                "not_iam_finding",
+                "skipped",
+            ),
+            (EnrichmentReason::NoSubject, "no_subject", "skipped"),
+            (
+                EnrichmentReason::Rejected(Reason::NotAnObject),
+                "not_an_object",
+                "rejected",
+            ),
+        ] {
+            assert_eq!(reason.as_str(), code);
+            assert_eq!(serde_json::to_value(reason).unwrap(), code);
+            assert_eq!(reason.outcome().as_str(), outcome);
+        }
     }
 }

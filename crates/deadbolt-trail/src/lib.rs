@@ -33,7 +33,9 @@ pub use chain::{
     attribute, AttributionChain, Evidence, Gap, Hop, Origin, CREDENTIAL_ISSUING_EVENTS,
     MAX_CHAIN_HOPS,
 };
-pub use enrich::{Enricher, EnrichmentRecord, Limits, Notifier, NotifyError};
+pub use enrich::{
+    Enricher, EnrichmentOutcome, EnrichmentReason, EnrichmentRecord, Limits, Notifier, NotifyError,
+};
 pub use files::{
     read_log_stream, read_path, FileProblem, ReadError, ReadStats, StreamError, StreamOutcome,
 };
@@ -42,8 +44,8 @@ pub use persistence::{
     persistence_sweep, PersistenceCandidate, PersistenceEntity, PERSISTENCE_EVENTS,
 };
 pub use queries::{
-    run_query, run_query_narrowed, Narrowing, PlaybookQuery, QueryError, QueryResult, QueryRow,
-    MAX_QUERY_ROWS,
+    run_query, run_query_narrowed, Narrowing, PlaybookQuery, QueryArgument, QueryError, QueryName,
+    QueryResult, QueryRow, MAX_QUERY_ROWS,
 };
 pub use record::{
     format_rfc3339_ms, parse_rfc3339_ms, Record, RecordError, TimeError, UserIdentity,

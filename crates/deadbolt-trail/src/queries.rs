@@ -15,6 +15,76 @@ use crate::source::{Budget, EventFilter, EvidenceSource};
 /// Rows kept per query; the answer says when more matched.
 pub const MAX_QUERY_ROWS: usize = 1000;
 
+deadbolt_core::code_enum! {
+    /// The playbook queries' names, as the CLI spells them and a [`QueryResult`] reports them.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum QueryName {
+        AccessDenied => "access-denied",
+        AccessKey => "access-key",
+        SourceIp => "source-ip",
+        AccessKeyCreated => "access-key-created",
+        UsersRolesCreated => "users-roles-created",
+        ListBuckets => "list-buckets",
+    }
+}
+
+/// What a query's argument is, for usage and error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryArgument {
+    /// In a usage line: `access-key KEY`.
+    pub placeholder: &'static str,
+    /// In a sentence: "needs an access key id".
+    pub what: &'static str,
+    pub example: &'static str,
+}
+
+impl QueryName {
+    /// The query named `name` exactly as [`QueryName::as_str`] spells it.
+    pub fn parse(name: &str) -> Option<QueryName> {
+        QueryName::ALL
+            .iter()
+            .copied()
+            .find(|query| query.as_str() == name)
+    }
+
+    /// The argument the query needs, if it takes one.
+    pub fn argument(self) -> Option<QueryArgument> {
+        const KEY: QueryArgument = QueryArgument {
+            placeholder: "KEY",
+            what: "an access key id",
+            example: "AKIAIOSFODNN7EXAMPLE",
+        };
+        match self {
+            QueryName::AccessKey | QueryName::AccessKeyCreated => Some(KEY),
+            QueryName::SourceIp => Some(QueryArgument {
+                placeholder: "IP",
+                what: "an IP address",
+                example: "192.0.2.1",
+            }),
+            QueryName::AccessDenied | QueryName::UsersRolesCreated | QueryName::ListBuckets => None,
+        }
+    }
+
+    /// Every query with its argument: `access-denied, access-key KEY, …`.
+    pub fn usage() -> String {
+        QueryName::ALL
+            .iter()
+            .map(|query| match query.argument() {
+                Some(argument) => format!("{query} {}", argument.placeholder),
+                None => query.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl std::fmt::Display for QueryName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One of the playbook's queries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlaybookQuery {
@@ -37,85 +107,64 @@ pub enum PlaybookQuery {
 /// A query name or argument the CLI could not use.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum QueryError {
-    #[error(
-        "unknown query {0:?}; the queries are: access-denied, access-key KEY, source-ip IP, \
-         access-key-created KEY, users-roles-created, list-buckets"
-    )]
+    #[error("unknown query {0:?}; the queries are: {queries}", queries = QueryName::usage())]
     Unknown(String),
     #[error("query {name} needs {what}, e.g. `{name} {example}`")]
     MissingArgument {
-        name: &'static str,
+        name: QueryName,
         what: &'static str,
         example: &'static str,
     },
     #[error("query {name} takes no argument, but got {argument:?}")]
-    UnexpectedArgument {
-        name: &'static str,
-        argument: String,
-    },
+    UnexpectedArgument { name: QueryName, argument: String },
 }
 
 impl PlaybookQuery {
-    /// The queries' names, as the CLI spells them.
-    pub const NAMES: [&'static str; 6] = [
-        "access-denied",
-        "access-key",
-        "source-ip",
-        "access-key-created",
-        "users-roles-created",
-        "list-buckets",
-    ];
-
     /// Parses a query name and its argument (`access-key AKIA…`).
     pub fn parse(name: &str, argument: Option<&str>) -> Result<Self, QueryError> {
+        let name = QueryName::parse(name).ok_or_else(|| QueryError::Unknown(name.to_string()))?;
+        PlaybookQuery::new(name, argument)
+    }
+
+    /// The query `name` with its argument, which it must take if and only if the query does.
+    pub fn new(name: QueryName, argument: Option<&str>) -> Result<Self, QueryError> {
         let argument = argument.map(str::trim).filter(|value| !value.is_empty());
-        let needs = |name: &'static str, what, example| {
-            argument
-                .map(str::to_string)
-                .ok_or(QueryError::MissingArgument {
+        let value = match (name.argument(), argument) {
+            (Some(_), Some(value)) => value.to_string(),
+            (Some(QueryArgument { what, example, .. }), None) => {
+                return Err(QueryError::MissingArgument {
                     name,
                     what,
                     example,
                 })
+            }
+            (None, Some(extra)) => {
+                return Err(QueryError::UnexpectedArgument {
+                    name,
+                    argument: extra.to_string(),
+                })
+            }
+            // Not used: only the queries that take an argument below hold one.
+            (None, None) => String::new(),
         };
-        let none = |name: &'static str, query: PlaybookQuery| match argument {
-            Some(extra) => Err(QueryError::UnexpectedArgument {
-                name,
-                argument: extra.to_string(),
-            }),
-            None => Ok(query),
-        };
-        match name {
-            "access-denied" => none("access-denied", PlaybookQuery::AccessDenied),
-            "access-key" => Ok(PlaybookQuery::AccessKey(needs(
-                "access-key",
-                "an access key id",
-                "AKIAIOSFODNN7EXAMPLE",
-            )?)),
-            "source-ip" => Ok(PlaybookQuery::SourceIp(needs(
-                "source-ip",
-                "an IP address",
-                "192.0.2.1",
-            )?)),
-            "access-key-created" => Ok(PlaybookQuery::AccessKeyCreated(needs(
-                "access-key-created",
-                "an access key id",
-                "AKIAIOSFODNN7EXAMPLE",
-            )?)),
-            "users-roles-created" => none("users-roles-created", PlaybookQuery::UsersRolesCreated),
-            "list-buckets" => none("list-buckets", PlaybookQuery::ListBuckets),
-            other => Err(QueryError::Unknown(other.to_string())),
-        }
+        Ok(match name {
+            QueryName::AccessDenied => PlaybookQuery::AccessDenied,
+            QueryName::AccessKey => PlaybookQuery::AccessKey(value),
+            QueryName::SourceIp => PlaybookQuery::SourceIp(value),
+            QueryName::AccessKeyCreated => PlaybookQuery::AccessKeyCreated(value),
+            QueryName::UsersRolesCreated => PlaybookQuery::UsersRolesCreated,
+            QueryName::ListBuckets => PlaybookQuery::ListBuckets,
+        })
     }
 
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> QueryName {
         match self {
-            PlaybookQuery::AccessDenied => "access-denied",
-            PlaybookQuery::AccessKey(_) => "access-key",
-            PlaybookQuery::SourceIp(_) => "source-ip",
-            PlaybookQuery::AccessKeyCreated(_) => "access-key-created",
-            PlaybookQuery::UsersRolesCreated => "users-roles-created",
-            PlaybookQuery::ListBuckets => "list-buckets",
+            PlaybookQuery::AccessDenied => QueryName::AccessDenied,
+            PlaybookQuery::AccessKey(_) => QueryName::AccessKey,
+            PlaybookQuery::SourceIp(_) => QueryName::SourceIp,
+            PlaybookQuery::AccessKeyCreated(_) => QueryName::AccessKeyCreated,
+            PlaybookQuery::UsersRolesCreated => QueryName::UsersRolesCreated,
+            PlaybookQuery::ListBuckets => QueryName::ListBuckets,
         }
     }
 
@@ -261,7 +310,7 @@ impl QueryRow {
 /// A query's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueryResult {
-    pub query: String,
+    pub query: QueryName,
     /// In time order, at most [`MAX_QUERY_ROWS`].
     pub rows: Vec<QueryRow>,
     /// More rows matched than were kept.
@@ -357,7 +406,7 @@ pub async fn run_query_narrowed<S: EvidenceSource>(
     }
     records.sort_by_key(|record| (record.event_time_ms().ok(), record.event_id.clone()));
     QueryResult {
-        query: query.name().to_string(),
+        query: query.name(),
         rows: records.iter().map(QueryRow::from_record).collect(),
         truncated,
         requests,
@@ -390,11 +439,17 @@ mod tests {
             Err(QueryError::UnexpectedArgument { .. })
         ));
         let unknown = PlaybookQuery::parse("whoami", None).unwrap_err();
-        assert!(unknown.to_string().contains("users-roles-created"));
-        for name in PlaybookQuery::NAMES {
-            let query = PlaybookQuery::parse(name, Some("x"))
-                .or_else(|_| PlaybookQuery::parse(name, None))
-                .unwrap();
+        assert_eq!(
+            unknown.to_string(),
+            "unknown query \"whoami\"; the queries are: access-denied, access-key KEY, \
+             source-ip IP, access-key-created KEY, users-roles-created, list-buckets"
+        );
+        for &name in QueryName::ALL {
+            assert!(unknown.to_string().contains(name.as_str()), "{name}");
+            assert_eq!(QueryName::parse(name.as_str()), Some(name));
+            assert_eq!(serde_json::to_value(name).unwrap(), name.as_str());
+            let argument = name.argument().map(|a| a.example);
+            let query = PlaybookQuery::parse(name.as_str(), argument).unwrap();
             assert_eq!(query.name(), name);
         }
     }

@@ -5,7 +5,10 @@ use std::sync::Mutex;
 
 use deadbolt_core::followup::NoFollowUp;
 use deadbolt_core::settings::Settings;
-use deadbolt_trail::{Enricher, FileSource, InvestigationOptions, Limits, Notifier, NotifyError};
+use deadbolt_trail::{
+    Enricher, EnrichmentOutcome, EnrichmentReason, FileSource, InvestigationOptions, Limits,
+    Notifier, NotifyError,
+};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
@@ -52,7 +55,10 @@ async fn investigates_and_publishes_a_summary_that_names_who_did_it() {
         .await;
     assert_eq!(
         (record.outcome, record.reason),
-        ("investigated", "investigated")
+        (
+            EnrichmentOutcome::Investigated,
+            EnrichmentReason::Investigated
+        )
     );
     assert!(record.published, "{:?}", record.publish_error);
     let report = record.report.as_ref().unwrap();
@@ -63,6 +69,10 @@ async fn investigates_and_publishes_a_summary_that_names_who_did_it() {
     );
     let json: serde_json::Value = serde_json::to_value(&record).unwrap();
     assert_eq!(json["finding_id"], "5ab7c7a1f0e3d2c1b0a9f8e7d6c5b4a3");
+    assert_eq!(
+        (&json["outcome"], &json["reason"]),
+        (&"investigated".into(), &"investigated".into())
+    );
 }
 
 #[tokio::test]
@@ -107,7 +117,7 @@ async fn a_failed_publish_keeps_the_report_and_says_why() {
     let record = e
         .handle(&scenario_event(), None, Ok(&Settings::default()))
         .await;
-    assert_eq!(record.outcome, "investigated");
+    assert_eq!(record.outcome, EnrichmentOutcome::Investigated);
     assert!(!record.published);
     assert!(record
         .publish_error
@@ -127,7 +137,12 @@ async fn samples_non_iam_and_malformed_events_are_not_investigated() {
         ("[1]", "rejected", "not_an_object"),
     ] {
         let record = e.handle(raw, None, Ok(&Settings::default())).await;
-        assert_eq!((record.outcome, record.reason), (outcome, reason));
+        // The codes as the enricher logs them: the JSON must not change.
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(
+            (&json["outcome"], &json["reason"]),
+            (&outcome.into(), &reason.into())
+        );
         assert!(!record.published && record.report.is_none());
     }
 }

@@ -114,8 +114,8 @@ async fn handle(
     info!(
         request_id = %event.context.request_id,
         finding_id = record.finding_id.as_deref().unwrap_or(""),
-        outcome = record.outcome,
-        reason = record.reason,
+        outcome = record.outcome.as_str(),
+        reason = record.reason.as_str(),
         published = record.published,
         publish_error = record.publish_error.as_deref().unwrap_or(""),
         investigation_report = %report,
