@@ -18,6 +18,7 @@ fn write_event(event: &str, name: &str) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_is_dry_run_unless_enforce_and_prints_the_record() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let mallory = moto.create_attacker_user("mallory").await;
     let file = write_event(
@@ -67,6 +68,7 @@ async fn replay_is_dry_run_unless_enforce_and_prints_the_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_input_and_unreadable_files_exit_non_zero_with_one_line() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let bad = write_event(
         r#"{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{"severity":"high"}}"#,
@@ -88,6 +90,7 @@ async fn rejected_input_and_unreadable_files_exit_non_zero_with_one_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_unblock_and_list_round_trip_on_users_roles_and_groups() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let user = moto.create_attacker_user("mallory").await;
     let session = moto
@@ -170,6 +173,7 @@ async fn block_unblock_and_list_round_trip_on_users_roles_and_groups() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unblock_leaves_a_deny_all_deadbolt_did_not_write() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let user = moto.create_attacker_user("mallory").await;
     // A hand-made deny-all as the playbook writes it (compact and with a Version: moto refuses
@@ -336,6 +340,7 @@ fn investigate_runs_the_playbook_queries_offline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_set_show_and_validate_round_trip_through_ssm() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let show = deadbolt(&moto, &["config", "show", "--json"]);
     assert!(
@@ -402,6 +407,7 @@ async fn config_set_show_and_validate_round_trip_through_ssm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_with_access_key_deactivates_that_key_and_unblock_reactivates_it() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let user = moto.create_attacker_user("mallory").await;
     let key = user.principal.access_key_id.clone();
@@ -493,6 +499,7 @@ fn golden(name: &str, actual: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tables_and_json_match_the_golden_files() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     moto.create_attacker_user("mallory").await;
     moto.create_attacker_user("bob").await;
@@ -614,6 +621,7 @@ fn investigate_narrows_any_query_by_access_key_and_ip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_follows_the_settings_document_and_never_enforces_on_an_invalid_one() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let session = moto
         .create_attacker_session("app-deployer", "ci-runner-42")
