@@ -471,30 +471,13 @@ async fn block_with_access_key_deactivates_that_key_and_unblock_reactivates_it()
     assert_eq!(role.status.code(), Some(2));
 }
 
-/// Compare with `tests/fixtures/cli/NAME`; `DEADBOLT_UPDATE_GOLDEN=1` rewrites the files.
+/// Compare with `tests/fixtures/cli/NAME` exactly; `UPDATE_EXPECT=1` rewrites the files (review
+/// the diff). The path is absolute so expect-test need not guess the workspace root.
 fn golden(name: &str, actual: &str) {
-    let path = fixture_path("x")
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("cli").join(name))
-        .unwrap();
-    if std::env::var_os("DEADBOLT_UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (DEADBOLT_UPDATE_GOLDEN=1 writes it)",
-            path.display()
-        )
-    });
-    assert_eq!(
-        actual,
-        expected,
-        "output differs from {} (DEADBOLT_UPDATE_GOLDEN=1 rewrites it after review)",
-        path.display()
-    );
+    expect_test::expect_file![deadbolt_e2e::repo_root()
+        .join("tests/fixtures/cli")
+        .join(name)]
+    .assert_eq(actual);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
