@@ -27,4 +27,7 @@ step "cfn-lint template.yaml"
 VENV=.venv scripts/lint-template.sh
 
 step "cargo test"
+# The venv exists by now: a test that cannot find moto or cargo-lambda must fail here, not
+# skip the way it does on a bare `cargo test` without the venv.
+export DEADBOLT_REQUIRE_TOOLS=1
 cargo test --workspace --locked

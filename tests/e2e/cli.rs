@@ -18,6 +18,7 @@ fn write_event(event: &str, name: &str) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_is_dry_run_unless_enforce_and_prints_the_record() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let mallory = moto.create_attacker_user("mallory").await;
     let file = write_event(
@@ -67,6 +68,7 @@ async fn replay_is_dry_run_unless_enforce_and_prints_the_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_input_and_unreadable_files_exit_non_zero_with_one_line() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let bad = write_event(
         r#"{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{"severity":"high"}}"#,
@@ -88,6 +90,7 @@ async fn rejected_input_and_unreadable_files_exit_non_zero_with_one_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_unblock_and_list_round_trip_on_users_roles_and_groups() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let user = moto.create_attacker_user("mallory").await;
     let session = moto
@@ -170,6 +173,7 @@ async fn block_unblock_and_list_round_trip_on_users_roles_and_groups() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unblock_leaves_a_deny_all_deadbolt_did_not_write() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let user = moto.create_attacker_user("mallory").await;
     // A hand-made deny-all as the playbook writes it (compact and with a Version: moto refuses
@@ -350,6 +354,7 @@ fn investigate_runs_the_playbook_queries_offline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_set_show_and_validate_round_trip_through_ssm() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let show = deadbolt(&moto, &["config", "show", "--json"]);
     assert!(
@@ -416,6 +421,7 @@ async fn config_set_show_and_validate_round_trip_through_ssm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_with_access_key_deactivates_that_key_and_unblock_reactivates_it() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let user = moto.create_attacker_user("mallory").await;
     let key = user.principal.access_key_id.clone();
@@ -479,34 +485,18 @@ async fn block_with_access_key_deactivates_that_key_and_unblock_reactivates_it()
     assert_eq!(role.status.code(), Some(2));
 }
 
-/// Compare with `tests/fixtures/cli/NAME`; `DEADBOLT_UPDATE_GOLDEN=1` rewrites the files.
+/// Compare with `tests/fixtures/cli/NAME` exactly; `UPDATE_EXPECT=1` rewrites the files (review
+/// the diff). The path is absolute so expect-test need not guess the workspace root.
 fn golden(name: &str, actual: &str) {
-    let path = fixture_path("x")
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("cli").join(name))
-        .unwrap();
-    if std::env::var_os("DEADBOLT_UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (DEADBOLT_UPDATE_GOLDEN=1 writes it)",
-            path.display()
-        )
-    });
-    assert_eq!(
-        actual,
-        expected,
-        "output differs from {} (DEADBOLT_UPDATE_GOLDEN=1 rewrites it after review)",
-        path.display()
-    );
+    expect_test::expect_file![deadbolt_e2e::repo_root()
+        .join("tests/fixtures/cli")
+        .join(name)]
+    .assert_eq(actual);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tables_and_json_match_the_golden_files() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     moto.create_attacker_user("mallory").await;
     moto.create_attacker_user("bob").await;
@@ -628,6 +618,7 @@ fn investigate_narrows_any_query_by_access_key_and_ip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_follows_the_settings_document_and_never_enforces_on_an_invalid_one() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let session = moto
         .create_attacker_session("app-deployer", "ci-runner-42")

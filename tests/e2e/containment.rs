@@ -45,6 +45,7 @@ fn enforce() -> Settings {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iam_user_is_locked_out_with_one_read_and_one_write() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let mallory = moto.create_attacker_user("mallory").await;
     assert_eq!(
@@ -84,6 +85,7 @@ async fn iam_user_is_locked_out_with_one_read_and_one_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assumed_role_session_is_locked_out_via_its_role() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let session = moto
         .create_attacker_session("app-deployer", "ci-runner-42")
@@ -116,6 +118,7 @@ async fn assumed_role_session_is_locked_out_via_its_role() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_member_is_contained_without_touching_the_group_and_groups_can_be_blocked_and_released(
 ) {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let member = moto.create_group_member("developers", "dev-alice").await;
     let bystander = moto.add_group_member("developers", "dev-bob").await;
@@ -148,6 +151,7 @@ async fn group_member_is_contained_without_touching_the_group_and_groups_can_be_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_changes_nothing() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let mallory = moto.create_attacker_user("mallory").await;
     let counter = RequestCounter::default();
@@ -172,6 +176,7 @@ async fn dry_run_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protected_principal_is_untouched() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let admin = moto.create_attacker_user("break-glass-admin").await;
     let config = Settings::from_lookup(|k| match k {
@@ -194,6 +199,7 @@ async fn protected_principal_is_untouched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_finding_delivered_twice_writes_once_and_deadbolt_never_blocks_itself() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let mallory = moto.create_attacker_user("mallory").await;
     let counter = RequestCounter::default();
@@ -239,6 +245,7 @@ async fn the_same_finding_delivered_twice_writes_once_and_deadbolt_never_blocks_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_principal_yields_no_such_entity_in_the_record() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let ghost = deadbolt_e2e::Principal {
         name: "ghost".into(),
@@ -267,6 +274,7 @@ async fn unknown_principal_yields_no_such_entity_in_the_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_from_another_account_writes_nothing() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let session = moto
         .create_attacker_session("app-deployer", "ci-runner-42")
@@ -296,6 +304,7 @@ async fn the_shared_circuit_breaker_holds_across_instances() {
     };
     use deadbolt_aws::DynamoBreaker;
 
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let sdk = moto.sdk_config(&moto.admin);
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);

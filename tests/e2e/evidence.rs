@@ -170,6 +170,7 @@ async fn seed_log_group(moto: &Moto) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloudwatch_logs_answers_exactly_by_caller_and_issued_key() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     seed_log_group(&moto).await;
     // Small pages so the answer needs moto's nextToken paging.
@@ -212,6 +213,7 @@ async fn cloudwatch_logs_answers_exactly_by_caller_and_issued_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloudwatch_logs_stops_at_the_request_budget_and_says_so() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     seed_log_group(&moto).await;
     let source = CloudWatchLogsSource::new(moto.logs(&moto.admin), LOG_GROUP).with_page_size(1);
@@ -234,6 +236,7 @@ async fn cloudwatch_logs_stops_at_the_request_budget_and_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloudwatch_logs_missing_group_and_denied_caller_are_actionable_errors() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let source = CloudWatchLogsSource::new(moto.logs(&moto.admin), "CloudTrail/NoSuchGroup");
     let (coverage, _) = ask_logs(
@@ -318,6 +321,7 @@ async fn seed_bucket(moto: &Moto) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_log_files_answer_exactly_and_count_the_truncated_file() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     seed_bucket(&moto).await;
     let source = S3LogSource::new(moto.s3(&moto.admin), BUCKET, REGION_PREFIX);
@@ -366,6 +370,7 @@ async fn s3_log_files_answer_exactly_and_count_the_truncated_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_stops_at_the_budget_and_reports_missing_bucket_and_denied_caller() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     seed_bucket(&moto).await;
     let source = S3LogSource::new(moto.s3(&moto.admin), BUCKET, REGION_PREFIX);
@@ -413,6 +418,7 @@ async fn s3_stops_at_the_budget_and_reports_missing_bucket_and_denied_caller() {
 /// `--cloudtrail s3://…` as through files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_reads_log_groups_and_s3_prefixes() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     seed_log_group(&moto).await;
     seed_bucket(&moto).await;

@@ -19,6 +19,7 @@ fn env_for(moto: &Moto, mode: &str) -> Vec<(&'static str, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_binary_contains_through_the_runtime_api_and_logs_one_json_line_per_decision() {
+    deadbolt_e2e::require_tools!(MotoServer, CargoLambda);
     let moto = Moto::start().await;
     let mallory = moto.create_attacker_user("mallory").await;
     assert_eq!(moto.probe(&mallory).await, Ok(()));
@@ -87,6 +88,7 @@ fn invalid_configuration_stops_the_function_before_any_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enricher_binary_investigates_publishes_and_says_what_it_could_not_search() {
+    deadbolt_e2e::require_tools!(MotoServer, CargoLambda);
     let moto = Moto::start_with_auth(false).await;
     let topic = moto.create_topic("deadbolt-findings").await;
     let mut env = env_for(&moto, "dry-run");
@@ -144,6 +146,7 @@ async fn enricher_binary_investigates_publishes_and_says_what_it_could_not_searc
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_settings_document_in_ssm_toggles_enforcement_without_a_redeploy() {
     use deadbolt_core::runtime::SettingsStore;
+    deadbolt_e2e::require_tools!(MotoServer, CargoLambda);
     let moto = Moto::start().await;
     let first = moto.create_attacker_user("mallory").await;
     let second = moto.create_attacker_user("trudy").await;
@@ -243,6 +246,7 @@ fn shift_times(v: &mut serde_json::Value, shift_ms: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enricher_binary_contains_what_the_attacker_created_when_follow_up_is_enforced() {
     use deadbolt_core::runtime::SettingsStore;
+    deadbolt_e2e::require_tools!(MotoServer, CargoLambda);
     let moto = Moto::start().await;
     let iam = moto.iam(&moto.admin, None);
     let new_key = |user: &'static str| {

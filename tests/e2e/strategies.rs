@@ -52,6 +52,7 @@ fn responder(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_strategy_deactivates_the_findings_key_and_no_other() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let mallory = moto.create_attacker_user("mallory").await;
     let iam = moto.iam(&moto.admin, None);
@@ -115,6 +116,7 @@ async fn user_strategy_deactivates_the_findings_key_and_no_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn role_session_strategies_write_the_documented_conditions_and_merge() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let first = moto
         .create_attacker_session("app-deployer", "ci-runner-42")
@@ -215,6 +217,7 @@ async fn role_session_strategies_write_the_documented_conditions_and_merge() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_center_user_is_denied_in_the_permission_set_and_it_is_reprovisioned() {
+    deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let sdk = moto.sdk_config(&moto.admin);
     let admin = aws_sdk_ssoadmin::Client::new(&sdk);

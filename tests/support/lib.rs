@@ -3,6 +3,7 @@
 
 pub mod moto;
 pub mod runtime_api;
+pub mod tools;
 
 pub use moto::{AttackerCredentials, Moto};
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::config::Credentials;
 
+use crate::tools::Tool;
 use crate::{repo_root, Principal, RequestCounter};
 
 pub const ACCOUNT: &str = "123456789012";
@@ -68,10 +69,11 @@ impl Moto {
     /// `auth: false` skips IAM authentication: for services whose moto signature check
     /// mis-handles form bodies with spaces and newlines (SNS `Publish` of a text summary).
     pub async fn start_with_auth(auth: bool) -> Moto {
-        let bin = venv().join("bin/moto_server");
+        // Tests check first with `require_tools!(MotoServer)`; this is for the demo binaries.
+        let bin = Tool::MotoServer.path();
         assert!(
             bin.exists(),
-            "{} not found: run scripts/test.sh (it creates the virtualenv with the pinned moto)",
+            "{} not found: scripts/test.sh creates the virtualenv with the pinned moto",
             bin.display()
         );
         let port = free_port();

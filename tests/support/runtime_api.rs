@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::moto::venv;
 use crate::repo_root;
+use crate::tools::Tool;
 
 /// A binary the workspace's one `cargo build` produced.
 pub fn built_binary(name: &str) -> PathBuf {
@@ -56,10 +56,11 @@ fn wait_for(port: u16) {
 impl LambdaHarness {
     /// Start the runtime API emulator and the function binary with these environment variables.
     pub fn start(binary: &Path, env: &[(&str, String)], log_path: PathBuf) -> LambdaHarness {
-        let cargo_lambda = venv().join("bin/cargo-lambda");
+        // Tests check first with `require_tools!(CargoLambda)`.
+        let cargo_lambda = Tool::CargoLambda.path();
         assert!(
             cargo_lambda.exists(),
-            "{} not found: run scripts/test.sh",
+            "{} not found: scripts/test.sh creates the virtualenv with the pinned cargo-lambda",
             cargo_lambda.display()
         );
         let port = TcpListener::bind("127.0.0.1:0")
@@ -117,7 +118,7 @@ impl LambdaHarness {
             self.port
         ));
         std::fs::write(&file, payload).expect("event file");
-        let out = Command::new(venv().join("bin/cargo-lambda"))
+        let out = Command::new(Tool::CargoLambda.path())
             .args([
                 "lambda",
                 "invoke",

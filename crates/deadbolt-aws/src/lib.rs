@@ -374,24 +374,12 @@ impl IdentityProvider for StsIdentity {
     }
 }
 
-/// IAM returns policy documents URL-encoded (RFC 3986). Decode `%XX`; leave anything else.
+/// IAM returns policy documents URL-encoded (RFC 3986). Decode `%XX`; leave anything else
+/// (a `%` not followed by two hex digits stays as is, invalid UTF-8 becomes U+FFFD).
 pub fn url_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = |b: u8| (b as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -406,6 +394,7 @@ mod tests {
         );
         assert_eq!(url_decode(r#"{"a":"100%"}"#), r#"{"a":"100%"}"#);
         assert_eq!(url_decode("%zz%4"), "%zz%4");
+        assert_eq!(url_decode("%FF%C3%A9"), "\u{FFFD}\u{e9}");
     }
 }
 

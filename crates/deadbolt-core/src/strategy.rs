@@ -8,6 +8,7 @@
 //! | `revoke-sessions` | role | Deny `*` on `*` if `aws:TokenIssueTime` is before now: the IAM console's "Revoke active sessions" |
 //! | `deny-session` | role | Deny `*` on `*` if `aws:userid` is the finding's `ROLEID:session` |
 
+use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -327,32 +328,14 @@ pub fn format_rfc3339_utc(secs: i64) -> String {
     rfc3339_utc(secs).unwrap_or_default()
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since 1970 (years 1970-9999), without a date crate:
-/// Howard Hinnant's `civil_from_days`, exact for the proleptic Gregorian calendar.
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since 1970 (years 1970-9999): the shape IAM's
+/// `aws:TokenIssueTime` conditions and the breaker's hour buckets use.
 pub(crate) fn rfc3339_utc(secs: i64) -> Option<String> {
     if secs < 0 {
         return None;
     }
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    if year > 9999 {
-        return None;
-    }
-    Some(format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    ))
+    let time = chrono::DateTime::from_timestamp(secs, 0).filter(|t| t.year() <= 9999)?;
+    Some(time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! CloudTrail adds fields with new `eventVersion`s and an old reader must keep working.
 //! `requestParameters` / `responseElements` stay as raw JSON: their shape depends on the API.
 
+use chrono::format::ParseErrorKind;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
@@ -201,143 +203,44 @@ pub struct TimeError {
 
 /// Parses an RFC 3339 timestamp (`YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]`) to epoch milliseconds.
 ///
-/// Hand-written rather than pulling in chrono: CloudTrail and GuardDuty only ever emit this one
-/// shape, and a small strict parser is easier to trust than a large lenient one.
+/// chrono's RFC 3339 parser is as strict as the shape CloudTrail and GuardDuty emit: four-digit
+/// year, a `T` (or space) between date and time, and a `Z` or `±HH:MM` offset, nothing after.
+/// Only millisecond precision is kept: finer digits are truncated, never rounded up across a
+/// second boundary. A leap second (`:60`) is folded into the next minute like every Unix clock.
 pub fn parse_rfc3339_ms(value: &str) -> Result<i64, TimeError> {
-    let fail = |reason| TimeError {
-        value: value.to_string(),
-        reason,
-    };
-    let bytes = value.as_bytes();
-    if bytes.len() < 20 {
-        return Err(fail("too short"));
-    }
-    let digits = |range: std::ops::Range<usize>| -> Result<i64, TimeError> {
-        let slice = &bytes[range];
-        if slice.is_empty() || !slice.iter().all(u8::is_ascii_digit) {
-            return Err(fail("expected digits"));
-        }
-        Ok(slice
-            .iter()
-            .fold(0_i64, |acc, digit| acc * 10 + i64::from(digit - b'0')))
-    };
-    if bytes[4] != b'-' || bytes[7] != b'-' || bytes[13] != b':' || bytes[16] != b':' {
-        return Err(fail("misplaced date or time separator"));
-    }
-    if !matches!(bytes[10], b'T' | b't' | b' ') {
-        return Err(fail("missing 'T' between date and time"));
-    }
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return Err(fail("no such date"));
-    }
-    // 60 allows a leap second; it is folded into the next minute like every Unix clock does.
-    if hour > 23 || minute > 59 || second > 60 {
-        return Err(fail("no such time of day"));
-    }
-
-    let mut rest = &bytes[19..];
-    let mut millis = 0_i64;
-    if let Some(fraction) = rest.strip_prefix(b".") {
-        let fraction_len = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
-        if fraction_len == 0 {
-            return Err(fail("empty fractional seconds"));
-        }
-        // Only millisecond precision is kept; finer digits are truncated, never rounded up
-        // across a second boundary.
-        for (position, digit) in fraction[..fraction_len].iter().take(3).enumerate() {
-            millis += i64::from(digit - b'0') * [100, 10, 1][position];
-        }
-        rest = &fraction[fraction_len..];
-    }
-    let offset_seconds = match rest {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let offset_digits = [*h1, *h2, *m1, *m2];
-            if !offset_digits.iter().all(u8::is_ascii_digit) {
-                return Err(fail("malformed UTC offset"));
-            }
-            let hours = i64::from(h1 - b'0') * 10 + i64::from(h2 - b'0');
-            let minutes = i64::from(m1 - b'0') * 10 + i64::from(m2 - b'0');
-            let magnitude = hours * 3600 + minutes * 60;
-            if *sign == b'+' {
-                magnitude
-            } else {
-                -magnitude
-            }
-        }
-        _ => {
-            return Err(fail(
-                "missing or malformed time zone (expected 'Z' or ±HH:MM)",
-            ))
-        }
-    };
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
-        - offset_seconds;
-    Ok(seconds * 1000 + millis)
+    DateTime::parse_from_rfc3339(value)
+        .map(|time| time.timestamp_millis())
+        .map_err(|e| TimeError {
+            value: value.to_string(),
+            reason: match e.kind() {
+                ParseErrorKind::OutOfRange => "no such date, time of day or UTC offset",
+                ParseErrorKind::TooShort => {
+                    "too short (a date, a time and 'Z' or ±HH:MM are all required)"
+                }
+                ParseErrorKind::TooLong => "unexpected characters after the time zone",
+                _ => "malformed (expected YYYY-MM-DDTHH:MM:SS[.fff] then 'Z' or ±HH:MM)",
+            },
+        })
 }
 
 /// Formats epoch milliseconds as RFC 3339 UTC (`2026-11-20T14:03:11Z`, or with `.fff` when the
-/// milliseconds are not zero): the inverse of [`parse_rfc3339_ms`], for reports.
+/// milliseconds are not zero): the inverse of [`parse_rfc3339_ms`], for reports. Instants
+/// beyond chrono's range (±262,000 years) are written as its first or last millisecond.
 pub fn format_rfc3339_ms(epoch_ms: i64) -> String {
-    let seconds = epoch_ms.div_euclid(1000);
-    let millis = epoch_ms.rem_euclid(1000);
-    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    let (hour, minute, second) = (
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60,
+    let (min, max) = (
+        DateTime::<Utc>::MIN_UTC.timestamp_millis(),
+        DateTime::<Utc>::MAX_UTC.timestamp_millis(),
     );
-    if millis == 0 {
-        format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
-    } else {
-        format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z")
-    }
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn is_leap_year(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let shifted_month = (month + 9) % 12; // March = 0, so the leap day ends the year
-    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    DateTime::from_timestamp_millis(epoch_ms.clamp(min, max))
+        .map(|time| {
+            let precision = if time.timestamp_subsec_millis() == 0 {
+                SecondsFormat::Secs
+            } else {
+                SecondsFormat::Millis
+            };
+            time.to_rfc3339_opts(precision, true)
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -358,6 +261,11 @@ mod tests {
         // Digits past milliseconds are truncated.
         assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:01.0019Z").unwrap(), 1001);
         assert_eq!(parse_rfc3339_ms("1969-12-31T23:59:59Z").unwrap(), -1000);
+        // A leap second is the first second of the next minute.
+        assert_eq!(
+            parse_rfc3339_ms("2016-12-31T23:59:60.5Z").unwrap(),
+            parse_rfc3339_ms("2017-01-01T00:00:00.5Z").unwrap()
+        );
     }
 
     #[test]

@@ -687,12 +687,62 @@ async fn a_query_with_no_budget_says_so() {
     );
 }
 
-/// `DEADBOLT_PRINT_REPORT=1 cargo test -p deadbolt-trail --test investigation print -- --nocapture`
-/// prints the scenario's summary, for reading and for the docs.
+/// The summary as printed, both renderings: the six sections in the same order, and the key
+/// lines of the text a terminal shows. `DEADBOLT_PRINT_REPORT=1 cargo test -p deadbolt-trail
+/// --test investigation printed -- --nocapture` prints it, for reading and for the docs.
 #[tokio::test]
-async fn print_the_scenario_summary_on_request() {
+async fn the_printed_summary_has_every_section_in_order_and_the_key_lines() {
+    let report = scenario_report().await;
+    let (markdown, text) = (report.to_markdown(), report.to_text());
     if std::env::var_os("DEADBOLT_PRINT_REPORT").is_some() {
-        let report = scenario_report().await;
-        println!("{}\n{}", report.to_markdown(), report.to_text());
+        println!("{markdown}\n{text}");
     }
+
+    let sections = [
+        "Who",
+        "How",
+        "What they did",
+        "What is new",
+        "What they left behind",
+        "What is missing",
+    ];
+    let in_order = |rendering: &str, heading: &dyn Fn(&str) -> String| {
+        let at: Vec<usize> = sections
+            .iter()
+            .map(|s| {
+                rendering
+                    .find(&heading(s))
+                    .unwrap_or_else(|| panic!("no section {s:?}:\n{rendering}"))
+            })
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}:\n{rendering}");
+    };
+    in_order(&markdown, &|s| format!("\n## {s}\n"));
+    in_order(&text, &|s| format!("\n{s}\n{}\n", "-".repeat(s.len())));
+
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Investigation of GuardDuty finding 5ab7c7a1f0e3d2c1b0a9f8e7d6c5b4a3"
+    );
+    assert!(
+        lines[2].ends_with("Window: 2026-11-20T13:47:11Z to 2026-11-20T15:02:11Z."),
+        "{}",
+        lines[2]
+    );
+    for line in [
+        "- cloudtrail.amazonaws.com StopLogging: 1 succeeded",
+        "- iam.amazonaws.com AttachRolePolicy: 1 failed (AccessDenied), 1 succeeded",
+        "Compared with sara's calls from 2026-10-21T13:47:11Z to 2026-11-20T13:47:10.999Z (21 calls).",
+        "- New source IPs: none",
+        "Sources: files (4 questions, 0 requests, 35 records).",
+    ] {
+        assert!(lines.contains(&line), "no line {line:?}:\n{text}");
+    }
+    assert!(
+        text.contains(
+            "detach arn:aws:iam::aws:policy/AdministratorAccess from role DemoEc2InstanceRole"
+        ),
+        "{text}"
+    );
 }
