@@ -1,7 +1,8 @@
 //! CloudTrail `LookupEvents` as an evidence source: available in every account with no setup
 //! (90 days of management events), but limited to 2 requests per second per account and region
-//! and 50 events a page. So: one token bucket in front of every request, the most selective
-//! lookup attribute for each question, lazy paging, and a stop at the investigation's budget.
+//! and 50 events a page. So: one request spacer in front of every request (at least 500 ms
+//! apart, no burst), the most selective lookup attribute for each question, lazy paging, and a
+//! stop at the investigation's budget.
 
 use std::time::Duration;
 
