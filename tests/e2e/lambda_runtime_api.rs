@@ -64,6 +64,55 @@ async fn lambda_binary_contains_through_the_runtime_api_and_logs_one_json_line_p
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_settings_decide_nothing_and_ask_lambda_to_retry() {
+    deadbolt_e2e::require_tools!(MotoServer, CargoLambda);
+    let moto = Moto::start().await;
+    let mallory = moto.create_attacker_user("mallory").await;
+    // IAM and STS answer; SSM (the settings document) does not: a closed loopback port,
+    // reached through the SDK's service-specific endpoint variable.
+    let mut env = env_for(&moto, "enforce");
+    env.push(("AWS_ENDPOINT_URL_SSM", "http://127.0.0.1:9".into()));
+    let log = std::env::temp_dir().join(format!(
+        "deadbolt-responder-nossm-{}.log",
+        std::process::id()
+    ));
+    let lambda = LambdaHarness::start(&built_binary("responder"), &env, log);
+    let event = finding_for("cloudtrail-logging-disabled.json", &mallory.principal);
+    let (lambda, result) = tokio::task::spawn_blocking(move || {
+        let result = lambda.invoke(&event);
+        (lambda, result)
+    })
+    .await
+    .unwrap();
+    let error = result.expect_err("a retryable record is a function error, so Lambda retries");
+    assert!(error.contains("settings_unavailable"), "{error}");
+    // Enforce in the environment, but no decision is taken on settings nobody could read.
+    assert_eq!(moto.probe(&mallory).await, Ok(()));
+    let decision = lambda
+        .log_lines()
+        .into_iter()
+        .find(|l| l["fields"]["message"] == "decision")
+        .expect("one decision line");
+    let record: serde_json::Value =
+        serde_json::from_str(decision["fields"]["decision_record"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (&record["outcome"], &record["reason"], &record["retryable"]),
+        (
+            &"failed".into(),
+            &"settings_unavailable".into(),
+            &true.into()
+        ),
+        "{record}"
+    );
+    assert!(record["actions"].as_array().unwrap().is_empty());
+    assert_eq!(record["principal"], serde_json::Value::Null);
+    assert_eq!(
+        record["finding_id"], "92b108e6e29fae28af700f610bd20943",
+        "{record}"
+    );
+}
+
 #[test]
 fn invalid_configuration_stops_the_function_before_any_event() {
     let out = std::process::Command::new(built_binary("responder"))

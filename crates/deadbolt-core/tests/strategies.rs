@@ -543,6 +543,9 @@ async fn identity_center_lookups_that_find_nothing_write_nothing() {
     );
     assert_eq!(idc.inline_policy("AdministratorAccess"), None);
     assert!(idc.provisioned().is_empty());
+    // Permanent: delivering the event again would find nobody again, so it is not retried
+    // into the dead-letter queue.
+    assert!(!record.retryable);
 
     // Without an Identity Center client, permission-set-deny fails loudly, writing nothing.
     let bare = Configured::new(
@@ -554,6 +557,7 @@ async fn identity_center_lookups_that_find_nothing_write_nothing() {
         .handle(&fixture("cloudtrail-logging-disabled-sso.json"))
         .await;
     assert_eq!(record.outcome, Outcome::Failed);
+    assert!(!record.retryable, "a missing client is permanent");
     assert!(
         record.message.contains("no Identity Center client"),
         "{}",
