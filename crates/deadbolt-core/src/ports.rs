@@ -303,6 +303,27 @@ impl<T: IdentityCenter> IdentityCenter for &T {
     }
 }
 
+/// GuardDuty's own copy of a finding: what deadbolt decides on, never the event alone (an event
+/// can be forged by anyone who can invoke the function or put events on the bus).
+pub trait GuardDutyFindings: Send + Sync {
+    /// GuardDuty's copy of the finding `finding_id`, from deadbolt's own detector (in a
+    /// GuardDuty administrator account that detector also returns member accounts' findings);
+    /// `None` when GuardDuty does not know it.
+    fn get_finding(
+        &self,
+        finding_id: &str,
+    ) -> impl Future<Output = Result<Option<crate::finding::Finding>, AwsError>> + Send;
+}
+
+impl<T: GuardDutyFindings> GuardDutyFindings for &T {
+    async fn get_finding(
+        &self,
+        finding_id: &str,
+    ) -> Result<Option<crate::finding::Finding>, AwsError> {
+        (**self).get_finding(finding_id).await
+    }
+}
+
 /// The circuit breaker's count shared by every function instance in the account and region
 /// (the in-memory breaker only sees its own instance).
 pub trait SharedBreaker: Send + Sync {
