@@ -24,6 +24,7 @@ fn responder_with<B>(
             identity: StsIdentity::new(moto.sts(&moto.admin, Some(counter))),
             identity_center: None,
             shared_breaker: breaker,
+            guardduty: None,
         },
     )
 }

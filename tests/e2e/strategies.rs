@@ -38,6 +38,7 @@ fn responder_with<C>(
             identity: StsIdentity::new(moto.sts(&moto.admin, Some(counter))),
             identity_center,
             shared_breaker: None,
+            guardduty: None,
         },
     )
 }

@@ -258,6 +258,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 identity: StsIdentity::from_conf(&sdk),
                 identity_center: Some(AwsIdentityCenter::from_conf(&sdk)),
                 shared_breaker: None::<NoSharedBreaker>,
+                guardduty: None::<deadbolt_core::ports::NoGuardDuty>,
             });
             let record = responder.handle(&raw, &settings).await;
             if record.outcome == Outcome::Rejected {

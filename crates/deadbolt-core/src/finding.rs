@@ -57,7 +57,7 @@ pub struct Resource {
     pub access_key_details: Option<AccessKeyDetails>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessKeyDetails {
     #[serde(default)]

@@ -14,6 +14,7 @@ pub mod glob;
 pub mod memory;
 pub mod policy;
 pub mod ports;
+pub mod prefetch;
 pub mod principal;
 pub mod record;
 pub mod responder;

@@ -350,11 +350,73 @@ impl IdentityProvider for FixedIdentity {
     }
 }
 
+/// GuardDuty's findings in memory: what `GetFindings` would return, by id.
+#[derive(Debug, Default)]
+pub struct MemoryGuardDuty {
+    findings: Mutex<HashMap<String, crate::finding::Finding>>,
+    calls: Mutex<usize>,
+    fail: Mutex<Option<AwsError>>,
+}
+
+impl MemoryGuardDuty {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// GuardDuty knows (or now knows differently) this finding.
+    pub fn insert(&self, finding: crate::finding::Finding) {
+        if let Ok(mut m) = self.findings.lock() {
+            m.insert(finding.id.clone(), finding);
+        }
+    }
+
+    pub fn remove(&self, finding_id: &str) {
+        if let Ok(mut m) = self.findings.lock() {
+            m.remove(finding_id);
+        }
+    }
+
+    /// Every call fails with `error` from now on (`None`: answer again).
+    pub fn fail_with(&self, error: Option<AwsError>) {
+        if let Ok(mut f) = self.fail.lock() {
+            *f = error;
+        }
+    }
+
+    /// `GetFindings` calls so far.
+    pub fn calls(&self) -> usize {
+        self.calls.lock().map(|c| *c).unwrap_or(0)
+    }
+}
+
+impl crate::ports::GuardDutyFindings for MemoryGuardDuty {
+    async fn get_finding(
+        &self,
+        finding_id: &str,
+    ) -> Result<Option<crate::finding::Finding>, AwsError> {
+        if let Ok(mut c) = self.calls.lock() {
+            *c += 1;
+        }
+        if let Some(e) = self.fail.lock().ok().and_then(|f| f.clone()) {
+            return Err(e);
+        }
+        Ok(self
+            .findings
+            .lock()
+            .ok()
+            .and_then(|m| m.get(finding_id).cloned()))
+    }
+}
+
 /// A responder together with the settings it runs under, for tests: `handle(raw)` is what the
-/// Lambda does with an event while `settings` are in force.
+/// Lambda does with an event while `settings` are in force, with GuardDuty confirming exactly
+/// the event's finding (a test of verification itself uses `guardduty` directly).
 pub struct Configured<P, I, C = crate::ports::NoIdentityCenter, B = crate::ports::NoSharedBreaker> {
-    pub responder: crate::responder::Responder<P, I, C, B>,
+    pub responder: crate::responder::Responder<P, I, C, B, std::sync::Arc<MemoryGuardDuty>>,
     pub settings: crate::settings::Settings,
+    /// What GuardDuty knows; `handle` adds each event's finding first unless `echo` is off.
+    pub guardduty: std::sync::Arc<MemoryGuardDuty>,
+    pub echo: bool,
 }
 
 impl<P, I> Configured<P, I> {
@@ -369,9 +431,18 @@ impl<P, I, C, B> Configured<P, I, C, B> {
         settings: crate::settings::Settings,
         ports: crate::responder::Ports<P, I, C, B>,
     ) -> Self {
+        let guardduty = std::sync::Arc::new(MemoryGuardDuty::new());
         Configured {
-            responder: crate::responder::Responder::new(ports),
+            responder: crate::responder::Responder::new(crate::responder::Ports {
+                iam: ports.iam,
+                identity: ports.identity,
+                identity_center: ports.identity_center,
+                shared_breaker: ports.shared_breaker,
+                guardduty: Some(guardduty.clone()),
+            }),
             settings,
+            guardduty,
+            echo: true,
         }
     }
 }
@@ -384,6 +455,17 @@ where
     B: crate::ports::SharedBreaker,
 {
     pub async fn handle(&self, raw: &str) -> crate::record::DecisionRecord {
+        if self.echo {
+            if let Ok(event) = crate::finding::parse_event(raw) {
+                // GuardDuty's copy of a finding that is current: updated now, so the fixtures'
+                // fixed dates never make it stale (staleness has tests of its own).
+                let mut copy = event.detail;
+                copy.updated_at = Some(crate::strategy::format_rfc3339_utc(
+                    crate::clock::now_ms() / 1000,
+                ));
+                self.guardduty.insert(copy);
+            }
+        }
         self.responder.handle(raw, &self.settings).await
     }
 }

@@ -324,6 +324,29 @@ impl<T: GuardDutyFindings> GuardDutyFindings for &T {
     }
 }
 
+impl<T: GuardDutyFindings> GuardDutyFindings for std::sync::Arc<T> {
+    async fn get_finding(
+        &self,
+        finding_id: &str,
+    ) -> Result<Option<crate::finding::Finding>, AwsError> {
+        (**self).get_finding(finding_id).await
+    }
+}
+
+/// No GuardDuty client: the type of an absent `Ports::guardduty`. Never called.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoGuardDuty;
+
+impl GuardDutyFindings for NoGuardDuty {
+    async fn get_finding(&self, _: &str) -> Result<Option<crate::finding::Finding>, AwsError> {
+        Err(AwsError::new(
+            AwsErrorKind::Other,
+            "GuardDutyNotConfigured",
+            "this deadbolt has no GuardDuty client",
+        ))
+    }
+}
+
 /// The circuit breaker's count shared by every function instance in the account and region
 /// (the in-memory breaker only sees its own instance).
 pub trait SharedBreaker: Send + Sync {

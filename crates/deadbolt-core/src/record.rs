@@ -100,6 +100,12 @@ code_enum! {
         BelowMinSeverity => "below_min_severity",
         ProtectedPrincipal => "protected_principal",
         DeadboltItself => "deadbolt_itself",
+        /// GuardDuty's copy of the finding was last updated longer ago than `max_finding_age`:
+        /// a replayed or delayed event must not re-contain a principal released since.
+        StaleFinding => "stale_finding",
+        /// would_contain: enforce was configured, but the finding was not verified with
+        /// GuardDuty (`deadbolt replay --no-verify`, or no GuardDuty client): never enforced.
+        NotVerified => "not_verified",
         // not_containable
         ForeignAccount => "foreign_account",
         RootPrincipal => "root_principal",
@@ -132,7 +138,12 @@ code_enum! {
         /// failed: the settings document could not be read at all, so no decision was taken;
         /// retryable.
         SettingsUnavailable => "settings_unavailable",
+        /// failed: GuardDuty could not be asked for its copy of the finding (throttled,
+        /// unreachable, denied); nothing was written. Retryable when transient.
+        GuarddutyUnavailable => "guardduty_unavailable",
         // rejected
+        /// GuardDuty does not know this finding id: the event is forged or from elsewhere.
+        FindingNotInGuardduty => "finding_not_in_guardduty",
         EmptyEvent => "empty_event",
         EventTooLarge => "event_too_large",
         EventTooDeep => "event_too_deep",
@@ -211,6 +222,22 @@ pub struct DecisionRecord {
     /// error, unreadable settings). The Lambda returns these as errors, so Lambda's
     /// asynchronous-invocation retries (then the failure destination) apply.
     pub retryable: bool,
+    /// The decision was taken on GuardDuty's own copy of the finding (`GetFindings`), not on
+    /// the event alone.
+    pub verified_with_guardduty: bool,
+    /// Where the event said something else than GuardDuty's copy (type, account, region,
+    /// principal): deadbolt acted on GuardDuty's copy only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub event_mismatch: Vec<FieldMismatch>,
+}
+
+/// One field on which the event and GuardDuty's copy of the finding disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldMismatch {
+    /// The finding's JSON path, e.g. `resource.accessKeyDetails.userName`.
+    pub field: String,
+    pub event: Option<String>,
+    pub guardduty: Option<String>,
 }
 
 impl DecisionRecord {
@@ -232,6 +259,8 @@ impl DecisionRecord {
             manual_steps: Vec::new(),
             actions: Vec::new(),
             retryable: false,
+            verified_with_guardduty: false,
+            event_mismatch: Vec::new(),
         }
     }
 }

@@ -13,71 +13,82 @@ use crate::decision::{
 use crate::finding::{parse_event, Finding, GuardDutyEvent};
 use crate::followup::{CreatedEntity, FollowUpPort, FollowUpRecord};
 use crate::ports::{
-    AccessKeys, AwsError, IdentityCenter, IdentityProvider, InlinePolicies, NoIdentityCenter,
-    NoSharedBreaker, SharedBreaker,
+    AccessKeys, AwsError, GuardDutyFindings, IdentityCenter, IdentityProvider, InlinePolicies,
+    NoGuardDuty, NoIdentityCenter, NoSharedBreaker, SharedBreaker,
 };
+use crate::prefetch::Prefetch;
+use crate::record::FieldMismatch;
 use crate::record::{DecisionRecord, Outcome, Reason};
 use crate::runtime::SettingsUnavailable;
 use crate::settings::Settings;
 
 /// The AWS capabilities the responder acts through. Identity Center and the shared breaker
 /// count are optional: without Identity Center, `permission-set-deny` fails with a clear
-/// record; without a shared count, each instance counts only its own enforcements.
-pub struct Ports<P, I, C = NoIdentityCenter, B = NoSharedBreaker> {
+/// record; without a shared count, each instance counts only its own enforcements. Without
+/// GuardDuty nothing is verified, and so nothing is ever enforced (`not_verified`).
+pub struct Ports<P, I, C = NoIdentityCenter, B = NoSharedBreaker, G = NoGuardDuty> {
     /// IAM inline policies and access keys.
     pub iam: P,
     /// deadbolt's own identity (`sts:GetCallerIdentity`).
     pub identity: I,
     pub identity_center: Option<C>,
     pub shared_breaker: Option<B>,
+    /// GuardDuty's own copy of each finding: what every decision is taken on.
+    pub guardduty: Option<G>,
 }
 
 impl<P, I> Ports<P, I> {
-    /// IAM and identity only: no Identity Center, no shared breaker count.
+    /// IAM and identity only: no Identity Center, no shared breaker count, no GuardDuty (so
+    /// dry-run only: an unverified finding is never enforced).
     pub fn iam(iam: P, identity: I) -> Self {
         Ports {
             iam,
             identity,
             identity_center: None,
             shared_breaker: None,
+            guardduty: None,
         }
     }
 }
 
-pub struct Responder<P, I, C = NoIdentityCenter, B = NoSharedBreaker> {
+pub struct Responder<P, I, C = NoIdentityCenter, B = NoSharedBreaker, G = NoGuardDuty> {
     policies: P,
     identity: I,
     /// Identity Center, for `strategy.identity_center: permission-set-deny` only.
     identity_center: Option<C>,
     /// The breaker's count across every instance (DynamoDB in the Lambdas), if wired.
     shared_breaker: Option<B>,
+    /// GuardDuty, which every finding is verified with before anything is decided.
+    guardduty: Option<G>,
     /// Caller identity, fetched once per process: one STS call per cold start, not per finding.
     account: AccountCache,
     /// Enforcements counted by the circuit breaker in this process.
     breaker: ProcessBreaker,
 }
 
-impl<P, I, C, B> Responder<P, I, C, B> {
+impl<P, I, C, B, G> Responder<P, I, C, B, G> {
     /// The engine over its ports. The configuration is not held: every call takes the
     /// settings in force for that event.
-    pub fn new(ports: Ports<P, I, C, B>) -> Self {
+    pub fn new(ports: Ports<P, I, C, B, G>) -> Self {
         Responder {
             policies: ports.iam,
             identity: ports.identity,
             identity_center: ports.identity_center,
             shared_breaker: ports.shared_breaker,
+            guardduty: ports.guardduty,
             account: AccountCache::default(),
             breaker: ProcessBreaker::default(),
         }
     }
 }
 
-impl<P, I, C, B> Responder<P, I, C, B>
+impl<P, I, C, B, G> Responder<P, I, C, B, G>
 where
     P: InlinePolicies + AccessKeys,
     I: IdentityProvider,
     C: IdentityCenter,
     B: SharedBreaker,
+    G: GuardDutyFindings,
 {
     /// The account deadbolt acts in, from the cache or `sts:GetCallerIdentity`.
     pub async fn account(&self) -> Result<AccountContext, AwsError> {
@@ -120,14 +131,15 @@ where
         r
     }
 
-    /// Handle one parsed event.
+    /// Handle one parsed event: verify it with GuardDuty, then decide and act on GuardDuty's
+    /// copy. The policy read the event asks for runs while GuardDuty answers (enforce only), so
+    /// containment still costs one round trip before the write.
     pub async fn handle_event(
         &self,
         event: &GuardDutyEvent,
         settings: &Settings,
     ) -> DecisionRecord {
         let f = &event.detail;
-        // The mode this finding is decided in, overrides included, not the global one.
         let mode = settings.effective_mode(&f.finding_type, &f.account_id);
         let account = match self.account().await {
             Ok(a) => a,
@@ -146,8 +158,89 @@ where
                 return r;
             }
         };
-        let (principal, decision) = decide(event, settings, &account);
+        let prefetch = Prefetch::new(&self.policies);
+        let Some(guardduty) = &self.guardduty else {
+            return self
+                .decide_and_act(event, settings, &account, None, &prefetch)
+                .await;
+        };
+        // What the event asks for: its policy is read while GuardDuty answers, and used only
+        // if GuardDuty's copy asks for the same.
+        let (_, asked) = decide(event, settings, &account);
+        let warm = async {
+            if let Decision::Contain(plan) = &asked {
+                prefetch.warm(plan).await;
+            }
+        };
+        let (copy, ()) = futures_util::future::join(guardduty.get_finding(&f.id), warm).await;
+        match copy {
+            Err(e) => {
+                let mut r = record(
+                    event,
+                    mode,
+                    None,
+                    Outcome::Failed,
+                    Reason::GuarddutyUnavailable,
+                );
+                r.message = format!(
+                    "could not verify the finding with GuardDuty ({e}); nothing was written (deadbolt never acts on an unverified finding)"
+                );
+                r.retryable = e.retryable();
+                r
+            }
+            Ok(None) => {
+                let mut r = record(
+                    event,
+                    mode,
+                    None,
+                    Outcome::Rejected,
+                    Reason::FindingNotInGuardduty,
+                );
+                r.message = format!(
+                    "GuardDuty has no finding {} in this account's detector: the event is forged or not GuardDuty's; nothing was done",
+                    f.id
+                );
+                r
+            }
+            Ok(Some(copy)) => {
+                let mismatch = differences(f, &copy);
+                let mut verified = event.clone();
+                verified.detail = copy;
+                self.decide_and_act(&verified, settings, &account, Some(mismatch), &prefetch)
+                    .await
+            }
+        }
+    }
+
+    /// Decide on `event` (GuardDuty's copy when `verified` is `Some`, with what the event said
+    /// differently) and act.
+    async fn decide_and_act(
+        &self,
+        event: &GuardDutyEvent,
+        settings: &Settings,
+        account: &AccountContext,
+        verified: Option<Vec<FieldMismatch>>,
+        policies: &Prefetch<'_, P>,
+    ) -> DecisionRecord {
+        let f = &event.detail;
+        let mode = settings.effective_mode(&f.finding_type, &f.account_id);
+        let (principal, mut decision) = decide(event, settings, account);
+        let acts = matches!(
+            decision,
+            Decision::Contain(_) | Decision::DryRun(_) | Decision::Manual { .. }
+        );
+        if let (true, Some(_)) = (acts, &verified) {
+            if let Some(message) = stale(f, settings.max_finding_age_secs, now_ms()) {
+                decision = Decision::Pass {
+                    outcome: Outcome::Skipped,
+                    reason: Reason::StaleFinding,
+                    message,
+                };
+            }
+        }
         let mut r = record(event, mode, principal, Outcome::Skipped, Reason::ModeOff);
+        r.verified_with_guardduty = verified.is_some();
+        r.event_mismatch = verified.clone().unwrap_or_default();
         match decision {
             Decision::Pass {
                 outcome,
@@ -172,20 +265,44 @@ where
                     applied.message
                 );
             }
+            // Never a write on a finding GuardDuty did not confirm.
+            Decision::Contain(plan) if verified.is_none() => {
+                r.strategy = Some(plan.strategy.as_str().to_string());
+                let applied = dry_run(&plan);
+                (r.outcome, r.actions) = (applied.outcome, applied.actions);
+                r.reason = Reason::NotVerified;
+                r.message = format!(
+                    "not verified with GuardDuty, so not enforced; {}",
+                    applied.message
+                );
+            }
             Decision::Contain(plan) => {
                 r.strategy = Some(plan.strategy.as_str().to_string());
-                let applied = self.execute(&plan, settings).await;
+                let applied = self.execute(policies, &plan, settings).await;
                 (r.outcome, r.reason, r.message) =
                     (applied.outcome, applied.reason, applied.message);
                 (r.actions, r.retryable) = (applied.actions, applied.retryable);
             }
+        }
+        if !r.event_mismatch.is_empty() {
+            let fields: Vec<&str> = r.event_mismatch.iter().map(|m| m.field.as_str()).collect();
+            r.message = format!(
+                "{} (the event differed from GuardDuty's copy in {}; decided on GuardDuty's copy)",
+                r.message,
+                fields.join(", ")
+            );
         }
         r
     }
 
     /// The one executor: the plan's writes, each admitted by the circuit breaker right before
     /// it happens (a plan that needs no write consumes nothing).
-    async fn execute(&self, plan: &ContainmentPlan, settings: &Settings) -> Applied {
+    async fn execute<Q: InlinePolicies + AccessKeys>(
+        &self,
+        policies: &Q,
+        plan: &ContainmentPlan,
+        settings: &Settings,
+    ) -> Applied {
         let now = now_ms();
         let mut admission = Admission::new(
             &self.breaker,
@@ -194,21 +311,21 @@ where
             now,
         );
         match &self.identity_center {
-            Some(idc) => containment::apply(&self.policies, idc, plan, now, &mut admission).await,
+            Some(idc) => containment::apply(policies, idc, plan, now, &mut admission).await,
             None => {
-                containment::apply(&self.policies, &NoIdentityCenter, plan, now, &mut admission)
-                    .await
+                containment::apply(policies, &NoIdentityCenter, plan, now, &mut admission).await
             }
         }
     }
 }
 
-impl<P, I, C, B> FollowUpPort for Responder<P, I, C, B>
+impl<P, I, C, B, G> FollowUpPort for Responder<P, I, C, B, G>
 where
     P: InlinePolicies + AccessKeys,
     I: IdentityProvider,
     C: IdentityCenter,
     B: SharedBreaker,
+    G: GuardDutyFindings,
 {
     async fn follow_up(
         &self,
@@ -256,6 +373,35 @@ where
                 )
             }
         };
+        // The finding the follow-ups hang on is verified like the responder's: GuardDuty's copy,
+        // or nothing is decided. Without a GuardDuty client nothing is enforced.
+        let copy = match &self.guardduty {
+            None => None,
+            Some(gd) => match gd.get_finding(&finding.id).await {
+                Ok(Some(copy)) => Some(copy),
+                Ok(None) => {
+                    return failed(
+                        settings.follow_up,
+                        Reason::FindingNotInGuardduty,
+                        format!("GuardDuty has no finding {}; no follow-up containment", finding.id),
+                        false,
+                    )
+                }
+                Err(e) => {
+                    return failed(
+                        settings.follow_up,
+                        Reason::GuarddutyUnavailable,
+                        format!("could not verify the finding with GuardDuty ({e}); no follow-up containment"),
+                        e.retryable(),
+                    )
+                }
+            },
+        };
+        let verified = copy.is_some();
+        let finding = copy.as_ref().unwrap_or(finding);
+        if verified && finding.service.archived {
+            return Vec::new();
+        }
         let mut records = Vec::new();
         for item in plan_follow_ups(created, finding, settings, &account) {
             let (applied, strategy) = match item.decision {
@@ -287,8 +433,13 @@ where
                     None,
                 ),
                 Decision::DryRun(plan) => (dry_run(&plan), Some(plan.strategy.as_str())),
+                Decision::Contain(plan) if !verified => {
+                    let mut applied = dry_run(&plan);
+                    applied.reason = Reason::NotVerified;
+                    (applied, Some(plan.strategy.as_str()))
+                }
                 Decision::Contain(plan) => (
-                    self.execute(&plan, settings).await,
+                    self.execute(&self.policies, &plan, settings).await,
                     Some(plan.strategy.as_str()),
                 ),
             };
@@ -340,4 +491,81 @@ fn record(
         reason,
         ..DecisionRecord::empty(mode)
     }
+}
+
+/// What the event says differently from GuardDuty's copy, on the fields a decision rests on.
+fn differences(event: &Finding, copy: &Finding) -> Vec<FieldMismatch> {
+    let key = |f: &Finding| f.resource.access_key_details.clone().unwrap_or_default();
+    let (e, c) = (key(event), key(copy));
+    let fields: [(&str, Option<&str>, Option<&str>); 8] = [
+        ("type", Some(&event.finding_type), Some(&copy.finding_type)),
+        ("accountId", Some(&event.account_id), Some(&copy.account_id)),
+        ("region", Some(&event.region), Some(&copy.region)),
+        (
+            "resource.resourceType",
+            Some(&event.resource.resource_type),
+            Some(&copy.resource.resource_type),
+        ),
+        (
+            "resource.accessKeyDetails.userName",
+            e.user_name.as_deref(),
+            c.user_name.as_deref(),
+        ),
+        (
+            "resource.accessKeyDetails.userType",
+            e.user_type.as_deref(),
+            c.user_type.as_deref(),
+        ),
+        (
+            "resource.accessKeyDetails.accessKeyId",
+            e.access_key_id.as_deref(),
+            c.access_key_id.as_deref(),
+        ),
+        (
+            "resource.accessKeyDetails.principalId",
+            e.principal_id.as_deref(),
+            c.principal_id.as_deref(),
+        ),
+    ];
+    let mut out: Vec<FieldMismatch> = fields
+        .into_iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(field, a, b)| FieldMismatch {
+            field: field.to_string(),
+            event: a.map(str::to_string),
+            guardduty: b.map(str::to_string),
+        })
+        .collect();
+    if event.service.archived != copy.service.archived {
+        out.push(FieldMismatch {
+            field: "service.archived".into(),
+            event: Some(event.service.archived.to_string()),
+            guardduty: Some(copy.service.archived.to_string()),
+        });
+    }
+    out
+}
+
+/// `Some(why)` when GuardDuty last updated the finding longer ago than `max_age_secs`.
+fn stale(copy: &Finding, max_age_secs: u64, now_ms: i64) -> Option<String> {
+    let updated = copy
+        .updated_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    let Some(updated) = updated else {
+        return Some(format!(
+            "GuardDuty's copy has no readable updatedAt ({:?}), so its age cannot be checked against max_finding_age; not acted on",
+            copy.updated_at.as_deref().unwrap_or("")
+        ));
+    };
+    let age_secs = (now_ms - updated.timestamp_millis()) / 1000;
+    let max = i64::try_from(max_age_secs).unwrap_or(i64::MAX);
+    (age_secs > max).then(|| {
+        format!(
+            "GuardDuty last updated this finding at {} ({} h ago), longer ago than max_finding_age ({} h): a replayed or delayed event is not acted on",
+            copy.updated_at.as_deref().unwrap_or(""),
+            age_secs / 3600,
+            max_age_secs / 3600
+        )
+    })
 }

@@ -35,13 +35,18 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 pub const MAX_ENFORCED_PER_HOUR_LIMIT: u32 = 10_000;
 
 /// Top-level keys of the document.
-pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker";
+pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age";
+/// `max_finding_age` when absent: 24 hours.
+pub const DEFAULT_MAX_FINDING_AGE_SECS: u64 = 24 * 3600;
+const MAX_FINDING_AGE_ACCEPTED: &str =
+    "a duration from 1m to 30d with a unit: s, m, h or d, such as \"24h\" or \"90m\"";
+
 /// Keys of the `strategy` object.
 pub const STRATEGY_KEYS: &str = "role, user_deactivate_access_key, identity_center";
 /// Keys of the `circuit_breaker` object.
 pub const CIRCUIT_BREAKER_KEYS: &str = "max_enforced_per_hour";
 /// Keys [`Settings::set`] accepts.
-pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.role, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>";
+pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.role, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, max_finding_age, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>";
 
 const VERSION_ACCEPTED: &str = "1";
 const SEVERITY_ACCEPTED: &str =
@@ -141,6 +146,10 @@ pub struct Settings {
     /// What the enricher does with entities the attacker created (users, roles, access keys
     /// found by the investigation): `off` by default.
     pub follow_up: Mode,
+    /// A finding whose GuardDuty copy was last updated longer ago than this is not acted on
+    /// (`stale_finding`): a replay from an archive must not re-contain a principal released
+    /// days ago. Seconds; 24 hours by default.
+    pub max_finding_age_secs: u64,
 }
 
 impl Default for Settings {
@@ -160,6 +169,7 @@ impl Default for Settings {
             strategy: StrategySettings::default(),
             circuit_breaker: None,
             follow_up: Mode::Off,
+            max_finding_age_secs: DEFAULT_MAX_FINDING_AGE_SECS,
         }
     }
 }
@@ -222,6 +232,7 @@ impl Settings {
             strategy: &self.strategy,
             follow_up: self.follow_up,
             circuit_breaker: self.circuit_breaker.as_ref(),
+            max_finding_age: format_duration(self.max_finding_age_secs),
         };
         // Plain data with string keys and finite numbers (validated) cannot fail to serialise.
         serde_json::to_string_pretty(&out).unwrap_or_default()
@@ -300,6 +311,10 @@ impl Settings {
             "follow_up" => {
                 self.follow_up =
                     parse_word(value).ok_or_else(|| invalid(not_accepted(), Mode::ACCEPTED))?;
+            }
+            "max_finding_age" => {
+                self.max_finding_age_secs =
+                    check_duration(value).map_err(|p| invalid(p, MAX_FINDING_AGE_ACCEPTED))?;
             }
             "strategy.role" => {
                 self.strategy.role = parse_word(value)
@@ -446,7 +461,7 @@ fn truncate(s: &str) -> String {
 // carries the position of what is wrong. Nothing here reads serde's messages.
 
 /// Accepted values when the document is not a JSON object.
-const DOCUMENT_ACCEPTED: &str = "a JSON object with the keys version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker";
+const DOCUMENT_ACCEPTED: &str = "a JSON object with the keys version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age";
 const STRATEGY_ACCEPTED: &str =
     "an object with the keys role, user_deactivate_access_key, identity_center";
 const CIRCUIT_BREAKER_ACCEPTED: &str = "an object with the key max_enforced_per_hour";
@@ -795,6 +810,20 @@ impl<'de> Reader<'de> for DocumentReader<'_> {
                 "circuit_breaker" => {
                     s.circuit_breaker = map.next_value_seed(Walk(CircuitBreakerReader(ctx)))?;
                 }
+                "max_finding_age" => {
+                    if let Some(secs) = optional_value(&mut map, ctx, |v| match v {
+                        Value::String(text) => check_duration(&text).map_err(|p| {
+                            Problem::invalid("max_finding_age", p, MAX_FINDING_AGE_ACCEPTED)
+                        }),
+                        other => Err(Problem::wrong_type(
+                            "max_finding_age",
+                            &other,
+                            MAX_FINDING_AGE_ACCEPTED,
+                        )),
+                    })? {
+                        s.max_finding_age_secs = secs;
+                    }
+                }
                 _ => return Err(keys.unknown(&key, KEYS)),
             }
         }
@@ -1009,6 +1038,39 @@ impl<'de> Reader<'de> for ListReader<'_> {
     }
 }
 
+/// `24h`, `90m`, `3600s`, `7d`: a whole number and one unit, from one minute to 30 days.
+fn check_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let unit = match text.chars().last() {
+        Some('s') => 1,
+        Some('m') => 60,
+        Some('h') => 3600,
+        Some('d') => 86_400,
+        _ => return Err(format!("{:?} has no unit", truncate(text))),
+    };
+    let digits = &text[..text.len() - 1];
+    let secs = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| format!("{:?} is not a whole number of units", truncate(text)))?;
+    if (60..=30 * 86_400).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!("{:?} is out of range", truncate(text)))
+    }
+}
+
+/// The document's spelling of a duration: the largest unit that divides it.
+fn format_duration(secs: u64) -> String {
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 /// One of an enum's documented spellings.
 fn word<T: DeserializeOwned>(
     key: &str,
@@ -1080,6 +1142,7 @@ struct DocumentOut<'a> {
     follow_up: Mode,
     #[serde(skip_serializing_if = "Option::is_none")]
     circuit_breaker: Option<&'a CircuitBreakerSettings>,
+    max_finding_age: String,
 }
 
 #[cfg(test)]
@@ -1599,5 +1662,29 @@ mod tests {
         let with_breaker =
             Settings::parse(r#"{"circuit_breaker":{"max_enforced_per_hour":3}}"#).unwrap();
         assert_eq!(with_breaker.max_enforced_per_hour(), Some(3));
+    }
+
+    #[test]
+    fn max_finding_age_takes_a_duration_with_a_unit() {
+        let s = Settings::parse(r#"{"max_finding_age": "90m"}"#).unwrap();
+        assert_eq!(s.max_finding_age_secs, 5400);
+        assert_eq!(Settings::default().max_finding_age_secs, 86_400);
+        assert!(s.to_json_pretty().contains("\"max_finding_age\": \"90m\""));
+        assert_eq!(Settings::parse(&s.to_json_pretty()).unwrap(), s);
+        for (text, problem) in [
+            (r#"{"max_finding_age": "24"}"#, "has no unit"),
+            (r#"{"max_finding_age": "0h"}"#, "is out of range"),
+            (r#"{"max_finding_age": "31d"}"#, "is out of range"),
+            (r#"{"max_finding_age": "1.5h"}"#, "not a whole number"),
+            (r#"{"max_finding_age": 3600}"#, "has the wrong type"),
+        ] {
+            let e = err(text).to_string();
+            assert!(e.contains(problem), "{text}: {e}");
+            assert!(e.contains("such as \"24h\""), "{text}: {e}");
+        }
+        let mut s = Settings::default();
+        s.set("max_finding_age", "2d").unwrap();
+        assert_eq!(s.max_finding_age_secs, 2 * 86_400);
+        assert!(s.set("max_finding_age", "soon").is_err());
     }
 }

@@ -478,6 +478,7 @@ async fn identity_center_user_is_denied_in_the_permission_set_keeping_its_statem
             identity: FixedIdentity::new(ACCOUNT, OWN_ARN),
             identity_center: Some(&idc),
             shared_breaker: None::<NoSharedBreaker>,
+            guardduty: None,
         },
     );
     let raw = fixture("cloudtrail-logging-disabled-sso.json");
@@ -525,6 +526,7 @@ async fn identity_center_lookups_that_find_nothing_write_nothing() {
             identity: FixedIdentity::new(ACCOUNT, OWN_ARN),
             identity_center: Some(&idc),
             shared_breaker: None::<NoSharedBreaker>,
+            guardduty: None,
         },
     );
     let record = r

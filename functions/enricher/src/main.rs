@@ -68,6 +68,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 identity_center: None,
                 // One limit for the responder's containments and these follow-ups.
                 shared_breaker: DynamoBreaker::from_env(&sdk),
+                guardduty: None,
             }),
             InvestigationOptions::default(),
             Limits::default(),

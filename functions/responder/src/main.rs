@@ -41,6 +41,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             // The circuit breaker's count shared by every instance, when the template made
             // the table; otherwise each instance counts its own.
             shared_breaker: DynamoBreaker::from_env(&sdk),
+            guardduty: None,
         }),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
