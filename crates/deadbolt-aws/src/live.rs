@@ -77,3 +77,34 @@ pub fn config_parameter_from_env() -> String {
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| crate::DEFAULT_CONFIG_PARAMETER.to_string())
 }
+
+/// Run `work` unless the invocation's deadline (`deadline_ms`, epoch milliseconds, as the
+/// Lambda runtime gives it) comes within `reserve` first: `None` then, so the function answers
+/// with a retryable record instead of being killed mid-flight. Dropping `work` cancels the
+/// AWS call in flight; the intent line says what was planned.
+pub async fn before_deadline<F: std::future::Future>(
+    deadline_ms: u64,
+    reserve: std::time::Duration,
+    work: F,
+) -> Option<F::Output> {
+    let now_ms = u64::try_from(now_ms()).unwrap_or(0);
+    let left = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+        .saturating_sub(reserve);
+    tokio::time::timeout(left, work).await.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn work_that_would_outlive_the_invocation_is_stopped_before_the_deadline() {
+        let now = u64::try_from(now_ms()).unwrap_or(0);
+        let reserve = std::time::Duration::from_millis(50);
+        // A deadline already inside the reserve: the work is never awaited to its end.
+        let stuck = before_deadline(now + 10, reserve, std::future::pending::<()>()).await;
+        assert_eq!(stuck, None);
+        let quick = before_deadline(now + 60_000, reserve, async { 7 }).await;
+        assert_eq!(quick, Some(7));
+    }
+}

@@ -141,6 +141,10 @@ code_enum! {
         /// failed: GuardDuty could not be asked for its copy of the finding (throttled,
         /// unreachable, denied); nothing was written. Retryable when transient.
         GuarddutyUnavailable => "guardduty_unavailable",
+        /// failed: the function stopped before its Lambda timeout instead of being killed
+        /// mid-flight; what was planned is in the `intent` line. Retryable: a redelivery
+        /// completes it idempotently.
+        DeadlineExceeded => "deadline_exceeded",
         // rejected
         /// GuardDuty does not know this finding id: the event is forged or from elsewhere.
         FindingNotInGuardduty => "finding_not_in_guardduty",

@@ -3,7 +3,7 @@
 //! follow-ups (what the attacker created) all run [`Responder`], so they share one account
 //! cache, one circuit breaker, one executor ([`containment::apply`]) and one record vocabulary.
 
-use crate::breaker::{Admission, ProcessBreaker};
+use crate::breaker::{Admission, ProcessBreaker, WriteGate};
 use crate::clock::now_ms;
 use crate::config::Mode;
 use crate::containment::{self, describe, Applied};
@@ -127,6 +127,31 @@ where
             },
         };
         r.message = format!("{error}; nothing was written. Delivering the event again retries");
+        r.retryable = true;
+        r
+    }
+
+    /// The record of an event whose handling was stopped before the Lambda timeout (the caller
+    /// enforces the deadline): retryable, since containment is idempotent and a redelivery
+    /// completes what was in flight.
+    pub fn deadline_exceeded(&self, raw: &str, reserve_ms: u64) -> DecisionRecord {
+        let mut r = match parse_event(raw) {
+            Ok(event) => record(
+                &event,
+                Mode::Off,
+                None,
+                Outcome::Failed,
+                Reason::DeadlineExceeded,
+            ),
+            Err(_) => DecisionRecord {
+                outcome: Outcome::Failed,
+                reason: Reason::DeadlineExceeded,
+                ..DecisionRecord::empty(Mode::Off)
+            },
+        };
+        r.message = format!(
+            "stopped {reserve_ms} ms before the Lambda timeout instead of being killed mid-flight; a write may have been in flight (see the intent line). Delivering the event again completes it"
+        );
         r.retryable = true;
         r
     }
@@ -304,12 +329,16 @@ where
         settings: &Settings,
     ) -> Applied {
         let now = now_ms();
-        let mut admission = Admission::new(
-            &self.breaker,
-            &self.shared_breaker,
-            settings.max_enforced_per_hour(),
-            now,
-        );
+        let mut admission = Intent {
+            gate: Admission::new(
+                &self.breaker,
+                &self.shared_breaker,
+                settings.max_enforced_per_hour(),
+                now,
+            ),
+            plan,
+            logged: false,
+        };
         match &self.identity_center {
             Some(idc) => containment::apply(policies, idc, plan, now, &mut admission).await,
             None => {
@@ -568,4 +597,34 @@ fn stale(copy: &Finding, max_age_secs: u64, now_ms: i64) -> Option<String> {
             max_age_secs / 3600
         )
     })
+}
+
+/// The executor's gate with the `intent` line: right before the first write a plan makes (after
+/// the circuit breaker admitted it), one structured line says what is about to be written, so
+/// a function killed mid-flight still leaves a trace of what it was doing.
+struct Intent<'a, G> {
+    gate: G,
+    plan: &'a ContainmentPlan,
+    logged: bool,
+}
+
+impl<G: WriteGate> WriteGate for Intent<'_, G> {
+    async fn before_write(&mut self) -> Result<(), crate::breaker::BreakerRefusal> {
+        self.gate.before_write().await?;
+        if !self.logged {
+            self.logged = true;
+            let planned: Vec<String> = containment::planned(self.plan)
+                .into_iter()
+                .map(|a| a.api)
+                .collect();
+            tracing::info!(
+                finding_id = %self.plan.finding_id,
+                target = %self.plan.target,
+                strategy = self.plan.strategy.as_str(),
+                planned = %planned.join(","),
+                "intent"
+            );
+        }
+        Ok(())
+    }
 }

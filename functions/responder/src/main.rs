@@ -1,6 +1,6 @@
 //! The responder Lambda: wiring only. Parsing, deciding and containing live in deadbolt-core.
 
-use deadbolt_aws::live::{config_parameter_from_env, ttl_seconds_from_env};
+use deadbolt_aws::live::{before_deadline, config_parameter_from_env, ttl_seconds_from_env};
 use deadbolt_aws::{
     load_config, AwsIam, AwsIdentityCenter, AwsOptions, DynamoBreaker, LiveSettings,
     SsmSettingsStore, StsIdentity,
@@ -9,6 +9,10 @@ use deadbolt_core::{DecisionRecord, Ports, Responder, Settings};
 use lambda_runtime::tracing::{self, error, info};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
+
+/// Time kept before the Lambda timeout to log the record and answer: the SDK's own timeouts
+/// (5 s an attempt, 20 s an operation) can exceed what is left of a 30 s invocation.
+const DEADLINE_RESERVE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 struct Deps {
     responder: Responder<AwsIam, StsIdentity, AwsIdentityCenter, DynamoBreaker>,
@@ -57,11 +61,18 @@ async fn handle(
     event: LambdaEvent<Box<RawValue>>,
     deps: &Deps,
 ) -> Result<DecisionRecord, Diagnostic> {
-    let record = match deps.settings.current().await {
-        Ok(settings) => deps.responder.handle(event.payload.get(), &settings).await,
-        Err(unavailable) => deps
+    let raw = event.payload.get();
+    let work = async {
+        match deps.settings.current().await {
+            Ok(settings) => deps.responder.handle(raw, &settings).await,
+            Err(unavailable) => deps.responder.settings_unavailable(raw, &unavailable),
+        }
+    };
+    let record = match before_deadline(event.context.deadline, DEADLINE_RESERVE, work).await {
+        Some(record) => record,
+        None => deps
             .responder
-            .settings_unavailable(event.payload.get(), &unavailable),
+            .deadline_exceeded(raw, DEADLINE_RESERVE.as_millis() as u64),
     };
     info!(
         request_id = %event.context.request_id,
