@@ -5,6 +5,7 @@ use deadbolt_core::config::{
     Mode, DEFAULT_FINDING_TYPES, ENV_FINDING_TYPES, ENV_MIN_SEVERITY, ENV_MODE,
     ENV_PROTECTED_PRINCIPALS,
 };
+use deadbolt_core::Settings;
 
 fn template() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
@@ -87,5 +88,421 @@ fn roles_grant_what_the_strategies_call_and_identity_center_only_on_opt_in() {
     ] {
         assert!(enricher.contains(needed), "enricher role lacks {needed}");
     }
-    assert!(!enricher.contains("Delete"), "follow-up never deletes");
+    // Follow-up never deletes: every_iam_write_of_a_function_role_is_conditioned_and_denied_on_protected_arns.
+}
+
+/// One statement of a role policy, as written in the template.
+#[derive(Debug)]
+struct Statement {
+    sid: String,
+    /// The template condition of a `!If [Cond, statement, AWS::NoValue]` around it.
+    condition: Option<String>,
+    deny: bool,
+    /// `service:Action` names in its `Action` (never condition keys).
+    actions: Vec<String>,
+    /// The statement's lines, comments left out.
+    text: String,
+}
+
+/// The statements of the inline policy `name` (an `AWS::IAM::RolePolicy` resource), parsed
+/// from the text: a `- Sid:` line starts a statement, a `- !If` or `- !Ref AWS::NoValue` line
+/// ends one.
+fn statements(template: &str, name: &str) -> Vec<Statement> {
+    let resource = top_level_blocks(template)
+        .into_iter()
+        .find(|b| b.starts_with(&format!("  {name}:\n")))
+        .unwrap_or_else(|| panic!("{name} in template.yaml"));
+    let block: Vec<&str> = resource
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    let mut out: Vec<Statement> = Vec::new();
+    let mut open = false;
+    for (i, line) in block.iter().enumerate() {
+        let t = line.trim();
+        if let Some(sid) = t.strip_prefix("- Sid: ") {
+            let condition = (i >= 2 && block[i - 2].trim() == "- !If")
+                .then(|| block[i - 1].trim().trim_start_matches("- ").to_string());
+            out.push(Statement {
+                sid: sid.to_string(),
+                condition,
+                deny: false,
+                actions: Vec::new(),
+                text: String::new(),
+            });
+            open = true;
+        } else if t == "- !If" || t == "- !Ref AWS::NoValue" {
+            open = false;
+            continue;
+        }
+        if !open {
+            continue;
+        }
+        let s = out.last_mut().expect("a statement is open");
+        s.text.push_str(t);
+        s.text.push('\n');
+        if t == "Effect: Deny" {
+            s.deny = true;
+        }
+        let action = t
+            .strip_prefix("Action: ")
+            .or_else(|| t.strip_prefix("- "))
+            .filter(|a| !a.contains(' ') && !a.ends_with(':') && a.contains(':'))
+            .filter(|a| !a.starts_with("arn") && !a.starts_with('!'));
+        if let Some(a) = action {
+            s.actions.push(a.to_string());
+        }
+    }
+    assert!(!out.is_empty(), "no statements parsed in {name}");
+    out
+}
+
+/// The template cut at every line indented by exactly two spaces: one block per parameter,
+/// condition, resource or output (and per section comment).
+fn top_level_blocks(template: &str) -> Vec<&str> {
+    let mut starts: Vec<usize> = template
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .filter(|&i| {
+            let next = &template[i..];
+            next.starts_with("  ") && !next[2..].starts_with(' ')
+        })
+        .collect();
+    starts.push(template.len());
+    starts.windows(2).map(|w| &template[w[0]..w[1]]).collect()
+}
+
+/// IAM actions that change a principal: what a containment writes or undoes.
+fn is_iam_write(action: &str) -> bool {
+    let Some(name) = action.strip_prefix("iam:") else {
+        return false;
+    };
+    [
+        "Put", "Attach", "Tag", "Delete", "Detach", "Untag", "Update", "Create",
+    ]
+    .iter()
+    .any(|verb| name.starts_with(verb))
+}
+
+fn sid<'a>(statements: &'a [Statement], sid: &str) -> &'a Statement {
+    statements
+        .iter()
+        .find(|s| s.sid == sid)
+        .unwrap_or_else(|| panic!("statement {sid}"))
+}
+
+/// Every IAM write a function role is granted is narrowed by a condition where it could reach
+/// beyond containment (AWSDenyAll only; deadbolt's tag keys only), never undoes containment,
+/// and is explicitly denied on deadbolt's own roles and on the protected principals.
+#[test]
+fn every_iam_write_of_a_function_role_is_conditioned_and_denied_on_protected_arns() {
+    let t = template();
+    let protected_writes = [
+        "iam:PutUserPolicy",
+        "iam:PutRolePolicy",
+        "iam:PutGroupPolicy",
+        "iam:DeleteUserPolicy",
+        "iam:DeleteRolePolicy",
+        "iam:DeleteGroupPolicy",
+        "iam:AttachUserPolicy",
+        "iam:AttachRolePolicy",
+        "iam:AttachGroupPolicy",
+        "iam:DetachUserPolicy",
+        "iam:DetachRolePolicy",
+        "iam:DetachGroupPolicy",
+        "iam:UpdateAccessKey",
+        "iam:TagUser",
+        "iam:TagRole",
+        "iam:UntagUser",
+        "iam:UntagRole",
+    ];
+    for policy in ["ResponderRolePolicy", "EnricherRolePolicy"] {
+        let statements = statements(&t, policy);
+        let granted: Vec<(&Statement, &String)> = statements
+            .iter()
+            .filter(|s| !s.deny)
+            .flat_map(|s| s.actions.iter().map(move |a| (s, a)))
+            .filter(|(_, a)| is_iam_write(a))
+            .collect();
+        assert!(!granted.is_empty(), "{policy}: no IAM write parsed");
+        for (s, action) in &granted {
+            let name = action.trim_start_matches("iam:");
+            assert!(
+                !["Delete", "Detach", "Untag", "Create"]
+                    .iter()
+                    .any(|v| name.starts_with(v)),
+                "{policy} {}: {action}: lifting containment is the CLI's, never a Lambda's",
+                s.sid
+            );
+            if name.starts_with("Attach") {
+                assert!(
+                    s.text.contains("ArnEquals:\niam:PolicyARN: !Sub arn:${AWS::Partition}:iam::aws:policy/AWSDenyAll\n"),
+                    "{policy} {}: {action} without the iam:PolicyARN = AWSDenyAll condition:\n{}",
+                    s.sid,
+                    s.text
+                );
+            }
+            if name.starts_with("Tag") {
+                assert!(
+                    s.text
+                        .contains("ForAllValues:StringLike:\naws:TagKeys: deadbolt*\n"),
+                    "{policy} {}: {action} without the deadbolt tag-key condition",
+                    s.sid
+                );
+            }
+        }
+
+        let protected = sid(&statements, "NeverContainProtectedPrincipals");
+        assert!(
+            protected.deny,
+            "{policy}: the protected-principal statement denies"
+        );
+        assert!(
+            protected
+                .text
+                .contains("Resource: !Ref ProtectedPrincipalArns\n"),
+            "{policy}: {}",
+            protected.text
+        );
+        assert_eq!(
+            protected.condition.as_deref(),
+            Some("HasProtectedPrincipalArns"),
+            "{policy}: the deny is left out only when the list is empty"
+        );
+        for action in protected_writes {
+            assert!(
+                protected.actions.iter().any(|a| a == action),
+                "{policy}: {action} is not denied on ProtectedPrincipalArns"
+            );
+        }
+        for (s, action) in &granted {
+            assert!(
+                protected.actions.contains(action),
+                "{policy} {}: {action} is granted but not denied on ProtectedPrincipalArns",
+                s.sid
+            );
+        }
+
+        let own = sid(&statements, "NeverContainSelfOrAwsManagedRoles");
+        assert!(
+            own.deny && own.condition.is_none(),
+            "{policy}: unconditional self-deny"
+        );
+        for needed in [
+            "role/deadbolt/*",
+            "role/aws-reserved/sso.amazonaws.com/*",
+            "role/aws-service-role/*",
+            "!GetAtt ResponderRole.Arn",
+        ] {
+            assert!(
+                own.text.contains(needed),
+                "{policy}: self-deny lacks {needed}"
+            );
+        }
+        for (s, action) in granted.iter().filter(|(_, a)| a.contains("Role")) {
+            assert!(
+                own.actions.contains(action),
+                "{policy} {}: {action} is granted but not denied on deadbolt's own roles",
+                s.sid
+            );
+        }
+    }
+
+    // The enricher writes only when the operator opts in to follow-up containment.
+    for s in statements(&t, "EnricherRolePolicy")
+        .iter()
+        .filter(|s| !s.deny && s.actions.iter().any(|a| is_iam_write(a)))
+    {
+        assert_eq!(
+            s.condition.as_deref(),
+            Some("FollowUpEnabled"),
+            "enricher {} writes to IAM without FollowUpContainment=Enabled",
+            s.sid
+        );
+    }
+    assert!(t.contains("FollowUpContainment:\n    Type: String\n    Default: Disabled"));
+}
+
+/// Identity Center writes only on opt-in, on Identity Center resources; GuardDuty reads and
+/// the settings history for both functions; the held-findings item for the responder.
+#[test]
+fn roles_grant_verification_history_and_scoped_identity_center() {
+    let t = template();
+    let responder = statements(&t, "ResponderRolePolicy");
+    for s in responder.iter().filter(|s| {
+        s.actions
+            .iter()
+            .any(|a| a.starts_with("sso:") || a.starts_with("identitystore:"))
+    }) {
+        assert_eq!(
+            s.condition.as_deref(),
+            Some("IdentityCenterEnabled"),
+            "{}",
+            s.sid
+        );
+        let wildcard = s.text.contains("Resource: \"*\"");
+        assert_eq!(
+            wildcard,
+            s.actions == ["sso:ListInstances"],
+            "{}: only ListInstances (no resource-level permissions) may use \"*\"",
+            s.sid
+        );
+    }
+    let puts = sid(&responder, "DenyIdentityCenterUserInPermissionSet");
+    assert!(
+        puts.text.contains(":sso:::permissionSet/*"),
+        "{}",
+        puts.text
+    );
+
+    for policy in ["ResponderRolePolicy", "EnricherRolePolicy"] {
+        let statements = statements(&t, policy);
+        let all: Vec<&str> = statements
+            .iter()
+            .filter(|s| !s.deny)
+            .flat_map(|s| s.actions.iter().map(String::as_str))
+            .collect();
+        for needed in [
+            "guardduty:GetFindings",
+            "guardduty:ListDetectors",
+            "ssm:GetParameter",
+            "ssm:GetParameterHistory",
+        ] {
+            assert!(all.contains(&needed), "{policy} lacks {needed}");
+        }
+        assert!(
+            !all.iter().any(|a| a.starts_with("guardduty:")
+                && !["guardduty:GetFindings", "guardduty:ListDetectors"].contains(a)),
+            "{policy}: GuardDuty is read only"
+        );
+        let get_findings = statements
+            .iter()
+            .find(|s| s.actions.iter().any(|a| a == "guardduty:GetFindings"))
+            .unwrap();
+        assert!(get_findings
+            .text
+            .contains(":guardduty:${AWS::Region}:${AWS::AccountId}:detector/*"));
+    }
+    let responder_actions: Vec<&str> = responder
+        .iter()
+        .flat_map(|s| s.actions.iter().map(String::as_str))
+        .collect();
+    for needed in [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "iam:ListAccessKeys",
+        "sns:Publish",
+    ] {
+        assert!(
+            responder_actions.contains(&needed),
+            "responder lacks {needed}"
+        );
+    }
+    assert!(t.contains("DEADBOLT_ALARM_TOPIC_ARN: !Ref AlarmTopic"));
+}
+
+/// Every alarm notifies AlarmTopic, which CloudWatch and the settings-change rule may publish
+/// to (a topic encrypted with the AWS managed aws/sns key would refuse both).
+#[test]
+fn every_alarm_notifies_the_alarm_topic() {
+    let t = template();
+    let alarms: Vec<&str> = top_level_blocks(&t)
+        .into_iter()
+        .filter(|block| block.contains("\n    Type: AWS::CloudWatch::Alarm\n"))
+        .collect();
+    assert!(alarms.len() >= 7, "{} alarms", alarms.len());
+    for alarm in alarms {
+        assert!(
+            alarm.contains("AlarmActions:\n        - !Ref AlarmTopic"),
+            "alarm without AlarmTopic: {alarm}"
+        );
+    }
+    assert!(t.contains("KmsMasterKeyId: !Ref AlarmTopicKey"));
+    for principal in ["cloudwatch.amazonaws.com", "events.amazonaws.com"] {
+        assert!(t.contains(&format!(
+            "Service: {principal}\n            Action: sns:Publish"
+        )));
+    }
+    assert!(t.contains("aws:SourceArn: !GetAtt SettingsChangeRule.Arn"));
+}
+
+/// The first settings document the stack writes means exactly what the environment
+/// variables (the fallback) mean, for defaults, empty lists and several members.
+#[test]
+fn the_first_settings_document_agrees_with_the_environment_fallback() {
+    let t = template();
+    let format = t
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- '{\"version\":1"))
+        .map(|rest| format!("{{\"version\":1{}", rest.trim_end_matches('\'')))
+        .expect("the SettingsParameter value format");
+    // The template's rule for a list parameter: members joined with '","' inside ["..."],
+    // or a literal when the parameter is empty.
+    for (param, empty) in [
+        ("FindingTypes", "\"null\""),
+        ("ProtectedPrincipals", "\"[]\""),
+    ] {
+        let rule = format!(
+            "- !Join [\"\", ['[\"', !Join ['\",\"', !Split [\",\", !Ref {param}]], '\"]']]\n            - {empty}"
+        );
+        assert!(
+            t.contains(&rule),
+            "template renders {param} differently:\n{rule}"
+        );
+    }
+    let list = |v: &str, empty: &str| {
+        if v.is_empty() {
+            empty.to_string()
+        } else {
+            format!("[\"{}\"]", v.split(',').collect::<Vec<_>>().join("\",\""))
+        }
+    };
+    let default_of = |param: &str| {
+        let block = &t[t.find(&format!("\n  {param}:\n")).unwrap()..];
+        let line = block
+            .lines()
+            .find(|l| l.trim().starts_with("Default:"))
+            .unwrap();
+        line.trim()["Default:".len()..]
+            .trim()
+            .trim_matches('"')
+            .to_string()
+    };
+    let defaults = [
+        default_of("DeadboltMode"),
+        default_of("FindingTypes"),
+        default_of("MinSeverity"),
+        default_of("ProtectedPrincipals"),
+    ];
+    let cases: Vec<[String; 4]> = vec![
+        defaults.clone(),
+        ["enforce", "", "7.5", ""].map(String::from),
+        [
+            "off",
+            "CredentialAccess:IAMUser/,Exfiltration:IAMUser/",
+            "4",
+            "break-glass-*,arn:aws:iam::*:role/admin/*",
+        ]
+        .map(String::from),
+        ["dry-run", "*", "0", "x"].map(String::from),
+    ];
+    for [mode, types, severity, protected] in cases {
+        let doc = format
+            .replace("${DeadboltMode}", &mode)
+            .replace("${MinSeverity}", &severity)
+            .replace("${FindingTypesJson}", &list(&types, "null"))
+            .replace("${ProtectedPrincipalsJson}", &list(&protected, "[]"));
+        assert!(!doc.contains("${"), "unsubstituted: {doc}");
+        let from_doc = Settings::parse(&doc).unwrap_or_else(|e| panic!("{doc}: {e}"));
+        let from_env = Settings::from_lookup(|k| match k {
+            ENV_MODE => Some(mode.clone()),
+            ENV_FINDING_TYPES => Some(types.clone()),
+            ENV_MIN_SEVERITY => Some(severity.clone()),
+            ENV_PROTECTED_PRINCIPALS => Some(protected.clone()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(from_doc, from_env, "{doc}");
+    }
+    assert_eq!(defaults[0], "dry-run");
 }
