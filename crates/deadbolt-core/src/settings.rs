@@ -133,7 +133,7 @@ pub struct Settings {
     pub protected_principals: Vec<String>,
     /// Mode per finding-type prefix (longest matching prefix wins).
     pub mode_by_finding_type: BTreeMap<String, Mode>,
-    /// Mode per 12-digit account id (wins over everything).
+    /// Mode per 12-digit account id (wins over everything but a global `mode: off`).
     pub mode_by_account: BTreeMap<String, Mode>,
     pub strategy: StrategySettings,
     /// `None`: no limit on enforced containments.
@@ -227,9 +227,13 @@ impl Settings {
         serde_json::to_string_pretty(&out).unwrap_or_default()
     }
 
-    /// The mode for one finding: account override > finding-type override (longest matching
-    /// prefix) > `mode`.
+    /// The mode for one finding: global `mode: off` > account override > finding-type override
+    /// (longest matching prefix) > `mode`. A global `off` is the kill switch: no override, not
+    /// even `enforce`, brings enforcement back while it is set.
     pub fn effective_mode(&self, finding_type: &str, account_id: &str) -> Mode {
+        if self.mode == Mode::Off {
+            return Mode::Off;
+        }
         if let Some(mode) = self.mode_by_account.get(account_id) {
             return *mode;
         }
@@ -1463,6 +1467,45 @@ mod tests {
             "a".repeat(MAX_DOCUMENT_BYTES)
         );
         assert!(matches!(err(&big), SettingsError::TooLarge { .. }));
+    }
+
+    #[test]
+    fn global_off_is_a_kill_switch_no_override_wins_over_it() {
+        let s = Settings::parse(
+            r#"{"mode": "off",
+                "mode_by_account": {"123456789012": "enforce"},
+                "mode_by_finding_type": {"UnauthorizedAccess:IAMUser/": "enforce", "PenTest:IAMUser/": "dry-run"}}"#,
+        )
+        .unwrap();
+        for (finding_type, account) in [
+            ("Stealth:IAMUser/X", "123456789012"),
+            ("UnauthorizedAccess:IAMUser/TorIPCaller", "999999999999"),
+            ("UnauthorizedAccess:IAMUser/TorIPCaller", "123456789012"),
+            ("PenTest:IAMUser/KaliLinux", "999999999999"),
+        ] {
+            assert_eq!(
+                s.effective_mode(finding_type, account),
+                Mode::Off,
+                "{finding_type} in {account}"
+            );
+        }
+        // Overrides still apply under dry-run and enforce, in either direction.
+        let mut s = s;
+        s.mode = Mode::DryRun;
+        assert_eq!(
+            s.effective_mode("Stealth:IAMUser/X", "123456789012"),
+            Mode::Enforce
+        );
+        assert_eq!(
+            s.effective_mode("PenTest:IAMUser/KaliLinux", "999999999999"),
+            Mode::DryRun
+        );
+        s.mode = Mode::Enforce;
+        s.mode_by_account.insert("123456789012".into(), Mode::Off);
+        assert_eq!(
+            s.effective_mode("UnauthorizedAccess:IAMUser/TorIPCaller", "123456789012"),
+            Mode::Off
+        );
     }
 
     #[test]
