@@ -112,7 +112,14 @@ fn follow_ups_obey_the_kill_switch_too() {
         r#"{{"mode": "off", "follow_up": "enforce", "mode_by_account": {{"{ACCOUNT}": "enforce"}}, "mode_by_finding_type": {{"UnauthorizedAccess:IAMUser/": "enforce"}}}}"#
     ));
     assert!(
-        matches!(&off, deadbolt_core::Decision::Pass { outcome: Outcome::Skipped, reason: Reason::ModeOff, .. }),
+        matches!(
+            &off,
+            deadbolt_core::Decision::Pass {
+                outcome: Outcome::Skipped,
+                reason: Reason::ModeOff,
+                ..
+            }
+        ),
         "{off:?}"
     );
 }
