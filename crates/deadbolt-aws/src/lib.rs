@@ -371,7 +371,7 @@ impl deadbolt_core::runtime::SettingsStore for SsmSettingsStore {
                 break;
             }
         }
-        versions.sort_by(|a, b| b.version.cmp(&a.version));
+        versions.sort_by_key(|v| std::cmp::Reverse(v.version));
         versions.truncate(limit);
         Ok(versions)
     }
