@@ -368,12 +368,31 @@ async fn config_set_show_and_validate_round_trip_through_ssm() {
         "nothing stored: the environment's default"
     );
 
-    let set = deadbolt(&moto, &["config", "set", "mode", "enforce"]);
+    // No document: `set` never silently starts from empty defaults.
+    let missing = deadbolt(&moto, &["config", "set", "mode", "enforce"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let msg = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        msg.contains("/deadbolt/config does not exist")
+            && msg.contains("the stack creates it")
+            && msg.contains("deadbolt config set --from-env mode enforce"),
+        "{msg}"
+    );
+    let show: serde_json::Value =
+        serde_json::from_slice(&deadbolt(&moto, &["config", "show", "--json"]).stdout).unwrap();
+    assert_eq!(show["mode"], "dry-run", "nothing was written");
+
+    let set = deadbolt(&moto, &["config", "set", "--from-env", "mode", "enforce"]);
     assert!(
         set.status.success(),
         "{}",
         String::from_utf8_lossy(&set.stderr)
     );
+    assert!(String::from_utf8_lossy(&set.stderr)
+        .contains("starting from this shell's DEADBOLT_* environment"));
+    // Once it exists, --from-env would overwrite it: refused.
+    let again = deadbolt(&moto, &["config", "set", "--from-env", "mode", "enforce"]);
+    assert_eq!(again.status.code(), Some(2));
     let set = deadbolt(
         &moto,
         &["config", "set", "mode_by_account.123456789012", "dry-run"],
@@ -633,6 +652,7 @@ async fn replay_follows_the_settings_document_and_never_enforces_on_an_invalid_o
         "replay-settings",
     );
     let file = file.to_str().unwrap();
+    store_document(&moto, r#"{"version": 1}"#).await;
     let set = deadbolt(
         &moto,
         &["config", "set", "strategy.role", "revoke-sessions"],
@@ -657,18 +677,21 @@ async fn replay_follows_the_settings_document_and_never_enforces_on_an_invalid_o
         "{record}"
     );
 
-    // A broken document: a replay still explains, but --enforce is refused.
-    use deadbolt_core::runtime::SettingsStore;
-    deadbolt_aws::SsmSettingsStore::from_conf(&moto.sdk_config(&moto.admin), "/deadbolt/config")
-        .store(r#"{"mode": "enforcing"}"#)
-        .await
-        .unwrap();
+    // A broken document: a replay still explains (on the newest valid version, as the
+    // functions decide), but --enforce is refused.
+    store_document(&moto, r#"{"mode": "enforcing"}"#).await;
     let refused = deadbolt(&moto, &["replay", file, "--enforce"]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("refusing --enforce"));
-    let explained = deadbolt(&moto, &["replay", file]);
+    let explained = deadbolt(&moto, &["replay", file, "--json"]);
     assert!(explained.status.success());
-    assert!(String::from_utf8_lossy(&explained.stderr).contains("is invalid"));
+    let stderr = String::from_utf8_lossy(&explained.stderr);
+    assert!(
+        stderr.contains("is invalid") && stderr.contains("replaying dry-run with version 2"),
+        "{stderr}"
+    );
+    let record: serde_json::Value = serde_json::from_slice(&explained.stdout).unwrap();
+    assert_eq!(record["strategy"], "revoke-sessions", "{record}");
 }
 
 #[test]
@@ -694,4 +717,163 @@ fn config_validate_reports_in_json_too() {
             && error.contains("off, dry-run, enforce"),
         "{error}"
     );
+}
+
+fn ssm_store(moto: &Moto) -> deadbolt_aws::SsmSettingsStore {
+    deadbolt_aws::SsmSettingsStore::from_conf(&moto.sdk_config(&moto.admin), "/deadbolt/config")
+}
+
+async fn store_document(moto: &Moto, document: &str) {
+    use deadbolt_core::runtime::SettingsStore;
+    ssm_store(moto).store(document).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_way_to_enable_enforce_keeps_the_break_glass_protection() {
+    use deadbolt_core::runtime::SettingsStore;
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start().await;
+    // As the stack creates it: a first document with the protection.
+    store_document(
+        &moto,
+        r#"{"version": 1, "protected_principals": ["break-glass-*"]}"#,
+    )
+    .await;
+    let set = deadbolt(&moto, &["config", "set", "mode", "enforce"]);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let stored = ssm_store(&moto).load().await.unwrap().unwrap();
+    let settings = deadbolt_core::Settings::parse(&stored).unwrap();
+    assert_eq!(settings.mode, deadbolt_core::Mode::Enforce);
+    assert_eq!(settings.protected_principals, vec!["break-glass-*"]);
+
+    // A break-glass user's finding is still skipped, even replayed with --enforce.
+    let admin = moto.create_attacker_user("break-glass-admin").await;
+    let file = write_event(
+        &finding_for("cloudtrail-logging-disabled.json", &admin.principal),
+        "break-glass",
+    );
+    let out = deadbolt(
+        &moto,
+        &["replay", file.to_str().unwrap(), "--enforce", "--json"],
+    );
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (record["outcome"].as_str(), record["reason"].as_str()),
+        (Some("skipped"), Some("protected_principal")),
+        "{record}"
+    );
+    assert_eq!(moto.probe(&admin).await, Ok(()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_instance_after_an_invalid_edit_uses_the_newest_valid_version() {
+    use deadbolt_core::runtime::{ConfigOrigin, RuntimeConfig, SettingsStore};
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start().await;
+    store_document(&moto, r#"{"mode": "dry-run"}"#).await;
+    store_document(
+        &moto,
+        r#"{"mode": "enforce", "protected_principals": ["break-glass-*"]}"#,
+    )
+    .await;
+    store_document(&moto, r#"{"mode": "enforcing"}"#).await;
+
+    let store = ssm_store(&moto);
+    let history = store.history(50).await.unwrap();
+    assert_eq!(
+        history.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [3, 2, 1],
+        "newest first"
+    );
+    assert!(history.iter().all(|v| v.modified_at.is_some()));
+    // moto 5.2 answers LastModifiedUser with the literal "N/A" (AWS: the writer's IAM ARN).
+    eprintln!("moto LastModifiedUser: {:?}", history[0].modified_by);
+
+    // A fresh RuntimeConfig is a cold instance: it never read version 2 itself.
+    let mut cold = RuntimeConfig::new(deadbolt_core::Settings::default(), 60_000);
+    cold.refresh(&store, deadbolt_core::clock::now_ms()).await;
+    let settings = cold.current().unwrap();
+    assert_eq!(settings.mode, deadbolt_core::Mode::Enforce);
+    assert_eq!(settings.protected_principals, vec!["break-glass-*"]);
+    assert!(
+        matches!(cold.origin(), ConfigOrigin::LastGood { version: Some(2), error } if error.contains("enforcing")),
+        "{:?}",
+        cold.origin()
+    );
+
+    // Nothing valid at all (a parameter whose only version is invalid): dry-run.
+    let only_bad =
+        deadbolt_aws::SsmSettingsStore::from_conf(&moto.sdk_config(&moto.admin), "/deadbolt/bad");
+    only_bad.store(r#"{"moed": "enforce"}"#).await.unwrap();
+    let mut cold = RuntimeConfig::new(deadbolt_core::Settings::default(), 60_000);
+    cold.refresh(&only_bad, deadbolt_core::clock::now_ms())
+        .await;
+    assert!(matches!(cold.origin(), ConfigOrigin::DryRunFallback { .. }));
+    // And a parameter that does not exist has no history.
+    let none =
+        deadbolt_aws::SsmSettingsStore::from_conf(&moto.sdk_config(&moto.admin), "/deadbolt/none");
+    assert_eq!(none.history(50).await.unwrap(), vec![]);
+}
+
+/// RFC 3339 UTC times (`2026-11-20T13:00:00Z`) vary from run to run: `<time>`.
+fn without_times(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let is_time = |w: &[u8]| {
+        w.len() == 20
+            && w[19] == b'Z'
+            && w[4] == b'-'
+            && w[10] == b'T'
+            && w.iter()
+                .enumerate()
+                .all(|(i, c)| matches!(i, 4 | 7 | 10 | 13 | 16 | 19) || c.is_ascii_digit())
+    };
+    let mut out = String::new();
+    let mut i = 0;
+    while i < text.len() {
+        if i + 20 <= bytes.len() && is_time(&bytes[i..i + 20]) {
+            out.push_str("<time>");
+            i += 20;
+        } else {
+            let c = text[i..].chars().next().unwrap_or_default();
+            out.push(c);
+            i += c.len_utf8().max(1);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_history_shows_who_changed_what_and_what_is_in_force() {
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start().await;
+    let run = |args: &[&str]| {
+        let o = deadbolt(&moto, args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    store_document(
+        &moto,
+        r#"{"version": 1, "mode": "dry-run", "protected_principals": ["break-glass-*"]}"#,
+    )
+    .await;
+    run(&["config", "set", "mode", "enforce"]);
+    run(&["config", "set", "mode_by_account.123456789012", "off"]);
+    run(&["config", "set", "protected_principals", ""]);
+    store_document(&moto, "{\n  \"mode\": \"enforcing\"\n}").await;
+
+    golden(
+        "config-history.txt",
+        &without_times(&run(&["config", "history"])),
+    );
+    let json = run(&["config", "history", "--json"]);
+    golden("config-history.json", &without_times(&json));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["in_force"], 4);
+    assert!(v["versions"][0]["modified_at"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
 }

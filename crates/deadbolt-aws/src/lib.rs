@@ -11,6 +11,7 @@ use deadbolt_core::ports::{
     InlinePolicies,
 };
 
+use deadbolt_core::runtime::StoredVersion;
 use deadbolt_core::{ContainmentTarget, TargetKind};
 
 mod breaker;
@@ -321,6 +322,58 @@ impl deadbolt_core::runtime::SettingsStore for SsmSettingsStore {
             }
             Err(e) => Err(classify(&e)),
         }
+    }
+
+    /// `ssm:GetParameterHistory`, every page (SSM keeps at most 100 versions, so two pages of
+    /// 50; SSM returns them oldest first), then the newest `limit`, newest first.
+    async fn history(&self, limit: usize) -> Result<Vec<StoredVersion>, AwsError> {
+        // Bounded whatever the endpoint answers: 100 versions take 2 pages of 50.
+        const MAX_PAGES: usize = 4;
+        let mut versions = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = match self
+                .client
+                .get_parameter_history()
+                .name(&self.name)
+                .max_results(50)
+                .set_next_token(token.take())
+                .send()
+                .await
+            {
+                Ok(page) => page,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_parameter_not_found()) =>
+                {
+                    return Ok(Vec::new())
+                }
+                Err(e) => return Err(classify(&e)),
+            };
+            versions.extend(
+                page.parameters
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| {
+                        Some(StoredVersion {
+                            version: p.version,
+                            // A version without a value is not a document (never seen in practice).
+                            value: p.value?,
+                            modified_at: p.last_modified_date.and_then(|d| {
+                                chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos())
+                            }),
+                            modified_by: p.last_modified_user.filter(|u| !u.is_empty()),
+                        })
+                    }),
+            );
+            token = page.next_token.filter(|t| !t.is_empty());
+            if token.is_none() {
+                break;
+            }
+        }
+        versions.sort_by_key(|v| std::cmp::Reverse(v.version));
+        versions.truncate(limit);
+        Ok(versions)
     }
 
     async fn store(&self, document: &str) -> Result<(), AwsError> {

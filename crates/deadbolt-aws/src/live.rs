@@ -40,12 +40,32 @@ impl LiveSettings {
                 (ConfigOrigin::Environment, Ok(s)) => {
                     info!(mode = %s.mode, parameter, "no settings document: using DEADBOLT_* environment")
                 }
-                (ConfigOrigin::LastGood { error }, _) => {
-                    error!(%error, parameter, "settings document INVALID: the last good document stays in force")
+                (
+                    ConfigOrigin::LastGood {
+                        error,
+                        version: Some(version),
+                    },
+                    _,
+                ) => {
+                    error!(%error, parameter, version, "settings document INVALID: the newest valid version in its history is in force")
                 }
-                (ConfigOrigin::DryRunFallback { error }, _) => {
-                    error!(%error, parameter, "settings document INVALID and no good one before it: running in dry-run")
+                (
+                    ConfigOrigin::LastGood {
+                        error,
+                        version: None,
+                    },
+                    _,
+                ) => {
+                    error!(%error, parameter, history_error = runtime.history_error().unwrap_or_default(), "settings document INVALID and its history unreadable: the last good document this instance read stays in force")
                 }
+                (ConfigOrigin::DryRunFallback { error }, _) => match runtime.history_error() {
+                    Some(history_error) => {
+                        error!(%error, parameter, history_error, "settings document INVALID and its history unreadable: running in dry-run")
+                    }
+                    None => {
+                        error!(%error, parameter, "settings document INVALID and no valid version in its history: running in dry-run")
+                    }
+                },
                 (ConfigOrigin::Unreachable { error }, _) => {
                     warn!(%error, parameter, "settings document unreadable: the last one read stays in force")
                 }

@@ -223,12 +223,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .refresh(&store, deadbolt_core::clock::now_ms())
                 .await;
             let mut settings = match (runtime.current(), runtime.origin()) {
-                (Ok(_), ConfigOrigin::DryRunFallback { error }) if enforce => {
+                // The Lambda would enforce on the newest valid version; an operator's
+                // --enforce waits until the document is fixed.
+                (
+                    Ok(_),
+                    ConfigOrigin::DryRunFallback { error } | ConfigOrigin::LastGood { error, .. },
+                ) if enforce => {
                     eprintln!("deadbolt: the settings document {parameter} is invalid ({error}); refusing --enforce");
                     return Ok(ExitCode::from(2));
                 }
                 (Ok(s), ConfigOrigin::DryRunFallback { error }) => {
                     eprintln!("deadbolt: the settings document {parameter} is invalid ({error}); replaying with the DEADBOLT_* environment, dry-run");
+                    s.clone()
+                }
+                (Ok(s), ConfigOrigin::LastGood { error, version }) => {
+                    let version =
+                        version.map_or("the last good one".to_string(), |v| format!("version {v}"));
+                    eprintln!("deadbolt: the settings document {parameter} is invalid ({error}); replaying dry-run with {version}, as the functions do");
                     s.clone()
                 }
                 (Ok(s), ConfigOrigin::Document) => {

@@ -1,15 +1,32 @@
 //! Runtime configuration: the settings document operators keep in SSM Parameter Store, read at
 //! cold start and re-read when its TTL expires, so a toggle takes effect within a minute
 //! without a redeploy. A document that does not validate is never used for enforcement: the
-//! last good one stays in force, or, if there never was one, the environment configuration in
-//! dry-run. A store that cannot be read at all before any successful read means no
+//! newest valid version in the parameter's history is in force (the same one on every instance,
+//! warm or cold), or, if no version in it is valid, the environment configuration in dry-run. A store that cannot be read at all before any successful read means no
 //! configuration the operators wrote is known: nothing is decided (`settings_unavailable`).
 
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
+
 use crate::config::Mode;
 use crate::ports::AwsError;
-use crate::settings::{Settings, SettingsError};
+use crate::settings::Settings;
+
+/// Versions of the document [`RuntimeConfig`] and `deadbolt config history` look at: SSM keeps
+/// 100, and a last good document more than 50 edits old is not one anybody remembers.
+pub const MAX_HISTORY_VERSIONS: usize = 50;
+
+/// One stored version of the document, as the store's history has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredVersion {
+    /// The store's version number (SSM counts from 1).
+    pub version: i64,
+    pub value: String,
+    pub modified_at: Option<DateTime<Utc>>,
+    /// Who wrote it (SSM's `LastModifiedUser`: the IAM identity's ARN), when the store says.
+    pub modified_by: Option<String>,
+}
 
 /// Where the settings document lives (SSM Parameter Store in production).
 pub trait SettingsStore: Send + Sync {
@@ -17,6 +34,12 @@ pub trait SettingsStore: Send + Sync {
     fn load(&self) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
     /// Replace the document (the CLI's `config set`).
     fn store(&self, document: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The newest `limit` versions, **newest first**; empty when no document has been stored.
+    /// Only read when the current document is invalid, and by `deadbolt config history`.
+    fn history(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StoredVersion>, AwsError>> + Send;
 }
 
 /// Where the configuration in force came from, for logs and `config show`.
@@ -26,9 +49,12 @@ pub enum ConfigOrigin {
     Document,
     /// No document is stored: the `DEADBOLT_*` environment variables.
     Environment,
-    /// The stored document is invalid; the last good one stays in force.
-    LastGood { error: String },
-    /// The stored document is invalid and there was no good one: environment, forced dry-run.
+    /// The stored document is invalid; the newest valid version in its history is in force
+    /// (`version`). `None`: the history could not be read, and what this instance last read
+    /// successfully stays in force.
+    LastGood { error: String, version: Option<i64> },
+    /// The stored document is invalid and no version in its history is valid (or the history
+    /// could not be read and this instance never read a good one): environment, forced dry-run.
     DryRunFallback { error: String },
     /// The store could not be read; what the last successful read gave stays in force.
     Unreachable { error: String },
@@ -50,7 +76,10 @@ pub struct RuntimeConfig {
     ttl_ms: i64,
     current: Settings,
     origin: ConfigOrigin,
+    /// What this instance last read that was valid: only used when the history is unreadable.
     last_good: Option<Settings>,
+    /// Why the history could not be read, the last time it was needed.
+    history_error: Option<String>,
     next_check_ms: i64,
 }
 
@@ -66,6 +95,7 @@ impl RuntimeConfig {
                 error: "not read yet".into(),
             },
             last_good: None,
+            history_error: None,
             next_check_ms: i64::MIN,
         }
     }
@@ -84,6 +114,12 @@ impl RuntimeConfig {
         &self.origin
     }
 
+    /// Why the document's history could not be read when an invalid document needed it (the
+    /// caller logs it: every instance may then not agree on what is in force).
+    pub fn history_error(&self) -> Option<&str> {
+        self.history_error.as_deref()
+    }
+
     /// Re-read the store if the TTL has expired. Returns true when the configuration in force
     /// (or where it comes from) changed: the caller logs it.
     pub async fn refresh<S: SettingsStore>(&mut self, store: &S, now_ms: i64) -> bool {
@@ -100,7 +136,7 @@ impl RuntimeConfig {
             }
             Ok(Some(text)) => {
                 self.next_check_ms = now_ms.saturating_add(self.ttl_ms);
-                self.apply(&text);
+                self.apply(store, &text).await;
             }
             Err(e) => {
                 // Not cached: the next event reads again, so a store that comes back is used
@@ -115,51 +151,123 @@ impl RuntimeConfig {
         before != (self.current.clone(), self.origin.clone())
     }
 
-    fn apply(&mut self, text: &str) {
-        match Settings::parse(text) {
+    async fn apply<S: SettingsStore>(&mut self, store: &S, text: &str) {
+        let error = match Settings::parse(text) {
             Ok(settings) => {
                 self.current = settings.clone();
                 self.origin = ConfigOrigin::Document;
                 self.last_good = Some(settings);
+                self.history_error = None;
+                return;
             }
-            Err(e) => self.reject(&e),
+            Err(e) => e.to_string(),
+        };
+        // Read again at every TTL while the document stays invalid (one more call per TTL):
+        // a valid version put and overwritten within one TTL is still found.
+        match store.history(MAX_HISTORY_VERSIONS).await {
+            Ok(versions) => {
+                self.history_error = None;
+                match newest_valid(&versions) {
+                    Some((version, settings)) => {
+                        self.current = settings;
+                        self.origin = ConfigOrigin::LastGood {
+                            error,
+                            version: Some(version),
+                        };
+                    }
+                    None => self.dry_run(error),
+                }
+            }
+            Err(e) => {
+                // This instance's own last good read is the best left; the instances may
+                // disagree until the history is readable again (logged by the caller).
+                self.history_error = Some(e.to_string());
+                match &self.last_good {
+                    Some(good) => {
+                        self.current = good.clone();
+                        self.origin = ConfigOrigin::LastGood {
+                            error,
+                            version: None,
+                        };
+                    }
+                    None => self.dry_run(error),
+                }
+            }
         }
     }
 
-    fn reject(&mut self, e: &SettingsError) {
-        let error = e.to_string();
-        match &self.last_good {
-            Some(good) => {
-                self.current = good.clone();
-                self.origin = ConfigOrigin::LastGood { error };
-            }
-            None => {
-                self.current = Settings {
-                    mode: Mode::DryRun,
-                    mode_by_account: Default::default(),
-                    mode_by_finding_type: Default::default(),
-                    ..self.environment.clone()
-                };
-                self.origin = ConfigOrigin::DryRunFallback { error };
-            }
-        }
+    fn dry_run(&mut self, error: String) {
+        self.current = Settings {
+            mode: Mode::DryRun,
+            mode_by_account: Default::default(),
+            mode_by_finding_type: Default::default(),
+            ..self.environment.clone()
+        };
+        self.origin = ConfigOrigin::DryRunFallback { error };
     }
+}
+
+/// The newest version that validates, from a history given newest first.
+pub fn newest_valid(versions: &[StoredVersion]) -> Option<(i64, Settings)> {
+    versions
+        .iter()
+        .find_map(|v| Settings::parse(&v.value).ok().map(|s| (v.version, s)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::AwsErrorKind;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
-    struct Memory(Mutex<Option<String>>);
+    /// Every version ever stored, oldest first, as SSM keeps them.
+    #[derive(Default)]
+    struct Memory {
+        versions: Mutex<Vec<String>>,
+        history_reads: AtomicUsize,
+        history_down: bool,
+    }
+
+    impl Memory {
+        fn with(versions: &[&str]) -> Self {
+            Memory {
+                versions: Mutex::new(versions.iter().map(|v| v.to_string()).collect()),
+                ..Memory::default()
+            }
+        }
+    }
 
     impl SettingsStore for Memory {
         async fn load(&self) -> Result<Option<String>, AwsError> {
-            Ok(self.0.lock().unwrap().clone())
+            Ok(self.versions.lock().unwrap().last().cloned())
         }
         async fn store(&self, document: &str) -> Result<(), AwsError> {
-            *self.0.lock().unwrap() = Some(document.to_string());
+            self.versions.lock().unwrap().push(document.to_string());
             Ok(())
+        }
+        async fn history(&self, limit: usize) -> Result<Vec<StoredVersion>, AwsError> {
+            self.history_reads.fetch_add(1, Ordering::SeqCst);
+            if self.history_down {
+                return Err(AwsError::new(
+                    AwsErrorKind::AccessDenied,
+                    "AccessDeniedException",
+                    "not authorized to perform: ssm:GetParameterHistory",
+                ));
+            }
+            let versions = self.versions.lock().unwrap();
+            Ok(versions
+                .iter()
+                .enumerate()
+                .rev()
+                .take(limit)
+                .map(|(i, value)| StoredVersion {
+                    version: i as i64 + 1,
+                    value: value.clone(),
+                    modified_at: None,
+                    modified_by: None,
+                })
+                .collect())
         }
     }
 
@@ -172,7 +280,7 @@ mod tests {
 
     #[tokio::test]
     async fn toggles_within_the_ttl_and_never_enforces_an_invalid_document() {
-        let store = Memory(Mutex::new(None));
+        let store = Memory::default();
         let mut rc = RuntimeConfig::new(Settings::default(), 60_000);
         assert!(
             rc.current().is_err(),
@@ -198,6 +306,11 @@ mod tests {
             (rc.current().unwrap().mode, rc.origin()),
             (Mode::Enforce, &ConfigOrigin::Document)
         );
+        assert_eq!(
+            store.history_reads.load(Ordering::SeqCst),
+            0,
+            "a valid document never reads the history"
+        );
 
         store
             .store(r#"{"version":1,"mode":"enforcing"}"#)
@@ -210,21 +323,99 @@ mod tests {
             "the last good document stays in force"
         );
         assert!(
-            matches!(rc.origin(), ConfigOrigin::LastGood { error } if error.contains("accepted values: off, dry-run, enforce"))
+            matches!(rc.origin(), ConfigOrigin::LastGood { error, version: Some(1) } if error.contains("accepted values: off, dry-run, enforce"))
         );
     }
 
     #[tokio::test]
-    async fn an_invalid_document_at_cold_start_means_dry_run() {
-        let store = Memory(Mutex::new(Some(
-            r#"{"version":1,"mode":"enforce","moed":1}"#.into(),
-        )));
+    async fn a_cold_instance_after_an_invalid_edit_agrees_with_a_warm_one() {
+        // v1 valid (dry-run), v2 valid (enforce, break-glass protected), v3 invalid, v4 invalid.
+        let store = Memory::with(&[
+            r#"{"mode":"dry-run"}"#,
+            r#"{"mode":"enforce","protected_principals":["break-glass-*"]}"#,
+        ]);
+        let mut warm = RuntimeConfig::new(Settings::default(), 60_000);
+        warm.refresh(&store, 0).await;
+        store.store(r#"{"mode":"enforce","moed":1}"#).await.unwrap();
+        store.store("{").await.unwrap();
+        warm.refresh(&store, 60_000).await;
+
+        let mut cold = RuntimeConfig::new(Settings::default(), 60_000);
+        cold.refresh(&store, 60_000).await;
+        for rc in [&warm, &cold] {
+            let s = rc.current().unwrap();
+            assert_eq!(s.mode, Mode::Enforce);
+            assert_eq!(s.protected_principals, vec!["break-glass-*"]);
+            assert!(
+                matches!(rc.origin(), ConfigOrigin::LastGood { version: Some(2), error } if error.contains("not valid JSON")),
+                "{:?}",
+                rc.origin()
+            );
+        }
+        assert_eq!(warm.current().unwrap(), cold.current().unwrap());
+
+        // A valid edit is in force at the next TTL everywhere, without the history.
+        let reads = store.history_reads.load(Ordering::SeqCst);
+        store.store(r#"{"mode":"off"}"#).await.unwrap();
+        cold.refresh(&store, 120_000).await;
+        assert_eq!(
+            (cold.current().unwrap().mode, cold.origin()),
+            (Mode::Off, &ConfigOrigin::Document)
+        );
+        assert_eq!(store.history_reads.load(Ordering::SeqCst), reads);
+    }
+
+    #[tokio::test]
+    async fn no_valid_version_in_the_history_means_dry_run() {
+        let store = Memory::with(&[
+            r#"{"version":1,"mode":"enforce","moed":1}"#,
+            r#"{"mode":"enforcing"}"#,
+        ]);
         let mut rc = RuntimeConfig::new(enforce_env(), 60_000);
         rc.refresh(&store, 0).await;
         assert_eq!(rc.current().unwrap().mode, Mode::DryRun);
         assert!(
-            matches!(rc.origin(), ConfigOrigin::DryRunFallback { error } if error.contains("moed"))
+            matches!(rc.origin(), ConfigOrigin::DryRunFallback { error } if error.contains("enforcing"))
         );
+    }
+
+    #[tokio::test]
+    async fn only_the_newest_versions_are_searched() {
+        let mut versions = vec![r#"{"mode":"enforce"}"#];
+        versions.extend(std::iter::repeat_n("{", MAX_HISTORY_VERSIONS));
+        let store = Memory::with(&versions);
+        let mut rc = RuntimeConfig::new(Settings::default(), 60_000);
+        rc.refresh(&store, 0).await;
+        assert!(
+            matches!(rc.origin(), ConfigOrigin::DryRunFallback { .. }),
+            "{:?}",
+            rc.origin()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_history_keeps_this_instances_last_good_or_dry_run() {
+        let store = Memory {
+            history_down: true,
+            ..Memory::with(&[r#"{"mode":"enforce"}"#])
+        };
+        let mut warm = RuntimeConfig::new(Settings::default(), 60_000);
+        warm.refresh(&store, 0).await;
+        store.store("{").await.unwrap();
+        warm.refresh(&store, 60_000).await;
+        assert_eq!(warm.current().unwrap().mode, Mode::Enforce);
+        assert!(matches!(
+            warm.origin(),
+            ConfigOrigin::LastGood { version: None, .. }
+        ));
+        assert!(warm
+            .history_error()
+            .is_some_and(|e| e.contains("GetParameterHistory")));
+
+        let mut cold = RuntimeConfig::new(enforce_env(), 60_000);
+        cold.refresh(&store, 60_000).await;
+        assert_eq!(cold.current().unwrap().mode, Mode::DryRun);
+        assert!(matches!(cold.origin(), ConfigOrigin::DryRunFallback { .. }));
     }
 
     struct Down;
@@ -232,12 +423,15 @@ mod tests {
     impl SettingsStore for Down {
         async fn load(&self) -> Result<Option<String>, AwsError> {
             Err(AwsError::new(
-                crate::ports::AwsErrorKind::Unavailable,
+                AwsErrorKind::Unavailable,
                 "DispatchFailure",
                 "connection refused",
             ))
         }
         async fn store(&self, _: &str) -> Result<(), AwsError> {
+            unreachable!()
+        }
+        async fn history(&self, _: usize) -> Result<Vec<StoredVersion>, AwsError> {
             unreachable!()
         }
     }
@@ -249,7 +443,7 @@ mod tests {
         let e = rc.current().unwrap_err();
         assert!(e.to_string().contains("connection refused"), "{e}");
         // Not cached: the next event reads again, and a store that comes back is used.
-        let store = Memory(Mutex::new(Some(r#"{"version":1,"mode":"off"}"#.into())));
+        let store = Memory::with(&[r#"{"version":1,"mode":"off"}"#]);
         assert!(rc.refresh(&store, 1).await);
         assert_eq!(rc.current().unwrap().mode, Mode::Off);
         // Once something was read, an outage keeps it (it is what the operators wrote).

@@ -138,7 +138,7 @@ pub struct Settings {
     pub protected_principals: Vec<String>,
     /// Mode per finding-type prefix (longest matching prefix wins).
     pub mode_by_finding_type: BTreeMap<String, Mode>,
-    /// Mode per 12-digit account id (wins over everything).
+    /// Mode per 12-digit account id (wins over everything but a global `mode: off`).
     pub mode_by_account: BTreeMap<String, Mode>,
     pub strategy: StrategySettings,
     /// `None`: no limit on enforced containments.
@@ -221,26 +221,17 @@ impl Settings {
     /// The document, pretty-printed, every key present (except an absent circuit breaker), so
     /// `config show` tells the operator exactly what is in force. `parse` reads it back equal.
     pub fn to_json_pretty(&self) -> String {
-        let out = DocumentOut {
-            version: SETTINGS_VERSION,
-            mode: self.mode,
-            min_severity: self.min_severity,
-            finding_types: &self.finding_types,
-            protected_principals: &self.protected_principals,
-            mode_by_finding_type: &self.mode_by_finding_type,
-            mode_by_account: &self.mode_by_account,
-            strategy: &self.strategy,
-            follow_up: self.follow_up,
-            circuit_breaker: self.circuit_breaker.as_ref(),
-            max_finding_age: format_duration(self.max_finding_age_secs),
-        };
         // Plain data with string keys and finite numbers (validated) cannot fail to serialise.
-        serde_json::to_string_pretty(&out).unwrap_or_default()
+        serde_json::to_string_pretty(&self.document_out()).unwrap_or_default()
     }
 
-    /// The mode for one finding: account override > finding-type override (longest matching
-    /// prefix) > `mode`.
+    /// The mode for one finding: global `mode: off` > account override > finding-type override
+    /// (longest matching prefix) > `mode`. A global `off` is the kill switch: no override, not
+    /// even `enforce`, brings enforcement back while it is set.
     pub fn effective_mode(&self, finding_type: &str, account_id: &str) -> Mode {
+        if self.mode == Mode::Off {
+            return Mode::Off;
+        }
         if let Some(mode) = self.mode_by_account.get(account_id) {
             return *mode;
         }
@@ -1129,6 +1120,128 @@ fn max_per_hour(found: Value) -> Result<u32, Problem> {
     checked.map_err(|p| Problem::invalid(KEY, p, MAX_PER_HOUR_ACCEPTED))
 }
 
+/// One difference between two documents, per key (`deadbolt config history`). Keys of nested
+/// objects are dotted (`mode_by_account.123456789012`, `strategy.role`); list items are added
+/// or removed one by one (their order does not matter to deadbolt).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    Changed { key: String, from: Value, to: Value },
+    Added { key: String, value: Value },
+    Removed { key: String, value: Value },
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `mode: dry-run -> enforce`; added and removed values keep their JSON quotes, so an
+        // empty or odd pattern is still visible.
+        let bare = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match self {
+            Change::Changed { key, from, to } => write!(f, "{key}: {} -> {}", bare(from), bare(to)),
+            Change::Added { key, value } => write!(f, "{key}: added {value}"),
+            Change::Removed { key, value } => write!(f, "{key}: removed {value}"),
+        }
+    }
+}
+
+impl Settings {
+    /// What changed from `self` (the older document) to `newer`, key by key, in the order of
+    /// [`KEYS`]. Both are complete documents, so a default that became explicit is no change.
+    pub fn diff(&self, newer: &Settings) -> Vec<Change> {
+        let (old, new) = (self.flat(), newer.flat());
+        let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+        keys.sort_by_key(|k| {
+            let top = k.split('.').next().unwrap_or_default();
+            let rank = KEYS
+                .split(", ")
+                .position(|t| t == top)
+                .unwrap_or(usize::MAX);
+            (rank, k.as_str())
+        });
+        keys.dedup();
+        let mut changes = Vec::new();
+        for key in keys {
+            match (old.get(key), new.get(key)) {
+                (Some(Value::Array(a)), Some(Value::Array(b))) => {
+                    for v in a.iter().filter(|v| !b.contains(v)) {
+                        changes.push(Change::Removed {
+                            key: key.clone(),
+                            value: v.clone(),
+                        });
+                    }
+                    for v in b.iter().filter(|v| !a.contains(v)) {
+                        changes.push(Change::Added {
+                            key: key.clone(),
+                            value: v.clone(),
+                        });
+                    }
+                }
+                (Some(a), Some(b)) if a != b => changes.push(Change::Changed {
+                    key: key.clone(),
+                    from: a.clone(),
+                    to: b.clone(),
+                }),
+                (Some(_), Some(_)) | (None, None) => {}
+                (Some(a), None) => changes.push(Change::Removed {
+                    key: key.clone(),
+                    value: a.clone(),
+                }),
+                (None, Some(b)) => changes.push(Change::Added {
+                    key: key.clone(),
+                    value: b.clone(),
+                }),
+            }
+        }
+        changes
+    }
+
+    /// The document as dotted keys to leaf values (lists are leaves).
+    fn flat(&self) -> BTreeMap<String, Value> {
+        fn walk(prefix: &str, v: Value, out: &mut BTreeMap<String, Value>) {
+            match v {
+                Value::Object(map) => {
+                    for (k, v) in map {
+                        let key = if prefix.is_empty() {
+                            k
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        walk(&key, v, out);
+                    }
+                }
+                leaf => {
+                    out.insert(prefix.to_string(), leaf);
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        // Plain validated data: serialising it cannot fail (an empty diff would be the result).
+        if let Ok(v) = serde_json::to_value(self.document_out()) {
+            walk("", v, &mut out);
+        }
+        out
+    }
+
+    fn document_out(&self) -> DocumentOut<'_> {
+        DocumentOut {
+            version: SETTINGS_VERSION,
+            mode: self.mode,
+            min_severity: self.min_severity,
+            finding_types: &self.finding_types,
+            protected_principals: &self.protected_principals,
+            mode_by_finding_type: &self.mode_by_finding_type,
+            mode_by_account: &self.mode_by_account,
+            strategy: &self.strategy,
+            follow_up: self.follow_up,
+            circuit_breaker: self.circuit_breaker.as_ref(),
+            max_finding_age: format_duration(self.max_finding_age_secs),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct DocumentOut<'a> {
     version: u32,
@@ -1526,6 +1639,82 @@ mod tests {
             "a".repeat(MAX_DOCUMENT_BYTES)
         );
         assert!(matches!(err(&big), SettingsError::TooLarge { .. }));
+    }
+
+    #[test]
+    fn diff_names_each_changed_key_in_document_order() {
+        let old = Settings::parse(
+            r#"{"mode": "dry-run", "protected_principals": ["break-glass-*", "admin"],
+                "mode_by_account": {"123456789012": "off"}}"#,
+        )
+        .unwrap();
+        let new = Settings::parse(
+            r#"{"mode": "enforce", "protected_principals": ["admin", "ops-*"],
+                "mode_by_account": {"210987654321": "dry-run"},
+                "strategy": {"role": "revoke-sessions"},
+                "circuit_breaker": {"max_enforced_per_hour": 10}}"#,
+        )
+        .unwrap();
+        let lines: Vec<String> = old.diff(&new).iter().map(|c| c.to_string()).collect();
+        assert_eq!(
+            lines,
+            [
+                "mode: dry-run -> enforce",
+                "protected_principals: removed \"break-glass-*\"",
+                "protected_principals: added \"ops-*\"",
+                "mode_by_account.123456789012: removed \"off\"",
+                "mode_by_account.210987654321: added \"dry-run\"",
+                "strategy.role: deny-all -> revoke-sessions",
+                "circuit_breaker.max_enforced_per_hour: added 10",
+            ]
+        );
+        assert!(old.diff(&old).is_empty());
+        // An explicit default is no change; the order of a list is none either.
+        let explicit = Settings::parse(r#"{"mode": "dry-run", "follow_up": "off", "protected_principals": ["admin", "break-glass-*"], "mode_by_account": {"123456789012": "off"}}"#).unwrap();
+        assert!(old.diff(&explicit).is_empty(), "{:?}", old.diff(&explicit));
+        assert_eq!(
+            serde_json::to_value(&old.diff(&new)[0]).unwrap(),
+            serde_json::json!({"change": "changed", "key": "mode", "from": "dry-run", "to": "enforce"})
+        );
+    }
+
+    #[test]
+    fn global_off_is_a_kill_switch_no_override_wins_over_it() {
+        let s = Settings::parse(
+            r#"{"mode": "off",
+                "mode_by_account": {"123456789012": "enforce"},
+                "mode_by_finding_type": {"UnauthorizedAccess:IAMUser/": "enforce", "PenTest:IAMUser/": "dry-run"}}"#,
+        )
+        .unwrap();
+        for (finding_type, account) in [
+            ("Stealth:IAMUser/X", "123456789012"),
+            ("UnauthorizedAccess:IAMUser/TorIPCaller", "999999999999"),
+            ("UnauthorizedAccess:IAMUser/TorIPCaller", "123456789012"),
+            ("PenTest:IAMUser/KaliLinux", "999999999999"),
+        ] {
+            assert_eq!(
+                s.effective_mode(finding_type, account),
+                Mode::Off,
+                "{finding_type} in {account}"
+            );
+        }
+        // Overrides still apply under dry-run and enforce, in either direction.
+        let mut s = s;
+        s.mode = Mode::DryRun;
+        assert_eq!(
+            s.effective_mode("Stealth:IAMUser/X", "123456789012"),
+            Mode::Enforce
+        );
+        assert_eq!(
+            s.effective_mode("PenTest:IAMUser/KaliLinux", "999999999999"),
+            Mode::DryRun
+        );
+        s.mode = Mode::Enforce;
+        s.mode_by_account.insert("123456789012".into(), Mode::Off);
+        assert_eq!(
+            s.effective_mode("UnauthorizedAccess:IAMUser/TorIPCaller", "123456789012"),
+            Mode::Off
+        );
     }
 
     #[test]
