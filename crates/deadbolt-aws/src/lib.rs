@@ -1,6 +1,6 @@
 //! AWS adapters for deadbolt's ports: IAM inline policies and access keys, STS caller
-//! identity, the SSM settings document, IAM Identity Center permission sets, on the AWS SDK
-//! for Rust. Adapters hold clients (and lookup caches); decisions are all in deadbolt-core.
+//! identity, the SSM settings document, IAM Identity Center permission sets, GuardDuty's copy
+//! of a finding, on the AWS SDK for Rust. Adapters hold clients (and lookup caches); decisions are all in deadbolt-core.
 
 use std::time::Duration;
 
@@ -15,10 +15,12 @@ use deadbolt_core::{ContainmentTarget, TargetKind};
 
 mod breaker;
 mod error;
+mod guardduty;
 mod identity_center;
 pub mod live;
 pub use breaker::{hour_bucket, DynamoBreaker};
 pub(crate) use error::classify;
+pub use guardduty::AwsGuardDuty;
 pub use identity_center::AwsIdentityCenter;
 pub use live::LiveSettings;
 
