@@ -221,3 +221,349 @@ fn object<const N: usize>(fields: [(&str, Option<&str>); N]) -> Value {
             .collect::<Map<_, _>>(),
     )
 }
+
+#[cfg(test)]
+mod wire_tests {
+    //! Recorded GuardDuty response bodies through the SDK's own deserialisers
+    //! (`aws-smithy-mocks` answers at the HTTP boundary).
+    use super::*;
+    use aws_sdk_guardduty::config::retry::RetryConfig;
+    use aws_sdk_guardduty::Client;
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+    use deadbolt_core::finding::parse_event;
+
+    const DETECTOR: &str = "12abc34d567e8fa901bc2d34e56789f0";
+
+    macro_rules! api {
+        ($name:literal) => {
+            include_str!(concat!("../../../tests/fixtures/guardduty-api/", $name)).to_string()
+        };
+    }
+
+    macro_rules! fixtures {
+        ($($name:literal),* $(,)?) => {
+            [$(($name, include_str!(concat!("../../../tests/fixtures/guardduty/", $name, ".json")))),*]
+        };
+    }
+
+    /// Every EventBridge fixture: its `detail` is GuardDuty's finding object.
+    const FIXTURES: [(&str, &str); 24] = fixtures!(
+        "anomalous-credential-access",
+        "anomalous-defense-evasion",
+        "anomalous-discovery",
+        "anomalous-exfiltration",
+        "anomalous-impact",
+        "anomalous-initial-access",
+        "anomalous-persistence",
+        "anomalous-privilege-escalation",
+        "archived-finding",
+        "cloudtrail-logging-disabled-sso",
+        "cloudtrail-logging-disabled",
+        "ec2-finding",
+        "federated-user",
+        "foreign-account",
+        "instance-credential-exfiltration-inside-aws",
+        "instance-credential-exfiltration-outside-aws",
+        "malicious-ip-caller",
+        "password-policy-change",
+        "pentest-kali-linux",
+        "protected-break-glass",
+        "root-credential-usage",
+        "sample-finding",
+        "service-linked-role",
+        "tor-ip-caller",
+    );
+
+    fn detail(event: &str) -> Value {
+        let event: Value = serde_json::from_str(event).unwrap();
+        event["detail"].clone()
+    }
+
+    /// GetFindings' response body holding these finding objects.
+    fn get_findings_body(findings: &[Value]) -> String {
+        serde_json::json!({ "findings": findings }).to_string()
+    }
+
+    fn list_detectors(body: String) -> Rule {
+        mock!(Client::list_detectors)
+            .sequence()
+            .http_status(200, Some(body))
+            .build()
+    }
+
+    fn adapter(rules: &[&Rule]) -> AwsGuardDuty {
+        AwsGuardDuty::new(mock_client!(
+            aws_sdk_guardduty,
+            RuleMode::MatchAny,
+            rules,
+            |c| c.retry_config(RetryConfig::disabled())
+        ))
+    }
+
+    #[tokio::test]
+    async fn every_fixture_reads_back_as_the_event_s_finding() {
+        for (name, event) in FIXTURES {
+            let expected = parse_event(event).unwrap().detail;
+            let id = expected.id.clone();
+            let detectors = list_detectors(api!("list-detectors.json"));
+            let body = get_findings_body(&[detail(event)]);
+            let asked = id.clone();
+            let get = mock!(Client::get_findings)
+                .match_requests(move |r| {
+                    r.detector_id() == Some(DETECTOR) && r.finding_ids() == [asked.clone()]
+                })
+                .sequence()
+                .http_status(200, Some(body))
+                .build();
+            let gd = adapter(&[&detectors, &get]);
+
+            let got = gd.get_finding(&id).await.unwrap().unwrap();
+
+            // The fields the decision reads, named so a failure says which one drifted.
+            assert_eq!(got.id, expected.id, "{name}");
+            assert_eq!(got.finding_type, expected.finding_type, "{name}");
+            assert_eq!(got.account_id, expected.account_id, "{name}");
+            assert_eq!(got.partition, expected.partition, "{name}");
+            assert_eq!(got.severity, expected.severity, "{name}");
+            assert_eq!(got.service.archived, expected.service.archived, "{name}");
+            assert_eq!(got.is_sample(), expected.is_sample(), "{name}");
+            assert_eq!(got.resource, expected.resource, "{name}");
+            assert_eq!(got.api_call(), expected.api_call(), "{name}");
+            // The one difference: the SDK keeps only `value` and `type` of additionalInfo.
+            let api_shape = expected.service.additional_info.as_ref().map(|info| {
+                Value::Object(
+                    ["value", "type"]
+                        .iter()
+                        .filter_map(|k| Some((k.to_string(), info.get(*k)?.clone())))
+                        .collect(),
+                )
+            });
+            assert_eq!(got.service.additional_info, api_shape, "{name}");
+            // Everything else is equal as a whole.
+            let mut same = got.clone();
+            same.service.additional_info = expected.service.additional_info.clone();
+            assert_eq!(same, expected, "{name}");
+            assert_eq!((detectors.num_calls(), get.num_calls()), (1, 1), "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_archived_flag_and_a_sample_in_value_survive() {
+        let archived = detail(FIXTURES[8].1);
+        assert_eq!(archived["service"]["archived"], Value::Bool(true));
+        // A real finding that GuardDuty's API marks as a sample only inside `value`, as the
+        // API does: no flattened `sample` key, no `GeneratedFinding…` placeholder.
+        let mut sample = detail(FIXTURES[16].1);
+        sample["service"]["additionalInfo"] =
+            serde_json::json!({ "value": "{\"sample\":true}", "type": "default" });
+        let (archived_id, sample_id) = (
+            archived["id"].as_str().unwrap().to_string(),
+            sample["id"].as_str().unwrap().to_string(),
+        );
+        let detectors = list_detectors(api!("list-detectors.json"));
+        let get = mock!(Client::get_findings)
+            .sequence()
+            .http_status(200, Some(get_findings_body(&[archived])))
+            .http_status(200, Some(get_findings_body(&[sample])))
+            .build();
+        let gd = adapter(&[&detectors, &get]);
+
+        let a = gd.get_finding(&archived_id).await.unwrap().unwrap();
+        assert!(a.service.archived);
+        assert!(!a.is_sample());
+        let s = gd.get_finding(&sample_id).await.unwrap().unwrap();
+        assert!(!s.service.archived);
+        assert!(s.is_sample());
+        assert!(!parse_event(FIXTURES[16].1).unwrap().detail.is_sample());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_id_is_none_and_the_detector_is_asked_once() {
+        let detectors = list_detectors(api!("list-detectors.json"));
+        let get = mock!(Client::get_findings)
+            .match_requests(|r| r.detector_id() == Some(DETECTOR))
+            .sequence()
+            .http_status(200, Some(api!("get-findings-empty.json")))
+            .times(2)
+            .build();
+        let gd = adapter(&[&detectors, &get]);
+
+        assert_eq!(
+            gd.get_finding("0000000000000000000000000000dead").await,
+            Ok(None)
+        );
+        assert_eq!(
+            gd.get_finding("0000000000000000000000000000beef").await,
+            Ok(None)
+        );
+        assert_eq!((detectors.num_calls(), get.num_calls()), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn another_finding_in_the_answer_is_an_error_not_a_match() {
+        let detectors = list_detectors(api!("list-detectors.json"));
+        let get = mock!(Client::get_findings)
+            .sequence()
+            .http_status(200, Some(get_findings_body(&[detail(FIXTURES[0].1)])))
+            .build();
+        let err = adapter(&[&detectors, &get])
+            .get_finding("0000000000000000000000000000dead")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.kind, err.code.as_str()),
+            (AwsErrorKind::Other, "InvalidGuardDutyFinding")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_finding_without_a_required_field_is_a_permanent_error() {
+        let mut finding = detail(FIXTURES[0].1);
+        let id = finding["id"].as_str().unwrap().to_string();
+        finding["resource"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceType");
+        let detectors = list_detectors(api!("list-detectors.json"));
+        let get = mock!(Client::get_findings)
+            .sequence()
+            .http_status(200, Some(get_findings_body(&[finding])))
+            .build();
+        let err = adapter(&[&detectors, &get])
+            .get_finding(&id)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, AwsErrorKind::Other);
+        assert!(err.message.contains("resource.resourceType"), "{err}");
+        assert!(!err.retryable());
+    }
+
+    #[tokio::test]
+    async fn no_detector_is_a_permanent_error_and_is_asked_again_next_time() {
+        let detectors = mock!(Client::list_detectors)
+            .sequence()
+            .http_status(200, Some(api!("list-detectors-none.json")))
+            .times(2)
+            .build();
+        let get = mock!(Client::get_findings).then_output(|| unreachable!());
+        let gd = adapter(&[&detectors, &get]);
+        for _ in 0..2 {
+            let err = gd
+                .get_finding("0000000000000000000000000000dead")
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind, AwsErrorKind::Other);
+            assert_eq!(
+                err.message,
+                "GuardDuty is not enabled in this account and region: no detector"
+            );
+            assert!(!err.retryable());
+        }
+        assert_eq!((detectors.num_calls(), get.num_calls()), (2, 0));
+    }
+
+    #[tokio::test]
+    async fn two_detectors_are_a_permanent_error() {
+        let detectors = list_detectors(api!("list-detectors-two.json"));
+        let err = adapter(&[&detectors])
+            .get_finding("0000000000000000000000000000dead")
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, AwsErrorKind::Other);
+        assert!(err.message.contains("2 detectors"), "{err}");
+        assert!(!err.retryable());
+    }
+
+    #[tokio::test]
+    async fn errors_map_to_domain_kinds_and_only_transient_ones_are_retryable() {
+        for (status, body, kind, code) in [
+            (
+                429,
+                api!("error-too-many-requests.json"),
+                AwsErrorKind::Throttled,
+                "TooManyRequestsException",
+            ),
+            (
+                500,
+                api!("error-internal-server.json"),
+                AwsErrorKind::Unavailable,
+                "InternalServerErrorException",
+            ),
+            (
+                403,
+                api!("error-access-denied.json"),
+                AwsErrorKind::AccessDenied,
+                "AccessDeniedException",
+            ),
+            (
+                400,
+                api!("error-bad-request-detector.json"),
+                AwsErrorKind::Other,
+                "BadRequestException",
+            ),
+        ] {
+            let detectors = list_detectors(api!("list-detectors.json"));
+            let get = mock!(Client::get_findings)
+                .sequence()
+                .http_status(status, Some(body))
+                .build();
+            let err = adapter(&[&detectors, &get])
+                .get_finding("0000000000000000000000000000dead")
+                .await
+                .unwrap_err();
+            assert_eq!((err.kind, err.code.as_str()), (kind, code), "{status}");
+            assert_eq!(
+                err.retryable(),
+                matches!(kind, AwsErrorKind::Throttled | AwsErrorKind::Unavailable),
+                "{status}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_throttled_list_detectors_is_retryable_and_not_cached() {
+        let detectors = mock!(Client::list_detectors)
+            .sequence()
+            .http_status(429, Some(api!("error-too-many-requests.json")))
+            .http_status(200, Some(api!("list-detectors.json")))
+            .build();
+        let get = mock!(Client::get_findings)
+            .sequence()
+            .http_status(200, Some(api!("get-findings-empty.json")))
+            .build();
+        let gd = adapter(&[&detectors, &get]);
+        let err = gd
+            .get_finding("0000000000000000000000000000dead")
+            .await
+            .unwrap_err();
+        assert!(err.retryable(), "{err}");
+        assert_eq!(
+            gd.get_finding("0000000000000000000000000000dead").await,
+            Ok(None)
+        );
+        assert_eq!((detectors.num_calls(), get.num_calls()), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_by_the_sdk_retry_policy() {
+        let detectors = list_detectors(api!("list-detectors.json"));
+        let get = mock!(Client::get_findings)
+            .sequence()
+            .http_status(429, Some(api!("error-too-many-requests.json")))
+            .times(2)
+            .http_status(200, Some(api!("get-findings-empty.json")))
+            .build();
+        let client = mock_client!(
+            aws_sdk_guardduty,
+            RuleMode::MatchAny,
+            [&detectors, &get],
+            |c| c.retry_config(RetryConfig::standard().with_max_attempts(3))
+        );
+        let gd = AwsGuardDuty::new(client);
+        assert_eq!(
+            gd.get_finding("0000000000000000000000000000dead").await,
+            Ok(None)
+        );
+        assert_eq!(get.num_calls(), 3);
+    }
+}
