@@ -567,3 +567,88 @@ mod wire_tests {
         assert_eq!(get.num_calls(), 3);
     }
 }
+
+#[cfg(test)]
+mod endpoint_tests {
+    //! Where the GuardDuty client built from `load_config`'s SdkConfig sends its requests, for
+    //! each way of naming an endpoint. The loader reads a given environment (not the test
+    //! process's) and no files; the HTTP client only captures the request.
+    use aws_config::Region;
+    use aws_sdk_guardduty::config::Credentials;
+    use aws_smithy_http_client::test_util::capture_request;
+    use aws_types::os_shim_internal::{Env, Fs};
+
+    use crate::{config_loader, with_default_region, AwsOptions};
+
+    /// The URI of the first request (`ListDetectors`) a GuardDuty client built from this
+    /// process configuration sends; `builder_endpoint` is the client-level override.
+    async fn guardduty_uri(
+        env: &[(&str, &str)],
+        options: AwsOptions,
+        builder_endpoint: Option<&str>,
+    ) -> String {
+        let sdk = with_default_region(
+            config_loader(&options)
+                .env(Env::from_slice(env))
+                .fs(Fs::from_slice(&[]))
+                .region(Region::from_static("us-east-1"))
+                .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+                .load()
+                .await,
+        );
+        let (http, request) = capture_request(None);
+        let mut conf = aws_sdk_guardduty::config::Builder::from(&sdk).http_client(http);
+        if let Some(url) = builder_endpoint {
+            conf = conf.endpoint_url(url);
+        }
+        let client = aws_sdk_guardduty::Client::from_conf(conf.build());
+        // The captured answer is an empty 200; only the request matters here.
+        let _ = client.list_detectors().send().await;
+        request.expect_request().uri().to_string()
+    }
+
+    const GD: &str = "http://127.0.0.1:9/guardduty-only";
+    const GLOBAL: &str = "http://127.0.0.1:9/every-service";
+
+    #[tokio::test]
+    async fn aws_endpoint_url_guardduty_reaches_the_client_and_beats_the_global_one() {
+        let env = [
+            ("AWS_ENDPOINT_URL_GUARDDUTY", GD),
+            ("AWS_ENDPOINT_URL", GLOBAL),
+        ];
+        let uri = guardduty_uri(&env, AwsOptions::default(), None).await;
+        assert_eq!(uri, format!("{GD}/detector"));
+        // The global one still applies where no service-specific one is set.
+        let uri = guardduty_uri(&env[1..], AwsOptions::default(), None).await;
+        assert_eq!(uri, format!("{GLOBAL}/detector"));
+    }
+
+    #[tokio::test]
+    async fn the_endpoint_url_option_applies_to_guardduty_and_beats_the_environment() {
+        let options = AwsOptions {
+            endpoint_url: Some("http://127.0.0.1:9/option".into()),
+            ..AwsOptions::default()
+        };
+        let env = [("AWS_ENDPOINT_URL_GUARDDUTY", GD)];
+        let uri = guardduty_uri(&env, options, None).await;
+        assert_eq!(uri, "http://127.0.0.1:9/option/detector");
+    }
+
+    #[tokio::test]
+    async fn a_client_builder_endpoint_beats_everything() {
+        let env = [("AWS_ENDPOINT_URL_GUARDDUTY", GD)];
+        let uri = guardduty_uri(&env, AwsOptions::default(), Some("http://127.0.0.1:9/b")).await;
+        assert_eq!(uri, "http://127.0.0.1:9/b/detector");
+    }
+
+    #[tokio::test]
+    async fn without_overrides_or_when_ignored_it_is_guardduty_s_regional_endpoint() {
+        let real = "https://guardduty.us-east-1.amazonaws.com/detector";
+        assert_eq!(guardduty_uri(&[], AwsOptions::default(), None).await, real);
+        let env = [
+            ("AWS_ENDPOINT_URL_GUARDDUTY", GD),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+        ];
+        assert_eq!(guardduty_uri(&env, AwsOptions::default(), None).await, real);
+    }
+}

@@ -37,6 +37,11 @@ pub struct AwsOptions {
 /// Load the SDK configuration once per process. Timeouts are explicit: a hung connection must
 /// not eat the Lambda's whole budget before containment is even attempted.
 pub async fn load_config(options: &AwsOptions) -> SdkConfig {
+    with_default_region(config_loader(options).load().await)
+}
+
+/// `load_config`'s loader, before it reads the environment (tests give it their own).
+fn config_loader(options: &AwsOptions) -> aws_config::ConfigLoader {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
         TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(3))
@@ -53,7 +58,10 @@ pub async fn load_config(options: &AwsOptions) -> SdkConfig {
     if let Some(profile) = &options.profile {
         loader = loader.profile_name(profile);
     }
-    let config = loader.load().await;
+    loader
+}
+
+fn with_default_region(config: SdkConfig) -> SdkConfig {
     if config.region().is_none() {
         // IAM and STS are global; any region signs correctly. Fall back rather than fail.
         return config
