@@ -1,10 +1,13 @@
-//! Test support: a real moto server on loopback, principals in it, findings for them, and a
-//! request counter. Used by the end-to-end tests and by the demo.
+//! Test support: a real moto server on loopback, principals in it, findings for them, a
+//! GuardDuty stand-in serving findings, and a request counter. Used by the end-to-end tests
+//! and by the demo.
 
+pub mod guardduty;
 pub mod moto;
 pub mod runtime_api;
 pub mod tools;
 
+pub use guardduty::{finding_from_event, Fault, GuardDutyStandIn};
 pub use moto::{AttackerCredentials, Moto};
 
 use std::path::PathBuf;

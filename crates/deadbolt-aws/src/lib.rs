@@ -1,6 +1,6 @@
 //! AWS adapters for deadbolt's ports: IAM inline policies and access keys, STS caller
-//! identity, the SSM settings document, IAM Identity Center permission sets, on the AWS SDK
-//! for Rust. Adapters hold clients (and lookup caches); decisions are all in deadbolt-core.
+//! identity, the SSM settings document, IAM Identity Center permission sets, GuardDuty's copy
+//! of a finding, on the AWS SDK for Rust. Adapters hold clients (and lookup caches); decisions are all in deadbolt-core.
 
 use std::time::Duration;
 
@@ -16,10 +16,12 @@ use deadbolt_core::{ContainmentTarget, TargetKind};
 
 mod breaker;
 mod error;
+mod guardduty;
 mod identity_center;
 pub mod live;
 pub use breaker::{hour_bucket, DynamoBreaker};
 pub(crate) use error::classify;
+pub use guardduty::AwsGuardDuty;
 pub use identity_center::AwsIdentityCenter;
 pub use live::LiveSettings;
 
@@ -36,6 +38,11 @@ pub struct AwsOptions {
 /// Load the SDK configuration once per process. Timeouts are explicit: a hung connection must
 /// not eat the Lambda's whole budget before containment is even attempted.
 pub async fn load_config(options: &AwsOptions) -> SdkConfig {
+    with_default_region(config_loader(options).load().await)
+}
+
+/// `load_config`'s loader, before it reads the environment (tests give it their own).
+fn config_loader(options: &AwsOptions) -> aws_config::ConfigLoader {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
         TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(3))
@@ -52,7 +59,10 @@ pub async fn load_config(options: &AwsOptions) -> SdkConfig {
     if let Some(profile) = &options.profile {
         loader = loader.profile_name(profile);
     }
-    let config = loader.load().await;
+    loader
+}
+
+fn with_default_region(config: SdkConfig) -> SdkConfig {
     if config.region().is_none() {
         // IAM and STS are global; any region signs correctly. Fall back rather than fail.
         return config
