@@ -13,8 +13,8 @@ use crate::decision::{
 use crate::finding::{parse_event, Finding, GuardDutyEvent};
 use crate::followup::{CreatedEntity, FollowUpPort, FollowUpRecord};
 use crate::ports::{
-    AccessKeys, AwsError, IdentityCenter, IdentityProvider, InlinePolicies, NoIdentityCenter,
-    NoSharedBreaker, SharedBreaker,
+    AccessKeys, AwsError, IdentityCenter, IdentityProvider, InlinePolicies, ManagedPolicies,
+    NoIdentityCenter, NoSharedBreaker, SharedBreaker,
 };
 use crate::record::{DecisionRecord, Outcome, Reason};
 use crate::runtime::SettingsUnavailable;
@@ -74,7 +74,7 @@ impl<P, I, C, B> Responder<P, I, C, B> {
 
 impl<P, I, C, B> Responder<P, I, C, B>
 where
-    P: InlinePolicies + AccessKeys,
+    P: InlinePolicies + ManagedPolicies + AccessKeys,
     I: IdentityProvider,
     C: IdentityCenter,
     B: SharedBreaker,
@@ -205,7 +205,7 @@ where
 
 impl<P, I, C, B> FollowUpPort for Responder<P, I, C, B>
 where
-    P: InlinePolicies + AccessKeys,
+    P: InlinePolicies + ManagedPolicies + AccessKeys,
     I: IdentityProvider,
     C: IdentityCenter,
     B: SharedBreaker,
