@@ -385,3 +385,191 @@ async fn the_shared_circuit_breaker_holds_across_instances() {
     assert!(r.message.contains("could not be updated"), "{}", r.message);
     assert_eq!(moto.probe(&users[2]).await, Ok(()));
 }
+
+/// What an attacker with `iam:PutUserPolicy` on itself plants under deadbolt's policy name.
+const PLANTED: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+const AWS_DENY_ALL: &str = "arn:aws:iam::aws:policy/AWSDenyAll";
+
+fn json(doc: &str) -> serde_json::Value {
+    serde_json::from_str(doc).unwrap()
+}
+
+async fn attached_user_policies(moto: &Moto, user: &str) -> Vec<String> {
+    moto.iam(&moto.admin, None)
+        .list_attached_user_policies()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap()
+        .attached_policies
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| p.policy_arn)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planted_allow_all_named_deny_all_does_not_save_the_attacker() {
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start().await;
+    let mallory = moto.create_attacker_user("mallory").await;
+    // The attacker plants an Allow-everything policy under deadbolt's name (done here by the
+    // administrator, as the attacker's iam:PutUserPolicy on itself would).
+    moto.iam(&moto.admin, None)
+        .put_user_policy()
+        .user_name("mallory")
+        .policy_name("DenyAll")
+        .policy_document(PLANTED)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moto.probe(&mallory).await, Ok(()));
+
+    let counter = RequestCounter::default();
+    let r = responder(&moto, enforce(), &counter);
+    let raw = finding_for("cloudtrail-logging-disabled.json", &mallory.principal);
+    let record = r.handle(&raw).await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::Contained, Reason::ManagedDenyAllAttached),
+        "{}",
+        record.message
+    );
+    assert_eq!(moto.probe(&mallory).await, Err("AccessDenied".to_string()));
+    assert_eq!(
+        counter.requests(),
+        [
+            "sts:GetCallerIdentity",
+            "iam:GetUserPolicy",
+            "iam:ListAttachedUserPolicies",
+            "iam:AttachUserPolicy",
+            "iam:TagUser",
+        ]
+    );
+    // The planted policy is still there, untouched; AWSDenyAll is attached and tagged.
+    assert_eq!(
+        moto.user_policy("mallory", "DenyAll")
+            .await
+            .map(|d| json(&d)),
+        Some(json(PLANTED))
+    );
+    assert_eq!(
+        attached_user_policies(&moto, "mallory").await,
+        [AWS_DENY_ALL]
+    );
+    let tags = moto
+        .iam(&moto.admin, None)
+        .list_user_tags()
+        .user_name("mallory")
+        .send()
+        .await
+        .unwrap()
+        .tags;
+    assert!(
+        tags.iter().any(|t| t.key == "deadbolt:managed-deny-all"
+            && t.value == record.finding_id.clone().unwrap()),
+        "{tags:?}"
+    );
+
+    // Redelivered: seen as contained, nothing written.
+    let again = r.handle(&raw).await;
+    assert_eq!(
+        (again.outcome, again.reason),
+        (Outcome::AlreadyContained, Reason::DeadboltDenyAllPresent),
+        "{}",
+        again.message
+    );
+
+    // deadbolt unblock detaches it (its tag says deadbolt attached it); the planted policy stays.
+    let out = moto.deadbolt(&["unblock", "--user", "mallory", "--json"]);
+    let unblock: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (unblock["outcome"].as_str(), unblock["reason"].as_str()),
+        (Some("released"), Some("managed_deny_all_detached")),
+        "{unblock} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(moto.probe(&mallory).await, Ok(()));
+    assert!(attached_user_policies(&moto, "mallory").await.is_empty());
+    assert_eq!(
+        moto.user_policy("mallory", "DenyAll")
+            .await
+            .map(|d| json(&d)),
+        Some(json(PLANTED))
+    );
+
+    // An AWSDenyAll an administrator attached (no deadbolt tag) is left attached by unblock.
+    moto.iam(&moto.admin, None)
+        .attach_user_policy()
+        .user_name("mallory")
+        .policy_arn(AWS_DENY_ALL)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moto.probe(&mallory).await, Err("AccessDenied".to_string()));
+    let out = moto.deadbolt(&["unblock", "--user", "mallory", "--json"]);
+    let unblock: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(unblock["outcome"], "skipped", "{unblock}");
+    assert_eq!(
+        attached_user_policies(&moto, "mallory").await,
+        [AWS_DENY_ALL]
+    );
+    assert_eq!(moto.probe(&mallory).await, Err("AccessDenied".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_with_a_planted_deny_all_is_contained_through_aws_deny_all_and_released() {
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start().await;
+    let session = moto
+        .create_attacker_session("app-deployer", "ci-runner-42")
+        .await;
+    moto.iam(&moto.admin, None)
+        .put_role_policy()
+        .role_name("app-deployer")
+        .policy_name("DenyAll")
+        .policy_document(PLANTED)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moto.probe(&session).await, Ok(()));
+
+    let counter = RequestCounter::default();
+    let record = responder(&moto, enforce(), &counter)
+        .handle(&finding_for("tor-ip-caller.json", &session.principal))
+        .await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::Contained, Reason::ManagedDenyAllAttached),
+        "{}",
+        record.message
+    );
+    assert_eq!(moto.probe(&session).await, Err("AccessDenied".to_string()));
+    assert_eq!(
+        counter.requests()[1..],
+        [
+            "iam:GetRolePolicy",
+            "iam:ListAttachedRolePolicies",
+            "iam:AttachRolePolicy",
+            "iam:TagRole",
+        ]
+    );
+
+    let iam = AwsIam::new(moto.iam(&moto.admin, None));
+    let role = ContainmentTarget::new(TargetKind::Role, "app-deployer").unwrap();
+    let released = deadbolt_core::containment::release(&iam, &role, false).await;
+    assert_eq!(
+        (released.outcome, released.reason),
+        (Outcome::Released, Reason::ManagedDenyAllDetached),
+        "{}",
+        released.message
+    );
+    assert_eq!(moto.probe(&session).await, Ok(()));
+    assert_eq!(
+        moto.role_policy("app-deployer", "DenyAll")
+            .await
+            .map(|d| json(&d)),
+        Some(json(PLANTED))
+    );
+}

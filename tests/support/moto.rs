@@ -84,6 +84,8 @@ impl Moto {
         }
         let child = command
             .env("MOTO_ACCOUNT_ID", ACCOUNT)
+            // AWS managed policies (AWSDenyAll, deadbolt's fallback) exist only when loaded.
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

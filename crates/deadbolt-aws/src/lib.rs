@@ -8,7 +8,7 @@ use aws_config::{timeout::TimeoutConfig, BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::types::StatusType;
 use deadbolt_core::ports::{
     AccessKeys, AwsError, AwsErrorKind, CallerIdentity, IamDirectory, IdentityProvider,
-    InlinePolicies,
+    InlinePolicies, ManagedPolicies,
 };
 
 use deadbolt_core::runtime::StoredVersion;
@@ -208,6 +208,202 @@ impl InlinePolicies for AwsIam {
                 .map_err(|e| classify(&e)),
         };
         result
+    }
+}
+
+/// IAM groups cannot be tagged; containment never asks, so this only guards the adapter.
+fn group_tags_unsupported(target: &ContainmentTarget) -> AwsError {
+    AwsError::new(
+        AwsErrorKind::Other,
+        "ValidationError",
+        format!("{target}: IAM groups cannot be tagged"),
+    )
+}
+
+impl ManagedPolicies for AwsIam {
+    async fn attached_policies(&self, target: &ContainmentTarget) -> Result<Vec<String>, AwsError> {
+        let c = &self.client;
+        let name = target.name.as_str();
+        // Paginators follow IAM's Marker/IsTruncated to the end of the list.
+        let attached: Vec<aws_sdk_iam::types::AttachedPolicy> = match target.kind {
+            TargetKind::User => c
+                .list_attached_user_policies()
+                .user_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| classify(&e))?,
+            TargetKind::Role => c
+                .list_attached_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| classify(&e))?,
+            TargetKind::Group => c
+                .list_attached_group_policies()
+                .group_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| classify(&e))?,
+        };
+        Ok(attached.into_iter().filter_map(|p| p.policy_arn).collect())
+    }
+
+    async fn attach_policy(&self, target: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
+        let c = &self.client;
+        let name = target.name.as_str();
+        match target.kind {
+            TargetKind::User => c
+                .attach_user_policy()
+                .user_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Role => c
+                .attach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Group => c
+                .attach_group_policy()
+                .group_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+        }
+    }
+
+    async fn detach_policy(&self, target: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
+        let c = &self.client;
+        let name = target.name.as_str();
+        match target.kind {
+            TargetKind::User => c
+                .detach_user_policy()
+                .user_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Role => c
+                .detach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Group => c
+                .detach_group_policy()
+                .group_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+        }
+    }
+
+    async fn tags(&self, target: &ContainmentTarget) -> Result<Vec<(String, String)>, AwsError> {
+        let c = &self.client;
+        let name = target.name.as_str();
+        let tags: Vec<aws_sdk_iam::types::Tag> = match target.kind {
+            TargetKind::User => c
+                .list_user_tags()
+                .user_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| classify(&e))?,
+            TargetKind::Role => c
+                .list_role_tags()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| classify(&e))?,
+            TargetKind::Group => return Err(group_tags_unsupported(target)),
+        };
+        Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
+    }
+
+    async fn tag(
+        &self,
+        target: &ContainmentTarget,
+        key: &str,
+        value: &str,
+    ) -> Result<(), AwsError> {
+        let c = &self.client;
+        let name = target.name.as_str();
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .map_err(|e| {
+                AwsError::new(AwsErrorKind::Other, "ConstructionFailure", e.to_string())
+            })?;
+        match target.kind {
+            TargetKind::User => c
+                .tag_user()
+                .user_name(name)
+                .tags(tag)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Role => c
+                .tag_role()
+                .role_name(name)
+                .tags(tag)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Group => Err(group_tags_unsupported(target)),
+        }
+    }
+
+    async fn untag(&self, target: &ContainmentTarget, key: &str) -> Result<(), AwsError> {
+        let c = &self.client;
+        let name = target.name.as_str();
+        match target.kind {
+            TargetKind::User => c
+                .untag_user()
+                .user_name(name)
+                .tag_keys(key)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Role => c
+                .untag_role()
+                .role_name(name)
+                .tag_keys(key)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Group => Err(group_tags_unsupported(target)),
+        }
     }
 }
 

@@ -368,9 +368,14 @@ async fn operator(
     }
     let sdk = load_config(options).await;
     let iam = AwsIam::from_conf(&sdk);
+    // The partition of the account the CLI acts in (for the ARN of AWSDenyAll).
+    let mut partition = String::from("aws");
     if command == OperatorCommand::Block {
         // Blocking the identity the CLI runs as would lock the operator out mid-incident.
         let me = StsIdentity::from_conf(&sdk).caller_identity().await?;
+        if let Some(p) = containment::partition_of(&me.arn) {
+            partition = p.to_string();
+        }
         let own = AccountContext::from_caller(&me.account_id, &me.arn).own_identity;
         if own
             .as_ref()
@@ -387,6 +392,7 @@ async fn operator(
         OperatorCommand::Block => {
             let mut plan = containment::manual_plan(target.clone());
             plan.deactivate_access_key = access_key;
+            plan.partition = partition;
             if dry_run {
                 let key = plan
                     .deactivate_access_key

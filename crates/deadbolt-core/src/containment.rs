@@ -8,7 +8,10 @@ use crate::policy::{
     classify_existing, merge_permission_set_policy, ExistingDenyAll, PermissionSetMerge,
     DENY_ALL_POLICY_NAME, PERMISSION_SET_POLICY_LIMIT,
 };
-use crate::ports::{iam_api, AccessKeys, AwsError, IdentityCenter, InlinePolicies, PolicyOp};
+use crate::ports::{
+    iam_api, managed_api, AccessKeys, AwsError, AwsErrorKind, IdentityCenter, InlinePolicies,
+    ManagedOp, ManagedPolicies, PolicyOp,
+};
 use crate::principal::ContainmentTarget;
 use crate::record::{ActionRecord, ActionStatus, Outcome, Reason};
 use crate::strategy::{merge, Merge, Needed, RoleStrategy, MERGED_DOCUMENT_LIMIT};
@@ -93,7 +96,7 @@ pub async fn apply<P, C, G>(
     gate: &mut G,
 ) -> Applied
 where
-    P: InlinePolicies + AccessKeys,
+    P: InlinePolicies + ManagedPolicies + AccessKeys,
     C: IdentityCenter,
     G: WriteGate,
 {
@@ -123,16 +126,30 @@ where
     };
     let policy_in_place = matches!(
         applied.outcome,
-        Outcome::Contained | Outcome::AlreadyContained
+        Outcome::Contained | Outcome::AlreadyContained | Outcome::PartiallyContained
     );
     if let (Some(key), true) = (&plan.deactivate_access_key, policy_in_place) {
         let t = &plan.target;
+        // What is in place stays in place; a key that could not be set inactive makes the
+        // record partial (never `contained`), with the reason the key is still active.
+        let partial = |applied: &mut Applied, reason: Reason| {
+            if applied.outcome != Outcome::PartiallyContained {
+                applied.outcome = Outcome::PartiallyContained;
+                applied.reason = reason;
+            }
+        };
         match deactivate_key(policies, t, key, gate).await {
             Ok((action, true)) => {
                 applied.actions.extend(action);
                 applied.message.push_str(&format!(
                     ". Access key {key} is now inactive (the user's other keys are untouched)"
                 ));
+                // The policy was there already (a redelivery of a partial containment): the
+                // key is what this delivery contained.
+                if applied.outcome == Outcome::AlreadyContained {
+                    applied.outcome = Outcome::Contained;
+                    applied.reason = Reason::AccessKeyDeactivated;
+                }
             }
             Ok((action, false)) => {
                 applied.actions.extend(action);
@@ -143,18 +160,21 @@ where
             Err(KeyFailure::Refused(actions, refusal)) => {
                 applied.actions.extend(actions);
                 applied.message.push_str(&format!(
-                    ". Access key {key} was NOT deactivated: circuit breaker open ({})",
+                    ". Access key {key} is still ACTIVE: not deactivated, circuit breaker open ({})",
                     refusal.message()
                 ));
+                partial(&mut applied, Reason::CircuitBreakerOpen);
                 applied.retryable |= refusal.retryable();
             }
             Err(KeyFailure::Aws(actions, e)) => {
                 applied.actions.extend(actions);
                 applied.message.push_str(&format!(
-                    ". Could not deactivate access key {key} ({e}): deactivate it by hand \
+                    ". Access key {key} is still ACTIVE: could not deactivate it ({e}); \
+                     deactivate it by hand \
                      (aws iam update-access-key --user-name {} --access-key-id {key} --status Inactive)",
                     t.name
                 ));
+                partial(&mut applied, e.reason());
                 applied.retryable |= e.retryable();
             }
         }
@@ -310,7 +330,7 @@ async fn apply_key_only<P: AccessKeys, G: WriteGate>(
 /// same role, handled at the same moment) replaced the policy between our read and our write.
 const MERGE_ATTEMPTS: usize = 3;
 
-async fn apply_policy<P: InlinePolicies, G: WriteGate>(
+async fn apply_policy<P: InlinePolicies + ManagedPolicies, G: WriteGate>(
     policies: &P,
     plan: &ContainmentPlan,
     needed: &Needed,
@@ -377,14 +397,28 @@ async fn apply_policy<P: InlinePolicies, G: WriteGate>(
                         format!("{t} already carries a deny-everything policy named {name}; nothing written"),
                     )
                 }
+                // Possibly planted by the attacker (iam:PutUserPolicy on itself). Never
+                // overwritten; deny-all contains through the managed policy instead.
+                Merge::Conflicting if *needed == Needed::Everything => {
+                    if !written {
+                        actions.push(action(t, PolicyOp::Put, ActionStatus::NotNeeded));
+                    }
+                    let why = format!(
+                        "{t} has an inline policy named {name} that deadbolt did not write (left untouched)"
+                    );
+                    return apply_managed(policies, plan, actions, why, gate).await;
+                }
                 Merge::Conflicting => {
                     return finish(
                         actions,
                         Outcome::Failed,
                         Reason::ConflictingPolicyName,
                         format!(
-                            "{t} has a different inline policy named {name}; deadbolt never overwrites it. \
-                             The principal is NOT contained: review that policy and contain by hand"
+                            "{t} has a different inline policy named {name}; deadbolt never overwrites it, \
+                             and the managed AWSDenyAll would deny more than this session strategy. \
+                             The principal is NOT contained: review that policy, or block the whole role \
+                             (deadbolt block --role {})",
+                            t.name
                         ),
                     )
                 }
@@ -412,6 +446,11 @@ async fn apply_policy<P: InlinePolicies, G: WriteGate>(
         }
         if let Err(e) = policies.put_policy(t, name, &document).await {
             actions.push(failed_action(t, PolicyOp::Put, &e));
+            // The inline-policy quota is full: deny-all contains through the managed policy.
+            if e.kind == AwsErrorKind::LimitExceeded && *needed == Needed::Everything {
+                let why = format!("IAM refused the inline policy {name} on {t} ({e})");
+                return apply_managed(policies, plan, actions, why, gate).await;
+            }
             return failed(
                 e.reason(),
                 format!("could not attach {name} to {t} ({e}); the principal is NOT contained"),
@@ -451,6 +490,211 @@ async fn apply_policy<P: InlinePolicies, G: WriteGate>(
         actions,
         true,
     )
+}
+
+/// The AWS managed policy deadbolt attaches when its inline `DenyAll` cannot be written.
+pub const MANAGED_DENY_ALL_NAME: &str = "AWSDenyAll";
+
+/// The tag that says deadbolt attached `AWSDenyAll` to a user or role, with the finding id as
+/// its value: `deadbolt unblock` detaches only where it is present. Groups cannot be tagged.
+pub const MANAGED_DENY_ALL_TAG: &str = "deadbolt:managed-deny-all";
+
+/// `arn:{partition}:iam::aws:policy/AWSDenyAll`.
+pub fn managed_deny_all_arn(partition: &str) -> String {
+    format!("arn:{partition}:iam::aws:policy/{MANAGED_DENY_ALL_NAME}")
+}
+
+/// Whether `arn` is the AWS managed `AWSDenyAll`, in any partition.
+pub fn is_managed_deny_all(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    matches!(
+        parts.as_slice(),
+        ["arn", partition, "iam", "", "aws", resource]
+            if !partition.is_empty() && *resource == "policy/AWSDenyAll"
+    )
+}
+
+/// The partition of an ARN (`arn:PARTITION:...`).
+pub fn partition_of(arn: &str) -> Option<&str> {
+    let mut parts = arn.split(':');
+    match (parts.next(), parts.next()) {
+        (Some("arn"), Some(p)) if !p.is_empty() => Some(p),
+        _ => None,
+    }
+}
+
+fn managed_action(
+    target: &ContainmentTarget,
+    op: ManagedOp,
+    status: ActionStatus,
+) -> Option<ActionRecord> {
+    let api = managed_api(op, target.kind)?;
+    let policy_name = match op {
+        ManagedOp::ListAttached | ManagedOp::Attach | ManagedOp::Detach => MANAGED_DENY_ALL_NAME,
+        ManagedOp::ListTags | ManagedOp::Tag | ManagedOp::Untag => "",
+    };
+    Some(ActionRecord {
+        api: api.to_string(),
+        target: target.to_string(),
+        policy_name: policy_name.to_string(),
+        access_key_id: None,
+        status,
+        error_code: None,
+        error_message: None,
+    })
+}
+
+/// The exact command that detaches `AWSDenyAll` by hand.
+fn detach_by_hand(t: &ContainmentTarget, arn: &str) -> String {
+    let kind = t.kind.as_str();
+    format!(
+        "aws iam detach-{kind}-policy --{kind}-name {} --policy-arn {arn}",
+        t.name
+    )
+}
+
+/// The inline path is blocked (`why`): contain with the AWS managed policy `AWSDenyAll`
+/// instead, then tag the user or role so `deadbolt unblock` knows deadbolt attached it. The
+/// attachments are read first (only on this path, so a redelivery of an ordinary containment
+/// stays one read): `AWSDenyAll` already attached means already contained.
+async fn apply_managed<P: ManagedPolicies, G: WriteGate>(
+    policies: &P,
+    plan: &ContainmentPlan,
+    mut actions: Vec<ActionRecord>,
+    why: String,
+    gate: &mut G,
+) -> Applied {
+    let t = &plan.target;
+    let arn = managed_deny_all_arn(&plan.partition);
+    let push = |actions: &mut Vec<ActionRecord>, op, status| {
+        actions.extend(managed_action(t, op, status));
+    };
+    let push_failed = |actions: &mut Vec<ActionRecord>, op, e: &AwsError| {
+        actions.extend(managed_action(t, op, ActionStatus::Failed).map(|a| with_error(a, e)));
+    };
+    let attached = match policies.attached_policies(t).await {
+        Ok(attached) => attached,
+        Err(e) => {
+            push_failed(&mut actions, ManagedOp::ListAttached, &e);
+            push(&mut actions, ManagedOp::Attach, ActionStatus::NotNeeded);
+            return failed(
+                e.reason(),
+                format!("{why}; could not read its attached policies ({e}), so {MANAGED_DENY_ALL_NAME} was not attached: the principal is NOT contained"),
+                actions,
+                e.retryable(),
+            );
+        }
+    };
+    push(&mut actions, ManagedOp::ListAttached, ActionStatus::Done);
+    if attached.iter().any(|a| a == &arn) {
+        push(&mut actions, ManagedOp::Attach, ActionStatus::NotNeeded);
+        let ours = if t.kind == crate::principal::TargetKind::Group {
+            None
+        } else {
+            match policies.tags(t).await {
+                Ok(tags) => {
+                    push(&mut actions, ManagedOp::ListTags, ActionStatus::Done);
+                    tags.into_iter()
+                        .find(|(k, _)| k == MANAGED_DENY_ALL_TAG)
+                        .map(|(_, v)| v)
+                }
+                // Who attached it only decides the reason: it is attached either way.
+                Err(e) => {
+                    push_failed(&mut actions, ManagedOp::ListTags, &e);
+                    None
+                }
+            }
+        };
+        let (reason, by) = match &ours {
+            Some(finding) => (
+                Reason::DeadboltDenyAllPresent,
+                format!("attached by deadbolt ({MANAGED_DENY_ALL_TAG}={finding})"),
+            ),
+            None => (
+                Reason::EquivalentDenyAllPresent,
+                format!("without deadbolt's {MANAGED_DENY_ALL_TAG} tag"),
+            ),
+        };
+        return Applied {
+            outcome: Outcome::AlreadyContained,
+            reason,
+            message: format!("{why}; {t} already has the managed policy {MANAGED_DENY_ALL_NAME} attached ({by}), which denies everything; nothing written"),
+            actions,
+            retryable: false,
+        };
+    }
+    if let Err(refusal) = gate.before_write().await {
+        push(&mut actions, ManagedOp::Attach, ActionStatus::Planned);
+        push(&mut actions, ManagedOp::Tag, ActionStatus::Planned);
+        return Applied {
+            outcome: Outcome::WouldContain,
+            reason: Reason::CircuitBreakerOpen,
+            message: format!(
+                "circuit breaker open: {}; falling back to dry-run, would attach the managed policy {MANAGED_DENY_ALL_NAME} to {t} ({why})",
+                refusal.message()
+            ),
+            actions,
+            retryable: refusal.retryable(),
+        };
+    }
+    if let Err(e) = policies.attach_policy(t, &arn).await {
+        push_failed(&mut actions, ManagedOp::Attach, &e);
+        return failed(
+            e.reason(),
+            format!("{why}; attaching the managed policy {MANAGED_DENY_ALL_NAME} failed too ({e}): the principal is NOT contained"),
+            actions,
+            e.retryable(),
+        );
+    }
+    push(&mut actions, ManagedOp::Attach, ActionStatus::Done);
+    let contained = format!(
+        "{why}; attached the AWS managed policy {MANAGED_DENY_ALL_NAME} ({arn}) to {t} instead: every action it attempts is now denied"
+    );
+    if t.kind == crate::principal::TargetKind::Group {
+        return Applied {
+            outcome: Outcome::Contained,
+            reason: Reason::ManagedDenyAllAttached,
+            message: format!(
+                "{contained}. Groups cannot be tagged, so this attachment is not marked as deadbolt's and deadbolt unblock leaves it: when the incident is over, {}",
+                detach_by_hand(t, &arn)
+            ),
+            actions,
+            retryable: false,
+        };
+    }
+    match policies
+        .tag(t, MANAGED_DENY_ALL_TAG, &plan.finding_id)
+        .await
+    {
+        Ok(()) => {
+            push(&mut actions, ManagedOp::Tag, ActionStatus::Done);
+            Applied {
+                outcome: Outcome::Contained,
+                reason: Reason::ManagedDenyAllAttached,
+                message: format!(
+                    "{contained}; tagged {MANAGED_DENY_ALL_TAG}={} so deadbolt unblock detaches it",
+                    plan.finding_id
+                ),
+                actions,
+                retryable: false,
+            }
+        }
+        // Contained, but unmarked: a redelivery cannot tell this attachment from an
+        // administrator's, so it cannot add the tag later and delivering again does not help.
+        Err(e) => {
+            push_failed(&mut actions, ManagedOp::Tag, &e);
+            Applied {
+                outcome: Outcome::PartiallyContained,
+                reason: e.reason(),
+                message: format!(
+                    "{contained}; but tagging it {MANAGED_DENY_ALL_TAG} failed ({e}), so deadbolt unblock will not detach it: when the incident is over, {}",
+                    detach_by_hand(t, &arn)
+                ),
+                actions,
+                retryable: false,
+            }
+        }
+    }
 }
 
 fn contained(
@@ -853,72 +1097,290 @@ pub async fn reactivate_key<P: AccessKeys>(
     }
 }
 
-/// Release: delete the DenyAll only if it is deadbolt's own. A deny-all someone attached by
-/// hand, or any other policy under that name, is left alone and reported.
-pub async fn release<P: InlinePolicies>(
+/// Release: delete the DenyAll only if it is deadbolt's own, and detach the managed
+/// `AWSDenyAll` only where deadbolt's tag says deadbolt attached it (removing the tag). A
+/// deny-all someone attached by hand, any other policy under that name, and an `AWSDenyAll`
+/// without deadbolt's tag (always, on a group: groups cannot be tagged) are left alone and
+/// reported.
+pub async fn release<P: InlinePolicies + ManagedPolicies>(
     policies: &P,
     target: &ContainmentTarget,
     dry_run: bool,
 ) -> Applied {
     let name = DENY_ALL_POLICY_NAME;
+    let nothing_removed = |e: &AwsError, what: &str, actions: Vec<ActionRecord>| {
+        failed(
+            e.reason(),
+            format!("could not read {target}'s {what} ({e}); nothing was removed"),
+            actions,
+            e.retryable(),
+        )
+    };
+    // Every read first: nothing is removed unless the whole picture is known.
     let existing = match policies.get_policy(target, name).await {
         Ok(existing) => existing,
         Err(e) => {
-            return failed(
-                e.reason(),
-                format!(
-                    "could not read {target}'s inline policy {name} ({e}); nothing was removed"
-                ),
-                vec![
-                    failed_action(target, PolicyOp::Get, &e),
-                    action(target, PolicyOp::Delete, ActionStatus::NotNeeded),
-                ],
-                e.retryable(),
-            )
+            let actions = vec![
+                failed_action(target, PolicyOp::Get, &e),
+                action(target, PolicyOp::Delete, ActionStatus::NotNeeded),
+            ];
+            return nothing_removed(&e, &format!("inline policy {name}"), actions);
         }
     };
-    let not_ours = |reason, message: String| Applied {
-        outcome: Outcome::Skipped,
-        reason,
-        message,
-        actions: vec![
-            action(target, PolicyOp::Get, ActionStatus::Done),
-            action(target, PolicyOp::Delete, ActionStatus::NotNeeded),
-        ],
-        retryable: false,
+    let mut actions = vec![action(target, PolicyOp::Get, ActionStatus::Done)];
+    let managed: Vec<String> = match policies.attached_policies(target).await {
+        Ok(attached) => attached
+            .into_iter()
+            .filter(|a| is_managed_deny_all(a))
+            .collect(),
+        Err(e) => {
+            actions.extend(
+                managed_action(target, ManagedOp::ListAttached, ActionStatus::Failed)
+                    .map(|a| with_error(a, &e)),
+            );
+            return nothing_removed(&e, "attached policies", actions);
+        }
     };
-    match existing.as_deref().map(classify_existing) {
-        None => not_ours(Reason::NotContained, format!("{target} carries no inline policy named {name}; nothing to remove")),
-        Some(ExistingDenyAll::Equivalent) => not_ours(
-            Reason::EquivalentDenyAllPresent,
-            format!("{target}'s {name} was not written by deadbolt (no DeadboltDenyAll Sid); remove it by hand if intended"),
-        ),
-        Some(ExistingDenyAll::Conflicting) => not_ours(
-            Reason::ConflictingPolicyName,
-            format!("{target}'s inline policy {name} is not a deny-all written by deadbolt; left untouched"),
-        ),
-        Some(ExistingDenyAll::Deadbolt { .. }) if dry_run => Applied {
-            outcome: Outcome::WouldRelease,
-            reason: Reason::DryRun,
-            message: format!("dry-run: would remove deadbolt's {name} from {target}"),
-            actions: vec![action(target, PolicyOp::Get, ActionStatus::Done), action(target, PolicyOp::Delete, ActionStatus::Planned)],
+    actions.extend(managed_action(
+        target,
+        ManagedOp::ListAttached,
+        ActionStatus::Done,
+    ));
+    let tag = if target.kind == crate::principal::TargetKind::Group {
+        None
+    } else {
+        match policies.tags(target).await {
+            Ok(tags) => tags
+                .into_iter()
+                .find(|(k, _)| k == MANAGED_DENY_ALL_TAG)
+                .map(|(_, v)| v),
+            Err(e) => {
+                actions.extend(
+                    managed_action(target, ManagedOp::ListTags, ActionStatus::Failed)
+                        .map(|a| with_error(a, &e)),
+                );
+                return nothing_removed(&e, "tags", actions);
+            }
+        }
+    };
+    actions.extend(managed_action(
+        target,
+        ManagedOp::ListTags,
+        ActionStatus::Done,
+    ));
+
+    let inline = existing.as_deref().map(classify_existing);
+    let inline_ours = matches!(inline, Some(ExistingDenyAll::Deadbolt { .. }));
+    let detach: &[String] = if tag.is_some() { &managed } else { &[] };
+    // A tag with nothing attached (detached by hand) is stale: removed so it cannot vouch for
+    // an attachment someone makes later.
+    let untag = tag.is_some();
+    let mut notes = Vec::new();
+    match &inline {
+        Some(ExistingDenyAll::Equivalent) => notes.push(format!(
+            "its inline {name} was not written by deadbolt (no DeadboltDenyAll Sid): left in place, remove it by hand if intended"
+        )),
+        Some(ExistingDenyAll::Conflicting) => notes.push(format!(
+            "its inline policy {name} is not a deny-all written by deadbolt: left untouched"
+        )),
+        _ => {}
+    }
+    if tag.is_none() {
+        for arn in &managed {
+            let why = if target.kind == crate::principal::TargetKind::Group {
+                "groups cannot be tagged, so deadbolt cannot tell who attached it; if deadbolt's record says managed_deny_all_attached"
+            } else {
+                "it has no deadbolt:managed-deny-all tag, so deadbolt did not attach it; if intended"
+            };
+            notes.push(format!(
+                "{MANAGED_DENY_ALL_NAME} stays attached ({why}, detach by hand: {})",
+                detach_by_hand(target, arn)
+            ));
+        }
+    }
+    let note = |message: String, notes: &[String]| {
+        if notes.is_empty() {
+            message
+        } else {
+            format!("{message}; {}", notes.join("; "))
+        }
+    };
+
+    if !inline_ours && detach.is_empty() && !untag {
+        if !managed.is_empty() {
+            actions.extend(managed_action(
+                target,
+                ManagedOp::Detach,
+                ActionStatus::NotNeeded,
+            ));
+        }
+        let reason = match (&inline, managed.is_empty()) {
+            (Some(ExistingDenyAll::Conflicting), true) => Reason::ConflictingPolicyName,
+            (Some(_), _) | (None, false) => Reason::EquivalentDenyAllPresent,
+            (None, true) => Reason::NotContained,
+        };
+        let message = if inline.is_none() && managed.is_empty() {
+            format!("{target} carries no inline policy named {name} and no {MANAGED_DENY_ALL_NAME}; nothing to remove")
+        } else {
+            note(
+                format!("nothing of deadbolt's to remove from {target}"),
+                &notes,
+            )
+        };
+        return Applied {
+            outcome: Outcome::Skipped,
+            reason,
+            message,
+            actions,
             retryable: false,
-        },
-        Some(ExistingDenyAll::Deadbolt { .. }) => match policies.delete_policy(target, name).await {
-            Ok(()) => Applied {
-                outcome: Outcome::Released,
-                reason: Reason::DenyAllRemoved,
-                message: format!("removed deadbolt's {name} from {target}: its own permissions apply again"),
-                actions: vec![action(target, PolicyOp::Get, ActionStatus::Done), action(target, PolicyOp::Delete, ActionStatus::Done)],
-                retryable: false,
+        };
+    }
+
+    let mut removed = Vec::new();
+    if dry_run {
+        if inline_ours {
+            actions.push(action(target, PolicyOp::Delete, ActionStatus::Planned));
+            removed.push(format!("deadbolt's {name}"));
+        }
+        for _ in detach {
+            actions.extend(managed_action(
+                target,
+                ManagedOp::Detach,
+                ActionStatus::Planned,
+            ));
+            removed.push(format!("{MANAGED_DENY_ALL_NAME} (deadbolt's tag)"));
+        }
+        if untag {
+            actions.extend(managed_action(
+                target,
+                ManagedOp::Untag,
+                ActionStatus::Planned,
+            ));
+        }
+        let message = if removed.is_empty() {
+            format!("dry-run: would remove the stale {MANAGED_DENY_ALL_TAG} tag from {target}")
+        } else {
+            format!(
+                "dry-run: would remove {} from {target}",
+                removed.join(" and ")
+            )
+        };
+        return Applied {
+            outcome: if removed.is_empty() {
+                Outcome::Skipped
+            } else {
+                Outcome::WouldRelease
             },
-            Err(e) => failed(
-                e.reason(),
-                format!("could not remove {name} from {target} ({e}); it is still blocked"),
-                vec![action(target, PolicyOp::Get, ActionStatus::Done), failed_action(target, PolicyOp::Delete, &e)],
-                e.retryable(),
+            reason: if removed.is_empty() {
+                Reason::NotContained
+            } else {
+                Reason::DryRun
+            },
+            message: note(message, &notes),
+            actions,
+            retryable: false,
+        };
+    }
+
+    let failure = |mut actions: Vec<ActionRecord>,
+                   a: Option<ActionRecord>,
+                   e: &AwsError,
+                   removed: &[String],
+                   what: String| {
+        actions.extend(a.map(|a| with_error(a, e)));
+        let done = if removed.is_empty() {
+            "nothing was removed".to_string()
+        } else {
+            format!("removed {}", removed.join(" and "))
+        };
+        failed(
+            e.reason(),
+            format!("{what} ({e}); {done}: {target} is still blocked"),
+            actions,
+            e.retryable(),
+        )
+    };
+    if inline_ours {
+        if let Err(e) = policies.delete_policy(target, name).await {
+            let a = Some(action(target, PolicyOp::Delete, ActionStatus::Failed));
+            return failure(
+                actions,
+                a,
+                &e,
+                &removed,
+                format!("could not remove {name} from {target}"),
+            );
+        }
+        actions.push(action(target, PolicyOp::Delete, ActionStatus::Done));
+        removed.push(format!("deadbolt's {name}"));
+    }
+    for arn in detach {
+        if let Err(e) = policies.detach_policy(target, arn).await {
+            let a = managed_action(target, ManagedOp::Detach, ActionStatus::Failed);
+            return failure(
+                actions,
+                a,
+                &e,
+                &removed,
+                format!("could not detach {MANAGED_DENY_ALL_NAME} from {target}"),
+            );
+        }
+        actions.extend(managed_action(
+            target,
+            ManagedOp::Detach,
+            ActionStatus::Done,
+        ));
+        removed.push(format!(
+            "{MANAGED_DENY_ALL_NAME} (attached by deadbolt, {MANAGED_DENY_ALL_TAG}={})",
+            tag.as_deref().unwrap_or_default()
+        ));
+    }
+    if untag {
+        // The deny is already gone; a tag left behind only misleads a later unblock.
+        if let Err(e) = policies.untag(target, MANAGED_DENY_ALL_TAG).await {
+            actions.extend(
+                managed_action(target, ManagedOp::Untag, ActionStatus::Failed)
+                    .map(|a| with_error(a, &e)),
+            );
+            notes.push(format!(
+                "the {MANAGED_DENY_ALL_TAG} tag could not be removed ({e}): remove it by hand"
+            ));
+        } else {
+            actions.extend(managed_action(target, ManagedOp::Untag, ActionStatus::Done));
+        }
+    }
+    if removed.is_empty() {
+        return Applied {
+            outcome: Outcome::Skipped,
+            reason: Reason::NotContained,
+            message: note(
+                format!("{target} carries nothing of deadbolt's; removed the stale {MANAGED_DENY_ALL_TAG} tag"),
+                &notes,
             ),
+            actions,
+            retryable: false,
+        };
+    }
+    let still_denied = !managed.is_empty() && detach.is_empty()
+        || matches!(inline, Some(ExistingDenyAll::Equivalent));
+    let effect = if still_denied {
+        "but it is still denied by what deadbolt did not write"
+    } else {
+        "its own permissions apply again"
+    };
+    Applied {
+        outcome: Outcome::Released,
+        reason: if inline_ours {
+            Reason::DenyAllRemoved
+        } else {
+            Reason::ManagedDenyAllDetached
         },
+        message: note(
+            format!("removed {} from {target}: {effect}", removed.join(" and ")),
+            &notes,
+        ),
+        actions,
+        retryable: false,
     }
 }
 

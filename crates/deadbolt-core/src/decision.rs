@@ -117,6 +117,9 @@ pub struct ContainmentPlan {
     /// Users only, when configured: the finding's long-term access key (`AKIA…`), set
     /// inactive after the policy is in place. Never any other key of the user.
     pub deactivate_access_key: Option<String>,
+    /// The finding's partition (`aws`, `aws-cn`, `aws-us-gov`): the ARN of the AWS managed
+    /// policy `AWSDenyAll` deadbolt attaches when the inline DenyAll cannot be written.
+    pub partition: String,
 }
 
 impl ContainmentPlan {
@@ -128,6 +131,7 @@ impl ContainmentPlan {
             finding_id: finding_id.to_string(),
             strategy: PlanStrategy::DenyAll,
             deactivate_access_key: None,
+            partition: "aws".to_string(),
         }
     }
 }
@@ -309,6 +313,7 @@ pub fn decide(
         finding_id: f.id.clone(),
         strategy: plan_strategy,
         deactivate_access_key,
+        partition: f.partition.clone(),
     };
     let decision = match mode {
         Mode::Enforce => Decision::Contain(plan),
@@ -637,6 +642,7 @@ fn decide_follow_up(
         finding_id: finding.id.clone(),
         strategy,
         deactivate_access_key,
+        partition: finding.partition.clone(),
     };
     if settings.follow_up == Mode::Off {
         return pass(

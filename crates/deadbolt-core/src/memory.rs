@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::ports::{
-    iam_api, AccessKeys, AwsError, AwsErrorKind, CallerIdentity, IdentityCenter, IdentityProvider,
-    InlinePolicies, PermissionSetRef, PolicyOp,
+    iam_api, managed_api, AccessKeys, AwsError, AwsErrorKind, CallerIdentity, IdentityCenter,
+    IdentityProvider, InlinePolicies, ManagedOp, ManagedPolicies, PermissionSetRef, PolicyOp,
 };
 use crate::principal::ContainmentTarget;
 
@@ -25,6 +25,10 @@ struct State {
     fail: HashMap<&'static str, AwsError>,
     /// Access keys as (user, key id) -> active.
     keys: HashMap<(String, String), bool>,
+    /// Managed policy ARNs attached, by `kind/name`.
+    attached: HashMap<String, Vec<String>>,
+    /// Tags of users and roles, by `kind/name`, in insertion order.
+    tags: HashMap<String, Vec<(String, String)>>,
 }
 
 impl MemoryPolicies {
@@ -53,6 +57,40 @@ impl MemoryPolicies {
         self
     }
 
+    /// Attach a managed policy (as an administrator would).
+    pub fn with_attached(self, target: &ContainmentTarget, policy_arn: &str) -> Self {
+        self.lock()
+            .attached
+            .entry(target.to_string())
+            .or_default()
+            .push(policy_arn.to_string());
+        self
+    }
+
+    /// Tag a user or role.
+    pub fn with_tag(self, target: &ContainmentTarget, key: &str, value: &str) -> Self {
+        set_tag(&mut self.lock(), target, key, value);
+        self
+    }
+
+    /// The managed policy ARNs attached to the entity.
+    pub fn attached(&self, target: &ContainmentTarget) -> Vec<String> {
+        self.lock()
+            .attached
+            .get(&target.to_string())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The entity's tags.
+    pub fn tags_of(&self, target: &ContainmentTarget) -> Vec<(String, String)> {
+        self.lock()
+            .tags
+            .get(&target.to_string())
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Whether the key is active; `None` if the user has no such key.
     pub fn access_key_active(&self, user: &str, key_id: &str) -> Option<bool> {
         self.lock()
@@ -72,6 +110,11 @@ impl MemoryPolicies {
             },
         );
         self
+    }
+
+    /// Stop failing calls to `api` (the outage is over), e.g. before a redelivery.
+    pub fn stop_failing(&self, api: &str) {
+        self.lock().fail.remove(api);
     }
 
     /// The calls made so far, as `iam:Operation target`.
@@ -99,6 +142,97 @@ impl MemoryPolicies {
             Some(e) => Err(e.clone()),
             None => Ok(()),
         }
+    }
+}
+
+fn set_tag(s: &mut State, target: &ContainmentTarget, key: &str, value: &str) {
+    let tags = s.tags.entry(target.to_string()).or_default();
+    match tags.iter_mut().find(|(k, _)| k == key) {
+        Some(tag) => tag.1 = value.to_string(),
+        None => tags.push((key.to_string(), value.to_string())),
+    }
+}
+
+impl MemoryPolicies {
+    /// Record a managed-policy or tag call and return the injected failure, if any, with the
+    /// state locked for the call itself.
+    fn begin_managed(
+        &self,
+        op: ManagedOp,
+        target: &ContainmentTarget,
+    ) -> Result<std::sync::MutexGuard<'_, State>, AwsError> {
+        let Some(api) = managed_api(op, target.kind) else {
+            return Err(AwsError::new(
+                AwsErrorKind::Other,
+                "ValidationError",
+                format!("{target}: IAM groups cannot be tagged"),
+            ));
+        };
+        let mut s = self.lock();
+        s.calls.push(format!("{api} {target}"));
+        if let Some(e) = s.fail.get(api) {
+            return Err(e.clone());
+        }
+        if !s.entities.contains(&target.to_string()) {
+            return Err(no_such_entity(format!("The {target}")));
+        }
+        Ok(s)
+    }
+}
+
+impl ManagedPolicies for MemoryPolicies {
+    async fn attached_policies(&self, target: &ContainmentTarget) -> Result<Vec<String>, AwsError> {
+        let s = self.begin_managed(ManagedOp::ListAttached, target)?;
+        Ok(s.attached
+            .get(&target.to_string())
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn attach_policy(&self, target: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
+        let mut s = self.begin_managed(ManagedOp::Attach, target)?;
+        let attached = s.attached.entry(target.to_string()).or_default();
+        // IAM: attaching a policy that is already attached succeeds and changes nothing.
+        if !attached.iter().any(|a| a == arn) {
+            attached.push(arn.to_string());
+        }
+        Ok(())
+    }
+
+    async fn detach_policy(&self, target: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
+        let mut s = self.begin_managed(ManagedOp::Detach, target)?;
+        let attached = s.attached.entry(target.to_string()).or_default();
+        match attached.iter().position(|a| a == arn) {
+            Some(i) => {
+                attached.remove(i);
+                Ok(())
+            }
+            None => Err(no_such_entity(format!("Policy {arn} attached to {target}"))),
+        }
+    }
+
+    async fn tags(&self, target: &ContainmentTarget) -> Result<Vec<(String, String)>, AwsError> {
+        let s = self.begin_managed(ManagedOp::ListTags, target)?;
+        Ok(s.tags.get(&target.to_string()).cloned().unwrap_or_default())
+    }
+
+    async fn tag(
+        &self,
+        target: &ContainmentTarget,
+        key: &str,
+        value: &str,
+    ) -> Result<(), AwsError> {
+        let mut s = self.begin_managed(ManagedOp::Tag, target)?;
+        set_tag(&mut s, target, key, value);
+        Ok(())
+    }
+
+    async fn untag(&self, target: &ContainmentTarget, key: &str) -> Result<(), AwsError> {
+        let mut s = self.begin_managed(ManagedOp::Untag, target)?;
+        if let Some(tags) = s.tags.get_mut(&target.to_string()) {
+            tags.retain(|(k, _)| k != key);
+        }
+        Ok(())
     }
 }
 
@@ -449,7 +583,7 @@ impl<P, I, C, B> Configured<P, I, C, B> {
 
 impl<P, I, C, B> Configured<P, I, C, B>
 where
-    P: InlinePolicies + AccessKeys,
+    P: InlinePolicies + ManagedPolicies + AccessKeys,
     I: IdentityProvider,
     C: IdentityCenter,
     B: crate::ports::SharedBreaker,

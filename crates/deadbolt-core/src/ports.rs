@@ -115,6 +115,112 @@ pub trait InlinePolicies: Send + Sync {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
+/// A call on an entity's managed-policy attachments or tags: the write path deadbolt falls
+/// back to when the inline `DenyAll` cannot be written (a policy it did not write holds the
+/// name, or the inline-policy quota is full).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManagedOp {
+    ListAttached,
+    Attach,
+    Detach,
+    ListTags,
+    Tag,
+    Untag,
+}
+
+/// The IAM API name for a managed-policy or tag operation on a kind of entity; `None` for tag
+/// operations on groups (IAM groups cannot be tagged).
+pub fn managed_api(op: ManagedOp, kind: TargetKind) -> Option<&'static str> {
+    Some(match (op, kind) {
+        (ManagedOp::ListAttached, TargetKind::User) => "iam:ListAttachedUserPolicies",
+        (ManagedOp::ListAttached, TargetKind::Role) => "iam:ListAttachedRolePolicies",
+        (ManagedOp::ListAttached, TargetKind::Group) => "iam:ListAttachedGroupPolicies",
+        (ManagedOp::Attach, TargetKind::User) => "iam:AttachUserPolicy",
+        (ManagedOp::Attach, TargetKind::Role) => "iam:AttachRolePolicy",
+        (ManagedOp::Attach, TargetKind::Group) => "iam:AttachGroupPolicy",
+        (ManagedOp::Detach, TargetKind::User) => "iam:DetachUserPolicy",
+        (ManagedOp::Detach, TargetKind::Role) => "iam:DetachRolePolicy",
+        (ManagedOp::Detach, TargetKind::Group) => "iam:DetachGroupPolicy",
+        (ManagedOp::ListTags, TargetKind::User) => "iam:ListUserTags",
+        (ManagedOp::ListTags, TargetKind::Role) => "iam:ListRoleTags",
+        (ManagedOp::Tag, TargetKind::User) => "iam:TagUser",
+        (ManagedOp::Tag, TargetKind::Role) => "iam:TagRole",
+        (ManagedOp::Untag, TargetKind::User) => "iam:UntagUser",
+        (ManagedOp::Untag, TargetKind::Role) => "iam:UntagRole",
+        (ManagedOp::ListTags | ManagedOp::Tag | ManagedOp::Untag, TargetKind::Group) => {
+            return None
+        }
+    })
+}
+
+/// Managed-policy attachments and tags on IAM users, roles and groups. Tag calls are for users
+/// and roles only: deadbolt never makes them for a group.
+pub trait ManagedPolicies: Send + Sync {
+    /// The ARNs of the managed policies attached to the entity (every page).
+    fn attached_policies(
+        &self,
+        target: &ContainmentTarget,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    fn attach_policy(
+        &self,
+        target: &ContainmentTarget,
+        policy_arn: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    fn detach_policy(
+        &self,
+        target: &ContainmentTarget,
+        policy_arn: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// The user's or role's tags, as `(key, value)`.
+    fn tags(
+        &self,
+        target: &ContainmentTarget,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+
+    /// Set one tag on a user or role (replacing the value if the key exists).
+    fn tag(
+        &self,
+        target: &ContainmentTarget,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    fn untag(
+        &self,
+        target: &ContainmentTarget,
+        key: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+impl<T: ManagedPolicies> ManagedPolicies for &T {
+    async fn attached_policies(&self, target: &ContainmentTarget) -> Result<Vec<String>, AwsError> {
+        (**self).attached_policies(target).await
+    }
+    async fn attach_policy(&self, target: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
+        (**self).attach_policy(target, arn).await
+    }
+    async fn detach_policy(&self, target: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
+        (**self).detach_policy(target, arn).await
+    }
+    async fn tags(&self, target: &ContainmentTarget) -> Result<Vec<(String, String)>, AwsError> {
+        (**self).tags(target).await
+    }
+    async fn tag(
+        &self,
+        target: &ContainmentTarget,
+        key: &str,
+        value: &str,
+    ) -> Result<(), AwsError> {
+        (**self).tag(target, key, value).await
+    }
+    async fn untag(&self, target: &ContainmentTarget, key: &str) -> Result<(), AwsError> {
+        (**self).untag(target, key).await
+    }
+}
+
 /// Who deadbolt's own credentials are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerIdentity {

@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 
 use crate::decision::{ContainmentPlan, PlanStrategy};
-use crate::ports::{AccessKeys, AwsError, InlinePolicies};
+use crate::ports::{AccessKeys, AwsError, InlinePolicies, ManagedPolicies};
 use crate::principal::ContainmentTarget;
 
 type Early = (ContainmentTarget, String, Result<Option<String>, AwsError>);
@@ -98,5 +98,31 @@ impl<P: AccessKeys + InlinePolicies> AccessKeys for Prefetch<'_, P> {
         self.inner
             .set_access_key_status(user_name, access_key_id, active)
             .await
+    }
+}
+
+impl<P: ManagedPolicies + InlinePolicies> ManagedPolicies for Prefetch<'_, P> {
+    async fn attached_policies(&self, target: &ContainmentTarget) -> Result<Vec<String>, AwsError> {
+        self.inner.attached_policies(target).await
+    }
+    async fn attach_policy(&self, target: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
+        self.inner.attach_policy(target, arn).await
+    }
+    async fn detach_policy(&self, target: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
+        self.inner.detach_policy(target, arn).await
+    }
+    async fn tags(&self, target: &ContainmentTarget) -> Result<Vec<(String, String)>, AwsError> {
+        self.inner.tags(target).await
+    }
+    async fn tag(
+        &self,
+        target: &ContainmentTarget,
+        key: &str,
+        value: &str,
+    ) -> Result<(), AwsError> {
+        self.inner.tag(target, key, value).await
+    }
+    async fn untag(&self, target: &ContainmentTarget, key: &str) -> Result<(), AwsError> {
+        self.inner.untag(target, key).await
     }
 }

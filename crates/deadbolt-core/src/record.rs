@@ -47,6 +47,10 @@ code_enum! {
     pub enum Outcome {
         /// The DenyAll policy was written.
         Contained => "contained",
+        /// Some calls of the plan succeeded and others failed: something is in place (the
+        /// message says what), something is not (e.g. the DenyAll is attached but the
+        /// finding's access key is still active). Never reported as `contained`.
+        PartiallyContained => "partially_contained",
         /// Dry-run: the DenyAll policy would have been written.
         WouldContain => "would_contain",
         /// The principal already carries deadbolt's DenyAll (or an identical deny-all).
@@ -85,11 +89,17 @@ code_enum! {
         SessionDenied => "session_denied",
         /// contained: Identity Center user denied in the permission set, re-provisioned.
         IdentityCenterUserDenied => "identity_center_user_denied",
+        /// contained: the inline DenyAll could not be written (a policy deadbolt did not write
+        /// holds the name, or the inline-policy quota is full), so the AWS managed policy
+        /// `AWSDenyAll` was attached and the user or role tagged as contained by deadbolt.
+        ManagedDenyAllAttached => "managed_deny_all_attached",
         /// contained: only an access key was set inactive (follow-up containment of a key the
         /// attacker created).
         AccessKeyDeactivated => "access_key_deactivated",
         // released (operator)
         DenyAllRemoved => "deny_all_removed",
+        /// released: `AWSDenyAll`, attached by deadbolt (its tag says so), was detached.
+        ManagedDenyAllDetached => "managed_deny_all_detached",
         NotContained => "not_contained",
         // skipped
         ModeOff => "mode_off",
@@ -378,5 +388,10 @@ mod tests {
             crate::containment::OperatorCommand::as_str,
         );
         assert_eq!(Reason::SettingsUnavailable.as_str(), "settings_unavailable");
+        assert_eq!(Outcome::PartiallyContained.as_str(), "partially_contained");
+        assert_eq!(
+            Reason::ManagedDenyAllAttached.as_str(),
+            "managed_deny_all_attached"
+        );
     }
 }

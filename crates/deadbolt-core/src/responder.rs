@@ -14,7 +14,7 @@ use crate::finding::{parse_event, Finding, GuardDutyEvent};
 use crate::followup::{CreatedEntity, FollowUpPort, FollowUpRecord};
 use crate::ports::{
     AccessKeys, AwsError, GuardDutyFindings, IdentityCenter, IdentityProvider, InlinePolicies,
-    NoGuardDuty, NoIdentityCenter, NoSharedBreaker, SharedBreaker,
+    ManagedPolicies, NoGuardDuty, NoIdentityCenter, NoSharedBreaker, SharedBreaker,
 };
 use crate::prefetch::Prefetch;
 use crate::record::FieldMismatch;
@@ -84,7 +84,7 @@ impl<P, I, C, B, G> Responder<P, I, C, B, G> {
 
 impl<P, I, C, B, G> Responder<P, I, C, B, G>
 where
-    P: InlinePolicies + AccessKeys,
+    P: InlinePolicies + ManagedPolicies + AccessKeys,
     I: IdentityProvider,
     C: IdentityCenter,
     B: SharedBreaker,
@@ -322,7 +322,7 @@ where
 
     /// The one executor: the plan's writes, each admitted by the circuit breaker right before
     /// it happens (a plan that needs no write consumes nothing).
-    async fn execute<Q: InlinePolicies + AccessKeys>(
+    async fn execute<Q: InlinePolicies + AccessKeys + ManagedPolicies>(
         &self,
         policies: &Q,
         plan: &ContainmentPlan,
@@ -350,7 +350,7 @@ where
 
 impl<P, I, C, B, G> FollowUpPort for Responder<P, I, C, B, G>
 where
-    P: InlinePolicies + AccessKeys,
+    P: InlinePolicies + ManagedPolicies + AccessKeys,
     I: IdentityProvider,
     C: IdentityCenter,
     B: SharedBreaker,

@@ -8,7 +8,7 @@ use common::*;
 use deadbolt_core::config::Mode;
 use deadbolt_core::memory::{Configured, FixedIdentity, MemoryIdentityCenter, MemoryPolicies};
 use deadbolt_core::policy::{classify_existing, ExistingDenyAll};
-use deadbolt_core::ports::{AwsErrorKind, NoSharedBreaker};
+use deadbolt_core::ports::{AwsError, AwsErrorKind, NoSharedBreaker};
 use deadbolt_core::settings::Settings;
 use deadbolt_core::strategy::{IdentityCenterStrategy, RoleStrategy, StrategySettings};
 use deadbolt_core::Ports;
@@ -393,12 +393,91 @@ async fn a_failed_key_deactivation_keeps_the_deny_all_and_says_what_to_do() {
         FixedIdentity::new(ACCOUNT, OWN_ARN),
     );
     let record = r.handle(&fixture("cloudtrail-logging-disabled.json")).await;
-    assert_eq!(record.outcome, Outcome::Contained);
+    // The DenyAll is in place, the key is not: partial, never `contained`.
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::PartiallyContained, Reason::AccessDenied)
+    );
     assert_eq!(record.actions[3].api, "iam:UpdateAccessKey");
     assert_eq!(record.actions[3].status, ActionStatus::Failed);
     assert!(record.message.contains("aws iam update-access-key --user-name mallory --access-key-id AKIA2MLRYQ7ZT4XH9KPD --status Inactive"), "{}", record.message);
+    assert!(
+        record
+            .message
+            .contains("attached the inline policy DenyAll")
+            && record.message.contains("still ACTIVE"),
+        "{}",
+        record.message
+    );
+    // AccessDenied: delivering the event again fails the same way.
     assert!(!record.retryable);
     assert!(p.policy(&mallory(), "DenyAll").is_some());
+}
+
+#[tokio::test]
+async fn a_throttled_key_deactivation_is_partial_and_retryable_and_a_redelivery_completes_it() {
+    let key = "AKIA2MLRYQ7ZT4XH9KPD";
+    let p = MemoryPolicies::new()
+        .with_entity(&mallory())
+        .with_access_key("mallory", key)
+        .failing("iam:UpdateAccessKey", AwsErrorKind::Throttled, "Throttling");
+    let r = Configured::new(
+        enforce_with(StrategySettings {
+            user_deactivate_access_key: true,
+            ..StrategySettings::default()
+        }),
+        &p,
+        FixedIdentity::new(ACCOUNT, OWN_ARN),
+    );
+    let raw = fixture("cloudtrail-logging-disabled.json");
+    let first = r.handle(&raw).await;
+    assert_eq!(
+        (first.outcome, first.reason, first.retryable),
+        (Outcome::PartiallyContained, Reason::Throttled, true)
+    );
+    assert_eq!(p.access_key_active("mallory", key), Some(true));
+
+    // The throttle is over; Lambda delivers the event again.
+    p.stop_failing("iam:UpdateAccessKey");
+    let before = p.calls().len();
+    let again = r.handle(&raw).await;
+    assert_eq!(
+        (again.outcome, again.reason, again.retryable),
+        (Outcome::Contained, Reason::AccessKeyDeactivated, false),
+        "{}",
+        again.message
+    );
+    assert_eq!(p.access_key_active("mallory", key), Some(false));
+    // The policy already covers the finding: read, not written again.
+    assert_eq!(
+        p.calls()[before..],
+        [
+            "iam:GetUserPolicy user/mallory",
+            "iam:ListAccessKeys user/mallory",
+            "iam:UpdateAccessKey user/mallory AKIA2MLRYQ7ZT4XH9KPD",
+        ]
+    );
+    let statuses: Vec<_> = again
+        .actions
+        .iter()
+        .map(|a| (a.api.as_str(), a.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("iam:GetUserPolicy", ActionStatus::Done),
+            ("iam:PutUserPolicy", ActionStatus::NotNeeded),
+            ("iam:ListAccessKeys", ActionStatus::Done),
+            ("iam:UpdateAccessKey", ActionStatus::Done),
+        ]
+    );
+
+    // And once more: everything is in place, nothing written.
+    let third = r.handle(&raw).await;
+    assert_eq!(
+        (third.outcome, third.reason),
+        (Outcome::AlreadyContained, Reason::DeadboltDenyAllPresent)
+    );
 }
 
 #[tokio::test]
@@ -635,6 +714,27 @@ impl deadbolt_core::ports::AccessKeys for RacingWriter {
         a: bool,
     ) -> Result<(), deadbolt_core::ports::AwsError> {
         self.inner.set_access_key_status(u, k, a).await
+    }
+}
+
+impl deadbolt_core::ports::ManagedPolicies for RacingWriter {
+    async fn attached_policies(&self, t: &ContainmentTarget) -> Result<Vec<String>, AwsError> {
+        self.inner.attached_policies(t).await
+    }
+    async fn attach_policy(&self, t: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
+        self.inner.attach_policy(t, arn).await
+    }
+    async fn detach_policy(&self, t: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
+        self.inner.detach_policy(t, arn).await
+    }
+    async fn tags(&self, t: &ContainmentTarget) -> Result<Vec<(String, String)>, AwsError> {
+        self.inner.tags(t).await
+    }
+    async fn tag(&self, t: &ContainmentTarget, k: &str, v: &str) -> Result<(), AwsError> {
+        self.inner.tag(t, k, v).await
+    }
+    async fn untag(&self, t: &ContainmentTarget, k: &str) -> Result<(), AwsError> {
+        self.inner.untag(t, k).await
     }
 }
 

@@ -271,6 +271,27 @@ impl deadbolt_core::ports::AccessKeys for SignallingIam<'_> {
     }
 }
 
+impl deadbolt_core::ports::ManagedPolicies for SignallingIam<'_> {
+    async fn attached_policies(&self, t: &ContainmentTarget) -> Result<Vec<String>, AwsError> {
+        self.inner.attached_policies(t).await
+    }
+    async fn attach_policy(&self, t: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
+        self.inner.attach_policy(t, arn).await
+    }
+    async fn detach_policy(&self, t: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
+        self.inner.detach_policy(t, arn).await
+    }
+    async fn tags(&self, t: &ContainmentTarget) -> Result<Vec<(String, String)>, AwsError> {
+        self.inner.tags(t).await
+    }
+    async fn tag(&self, t: &ContainmentTarget, k: &str, v: &str) -> Result<(), AwsError> {
+        self.inner.tag(t, k, v).await
+    }
+    async fn untag(&self, t: &ContainmentTarget, k: &str) -> Result<(), AwsError> {
+        self.inner.untag(t, k).await
+    }
+}
+
 struct WaitingGuardDuty {
     inner: MemoryGuardDuty,
     read_started: Arc<tokio::sync::Notify>,
