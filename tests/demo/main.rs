@@ -66,17 +66,16 @@ async fn main() {
     );
     println!("   configuration: DEADBOLT_MODE=enforce (the default is dry-run)");
     let log = std::env::temp_dir().join(format!("deadbolt-demo-{}.log", std::process::id()));
-    let env = vec![
-        ("DEADBOLT_MODE", "enforce".to_string()),
-        ("DEADBOLT_PROTECTED_PRINCIPALS", "break-glass-*".to_string()),
-        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID", moto.admin.access_key_id().to_string()),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            moto.admin.secret_access_key().to_string(),
-        ),
-    ];
+    // GuardDuty (a stand-in on loopback: moto has no GetFindings) confirms the finding: the
+    // responder decides on GuardDuty's copy, never on the event alone.
+    moto.confirm(&event);
+    println!(
+        "   GuardDuty's copy of the finding: served by the stand-in at {}",
+        moto.guardduty.endpoint()
+    );
+    let mut env = moto.binary_env();
+    env.push(("DEADBOLT_MODE", "enforce".to_string()));
+    env.push(("DEADBOLT_PROTECTED_PRINCIPALS", "break-glass-*".to_string()));
     let lambda = LambdaHarness::start(&binary, &env, log);
     let (lambda, result) = tokio::task::spawn_blocking(move || {
         let r = lambda.invoke(&event);

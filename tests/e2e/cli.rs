@@ -17,6 +17,51 @@ fn write_event(event: &str, name: &str) -> std::path::PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_verifies_with_guardduty_and_no_verify_never_enforces() {
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start().await;
+    let mallory = moto.create_attacker_user("mallory").await;
+    let file = write_event(
+        &finding_for("cloudtrail-logging-disabled.json", &mallory.principal),
+        "unconfirmed",
+    );
+    let file = file.to_str().unwrap();
+    // GuardDuty (the stand-in, through AWS_ENDPOINT_URL_GUARDDUTY) does not know it.
+    let forged = moto.deadbolt_unconfirmed(&["replay", file, "--enforce", "--json"]);
+    assert_eq!(forged.status.code(), Some(2), "a rejection exits 2");
+    let record: serde_json::Value = serde_json::from_slice(&forged.stdout).unwrap();
+    assert_eq!(record["reason"], "finding_not_in_guardduty", "{record}");
+    assert_eq!(moto.probe(&mallory).await, Ok(()));
+    assert!(moto
+        .guardduty
+        .requests()
+        .iter()
+        .any(|r| r.ends_with("/findings/get")));
+
+    // --no-verify decides on the file alone, and only ever in dry-run.
+    let offline = moto.deadbolt_unconfirmed(&["replay", file, "--no-verify", "--json"]);
+    assert!(
+        offline.status.success(),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    let record: serde_json::Value = serde_json::from_slice(&offline.stdout).unwrap();
+    assert_eq!(
+        (&record["outcome"], &record["verified_with_guardduty"]),
+        (&"would_contain".into(), &false.into()),
+        "{record}"
+    );
+    let refused = moto.deadbolt_unconfirmed(&["replay", file, "--no-verify", "--enforce"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("cannot be used with"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(moto.probe(&mallory).await, Ok(()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_is_dry_run_unless_enforce_and_prints_the_record() {
     deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
@@ -34,7 +79,7 @@ async fn replay_is_dry_run_unless_enforce_and_prints_the_record() {
         String::from_utf8_lossy(&dry.stderr)
     );
     let record: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
-    assert_eq!(record["outcome"], "would_contain");
+    assert_eq!(record["outcome"], "would_contain", "{record}");
     assert_eq!(record["mode"], "dry-run");
     assert_eq!(moto.probe(&mallory).await, Ok(()));
 

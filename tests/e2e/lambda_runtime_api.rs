@@ -5,16 +5,9 @@ use deadbolt_e2e::runtime_api::{built_binary, LambdaHarness};
 use deadbolt_e2e::{finding_for, Moto};
 
 fn env_for(moto: &Moto, mode: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("DEADBOLT_MODE", mode.to_string()),
-        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID", moto.admin.access_key_id().to_string()),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            moto.admin.secret_access_key().to_string(),
-        ),
-    ]
+    let mut env = moto.binary_env();
+    env.push(("DEADBOLT_MODE", mode.to_string()));
+    env
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,6 +20,7 @@ async fn lambda_binary_contains_through_the_runtime_api_and_logs_one_json_line_p
     let log = std::env::temp_dir().join(format!("deadbolt-responder-{}.log", std::process::id()));
     let lambda = LambdaHarness::start(&built_binary("responder"), &env_for(&moto, "enforce"), log);
     let event = finding_for("cloudtrail-logging-disabled.json", &mallory.principal);
+    moto.confirm(&event);
     let response = tokio::task::spawn_blocking({
         let event = event.clone();
         move || {
@@ -61,6 +55,92 @@ async fn lambda_binary_contains_through_the_runtime_api_and_logs_one_json_line_p
     assert_eq!(
         logged, record,
         "the log carries the same record the function returned"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_tampered_and_archived_findings_leave_the_named_principal_alone() {
+    deadbolt_e2e::require_tools!(MotoServer, CargoLambda);
+    let moto = Moto::start().await;
+    // The administrator a forger wants locked out, and the real attacker.
+    let admin = moto.create_attacker_user("ops-admin").await;
+    let eve = moto.create_attacker_user("eve").await;
+    let bob = moto.create_attacker_user("bob").await;
+    for user in [&admin, &eve, &bob] {
+        assert_eq!(moto.probe(user).await, Ok(()));
+    }
+    let log = std::env::temp_dir().join(format!("deadbolt-verify-{}.log", std::process::id()));
+    let lambda = LambdaHarness::start(&built_binary("responder"), &env_for(&moto, "enforce"), log);
+
+    // Forged: a well-formed event naming ops-admin that GuardDuty never produced.
+    let forged = finding_for("cloudtrail-logging-disabled.json", &admin.principal);
+    // Tampered: GuardDuty's copy of the same finding id names eve; the event names ops-admin.
+    let tampered = finding_for("tor-ip-caller.json", &admin.principal);
+    moto.confirm(&finding_for("tor-ip-caller.json", &eve.principal));
+    // Archived since the event: GuardDuty archived bob's finding after it was sent.
+    let archived = finding_for("malicious-ip-caller.json", &bob.principal);
+    moto.confirm(&archived);
+    let archived_id = serde_json::from_str::<serde_json::Value>(&archived).unwrap()["detail"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(moto.guardduty.set_archived(&archived_id, true));
+
+    let (forged_r, tampered_r, archived_r) = tokio::task::spawn_blocking(move || {
+        (
+            lambda.invoke(&forged),
+            lambda.invoke(&tampered),
+            lambda.invoke(&archived),
+        )
+    })
+    .await
+    .unwrap();
+    let forged_r = forged_r.expect("a rejection is a decision");
+    assert_eq!(
+        (&forged_r["outcome"], &forged_r["reason"]),
+        (&"rejected".into(), &"finding_not_in_guardduty".into()),
+        "{forged_r}"
+    );
+    let tampered_r = tampered_r.expect("decided on GuardDuty's copy");
+    assert_eq!(tampered_r["outcome"], "contained", "{tampered_r}");
+    assert_eq!(tampered_r["principal"]["name"], "eve");
+    assert_eq!(tampered_r["verified_with_guardduty"], true);
+    assert!(
+        tampered_r["event_mismatch"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["field"] == "resource.accessKeyDetails.userName"
+                && m["event"] == "ops-admin"
+                && m["guardduty"] == "eve"),
+        "{tampered_r}"
+    );
+    let archived_r = archived_r.expect("a skip is a decision");
+    assert_eq!(
+        (&archived_r["outcome"], &archived_r["reason"]),
+        (&"skipped".into(), &"archived_finding".into()),
+        "{archived_r}"
+    );
+    // The named administrator and bob keep their access; only GuardDuty's attacker is out.
+    assert_eq!(moto.probe(&admin).await, Ok(()));
+    assert_eq!(moto.probe(&bob).await, Ok(()));
+    assert_eq!(moto.probe(&eve).await, Err("AccessDenied".to_string()));
+    // Every decision asked GuardDuty (one detector lookup per process).
+    let asked = moto.guardduty.requests();
+    assert_eq!(
+        asked
+            .iter()
+            .filter(|r| r.ends_with("/findings/get"))
+            .count(),
+        3,
+        "{asked:?}"
+    );
+    assert_eq!(
+        asked
+            .iter()
+            .filter(|r| r.starts_with("GET /detector"))
+            .count(),
+        1
     );
 }
 
@@ -212,6 +292,7 @@ async fn the_settings_document_in_ssm_toggles_enforcement_without_a_redeploy() {
     let invoke = |attacker: &deadbolt_e2e::AttackerCredentials| {
         let lambda = lambda.clone();
         let event = finding_for("cloudtrail-logging-disabled.json", &attacker.principal);
+        moto.confirm(&event);
         async move {
             tokio::task::spawn_blocking(move || lambda.invoke(&event))
                 .await
@@ -395,6 +476,7 @@ async fn enricher_binary_contains_what_the_attacker_created_when_follow_up_is_en
     let log = std::env::temp_dir().join(format!("deadbolt-followup-{}.log", std::process::id()));
     let lambda = LambdaHarness::start(&built_binary("enricher"), &env, log);
     let event = finding.to_string();
+    moto.confirm(&event);
     let (lambda, result) = tokio::task::spawn_blocking(move || {
         let r = lambda.invoke(&event);
         (lambda, r)

@@ -29,6 +29,10 @@ pub struct Moto {
     pub endpoint: String,
     pub admin: Credentials,
     pub admin_arn: String,
+    /// GuardDuty for this account (moto has no `GetFindings`): a stand-in on loopback that the
+    /// built binaries reach through `AWS_ENDPOINT_URL_GUARDDUTY`. It knows only the findings a
+    /// test confirms ([`Moto::confirm`]).
+    pub guardduty: crate::GuardDutyStandIn,
 }
 
 impl Drop for Moto {
@@ -107,6 +111,7 @@ impl Moto {
             endpoint,
             admin: Credentials::for_tests(),
             admin_arn: String::new(),
+            guardduty: crate::GuardDutyStandIn::start(Vec::new()),
         };
         // The three unauthenticated requests.
         let iam = moto.iam(&creds("AKIABOOTSTRAP0000000", "bootstrap", None), None);
@@ -393,10 +398,53 @@ fn creds(
 impl Moto {
     /// The built `deadbolt` CLI, with nothing from the developer's environment but this
     /// server and the administrator's credentials.
+    /// Run the built CLI against moto and the GuardDuty stand-in. A `replay FILE` (without
+    /// `--no-verify`) has its finding confirmed by GuardDuty first, as a real finding would be:
+    /// tests of verification itself use [`Moto::deadbolt_unconfirmed`].
     pub fn deadbolt(&self, args: &[&str]) -> std::process::Output {
+        if let ["replay", file, rest @ ..] = args {
+            if !rest.contains(&"--no-verify") {
+                if let Ok(event) = std::fs::read_to_string(file) {
+                    self.confirm(&event);
+                }
+            }
+        }
+        self.deadbolt_unconfirmed(args)
+    }
+
+    /// GuardDuty knows `event`'s finding, updated now (so never stale).
+    pub fn confirm(&self, event: &str) {
+        if let Some(mut finding) = serde_json::from_str::<serde_json::Value>(event)
+            .ok()
+            .and_then(|v| v.get("detail").cloned())
+        {
+            finding["updatedAt"] =
+                deadbolt_core::strategy::format_rfc3339_utc(deadbolt_core::clock::now_ms() / 1000)
+                    .into();
+            self.guardduty.insert(finding);
+        }
+    }
+
+    /// The environment a built binary needs to reach moto and the GuardDuty stand-in as the
+    /// administrator.
+    pub fn binary_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ENDPOINT_URL_GUARDDUTY", self.guardduty.endpoint()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", self.admin.access_key_id().to_string()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                self.admin.secret_access_key().to_string(),
+            ),
+        ]
+    }
+
+    pub fn deadbolt_unconfirmed(&self, args: &[&str]) -> std::process::Output {
         Command::new(crate::runtime_api::built_binary("deadbolt"))
             .args(args)
             .env_clear()
+            .env("AWS_ENDPOINT_URL_GUARDDUTY", self.guardduty.endpoint())
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", self.admin.access_key_id())

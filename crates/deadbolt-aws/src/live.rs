@@ -102,14 +102,24 @@ pub fn config_parameter_from_env() -> String {
 /// Lambda runtime gives it) comes within `reserve` first: `None` then, so the function answers
 /// with a retryable record instead of being killed mid-flight. Dropping `work` cancels the
 /// AWS call in flight; the intent line says what was planned.
+///
+/// A deadline that is not in the future is not a deadline Lambda would send (local emulators
+/// send a duration, e.g. `600000`): it is ignored, and the work runs under the SDK's own
+/// timeouts, rather than being cut off before it starts.
 pub async fn before_deadline<F: std::future::Future>(
     deadline_ms: u64,
     reserve: std::time::Duration,
     work: F,
 ) -> Option<F::Output> {
     let now_ms = u64::try_from(now_ms()).unwrap_or(0);
-    let left = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
-        .saturating_sub(reserve);
+    if deadline_ms <= now_ms {
+        warn!(
+            deadline_ms,
+            now_ms, "the invocation's deadline is not in the future; running without it"
+        );
+        return Some(work.await);
+    }
+    let left = std::time::Duration::from_millis(deadline_ms - now_ms).saturating_sub(reserve);
     tokio::time::timeout(left, work).await.ok()
 }
 
@@ -126,5 +136,8 @@ mod tests {
         assert_eq!(stuck, None);
         let quick = before_deadline(now + 60_000, reserve, async { 7 }).await;
         assert_eq!(quick, Some(7));
+        // Not an epoch deadline (an emulator's duration): ignored, the work completes.
+        let relative = before_deadline(600_000, reserve, async { 8 }).await;
+        assert_eq!(relative, Some(8));
     }
 }

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod investigation;
 mod settings_cmd;
-use deadbolt_aws::{load_config, AwsIam, AwsIdentityCenter, AwsOptions, StsIdentity};
+use deadbolt_aws::{load_config, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions, StsIdentity};
 use deadbolt_core::breaker::Ungated;
 use deadbolt_core::containment::{self, BlockState, OperatorCommand, OperatorRecord};
 use deadbolt_core::decision::is_long_term_key;
@@ -33,8 +33,10 @@ use investigation::EvidenceArgs;
     about = "GuardDuty IAM auto-responder: replay findings, contain principals"
 )]
 struct Cli {
-    /// Send AWS requests here instead of the default endpoints (also AWS_ENDPOINT_URL).
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    /// Send every AWS request here instead of the default endpoints. Without it the SDK's own
+    /// variables apply: AWS_ENDPOINT_URL, and per service AWS_ENDPOINT_URL_<SERVICE> (e.g.
+    /// AWS_ENDPOINT_URL_GUARDDUTY), which wins over AWS_ENDPOINT_URL.
+    #[arg(long, global = true)]
     endpoint_url: Option<String>,
     /// AWS region (also AWS_REGION); IAM is global, so this only matters for signing.
     #[arg(long, global = true)]
@@ -58,8 +60,12 @@ enum Command {
         /// An EventBridge event with a GuardDuty finding (`-` for standard input).
         finding: PathBuf,
         /// Write the DenyAll policy if the decision is to contain.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "no_verify")]
         enforce: bool,
+        /// Decide on the file alone, without asking GuardDuty for its copy of the finding
+        /// (offline files, a finding from another detector). Never together with --enforce.
+        #[arg(long)]
+        no_verify: bool,
         /// Print the decision record as JSON.
         #[arg(long)]
         json: bool,
@@ -203,6 +209,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay {
             finding,
             enforce,
+            no_verify,
             json,
         } => {
             let raw = investigation::read_input(&finding)?;
@@ -263,14 +270,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             settings.mode = if enforce { Mode::Enforce } else { Mode::DryRun };
             settings.mode_by_account.clear();
             settings.mode_by_finding_type.clear();
-            // Wired like the Lambda (Identity Center only called under permission-set-deny).
+            // Wired like the Lambda: the finding is verified with GuardDuty (the decision is
+            // taken on GuardDuty's copy) unless --no-verify, which never enforces.
             let responder = Responder::new(Ports {
                 iam: AwsIam::from_conf(&sdk),
                 identity: StsIdentity::from_conf(&sdk),
                 identity_center: Some(AwsIdentityCenter::from_conf(&sdk)),
                 shared_breaker: None::<NoSharedBreaker>,
-                guardduty: None::<deadbolt_core::ports::NoGuardDuty>,
+                guardduty: (!no_verify).then(|| AwsGuardDuty::from_conf(&sdk)),
             });
+            if no_verify {
+                eprintln!("deadbolt: --no-verify: deciding on the file alone, dry-run (GuardDuty was not asked)");
+            }
             let record = responder.handle(&raw, &settings).await;
             if record.outcome == Outcome::Rejected {
                 eprintln!("deadbolt: {}", record.message);

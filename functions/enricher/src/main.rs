@@ -4,7 +4,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use deadbolt_aws::live::{config_parameter_from_env, ttl_seconds_from_env};
 use deadbolt_aws::{
-    load_config, AwsIam, AwsOptions, DynamoBreaker, LiveSettings, SsmSettingsStore, StsIdentity,
+    load_config, AwsGuardDuty, AwsIam, AwsOptions, DynamoBreaker, LiveSettings, SsmSettingsStore,
+    StsIdentity,
 };
 use deadbolt_core::ports::NoIdentityCenter;
 use deadbolt_core::{Ports, Responder, Settings};
@@ -19,7 +20,7 @@ struct Deps {
     enricher: Enricher<
         AnySource,
         SnsNotifier,
-        Responder<AwsIam, StsIdentity, NoIdentityCenter, DynamoBreaker>,
+        Responder<AwsIam, StsIdentity, NoIdentityCenter, DynamoBreaker, AwsGuardDuty>,
     >,
     settings: LiveSettings,
 }
@@ -68,7 +69,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 identity_center: None,
                 // One limit for the responder's containments and these follow-ups.
                 shared_breaker: DynamoBreaker::from_env(&sdk),
-                guardduty: None,
+                // Follow-ups hang on a finding GuardDuty confirms, like containment.
+                guardduty: Some(AwsGuardDuty::from_conf(&sdk)),
             }),
             InvestigationOptions::default(),
             Limits::default(),

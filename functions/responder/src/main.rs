@@ -2,7 +2,7 @@
 
 use deadbolt_aws::live::{before_deadline, config_parameter_from_env, ttl_seconds_from_env};
 use deadbolt_aws::{
-    load_config, AwsIam, AwsIdentityCenter, AwsOptions, DynamoBreaker, LiveSettings,
+    load_config, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions, DynamoBreaker, LiveSettings,
     SsmSettingsStore, StsIdentity,
 };
 use deadbolt_core::{DecisionRecord, Ports, Responder, Settings};
@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 const DEADLINE_RESERVE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 struct Deps {
-    responder: Responder<AwsIam, StsIdentity, AwsIdentityCenter, DynamoBreaker>,
+    responder: Responder<AwsIam, StsIdentity, AwsIdentityCenter, DynamoBreaker, AwsGuardDuty>,
     settings: LiveSettings,
 }
 
@@ -45,7 +45,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             // The circuit breaker's count shared by every instance, when the template made
             // the table; otherwise each instance counts its own.
             shared_breaker: DynamoBreaker::from_env(&sdk),
-            guardduty: None,
+            // Every finding is verified with GuardDuty (deadbolt's own detector) before
+            // anything is decided; AWS_ENDPOINT_URL_GUARDDUTY reaches this client.
+            guardduty: Some(AwsGuardDuty::from_conf(&sdk)),
         }),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
