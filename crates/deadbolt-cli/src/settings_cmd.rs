@@ -207,29 +207,47 @@ fn print_history(parameter: &str, versions: &[StoredVersion], json: bool) {
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
     };
     if json {
-        let rows: Vec<serde_json::Value> = versions
+        // Structs, not `json!` maps: the key order must not depend on which serde_json
+        // features a build unifies (the golden file pins it).
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            changes: Option<&'a Vec<Change>>,
+            compared_with: Option<&'a i64>,
+            error: Option<&'a String>,
+            in_force: bool,
+            modified_at: Option<String>,
+            modified_by: &'a Option<String>,
+            valid: bool,
+            version: i64,
+        }
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            complete: bool,
+            in_force: Option<i64>,
+            parameter: &'a str,
+            versions: Vec<Row<'a>>,
+        }
+        let rows: Vec<Row> = versions
             .iter()
             .zip(&parsed)
             .zip(&diffs)
-            .map(|((v, settings), diff)| {
-                serde_json::json!({
-                    "version": v.version,
-                    "modified_at": time(v),
-                    "modified_by": v.modified_by,
-                    "valid": settings.is_ok(),
-                    "in_force": in_force == Some(v.version),
-                    "error": settings.as_ref().err(),
-                    "compared_with": diff.as_ref().map(|(n, _)| n),
-                    "changes": diff.as_ref().map(|(_, c)| c),
-                })
+            .map(|((v, settings), diff)| Row {
+                changes: diff.as_ref().map(|(_, c)| c),
+                compared_with: diff.as_ref().map(|(n, _)| n),
+                error: settings.as_ref().err(),
+                in_force: in_force == Some(v.version),
+                modified_at: time(v),
+                modified_by: &v.modified_by,
+                valid: settings.is_ok(),
+                version: v.version,
             })
             .collect();
-        let out = serde_json::json!({
-            "parameter": parameter,
-            "in_force": in_force,
-            "complete": complete,
-            "versions": rows,
-        });
+        let out = Out {
+            complete,
+            in_force,
+            parameter,
+            versions: rows,
+        };
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return;
     }
