@@ -25,6 +25,7 @@ fn responder_with<B>(
             identity_center: None,
             shared_breaker: breaker,
             guardduty: None,
+            held: None::<deadbolt_core::ports::NoHeldFindings>,
         },
     )
 }
