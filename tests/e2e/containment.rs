@@ -580,36 +580,13 @@ async fn a_role_with_a_planted_deny_all_is_contained_through_aws_deny_all_and_re
 /// forgets it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_finding_is_kept_listed_and_released() {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
     use deadbolt_aws::{DynamoBreaker, DynamoHeldFindings};
     use deadbolt_core::ports::HeldFindings;
 
     deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let sdk = moto.sdk_config(&moto.admin);
-    aws_sdk_dynamodb::Client::new(&sdk)
-        .create_table()
-        .table_name("deadbolt-breaker")
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    create_breaker_table(&sdk).await;
     let users = [
         moto.create_attacker_user("u1").await,
         moto.create_attacker_user("u2").await,
@@ -694,4 +671,85 @@ async fn a_held_finding_is_kept_listed_and_released() {
 
     let out = moto.deadbolt(&["release-held", &id, "--table", "deadbolt-breaker"]);
     assert_eq!(out.status.code(), Some(2), "no longer held: {out:?}");
+}
+
+async fn create_breaker_table(sdk: &aws_config::SdkConfig) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name("deadbolt-breaker")
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A newly held finding is announced once on the alarm topic; its redelivery is not announced
+/// again. (moto without authentication: its signature check mis-handles SNS `Publish` bodies
+/// with spaces.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_finding_is_announced_once_on_the_alarm_topic() {
+    use deadbolt_aws::{DynamoBreaker, DynamoHeldFindings};
+
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start_with_auth(false).await;
+    let sdk = moto.sdk_config(&moto.admin);
+    create_breaker_table(&sdk).await;
+    let topic = moto.create_topic("deadbolt-alarms").await;
+    let users = [
+        moto.create_attacker_user("u1").await,
+        moto.create_attacker_user("u2").await,
+    ];
+    let config = Settings {
+        circuit_breaker: Some(deadbolt_core::settings::CircuitBreakerSettings {
+            max_enforced_per_hour: 1,
+        }),
+        ..enforce()
+    };
+    let counter = RequestCounter::default();
+    let responder = Configured::with_ports(
+        config,
+        Ports {
+            iam: AwsIam::new(moto.iam(&moto.admin, Some(&counter))),
+            identity: StsIdentity::new(moto.sts(&moto.admin, Some(&counter))),
+            identity_center: None::<NoIdentityCenter>,
+            shared_breaker: Some(DynamoBreaker::from_conf(&sdk, "deadbolt-breaker")),
+            guardduty: None,
+            held: Some(
+                DynamoHeldFindings::from_conf(&sdk, "deadbolt-breaker")
+                    .announcing(aws_sdk_sns::Client::new(&sdk), &topic),
+            ),
+        },
+    );
+    let finding = |i: usize| finding_for("cloudtrail-logging-disabled.json", &users[i].principal);
+    assert_eq!(
+        responder.handle(&finding(0)).await.outcome,
+        Outcome::Contained
+    );
+    let held = responder.handle(&finding(1)).await;
+    assert_eq!(held.outcome, Outcome::Held, "{}", held.message);
+    assert_eq!(responder.handle(&finding(1)).await.outcome, Outcome::Held);
+    let id = held.finding_id.unwrap();
+    let sent = moto.sent_notifications(&topic);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].1.contains(&format!("deadbolt release-held {id}")) && sent[0].1.contains("user/u2"),
+        "{sent:?}"
+    );
 }

@@ -1,6 +1,7 @@
 //! Held findings in DynamoDB, on the circuit breaker's table: one item per finding,
 //! `pk = held#<finding id>`, written by the responder when the breaker refuses a containment
-//! and deleted by `deadbolt release-held` once the principal is contained.
+//! and deleted by `deadbolt release-held` once the principal is contained. With an alarm topic,
+//! a newly held finding is announced there once.
 
 use std::collections::HashMap;
 
@@ -15,6 +16,8 @@ const PREFIX: &str = "held#";
 pub struct DynamoHeldFindings {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    /// The alarm topic newly held findings are announced on, if any.
+    announce: Option<(aws_sdk_sns::Client, String)>,
 }
 
 impl DynamoHeldFindings {
@@ -22,7 +25,15 @@ impl DynamoHeldFindings {
         DynamoHeldFindings {
             client,
             table: table.into(),
+            announce: None,
         }
+    }
+
+    /// Announce each newly held finding on `topic_arn` (one short message; a redelivery of a
+    /// finding already held is not announced again).
+    pub fn announcing(mut self, sns: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+        self.announce = Some((sns, topic_arn.into()));
+        self
     }
 
     pub fn from_conf(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
@@ -36,6 +47,39 @@ impl DynamoHeldFindings {
             .ok()
             .filter(|t| !t.is_empty())
             .map(|table| Self::from_conf(config, table))
+            .map(|held| match std::env::var("DEADBOLT_ALARM_TOPIC_ARN") {
+                Ok(topic) if !topic.is_empty() => {
+                    held.announcing(aws_sdk_sns::Client::new(config), topic)
+                }
+                _ => held,
+            })
+    }
+
+    /// Best effort: the finding is already kept, so a failed announcement is logged, never
+    /// an error (an error would make the event be delivered again, and the item then exists).
+    async fn announce(&self, held: &HeldFinding) {
+        let Some((sns, topic)) = &self.announce else {
+            return;
+        };
+        let message = format!(
+            "deadbolt held finding {id} ({finding_type}) for {target} in account {account} ({region}): the circuit breaker is open, nothing was written. Act on it: deadbolt release-held {id}",
+            id = held.finding_id,
+            finding_type = held.finding_type,
+            target = held.target,
+            account = held.account_id,
+            region = held.region,
+        );
+        let sent = sns
+            .publish()
+            .topic_arn(topic)
+            .subject("deadbolt: finding held (circuit breaker open)")
+            .message(message)
+            .send()
+            .await;
+        if let Err(e) = sent {
+            let e = classify(&e);
+            tracing::warn!(finding_id = %held.finding_id, topic = %topic, error = %e, "held finding not announced");
+        }
     }
 }
 
@@ -82,8 +126,10 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<HeldFinding, AwsE
 impl HeldFindings for DynamoHeldFindings {
     async fn hold(&self, held: &HeldFinding) -> Result<(), AwsError> {
         let s = |v: &str| AttributeValue::S(v.to_string());
-        // An unconditional put: a redelivery of the same finding overwrites its item.
-        self.client
+        // An unconditional put: a redelivery of the same finding overwrites its item. The old
+        // item, if any, says whether this finding was already held (and announced).
+        let put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item("pk", key(&held.finding_id))
@@ -94,9 +140,13 @@ impl HeldFindings for DynamoHeldFindings {
             .item("target", s(&held.target))
             .item("held_at_ms", AttributeValue::N(held.held_at_ms.to_string()))
             .item("event", s(&held.event))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
             .map_err(|e| classify(&e))?;
+        if put.attributes().is_none_or(|old| old.is_empty()) {
+            self.announce(held).await;
+        }
         Ok(())
     }
 
