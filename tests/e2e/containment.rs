@@ -25,6 +25,7 @@ fn responder_with<B>(
             identity_center: None,
             shared_breaker: breaker,
             guardduty: None,
+            held: None::<deadbolt_core::ports::NoHeldFindings>,
         },
     )
 }
@@ -571,5 +572,184 @@ async fn a_role_with_a_planted_deny_all_is_contained_through_aws_deny_all_and_re
             .await
             .map(|d| json(&d)),
         Some(json(PLANTED))
+    );
+}
+
+/// A circuit breaker that never loses a finding: the one it refuses is held on the breaker's
+/// table, listed by `deadbolt held`, and contained by `deadbolt release-held`, which then
+/// forgets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_finding_is_kept_listed_and_released() {
+    use deadbolt_aws::{DynamoBreaker, DynamoHeldFindings};
+    use deadbolt_core::ports::HeldFindings;
+
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start().await;
+    let sdk = moto.sdk_config(&moto.admin);
+    create_breaker_table(&sdk).await;
+    let users = [
+        moto.create_attacker_user("u1").await,
+        moto.create_attacker_user("u2").await,
+    ];
+    let config = Settings {
+        circuit_breaker: Some(deadbolt_core::settings::CircuitBreakerSettings {
+            max_enforced_per_hour: 1,
+        }),
+        ..enforce()
+    };
+    let counter = RequestCounter::default();
+    let store = DynamoHeldFindings::from_conf(&sdk, "deadbolt-breaker");
+    let responder = Configured::with_ports(
+        config,
+        Ports {
+            iam: AwsIam::new(moto.iam(&moto.admin, Some(&counter))),
+            identity: StsIdentity::new(moto.sts(&moto.admin, Some(&counter))),
+            identity_center: None::<NoIdentityCenter>,
+            shared_breaker: Some(DynamoBreaker::from_conf(&sdk, "deadbolt-breaker")),
+            guardduty: None,
+            held: Some(DynamoHeldFindings::from_conf(&sdk, "deadbolt-breaker")),
+        },
+    );
+    let finding = |i: usize| finding_for("cloudtrail-logging-disabled.json", &users[i].principal);
+
+    assert_eq!(
+        responder.handle(&finding(0)).await.outcome,
+        Outcome::Contained
+    );
+    let second = finding(1);
+    let held = responder.handle(&second).await;
+    assert_eq!(
+        (held.outcome, held.reason, held.retryable),
+        (Outcome::Held, Reason::CircuitBreakerOpen, false),
+        "{}",
+        held.message
+    );
+    assert_eq!(moto.probe(&users[1]).await, Ok(()), "u2 was not contained");
+    let id = held.finding_id.clone().unwrap();
+    // Zero lost: the refused finding is on the table with its raw event, once, even when
+    // delivered again.
+    assert_eq!(responder.handle(&second).await.outcome, Outcome::Held);
+    let list = store.list().await.unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(
+        (list[0].finding_id.as_str(), list[0].target.as_str()),
+        (id.as_str(), "user/u2")
+    );
+    assert_eq!(list[0].event, second);
+
+    let out = moto.deadbolt(&["held", "--table", "deadbolt-breaker", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let listed = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(listed[0]["finding_id"], id.as_str(), "{listed}");
+    assert_eq!(listed[0]["target"], "user/u2", "{listed}");
+
+    // Dry-run decides and writes nothing; the finding stays held.
+    moto.confirm(&second);
+    let out = moto.deadbolt(&[
+        "release-held",
+        &id,
+        "--table",
+        "deadbolt-breaker",
+        "--dry-run",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        json(&String::from_utf8_lossy(&out.stdout))["outcome"],
+        "would_contain"
+    );
+    assert_eq!(moto.probe(&users[1]).await, Ok(()));
+    assert_eq!(store.list().await.unwrap().len(), 1);
+
+    let out = moto.deadbolt(&["release-held", &id, "--table", "deadbolt-breaker", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let record = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(record["outcome"], "contained", "{record}");
+    assert_eq!(record["verified_with_guardduty"], true, "{record}");
+    assert_eq!(moto.probe(&users[1]).await, Err("AccessDenied".to_string()));
+    assert!(store.list().await.unwrap().is_empty(), "released from hold");
+
+    let out = moto.deadbolt(&["release-held", &id, "--table", "deadbolt-breaker"]);
+    assert_eq!(out.status.code(), Some(2), "no longer held: {out:?}");
+}
+
+async fn create_breaker_table(sdk: &aws_config::SdkConfig) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name("deadbolt-breaker")
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A newly held finding is announced once on the alarm topic; its redelivery is not announced
+/// again. (moto without authentication: its signature check mis-handles SNS `Publish` bodies
+/// with spaces.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_finding_is_announced_once_on_the_alarm_topic() {
+    use deadbolt_aws::{DynamoBreaker, DynamoHeldFindings};
+
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start_with_auth(false).await;
+    let sdk = moto.sdk_config(&moto.admin);
+    create_breaker_table(&sdk).await;
+    let topic = moto.create_topic("deadbolt-alarms").await;
+    let users = [
+        moto.create_attacker_user("u1").await,
+        moto.create_attacker_user("u2").await,
+    ];
+    let config = Settings {
+        circuit_breaker: Some(deadbolt_core::settings::CircuitBreakerSettings {
+            max_enforced_per_hour: 1,
+        }),
+        ..enforce()
+    };
+    let counter = RequestCounter::default();
+    let responder = Configured::with_ports(
+        config,
+        Ports {
+            iam: AwsIam::new(moto.iam(&moto.admin, Some(&counter))),
+            identity: StsIdentity::new(moto.sts(&moto.admin, Some(&counter))),
+            identity_center: None::<NoIdentityCenter>,
+            shared_breaker: Some(DynamoBreaker::from_conf(&sdk, "deadbolt-breaker")),
+            guardduty: None,
+            held: Some(
+                DynamoHeldFindings::from_conf(&sdk, "deadbolt-breaker")
+                    .announcing(aws_sdk_sns::Client::new(&sdk), &topic),
+            ),
+        },
+    );
+    let finding = |i: usize| finding_for("cloudtrail-logging-disabled.json", &users[i].principal);
+    assert_eq!(
+        responder.handle(&finding(0)).await.outcome,
+        Outcome::Contained
+    );
+    let held = responder.handle(&finding(1)).await;
+    assert_eq!(held.outcome, Outcome::Held, "{}", held.message);
+    assert_eq!(responder.handle(&finding(1)).await.outcome, Outcome::Held);
+    let id = held.finding_id.unwrap();
+    let sent = moto.sent_notifications(&topic);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].1.contains(&format!("deadbolt release-held {id}")) && sent[0].1.contains("user/u2"),
+        "{sent:?}"
     );
 }

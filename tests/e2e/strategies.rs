@@ -39,6 +39,7 @@ fn responder_with<C>(
             identity_center,
             shared_breaker: None,
             guardduty: None,
+            held: None::<deadbolt_core::ports::NoHeldFindings>,
         },
     )
 }

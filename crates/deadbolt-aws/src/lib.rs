@@ -17,11 +17,13 @@ use deadbolt_core::{ContainmentTarget, TargetKind};
 mod breaker;
 mod error;
 mod guardduty;
+mod held;
 mod identity_center;
 pub mod live;
 pub use breaker::{hour_bucket, DynamoBreaker};
 pub(crate) use error::classify;
 pub use guardduty::AwsGuardDuty;
+pub use held::DynamoHeldFindings;
 pub use identity_center::AwsIdentityCenter;
 pub use live::LiveSettings;
 

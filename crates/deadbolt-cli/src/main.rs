@@ -12,13 +12,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod investigation;
 mod settings_cmd;
-use deadbolt_aws::{load_config, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions, StsIdentity};
+use deadbolt_aws::{
+    load_config, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions, DynamoHeldFindings,
+    StsIdentity,
+};
 use deadbolt_core::breaker::Ungated;
 use deadbolt_core::containment::{self, BlockState, OperatorCommand, OperatorRecord};
 use deadbolt_core::decision::is_long_term_key;
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
 use deadbolt_core::ports::{
-    IamDirectory, IdentityProvider, InlinePolicies, NoIdentityCenter, NoSharedBreaker,
+    HeldFindings, IamDirectory, IdentityProvider, InlinePolicies, NoHeldFindings, NoIdentityCenter,
+    NoSharedBreaker,
 };
 use deadbolt_core::runtime::{ConfigOrigin, RuntimeConfig};
 use deadbolt_core::{
@@ -66,6 +70,28 @@ enum Command {
         /// (offline files, a finding from another detector). Never together with --enforce.
         #[arg(long)]
         no_verify: bool,
+        /// Print the decision record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Findings the circuit breaker held (outcome `held`): finding id, type, target, held since.
+    Held {
+        #[command(flatten)]
+        table: HeldTable,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a held finding's stored event through the responder exactly like
+    /// `deadbolt replay FILE --enforce` (verified with GuardDuty), and forget it once the
+    /// record is contained or already_contained.
+    ReleaseHeld {
+        /// The finding id (see `deadbolt held`).
+        finding_id: String,
+        #[command(flatten)]
+        table: HeldTable,
+        /// Decide without writing (replay dry-run); the finding stays held.
+        #[arg(long)]
+        dry_run: bool,
         /// Print the decision record as JSON.
         #[arg(long)]
         json: bool,
@@ -128,6 +154,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Where held findings are kept: the circuit breaker's table.
+#[derive(Args)]
+struct HeldTable {
+    /// The breaker's DynamoDB table (the stack's BreakerTable; also DEADBOLT_BREAKER_TABLE).
+    #[arg(long = "table", env = "DEADBOLT_BREAKER_TABLE")]
+    name: String,
 }
 
 /// What `block` and `unblock` act on, and how.
@@ -213,76 +247,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let raw = investigation::read_input(&finding)?;
-            let environment = match Settings::from_env() {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("deadbolt: invalid configuration: {e}");
-                    return Ok(ExitCode::from(2));
-                }
-            };
-            let sdk = load_config(&options).await;
-            let parameter = &cli.config_parameter;
-            // The Lambda's own fallback code: the stored document; without one, the DEADBOLT_*
-            // environment; an invalid one never enforces (the last good one, or dry-run).
-            let store = deadbolt_aws::SsmSettingsStore::from_conf(&sdk, parameter);
-            let mut runtime = RuntimeConfig::new(environment.clone(), 0);
-            runtime
-                .refresh(&store, deadbolt_core::clock::now_ms())
-                .await;
-            let mut settings = match (runtime.current(), runtime.origin()) {
-                // The Lambda would enforce on the newest valid version; an operator's
-                // --enforce waits until the document is fixed.
-                (
-                    Ok(_),
-                    ConfigOrigin::DryRunFallback { error } | ConfigOrigin::LastGood { error, .. },
-                ) if enforce => {
-                    eprintln!("deadbolt: the settings document {parameter} is invalid ({error}); refusing --enforce");
-                    return Ok(ExitCode::from(2));
-                }
-                (Ok(s), ConfigOrigin::DryRunFallback { error }) => {
-                    eprintln!("deadbolt: the settings document {parameter} is invalid ({error}); replaying with the DEADBOLT_* environment, dry-run");
-                    s.clone()
-                }
-                (Ok(s), ConfigOrigin::LastGood { error, version }) => {
-                    let version =
-                        version.map_or("the last good one".to_string(), |v| format!("version {v}"));
-                    eprintln!("deadbolt: the settings document {parameter} is invalid ({error}); replaying dry-run with {version}, as the functions do");
-                    s.clone()
-                }
-                (Ok(s), ConfigOrigin::Document) => {
-                    eprintln!("deadbolt: using the settings document {parameter}");
-                    s.clone()
-                }
-                (Ok(s), _) => s.clone(),
-                // The Lambda would decide nothing without its settings; a replay may still
-                // show the decision, dry-run, on the environment's settings.
-                (Err(e), _) if enforce => {
-                    eprintln!("deadbolt: could not read the settings document {parameter} ({}); refusing --enforce", first_line(&e.error));
-                    return Ok(ExitCode::from(2));
-                }
-                (Err(e), _) => {
-                    eprintln!("deadbolt: could not read the settings document {parameter} ({}); replaying dry-run with the DEADBOLT_* environment", first_line(&e.error));
-                    environment
-                }
-            };
-            // The CLI's mode is the flag, never the environment or the document: a replay
-            // only enforces when the operator typed --enforce.
-            settings.mode = if enforce { Mode::Enforce } else { Mode::DryRun };
-            settings.mode_by_account.clear();
-            settings.mode_by_finding_type.clear();
-            // Wired like the Lambda: the finding is verified with GuardDuty (the decision is
-            // taken on GuardDuty's copy) unless --no-verify, which never enforces.
-            let responder = Responder::new(Ports {
-                iam: AwsIam::from_conf(&sdk),
-                identity: StsIdentity::from_conf(&sdk),
-                identity_center: Some(AwsIdentityCenter::from_conf(&sdk)),
-                shared_breaker: None::<NoSharedBreaker>,
-                guardduty: (!no_verify).then(|| AwsGuardDuty::from_conf(&sdk)),
-            });
-            if no_verify {
-                eprintln!("deadbolt: --no-verify: deciding on the file alone, dry-run (GuardDuty was not asked)");
-            }
-            let record = responder.handle(&raw, &settings).await;
+            let record =
+                match replay_decision(&options, &cli.config_parameter, &raw, enforce, no_verify)
+                    .await
+                {
+                    Ok(record) => record,
+                    Err(code) => return Ok(code),
+                };
             if record.outcome == Outcome::Rejected {
                 eprintln!("deadbolt: {}", record.message);
                 if json {
@@ -296,6 +267,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print!("{}", record.to_text());
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Held { table, json } => held(&options, &table, json).await,
+        Command::ReleaseHeld {
+            finding_id,
+            table,
+            dry_run,
+            json,
+        } => {
+            release_held(
+                &options,
+                &cli.config_parameter,
+                &table,
+                &finding_id,
+                dry_run,
+                json,
+            )
+            .await
         }
         Command::Block(args) => operator(&options, OperatorCommand::Block, args).await,
         Command::Unblock(args) => operator(&options, OperatorCommand::Unblock, args).await,
@@ -603,6 +591,183 @@ fn first_line(error: &str) -> String {
         .chars()
         .take(200)
         .collect()
+}
+
+/// `deadbolt held`: every held finding, oldest first.
+async fn held(options: &AwsOptions, table: &HeldTable, json: bool) -> anyhow::Result<ExitCode> {
+    let sdk = load_config(options).await;
+    let store = DynamoHeldFindings::from_conf(&sdk, &table.name);
+    let list = store
+        .list()
+        .await
+        .map_err(|e| anyhow::anyhow!("could not list held findings in {}: {e}", table.name))?;
+    if json {
+        let items: Vec<serde_json::Value> = list
+            .iter()
+            .map(|h| {
+                serde_json::json!({
+                    "finding_id": h.finding_id,
+                    "finding_type": h.finding_type,
+                    "account_id": h.account_id,
+                    "region": h.region,
+                    "target": h.target,
+                    "held_at": deadbolt_core::strategy::format_rfc3339_utc(h.held_at_ms / 1000),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(items));
+    } else if list.is_empty() {
+        println!("no held findings");
+    } else {
+        for h in &list {
+            println!(
+                "{}  {}  {}  held since {}",
+                h.finding_id,
+                h.finding_type,
+                h.target,
+                deadbolt_core::strategy::format_rfc3339_utc(h.held_at_ms / 1000)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `deadbolt release-held ID`: the stored event through `replay --enforce` (or dry-run); the
+/// item is deleted only once the principal is contained.
+async fn release_held(
+    options: &AwsOptions,
+    parameter: &str,
+    table: &HeldTable,
+    finding_id: &str,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let sdk = load_config(options).await;
+    let store = DynamoHeldFindings::from_conf(&sdk, &table.name);
+    let list = store
+        .list()
+        .await
+        .map_err(|e| anyhow::anyhow!("could not list held findings in {}: {e}", table.name))?;
+    let Some(held) = list.into_iter().find(|h| h.finding_id == finding_id) else {
+        eprintln!(
+            "deadbolt: no held finding {finding_id} in {} (see deadbolt held)",
+            table.name
+        );
+        return Ok(ExitCode::from(2));
+    };
+    let record = match replay_decision(options, parameter, &held.event, !dry_run, false).await {
+        Ok(record) => record,
+        Err(code) => return Ok(code),
+    };
+    if json {
+        println!("{}", record.to_json());
+    } else {
+        print!("{}", record.to_text());
+    }
+    let done = matches!(
+        record.outcome,
+        Outcome::Contained | Outcome::AlreadyContained
+    );
+    if dry_run {
+        eprintln!("deadbolt: --dry-run: {finding_id} stays held");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !done {
+        eprintln!(
+            "deadbolt: {finding_id} is {}, not contained; it stays held",
+            record.outcome.as_str()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    store.remove(finding_id).await.map_err(|e| {
+        anyhow::anyhow!("{finding_id} is contained, but could not be removed from {}: {e}; run release-held again", table.name)
+    })?;
+    eprintln!("deadbolt: {finding_id} released from hold");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The responder's decision on `raw`, exactly as the Lambda would take it: the settings
+/// document (or the environment), verified with GuardDuty unless `no_verify`, enforced only
+/// when `enforce`. `Err` is the exit code of a refusal already explained on stderr.
+async fn replay_decision(
+    options: &AwsOptions,
+    parameter: &str,
+    raw: &str,
+    enforce: bool,
+    no_verify: bool,
+) -> Result<deadbolt_core::DecisionRecord, ExitCode> {
+    let environment = match Settings::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("deadbolt: invalid configuration: {e}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    let sdk = load_config(options).await;
+    // The Lambda's own fallback code: the stored document; without one, the DEADBOLT_*
+    // environment; an invalid one never enforces (the last good one, or dry-run).
+    let store = deadbolt_aws::SsmSettingsStore::from_conf(&sdk, parameter);
+    let mut runtime = RuntimeConfig::new(environment.clone(), 0);
+    runtime
+        .refresh(&store, deadbolt_core::clock::now_ms())
+        .await;
+    let mut settings = match (runtime.current(), runtime.origin()) {
+        // The Lambda would enforce on the newest valid version; an operator's
+        // --enforce waits until the document is fixed.
+        (Ok(_), ConfigOrigin::DryRunFallback { error } | ConfigOrigin::LastGood { error, .. })
+            if enforce =>
+        {
+            eprintln!("deadbolt: the settings document {parameter} is invalid ({error}); refusing --enforce");
+            return Err(ExitCode::from(2));
+        }
+        (Ok(s), ConfigOrigin::DryRunFallback { error }) => {
+            eprintln!("deadbolt: the settings document {parameter} is invalid ({error}); replaying with the DEADBOLT_* environment, dry-run");
+            s.clone()
+        }
+        (Ok(s), ConfigOrigin::LastGood { error, version }) => {
+            let version =
+                version.map_or("the last good one".to_string(), |v| format!("version {v}"));
+            eprintln!("deadbolt: the settings document {parameter} is invalid ({error}); replaying dry-run with {version}, as the functions do");
+            s.clone()
+        }
+        (Ok(s), ConfigOrigin::Document) => {
+            eprintln!("deadbolt: using the settings document {parameter}");
+            s.clone()
+        }
+        (Ok(s), _) => s.clone(),
+        // The Lambda would decide nothing without its settings; a replay may still
+        // show the decision, dry-run, on the environment's settings.
+        (Err(e), _) if enforce => {
+            eprintln!("deadbolt: could not read the settings document {parameter} ({}); refusing --enforce", first_line(&e.error));
+            return Err(ExitCode::from(2));
+        }
+        (Err(e), _) => {
+            eprintln!("deadbolt: could not read the settings document {parameter} ({}); replaying dry-run with the DEADBOLT_* environment", first_line(&e.error));
+            environment
+        }
+    };
+    // The CLI's mode is the flag, never the environment or the document: a replay
+    // only enforces when the operator typed --enforce.
+    settings.mode = if enforce { Mode::Enforce } else { Mode::DryRun };
+    settings.mode_by_account.clear();
+    settings.mode_by_finding_type.clear();
+    // Wired like the Lambda: the finding is verified with GuardDuty (the decision is
+    // taken on GuardDuty's copy) unless --no-verify, which never enforces.
+    let responder = Responder::new(Ports {
+        iam: AwsIam::from_conf(&sdk),
+        identity: StsIdentity::from_conf(&sdk),
+        identity_center: Some(AwsIdentityCenter::from_conf(&sdk)),
+        shared_breaker: None::<NoSharedBreaker>,
+        guardduty: (!no_verify).then(|| AwsGuardDuty::from_conf(&sdk)),
+        // An operator's replay is never held: it has no shared count to be refused by.
+        held: None::<NoHeldFindings>,
+    });
+    if no_verify {
+        eprintln!(
+            "deadbolt: --no-verify: deciding on the file alone, dry-run (GuardDuty was not asked)"
+        );
+    }
+    Ok(responder.handle(raw, &settings).await)
 }
 
 #[cfg(test)]

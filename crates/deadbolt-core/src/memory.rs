@@ -542,11 +542,69 @@ impl crate::ports::GuardDutyFindings for MemoryGuardDuty {
     }
 }
 
+/// Held findings in memory, keyed by finding id (a redelivery overwrites).
+#[derive(Debug, Default)]
+pub struct MemoryHeldFindings {
+    items: std::sync::Mutex<std::collections::BTreeMap<String, crate::ports::HeldFinding>>,
+    fail: std::sync::Mutex<Option<AwsError>>,
+}
+
+impl MemoryHeldFindings {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every later call fails with `error`.
+    pub fn fail_with(&self, error: AwsError) {
+        if let Ok(mut f) = self.fail.lock() {
+            *f = Some(error);
+        }
+    }
+
+    fn failure(&self) -> Result<(), AwsError> {
+        match self.fail.lock().ok().and_then(|f| f.clone()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl crate::ports::HeldFindings for MemoryHeldFindings {
+    async fn hold(&self, held: &crate::ports::HeldFinding) -> Result<(), AwsError> {
+        self.failure()?;
+        if let Ok(mut m) = self.items.lock() {
+            m.insert(held.finding_id.clone(), held.clone());
+        }
+        Ok(())
+    }
+    async fn list(&self) -> Result<Vec<crate::ports::HeldFinding>, AwsError> {
+        self.failure()?;
+        Ok(self
+            .items
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
+    }
+    async fn remove(&self, finding_id: &str) -> Result<(), AwsError> {
+        self.failure()?;
+        if let Ok(mut m) = self.items.lock() {
+            m.remove(finding_id);
+        }
+        Ok(())
+    }
+}
+
 /// A responder together with the settings it runs under, for tests: `handle(raw)` is what the
 /// Lambda does with an event while `settings` are in force, with GuardDuty confirming exactly
 /// the event's finding (a test of verification itself uses `guardduty` directly).
-pub struct Configured<P, I, C = crate::ports::NoIdentityCenter, B = crate::ports::NoSharedBreaker> {
-    pub responder: crate::responder::Responder<P, I, C, B, std::sync::Arc<MemoryGuardDuty>>,
+pub struct Configured<
+    P,
+    I,
+    C = crate::ports::NoIdentityCenter,
+    B = crate::ports::NoSharedBreaker,
+    H = crate::ports::NoHeldFindings,
+> {
+    pub responder: crate::responder::Responder<P, I, C, B, std::sync::Arc<MemoryGuardDuty>, H>,
     pub settings: crate::settings::Settings,
     /// What GuardDuty knows; `handle` adds each event's finding first unless `echo` is off.
     pub guardduty: std::sync::Arc<MemoryGuardDuty>,
@@ -560,10 +618,10 @@ impl<P, I> Configured<P, I> {
     }
 }
 
-impl<P, I, C, B> Configured<P, I, C, B> {
+impl<P, I, C, B, H> Configured<P, I, C, B, H> {
     pub fn with_ports(
         settings: crate::settings::Settings,
-        ports: crate::responder::Ports<P, I, C, B>,
+        ports: crate::responder::Ports<P, I, C, B, crate::ports::NoGuardDuty, H>,
     ) -> Self {
         let guardduty = std::sync::Arc::new(MemoryGuardDuty::new());
         Configured {
@@ -573,6 +631,7 @@ impl<P, I, C, B> Configured<P, I, C, B> {
                 identity_center: ports.identity_center,
                 shared_breaker: ports.shared_breaker,
                 guardduty: Some(guardduty.clone()),
+                held: ports.held,
             }),
             settings,
             guardduty,
@@ -581,12 +640,13 @@ impl<P, I, C, B> Configured<P, I, C, B> {
     }
 }
 
-impl<P, I, C, B> Configured<P, I, C, B>
+impl<P, I, C, B, H> Configured<P, I, C, B, H>
 where
     P: InlinePolicies + ManagedPolicies + AccessKeys,
     I: IdentityProvider,
     C: IdentityCenter,
     B: crate::ports::SharedBreaker,
+    H: crate::ports::HeldFindings,
 {
     pub async fn handle(&self, raw: &str) -> crate::record::DecisionRecord {
         if self.echo {

@@ -490,3 +490,79 @@ impl<T: SharedBreaker> SharedBreaker for Option<T> {
         }
     }
 }
+
+/// A finding the circuit breaker refused to contain, kept until an operator acts on it
+/// (`deadbolt release-held`), so a storm that opens the breaker loses no finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldFinding {
+    pub finding_id: String,
+    pub account_id: String,
+    pub region: String,
+    pub finding_type: String,
+    /// What would have been contained, e.g. `user/mallory`.
+    pub target: String,
+    /// When it was held (epoch milliseconds).
+    pub held_at_ms: i64,
+    /// The raw EventBridge event, so it can be replayed exactly.
+    pub event: String,
+}
+
+/// Where held findings are kept (DynamoDB in the Lambdas, the breaker's table).
+pub trait HeldFindings: Send + Sync {
+    /// Keep `held`; idempotent per finding id (a redelivery overwrites the same item).
+    fn hold(&self, held: &HeldFinding) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Every held finding (every page).
+    fn list(&self) -> impl Future<Output = Result<Vec<HeldFinding>, AwsError>> + Send;
+    /// Forget the held finding `finding_id` (no error if there is none).
+    fn remove(&self, finding_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+impl<T: HeldFindings> HeldFindings for &T {
+    async fn hold(&self, held: &HeldFinding) -> Result<(), AwsError> {
+        (**self).hold(held).await
+    }
+    async fn list(&self) -> Result<Vec<HeldFinding>, AwsError> {
+        (**self).list().await
+    }
+    async fn remove(&self, finding_id: &str) -> Result<(), AwsError> {
+        (**self).remove(finding_id).await
+    }
+}
+
+impl<T: HeldFindings> HeldFindings for std::sync::Arc<T> {
+    async fn hold(&self, held: &HeldFinding) -> Result<(), AwsError> {
+        (**self).hold(held).await
+    }
+    async fn list(&self) -> Result<Vec<HeldFinding>, AwsError> {
+        (**self).list().await
+    }
+    async fn remove(&self, finding_id: &str) -> Result<(), AwsError> {
+        (**self).remove(finding_id).await
+    }
+}
+
+/// No store for held findings: the type of an absent `Ports::held`. Never called.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHeldFindings;
+
+impl NoHeldFindings {
+    fn unavailable() -> AwsError {
+        AwsError::new(
+            AwsErrorKind::Other,
+            "HeldFindingsNotConfigured",
+            "this deadbolt has no store for held findings (DEADBOLT_BREAKER_TABLE)",
+        )
+    }
+}
+
+impl HeldFindings for NoHeldFindings {
+    async fn hold(&self, _: &HeldFinding) -> Result<(), AwsError> {
+        Err(Self::unavailable())
+    }
+    async fn list(&self) -> Result<Vec<HeldFinding>, AwsError> {
+        Err(Self::unavailable())
+    }
+    async fn remove(&self, _: &str) -> Result<(), AwsError> {
+        Err(Self::unavailable())
+    }
+}

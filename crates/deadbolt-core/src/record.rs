@@ -53,6 +53,10 @@ code_enum! {
         PartiallyContained => "partially_contained",
         /// Dry-run: the DenyAll policy would have been written.
         WouldContain => "would_contain",
+        /// Enforce was configured, but the circuit breaker was open: nothing was written, and
+        /// the finding is kept (with its raw event) until an operator runs
+        /// `deadbolt release-held <finding id>`. Reason `circuit_breaker_open`.
+        Held => "held",
         /// The principal already carries deadbolt's DenyAll (or an identical deny-all).
         AlreadyContained => "already_contained",
         /// Out of scope by configuration or by the finding's nature (sample, archived, …).

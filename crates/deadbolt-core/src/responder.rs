@@ -13,8 +13,9 @@ use crate::decision::{
 use crate::finding::{parse_event, Finding, GuardDutyEvent};
 use crate::followup::{CreatedEntity, FollowUpPort, FollowUpRecord};
 use crate::ports::{
-    AccessKeys, AwsError, GuardDutyFindings, IdentityCenter, IdentityProvider, InlinePolicies,
-    ManagedPolicies, NoGuardDuty, NoIdentityCenter, NoSharedBreaker, SharedBreaker,
+    AccessKeys, AwsError, GuardDutyFindings, HeldFinding, HeldFindings, IdentityCenter,
+    IdentityProvider, InlinePolicies, ManagedPolicies, NoGuardDuty, NoHeldFindings,
+    NoIdentityCenter, NoSharedBreaker, SharedBreaker,
 };
 use crate::prefetch::Prefetch;
 use crate::record::FieldMismatch;
@@ -26,7 +27,14 @@ use crate::settings::Settings;
 /// count are optional: without Identity Center, `permission-set-deny` fails with a clear
 /// record; without a shared count, each instance counts only its own enforcements. Without
 /// GuardDuty nothing is verified, and so nothing is ever enforced (`not_verified`).
-pub struct Ports<P, I, C = NoIdentityCenter, B = NoSharedBreaker, G = NoGuardDuty> {
+pub struct Ports<
+    P,
+    I,
+    C = NoIdentityCenter,
+    B = NoSharedBreaker,
+    G = NoGuardDuty,
+    H = NoHeldFindings,
+> {
     /// IAM inline policies and access keys.
     pub iam: P,
     /// deadbolt's own identity (`sts:GetCallerIdentity`).
@@ -35,6 +43,9 @@ pub struct Ports<P, I, C = NoIdentityCenter, B = NoSharedBreaker, G = NoGuardDut
     pub shared_breaker: Option<B>,
     /// GuardDuty's own copy of each finding: what every decision is taken on.
     pub guardduty: Option<G>,
+    /// Where findings the circuit breaker refused are kept (`held`); without one they are
+    /// recorded `would_contain` and kept nowhere.
+    pub held: Option<H>,
 }
 
 impl<P, I> Ports<P, I> {
@@ -47,11 +58,19 @@ impl<P, I> Ports<P, I> {
             identity_center: None,
             shared_breaker: None,
             guardduty: None,
+            held: None,
         }
     }
 }
 
-pub struct Responder<P, I, C = NoIdentityCenter, B = NoSharedBreaker, G = NoGuardDuty> {
+pub struct Responder<
+    P,
+    I,
+    C = NoIdentityCenter,
+    B = NoSharedBreaker,
+    G = NoGuardDuty,
+    H = NoHeldFindings,
+> {
     policies: P,
     identity: I,
     /// Identity Center, for `strategy.identity_center: permission-set-deny` only.
@@ -60,35 +79,39 @@ pub struct Responder<P, I, C = NoIdentityCenter, B = NoSharedBreaker, G = NoGuar
     shared_breaker: Option<B>,
     /// GuardDuty, which every finding is verified with before anything is decided.
     guardduty: Option<G>,
+    /// Findings the circuit breaker refused, kept for an operator.
+    held: Option<H>,
     /// Caller identity, fetched once per process: one STS call per cold start, not per finding.
     account: AccountCache,
     /// Enforcements counted by the circuit breaker in this process.
     breaker: ProcessBreaker,
 }
 
-impl<P, I, C, B, G> Responder<P, I, C, B, G> {
+impl<P, I, C, B, G, H> Responder<P, I, C, B, G, H> {
     /// The engine over its ports. The configuration is not held: every call takes the
     /// settings in force for that event.
-    pub fn new(ports: Ports<P, I, C, B, G>) -> Self {
+    pub fn new(ports: Ports<P, I, C, B, G, H>) -> Self {
         Responder {
             policies: ports.iam,
             identity: ports.identity,
             identity_center: ports.identity_center,
             shared_breaker: ports.shared_breaker,
             guardduty: ports.guardduty,
+            held: ports.held,
             account: AccountCache::default(),
             breaker: ProcessBreaker::default(),
         }
     }
 }
 
-impl<P, I, C, B, G> Responder<P, I, C, B, G>
+impl<P, I, C, B, G, H> Responder<P, I, C, B, G, H>
 where
     P: InlinePolicies + ManagedPolicies + AccessKeys,
     I: IdentityProvider,
     C: IdentityCenter,
     B: SharedBreaker,
     G: GuardDutyFindings,
+    H: HeldFindings,
 {
     /// The account deadbolt acts in, from the cache or `sts:GetCallerIdentity`.
     pub async fn account(&self) -> Result<AccountContext, AwsError> {
@@ -99,7 +122,7 @@ where
     /// a record.
     pub async fn handle(&self, raw: &str, settings: &Settings) -> DecisionRecord {
         match parse_event(raw) {
-            Ok(event) => self.handle_event(&event, settings).await,
+            Ok(event) => self.handle_parsed(&event, Some(raw), settings).await,
             Err(e) => DecisionRecord {
                 outcome: Outcome::Rejected,
                 reason: e.reason(),
@@ -164,6 +187,21 @@ where
         event: &GuardDutyEvent,
         settings: &Settings,
     ) -> DecisionRecord {
+        self.handle_parsed(event, None, settings).await
+    }
+
+    /// [`Self::handle_event`] with the raw event when there is one: a held finding keeps the
+    /// event exactly as it arrived (without one, the parsed event serialized again).
+    async fn handle_parsed(
+        &self,
+        event: &GuardDutyEvent,
+        raw: Option<&str>,
+        settings: &Settings,
+    ) -> DecisionRecord {
+        let raw = match raw {
+            Some(r) => std::borrow::Cow::Borrowed(r),
+            None => std::borrow::Cow::Owned(serde_json::to_string(event).unwrap_or_default()),
+        };
         let f = &event.detail;
         let mode = settings.effective_mode(&f.finding_type, &f.account_id);
         let account = match self.account().await {
@@ -186,7 +224,7 @@ where
         let prefetch = Prefetch::new(&self.policies);
         let Some(guardduty) = &self.guardduty else {
             return self
-                .decide_and_act(event, settings, &account, None, &prefetch)
+                .decide_and_act(event, &raw, settings, &account, None, &prefetch)
                 .await;
         };
         // What the event asks for: its policy is read while GuardDuty answers, and used only
@@ -231,8 +269,15 @@ where
                 let mismatch = differences(f, &copy);
                 let mut verified = event.clone();
                 verified.detail = copy;
-                self.decide_and_act(&verified, settings, &account, Some(mismatch), &prefetch)
-                    .await
+                self.decide_and_act(
+                    &verified,
+                    &raw,
+                    settings,
+                    &account,
+                    Some(mismatch),
+                    &prefetch,
+                )
+                .await
             }
         }
     }
@@ -242,6 +287,7 @@ where
     async fn decide_and_act(
         &self,
         event: &GuardDutyEvent,
+        raw: &str,
         settings: &Settings,
         account: &AccountContext,
         verified: Option<Vec<FieldMismatch>>,
@@ -307,6 +353,9 @@ where
                 (r.outcome, r.reason, r.message) =
                     (applied.outcome, applied.reason, applied.message);
                 (r.actions, r.retryable) = (applied.actions, applied.retryable);
+                if (r.outcome, r.reason) == (Outcome::WouldContain, Reason::CircuitBreakerOpen) {
+                    self.hold(&mut r, f, &plan, raw).await;
+                }
             }
         }
         if !r.event_mismatch.is_empty() {
@@ -318,6 +367,41 @@ where
             );
         }
         r
+    }
+
+    /// The circuit breaker refused `plan`: keep the finding for an operator (outcome `held`),
+    /// when a store is wired. A failed hold leaves the record `would_contain` and retryable,
+    /// so the event is delivered again rather than lost.
+    async fn hold(&self, r: &mut DecisionRecord, f: &Finding, plan: &ContainmentPlan, raw: &str) {
+        let Some(store) = &self.held else {
+            return;
+        };
+        let held = HeldFinding {
+            finding_id: f.id.clone(),
+            account_id: f.account_id.clone(),
+            region: f.region.clone(),
+            finding_type: f.finding_type.clone(),
+            target: plan.target.to_string(),
+            held_at_ms: now_ms(),
+            event: raw.to_string(),
+        };
+        match store.hold(&held).await {
+            Ok(()) => {
+                r.outcome = Outcome::Held;
+                r.message = format!(
+                    "{}; held: the finding is kept until an operator acts on it (deadbolt release-held {id}, or deadbolt replay FILE --enforce)",
+                    r.message,
+                    id = f.id
+                );
+            }
+            Err(e) => {
+                r.retryable = true;
+                r.message = format!(
+                    "{}; could not hold the finding ({e}), so it is kept nowhere: delivering the event again retries",
+                    r.message
+                );
+            }
+        }
     }
 
     /// The one executor: the plan's writes, each admitted by the circuit breaker right before
@@ -348,13 +432,14 @@ where
     }
 }
 
-impl<P, I, C, B, G> FollowUpPort for Responder<P, I, C, B, G>
+impl<P, I, C, B, G, H> FollowUpPort for Responder<P, I, C, B, G, H>
 where
     P: InlinePolicies + ManagedPolicies + AccessKeys,
     I: IdentityProvider,
     C: IdentityCenter,
     B: SharedBreaker,
     G: GuardDutyFindings,
+    H: HeldFindings,
 {
     async fn follow_up(
         &self,

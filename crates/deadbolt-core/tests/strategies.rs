@@ -558,6 +558,7 @@ async fn identity_center_user_is_denied_in_the_permission_set_keeping_its_statem
             identity_center: Some(&idc),
             shared_breaker: None::<NoSharedBreaker>,
             guardduty: None,
+            held: None::<deadbolt_core::ports::NoHeldFindings>,
         },
     );
     let raw = fixture("cloudtrail-logging-disabled-sso.json");
@@ -606,6 +607,7 @@ async fn identity_center_lookups_that_find_nothing_write_nothing() {
             identity_center: Some(&idc),
             shared_breaker: None::<NoSharedBreaker>,
             guardduty: None,
+            held: None::<deadbolt_core::ports::NoHeldFindings>,
         },
     );
     let record = r

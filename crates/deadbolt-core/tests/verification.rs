@@ -335,6 +335,7 @@ async fn the_policy_read_runs_while_guardduty_answers() {
         identity_center: None::<deadbolt_core::ports::NoIdentityCenter>,
         shared_breaker: None::<deadbolt_core::ports::NoSharedBreaker>,
         guardduty: Some(gd),
+        held: None::<deadbolt_core::ports::NoHeldFindings>,
     });
     let record = r.handle(&raw, &enforce()).await;
     assert_eq!(record.outcome, Outcome::Contained, "{}", record.message);

@@ -71,6 +71,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 shared_breaker: DynamoBreaker::from_env(&sdk),
                 // Follow-ups hang on a finding GuardDuty confirms, like containment.
                 guardduty: Some(AwsGuardDuty::from_conf(&sdk)),
+                // Follow-ups are not held: an open breaker leaves them would_contain.
+                held: None,
             }),
             InvestigationOptions::default(),
             Limits::default(),

@@ -2,8 +2,8 @@
 
 use deadbolt_aws::live::{before_deadline, config_parameter_from_env, ttl_seconds_from_env};
 use deadbolt_aws::{
-    load_config, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions, DynamoBreaker, LiveSettings,
-    SsmSettingsStore, StsIdentity,
+    load_config, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions, DynamoBreaker,
+    DynamoHeldFindings, LiveSettings, SsmSettingsStore, StsIdentity,
 };
 use deadbolt_core::{DecisionRecord, Ports, Responder, Settings};
 use lambda_runtime::tracing::{self, error, info};
@@ -15,7 +15,14 @@ use serde_json::value::RawValue;
 const DEADLINE_RESERVE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 struct Deps {
-    responder: Responder<AwsIam, StsIdentity, AwsIdentityCenter, DynamoBreaker, AwsGuardDuty>,
+    responder: Responder<
+        AwsIam,
+        StsIdentity,
+        AwsIdentityCenter,
+        DynamoBreaker,
+        AwsGuardDuty,
+        DynamoHeldFindings,
+    >,
     settings: LiveSettings,
 }
 
@@ -48,6 +55,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             // Every finding is verified with GuardDuty (deadbolt's own detector) before
             // anything is decided; AWS_ENDPOINT_URL_GUARDDUTY reaches this client.
             guardduty: Some(AwsGuardDuty::from_conf(&sdk)),
+            // Findings the breaker refuses are kept on the same table (outcome held) until
+            // an operator runs deadbolt release-held; without a table, would_contain.
+            held: DynamoHeldFindings::from_env(&sdk),
         }),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
