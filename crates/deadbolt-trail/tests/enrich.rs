@@ -162,6 +162,17 @@ mod follow_up {
     const ACCOUNT: &str = "111122223333";
     const OWN: &str = "arn:aws:sts::111122223333:assumed-role/deadbolt-enricher/enricher";
 
+    /// GuardDuty knowing `event`'s finding, updated now.
+    fn confirmed(event: &str) -> deadbolt_core::memory::MemoryGuardDuty {
+        let gd = deadbolt_core::memory::MemoryGuardDuty::new();
+        let mut copy = deadbolt_core::parse_event(event).unwrap().detail;
+        copy.updated_at = Some(deadbolt_core::strategy::format_rfc3339_utc(
+            deadbolt_core::clock::now_ms() / 1000,
+        ));
+        gd.insert(copy);
+        gd
+    }
+
     fn backdoor() -> ContainmentTarget {
         ContainmentTarget::new(TargetKind::User, "backdoor-admin").unwrap()
     }
@@ -192,8 +203,16 @@ mod follow_up {
         Enricher::new(
             FileSource::new(fixtures().join("cloudtrail-followup")),
             Some(inbox),
-            // The responder's own engine contains the follow-ups.
-            Responder::new(Ports::iam(policies, FixedIdentity::new(ACCOUNT, OWN))),
+            // The responder's own engine contains the follow-ups, on a finding GuardDuty
+            // confirms.
+            Responder::new(Ports {
+                iam: policies,
+                identity: FixedIdentity::new(ACCOUNT, OWN),
+                identity_center: None::<deadbolt_core::ports::NoIdentityCenter>,
+                shared_breaker: None::<deadbolt_core::ports::NoSharedBreaker>,
+                guardduty: Some(confirmed(&scenario_event())),
+                held: None::<deadbolt_core::ports::NoHeldFindings>,
+            }),
             InvestigationOptions::default(),
             Limits::default(),
         )
