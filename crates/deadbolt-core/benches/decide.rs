@@ -1,11 +1,13 @@
 //! In-process cost of the responder's own work: parse + validate + decide for one finding, and
-//! the whole `Responder::handle` path in dry-run with in-memory ports (no network).
+//! the whole `Responder::handle` path in enforce with in-memory ports (no network).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use deadbolt_core::config::Mode;
-use deadbolt_core::memory::{Configured, FixedIdentity, MemoryPolicies};
+use deadbolt_core::memory::{FixedIdentity, MemoryGuardDuty, MemoryPolicies};
 use deadbolt_core::settings::Settings;
-use deadbolt_core::{decide, parse_event, AccountContext, ContainmentTarget, TargetKind};
+use deadbolt_core::{
+    decide, parse_event, AccountContext, ContainmentTarget, Ports, Responder, TargetKind,
+};
 use std::hint::black_box;
 
 const FINDING: &str =
@@ -39,20 +41,33 @@ fn handle_enforce_in_memory(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let mallory = ContainmentTarget::new(TargetKind::User, "mallory").expect("valid name");
+    // GuardDuty's copy, current: the engine verifies with it like the Lambda does.
+    let mut copy = parse_event(FINDING).expect("fixture").detail;
+    copy.updated_at = Some(deadbolt_core::strategy::format_rfc3339_utc(
+        deadbolt_core::clock::now_ms() / 1000,
+    ));
+    let settings = Settings {
+        mode: Mode::Enforce,
+        ..Settings::default()
+    };
     c.bench_function(
-        "Responder::handle enforce, in-memory IAM (parse+decide+contain+record)",
+        "Responder::handle enforce, in-memory IAM and GuardDuty (parse+verify+decide+contain+record)",
         |b| {
             b.iter(|| {
-                let policies = MemoryPolicies::new().with_entity(&mallory);
-                let responder = Configured::new(
-                    Settings {
-                        mode: Mode::Enforce,
-                        ..Settings::default()
-                    },
-                    policies,
-                    FixedIdentity::new(ACCOUNT, OWN),
-                );
-                black_box(rt.block_on(responder.handle(black_box(FINDING))).to_json())
+                let gd = MemoryGuardDuty::new();
+                gd.insert(copy.clone());
+                let responder = Responder::new(Ports {
+                    guardduty: Some(gd),
+                    iam: MemoryPolicies::new().with_entity(&mallory),
+                    identity: FixedIdentity::new(ACCOUNT, OWN),
+                    identity_center: None::<deadbolt_core::ports::NoIdentityCenter>,
+                    shared_breaker: None::<deadbolt_core::ports::NoSharedBreaker>,
+                    held: None::<deadbolt_core::ports::NoHeldFindings>,
+                });
+                black_box(
+                    rt.block_on(responder.handle(black_box(FINDING), &settings))
+                        .to_json(),
+                )
             })
         },
     );
