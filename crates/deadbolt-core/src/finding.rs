@@ -73,13 +73,13 @@ pub struct AccessKeyDetails {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Service {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_object")]
     pub action: Option<Action>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub event_first_seen: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub event_last_seen: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     pub count: Option<u64>,
     /// GuardDuty always sends this; a finding without it is treated as not archived.
     #[serde(default)]
@@ -91,31 +91,31 @@ pub struct Service {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Action {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub action_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_object")]
     pub aws_api_call_action: Option<AwsApiCallAction>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AwsApiCallAction {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub api: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub service_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub caller_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_object")]
     pub remote_ip_details: Option<RemoteIpDetails>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RemoteIpDetails {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub ip_address_v4: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_object")]
     pub organization: Option<Organization>,
     #[serde(default)]
     pub country: Option<Value>,
@@ -126,14 +126,52 @@ pub struct RemoteIpDetails {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Organization {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub asn: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub asn_org: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub isp: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub org: Option<String>,
+}
+
+// ---- context fields: only reported, never decided on. Real findings (and other projects' test
+// data) carry numbers where strings are usual (`asn: -1`), strings for counts, `null` or other
+// shapes for objects: those are read as well as they can be, never a reason to reject the event.
+// The fields a decision rests on (ids, account, region, type, severity, accessKeyDetails, the
+// archived and sample flags) stay strict.
+
+/// A string, or a number or boolean as its text; anything else (null, an object) is absent.
+fn lenient_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    })
+}
+
+/// A count as a number or a numeric string; anything else is absent.
+fn lenient_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+/// A context object of the expected shape, or absent when it has another one (`null`, a
+/// string, an array).
+fn lenient_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Ok(match Value::deserialize(d)? {
+        v @ Value::Object(_) => serde_json::from_value(v).ok(),
+        _ => None,
+    })
 }
 
 impl Finding {
@@ -207,6 +245,8 @@ pub enum InputError {
         found: String,
         expected: &'static str,
     },
+    #[error("this looks like a Security Hub ASFF finding (PascalCase keys); deadbolt takes GuardDuty's EventBridge event (detail-type `GuardDuty Finding`)")]
+    SecurityHubFinding,
     #[error("`{field}` is {found:?} but `{other_field}` is {other:?}; they must agree")]
     Inconsistent {
         field: &'static str,
@@ -228,7 +268,7 @@ impl InputError {
             InputError::MissingField { .. } => Reason::MissingField,
             InputError::WrongType { .. } => Reason::WrongType,
             InputError::InvalidValue { .. } => Reason::InvalidValue,
-            InputError::WrongSource { .. } => Reason::WrongSource,
+            InputError::WrongSource { .. } | InputError::SecurityHubFinding => Reason::WrongSource,
             InputError::WrongDetailType { .. } => Reason::WrongDetailType,
             InputError::Inconsistent { .. } => Reason::InconsistentEvent,
         }
@@ -236,6 +276,21 @@ impl InputError {
 }
 
 pub fn parse_event(raw: &str) -> Result<GuardDutyEvent, InputError> {
+    parse_guardduty_event(raw).map_err(|e| match e {
+        // A well-formed JSON object of the wrong format: say which format it is.
+        InputError::MissingField { .. }
+        | InputError::WrongType { .. }
+        | InputError::WrongSource { .. }
+        | InputError::WrongDetailType { .. }
+            if looks_like_asff(raw) =>
+        {
+            InputError::SecurityHubFinding
+        }
+        e => e,
+    })
+}
+
+fn parse_guardduty_event(raw: &str) -> Result<GuardDutyEvent, InputError> {
     if raw.trim().is_empty() {
         return Err(InputError::Empty);
     }
@@ -247,8 +302,15 @@ pub fn parse_event(raw: &str) -> Result<GuardDutyEvent, InputError> {
     }
     check_shape(raw)?;
     let mut de = serde_json::Deserializer::from_str(raw);
-    let wire: WireEvent<_> =
-        serde_path_to_error::deserialize(&mut de).map_err(classify_serde_error)?;
+    let wire: WireEvent<_> = serde_path_to_error::deserialize(&mut de)
+        .map_err(classify_serde_error)
+        .map_err(|e| {
+            if looks_like_asff(raw) {
+                InputError::SecurityHubFinding
+            } else {
+                e
+            }
+        })?;
     de.end().map_err(|e| InputError::NotJson {
         detail: e.to_string(),
     })?;
@@ -451,6 +513,74 @@ fn check_shape(raw: &str) -> Result<(), InputError> {
 
 /// Missing fields are not serde errors here (see [`Required`]), so a data error is a value of
 /// the wrong type (or a repeated field), reported with serde's description and its path.
+/// What a rejected event still said about its finding: each field only if it is there and
+/// passes the same rule the parser applies, so a rejection can be traced without echoing
+/// anything malformed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KnownFields {
+    pub finding_id: Option<String>,
+    pub finding_type: Option<String>,
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub severity: Option<f64>,
+}
+
+impl KnownFields {
+    /// Best effort over an event that failed to parse or validate (only called then).
+    pub fn of(raw: &str) -> KnownFields {
+        if raw.len() > MAX_EVENT_BYTES || check_shape(raw).is_err() {
+            return KnownFields::default();
+        }
+        let Ok(v) = serde_json::from_str::<Value>(raw) else {
+            return KnownFields::default();
+        };
+        let text = |key: &str, max: usize, ok: fn(char) -> bool| {
+            v.get("detail")
+                .and_then(|d| d.get(key))
+                .and_then(Value::as_str)
+                .filter(|t| check_token(key, t, max, ok).is_ok())
+                .map(str::to_string)
+        };
+        KnownFields {
+            finding_id: text("id", 128, |c| {
+                c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'
+            }),
+            finding_type: text("type", 256, |c| c.is_ascii_graphic()),
+            account_id: text("accountId", 12, |c| c.is_ascii_digit()).filter(|a| a.len() == 12),
+            region: text("region", 32, |c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+            }),
+            severity: v
+                .get("detail")
+                .and_then(|d| d.get("severity"))
+                .and_then(Value::as_f64)
+                .filter(|s| (0.0..=10.0).contains(s)),
+        }
+    }
+}
+
+/// Security Hub's format (ASFF, PascalCase: `SchemaVersion`, `AwsAccountId`, `ProductArn`), on
+/// its own, as a `{"Findings": [...]}` batch, or inside Security Hub's EventBridge event
+/// (`detail.findings`). Only asked once parsing has failed, so it costs nothing otherwise.
+fn looks_like_asff(raw: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<Value>(raw) else {
+        return false;
+    };
+    let pascal = |o: &Value| {
+        ["SchemaVersion", "AwsAccountId", "ProductArn", "GeneratorId"]
+            .iter()
+            .filter(|k| o.get(*k).is_some())
+            .count()
+            >= 2
+    };
+    let first = |list: Option<&Value>| {
+        list.and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .is_some_and(pascal)
+    };
+    pascal(&v) || first(v.get("Findings")) || first(v.get("detail").and_then(|d| d.get("findings")))
+}
+
 fn classify_serde_error(err: serde_path_to_error::Error<serde_json::Error>) -> InputError {
     let path = err.path().to_string();
     let inner = err.inner();

@@ -154,7 +154,8 @@ pub fn resolve(finding: &Finding) -> Resolution {
             principal.kind = PrincipalKind::User;
             target(TargetKind::User, name.as_deref())
         }
-        "AssumedRole" => {
+        // Kubernetes (EKS) findings name the IAM caller's role session `Role`.
+        "AssumedRole" | "Role" => {
             principal.kind = PrincipalKind::Role;
             principal.session = session.clone();
             if let (Some(role), Some(s)) = (&name, &session) {

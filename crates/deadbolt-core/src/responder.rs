@@ -123,12 +123,22 @@ where
     pub async fn handle(&self, raw: &str, settings: &Settings) -> DecisionRecord {
         match parse_event(raw) {
             Ok(event) => self.handle_parsed(&event, Some(raw), settings).await,
-            Err(e) => DecisionRecord {
-                outcome: Outcome::Rejected,
-                reason: e.reason(),
-                message: format!("rejected: {e}; nothing was done"),
-                ..DecisionRecord::empty(settings.mode)
-            },
+            Err(e) => {
+                // Whatever the event said that passes the parser's own rules, so the
+                // rejection can be traced to its finding.
+                let known = crate::finding::KnownFields::of(raw);
+                DecisionRecord {
+                    outcome: Outcome::Rejected,
+                    reason: e.reason(),
+                    message: format!("rejected: {e}; nothing was done"),
+                    finding_id: known.finding_id,
+                    finding_type: known.finding_type,
+                    account_id: known.account_id,
+                    region: known.region,
+                    severity: known.severity,
+                    ..DecisionRecord::empty(settings.mode)
+                }
+            }
         }
     }
 

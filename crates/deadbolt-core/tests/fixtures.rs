@@ -39,6 +39,16 @@ type Row = (
 );
 
 const TABLE: &[Row] = &[
+    // Context fields in other shapes (asn as a number, count as a string, a null city, extra
+    // geoLocation and port objects): read along, the decision unchanged.
+    (
+        "tor-ip-caller-context-variants.json",
+        Outcome::WouldContain,
+        Reason::DryRun,
+        Some(PrincipalKind::Role),
+        Some("app-deployer"),
+        Some("ci-runner-42"),
+    ),
     (
         "cloudtrail-logging-disabled.json",
         Outcome::WouldContain,
@@ -215,6 +225,16 @@ const TABLE: &[Row] = &[
         None,
         None,
     ),
+    // An EKS finding: not an access-key finding for the responder (its IAM caller resolves as
+    // a role session, tested below).
+    (
+        "kubernetes-role-caller.json",
+        Outcome::Skipped,
+        Reason::NotIamFinding,
+        None,
+        None,
+        None,
+    ),
     (
         "sample-finding.json",
         Outcome::Skipped,
@@ -313,4 +333,55 @@ async fn assumed_role_record_carries_the_exact_session_arn() {
         Some("arn:aws:sts::123456789012:assumed-role/app-deployer/ci-runner-42")
     );
     assert!(p.access_key_id.unwrap().starts_with("ASIA"));
+}
+
+#[test]
+fn kubernetes_findings_name_their_iam_caller_as_a_role_session() {
+    let event = parse_event(&fixture("kubernetes-role-caller.json")).unwrap();
+    let resolved = deadbolt_core::principal::resolve(&event.detail);
+    assert_eq!(resolved.principal.kind, PrincipalKind::Role);
+    assert_eq!(resolved.principal.name.as_deref(), Some("app-deployer"));
+    assert_eq!(resolved.principal.session.as_deref(), Some("ci-runner-42"));
+    assert!(resolved.containment.is_ok());
+}
+
+#[test]
+fn context_fields_in_other_shapes_are_read_as_well_as_they_can_be() {
+    let event = parse_event(&fixture("tor-ip-caller-context-variants.json")).unwrap();
+    let f = &event.detail;
+    assert_eq!(f.service.count, Some(3));
+    let remote = f
+        .api_call()
+        .and_then(|a| a.remote_ip_details.as_ref())
+        .unwrap();
+    assert_eq!(
+        remote.organization.as_ref().unwrap().asn.as_deref(),
+        Some("-1")
+    );
+    assert_eq!(remote.city, None);
+    // Still strict where a decision rests: the same event with a numeric account is rejected.
+    let strict = fixture_with(
+        "tor-ip-caller-context-variants.json",
+        &[("/detail/accountId", serde_json::json!(123456789012u64))],
+    );
+    assert!(parse_event(&strict).is_err());
+}
+
+#[test]
+fn a_security_hub_finding_is_named_as_such() {
+    let asff = r#"{"SchemaVersion":"2018-10-08","Id":"arn:aws:guardduty:us-east-1:123456789012:detector/d/finding/f","ProductArn":"arn:aws:securityhub:us-east-1::product/aws/guardduty","GeneratorId":"arn:aws:guardduty:us-east-1:123456789012:detector/d","AwsAccountId":"123456789012","Types":["TTPs/Defense Evasion/Stealth:IAMUser-CloudTrailLoggingDisabled"]}"#;
+    let imported = format!(
+        r#"{{"version":"0","id":"1","detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","account":"123456789012","region":"us-east-1","detail":{{"findings":[{asff}]}}}}"#
+    );
+    for raw in [
+        asff.to_string(),
+        format!(r#"{{"Findings":[{asff}]}}"#),
+        imported,
+    ] {
+        let e = parse_event(&raw).unwrap_err();
+        assert_eq!(e, deadbolt_core::InputError::SecurityHubFinding, "{raw}");
+        assert!(e.to_string().contains("Security Hub ASFF finding"));
+        assert!(e.to_string().contains("detail-type `GuardDuty Finding`"));
+        assert_eq!(e.reason(), Reason::WrongSource);
+    }
 }

@@ -121,12 +121,6 @@ fn cases() -> Vec<(&'static str, String, Reason, &'static str)> {
             "`detail.severity`",
         ),
         (
-            "count negative",
-            fixture_with(BASE, &[("/detail/service/count", json!(-1))]),
-            Reason::WrongType,
-            "`detail.service.count`",
-        ),
-        (
             "archived as a string",
             fixture_with(BASE, &[("/detail/service/archived", json!("false"))]),
             Reason::WrongType,
@@ -292,4 +286,35 @@ fn errors_name_the_full_path() {
             detail: "invalid type: integer `7`, expected a string".into()
         }
     );
+}
+
+#[tokio::test]
+async fn a_rejected_record_keeps_what_the_event_said_that_passes_the_rules() {
+    let policies = MemoryPolicies::new();
+    let identity = FixedIdentity::new(ACCOUNT, OWN_ARN);
+    let responder = Configured::new(Settings::default(), &policies, &identity);
+    // Parsed far enough to know the finding: the envelope's account disagrees with it.
+    let inconsistent = fixture_with(BASE, &[("/account", json!("999999999999"))]);
+    let r = responder.handle(&inconsistent).await;
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Rejected, Reason::InconsistentEvent)
+    );
+    assert_eq!(
+        r.finding_id.as_deref(),
+        Some("92b108e6e29fae28af700f610bd20943")
+    );
+    assert_eq!(r.account_id.as_deref(), Some(ACCOUNT));
+    assert_eq!(r.region.as_deref(), Some("us-east-1"));
+    assert_eq!(
+        r.finding_type.as_deref(),
+        Some("Stealth:IAMUser/CloudTrailLoggingDisabled")
+    );
+    // A malformed field is not echoed back: only what passes the parser's own rules.
+    let hostile = fixture_with(BASE, &[("/detail/id", json!("x\"}{\"y"))]);
+    let r = responder.handle(&hostile).await;
+    assert_eq!(r.outcome, Outcome::Rejected);
+    assert_eq!(r.finding_id, None);
+    assert_eq!(r.account_id.as_deref(), Some(ACCOUNT));
+    assert!(policies.calls().is_empty());
 }
