@@ -48,8 +48,17 @@ where
     }
 }
 
+/// The SDK's error chain on one line, at most 300 characters: it ends up in decision records,
+/// log fields and one-line CLI messages, where a multi-line dump of requests is noise.
 fn short<E: std::error::Error + 'static>(err: &SdkError<E, HttpResponse>) -> String {
-    DisplayErrorContext(err).to_string()
+    let full = DisplayErrorContext(err).to_string();
+    let one_line = full.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= 300 {
+        return one_line;
+    }
+    let mut cut: String = one_line.chars().take(299).collect();
+    cut.push('…');
+    cut
 }
 
 /// The domain's kind for a service error: deadbolt's own codes first (IAM's `LimitExceeded`

@@ -254,6 +254,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(record) => record,
                     Err(code) => return Ok(code),
                 };
+            if record.reason == deadbolt_core::Reason::GuarddutyUnavailable {
+                // Say what it did instead, and the way to decide offline.
+                eprintln!("deadbolt: GuardDuty could not be asked for its copy of the finding, so nothing was decided or written; to decide on the file alone (dry-run): deadbolt replay FILE --no-verify");
+            }
             if record.outcome == Outcome::Rejected {
                 eprintln!("deadbolt: {}", record.message);
                 if json {
