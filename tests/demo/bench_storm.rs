@@ -28,7 +28,7 @@ async fn main() {
     // Authentication off: this measures deadbolt, not moto's policy evaluation.
     let moto = Moto::start_with_auth(false).await;
     let sdk = moto.sdk_config(&moto.admin);
-    create_table(&sdk).await;
+    moto.create_breaker_table(TABLE).await;
     let iam = moto.iam(&moto.admin, None);
     let mut principals = Vec::with_capacity(PRINCIPALS);
     for i in 0..PRINCIPALS {
@@ -191,29 +191,4 @@ fn peak_rss_kib() -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
-}
-
-async fn create_table(sdk: &aws_config::SdkConfig) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    let attribute = AttributeDefinition::builder()
-        .attribute_name("pk")
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .expect("attribute");
-    let key = KeySchemaElement::builder()
-        .attribute_name("pk")
-        .key_type(KeyType::Hash)
-        .build()
-        .expect("key");
-    aws_sdk_dynamodb::Client::new(sdk)
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(attribute)
-        .key_schema(key)
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
 }

@@ -301,36 +301,12 @@ async fn finding_from_another_account_writes_nothing() {
 /// DynamoDB: the limit holds across them, and an unreadable count means no enforcement.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shared_circuit_breaker_holds_across_instances() {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
     use deadbolt_aws::DynamoBreaker;
 
     deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let sdk = moto.sdk_config(&moto.admin);
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    dynamo
-        .create_table()
-        .table_name("deadbolt-breaker")
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    moto.create_breaker_table("deadbolt-breaker").await;
     let users = [
         moto.create_attacker_user("u1").await,
         moto.create_attacker_user("u2").await,
@@ -586,7 +562,7 @@ async fn a_held_finding_is_kept_listed_and_released() {
     deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let sdk = moto.sdk_config(&moto.admin);
-    create_breaker_table(&sdk).await;
+    moto.create_breaker_table("deadbolt-breaker").await;
     let users = [
         moto.create_attacker_user("u1").await,
         moto.create_attacker_user("u2").await,
@@ -673,33 +649,6 @@ async fn a_held_finding_is_kept_listed_and_released() {
     assert_eq!(out.status.code(), Some(2), "no longer held: {out:?}");
 }
 
-async fn create_breaker_table(sdk: &aws_config::SdkConfig) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    aws_sdk_dynamodb::Client::new(sdk)
-        .create_table()
-        .table_name("deadbolt-breaker")
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-}
-
 /// A newly held finding is announced once on the alarm topic; its redelivery is not announced
 /// again. (moto without authentication: its signature check mis-handles SNS `Publish` bodies
 /// with spaces.)
@@ -710,7 +659,7 @@ async fn a_held_finding_is_announced_once_on_the_alarm_topic() {
     deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start_with_auth(false).await;
     let sdk = moto.sdk_config(&moto.admin);
-    create_breaker_table(&sdk).await;
+    moto.create_breaker_table("deadbolt-breaker").await;
     let topic = moto.create_topic("deadbolt-alarms").await;
     let users = [
         moto.create_attacker_user("u1").await,

@@ -516,3 +516,32 @@ fn xml_element(body: &[u8], name: &str) -> Option<String> {
     let end = text[start..].find(&format!("</{name}>"))? + start;
     Some(text[start..end].to_string())
 }
+
+impl Moto {
+    /// The breaker table the template creates (`pk` string hash key, on demand): the shared
+    /// circuit-breaker count and the held findings.
+    pub async fn create_breaker_table(&self, name: &str) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let attribute = AttributeDefinition::builder()
+            .attribute_name("pk")
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute definition");
+        let key = KeySchemaElement::builder()
+            .attribute_name("pk")
+            .key_type(KeyType::Hash)
+            .build()
+            .expect("key schema");
+        aws_sdk_dynamodb::Client::new(&self.sdk_config(&self.admin))
+            .create_table()
+            .table_name(name)
+            .attribute_definitions(attribute)
+            .key_schema(key)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .expect("create the breaker table");
+    }
+}

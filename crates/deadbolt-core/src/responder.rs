@@ -145,48 +145,24 @@ where
     /// The record of an event that arrived while no settings are known (the settings document
     /// could not be read at all): nothing is decided, and the event is to be delivered again.
     pub fn settings_unavailable(&self, raw: &str, error: &SettingsUnavailable) -> DecisionRecord {
-        let mut r = match parse_event(raw) {
-            Ok(event) => record(
-                &event,
-                Mode::Off,
-                None,
-                Outcome::Failed,
-                Reason::SettingsUnavailable,
-            ),
-            Err(_) => DecisionRecord {
-                outcome: Outcome::Failed,
-                reason: Reason::SettingsUnavailable,
-                ..DecisionRecord::empty(Mode::Off)
-            },
-        };
-        r.message = format!("{error}; nothing was written. Delivering the event again retries");
-        r.retryable = true;
-        r
+        undecided(
+            raw,
+            Reason::SettingsUnavailable,
+            format!("{error}; nothing was written. Delivering the event again retries"),
+        )
     }
 
     /// The record of an event whose handling was stopped before the Lambda timeout (the caller
     /// enforces the deadline): retryable, since containment is idempotent and a redelivery
     /// completes what was in flight.
     pub fn deadline_exceeded(&self, raw: &str, reserve_ms: u64) -> DecisionRecord {
-        let mut r = match parse_event(raw) {
-            Ok(event) => record(
-                &event,
-                Mode::Off,
-                None,
-                Outcome::Failed,
-                Reason::DeadlineExceeded,
+        undecided(
+            raw,
+            Reason::DeadlineExceeded,
+            format!(
+                "stopped {reserve_ms} ms before the Lambda timeout instead of being killed mid-flight; a write may have been in flight (see the intent line). Delivering the event again completes it"
             ),
-            Err(_) => DecisionRecord {
-                outcome: Outcome::Failed,
-                reason: Reason::DeadlineExceeded,
-                ..DecisionRecord::empty(Mode::Off)
-            },
-        };
-        r.message = format!(
-            "stopped {reserve_ms} ms before the Lambda timeout instead of being killed mid-flight; a write may have been in flight (see the intent line). Delivering the event again completes it"
-        );
-        r.retryable = true;
-        r
+        )
     }
 
     /// Handle one parsed event: verify it with GuardDuty, then decide and act on GuardDuty's
@@ -722,4 +698,20 @@ impl<G: WriteGate> WriteGate for Intent<'_, G> {
         }
         Ok(())
     }
+}
+
+/// A retryable `failed` record for an event nothing was decided on (no settings, no time left),
+/// naming its finding when the event parses.
+fn undecided(raw: &str, reason: Reason, message: String) -> DecisionRecord {
+    let mut r = match parse_event(raw) {
+        Ok(event) => record(&event, Mode::Off, None, Outcome::Failed, reason),
+        Err(_) => DecisionRecord {
+            outcome: Outcome::Failed,
+            reason,
+            ..DecisionRecord::empty(Mode::Off)
+        },
+    };
+    r.message = message;
+    r.retryable = true;
+    r
 }
