@@ -184,33 +184,25 @@ where
         raw: Option<&str>,
         settings: &Settings,
     ) -> DecisionRecord {
-        let raw = match raw {
-            Some(r) => std::borrow::Cow::Borrowed(r),
-            None => std::borrow::Cow::Owned(serde_json::to_string(event).unwrap_or_default()),
-        };
+        let arrived = Arrived { event, raw };
         let f = &event.detail;
         let mode = settings.effective_mode(&f.finding_type, &f.account_id);
         let account = match self.account().await {
             Ok(a) => a,
             Err(e) => {
-                let mut r = record(
+                return failed(
                     event,
                     mode,
-                    None,
-                    Outcome::Failed,
                     Reason::IdentityUnavailable,
-                );
-                r.message = format!(
-                    "could not establish which account deadbolt acts in (sts:GetCallerIdentity: {e}); nothing was written"
-                );
-                r.retryable = e.retryable();
-                return r;
+                    format!("could not establish which account deadbolt acts in (sts:GetCallerIdentity: {e}); nothing was written"),
+                    e.retryable(),
+                )
             }
         };
         let prefetch = Prefetch::new(&self.policies);
         let Some(guardduty) = &self.guardduty else {
             return self
-                .decide_and_act(event, &raw, settings, &account, None, &prefetch)
+                .decide_and_act(event, &arrived, settings, &account, None, &prefetch)
                 .await;
         };
         // What the event asks for: its policy is read while GuardDuty answers, and used only
@@ -223,20 +215,13 @@ where
         };
         let (copy, ()) = futures_util::future::join(guardduty.get_finding(&f.id), warm).await;
         match copy {
-            Err(e) => {
-                let mut r = record(
-                    event,
-                    mode,
-                    None,
-                    Outcome::Failed,
-                    Reason::GuarddutyUnavailable,
-                );
-                r.message = format!(
-                    "could not verify the finding with GuardDuty ({e}); nothing was written (deadbolt never acts on an unverified finding)"
-                );
-                r.retryable = e.retryable();
-                r
-            }
+            Err(e) => failed(
+                event,
+                mode,
+                Reason::GuarddutyUnavailable,
+                format!("could not verify the finding with GuardDuty ({e}); nothing was written (deadbolt never acts on an unverified finding)"),
+                e.retryable(),
+            ),
             Ok(None) => {
                 let mut r = record(
                     event,
@@ -257,7 +242,7 @@ where
                 verified.detail = copy;
                 self.decide_and_act(
                     &verified,
-                    &raw,
+                    &arrived,
                     settings,
                     &account,
                     Some(mismatch),
@@ -273,7 +258,7 @@ where
     async fn decide_and_act(
         &self,
         event: &GuardDutyEvent,
-        raw: &str,
+        arrived: &Arrived<'_>,
         settings: &Settings,
         account: &AccountContext,
         verified: Option<Vec<FieldMismatch>>,
@@ -340,7 +325,7 @@ where
                     (applied.outcome, applied.reason, applied.message);
                 (r.actions, r.retryable) = (applied.actions, applied.retryable);
                 if (r.outcome, r.reason) == (Outcome::WouldContain, Reason::CircuitBreakerOpen) {
-                    self.hold(&mut r, f, &plan, raw).await;
+                    self.hold(&mut r, f, &plan, arrived).await;
                 }
             }
         }
@@ -358,7 +343,13 @@ where
     /// The circuit breaker refused `plan`: keep the finding for an operator (outcome `held`),
     /// when a store is wired. A failed hold leaves the record `would_contain` and retryable,
     /// so the event is delivered again rather than lost.
-    async fn hold(&self, r: &mut DecisionRecord, f: &Finding, plan: &ContainmentPlan, raw: &str) {
+    async fn hold(
+        &self,
+        r: &mut DecisionRecord,
+        f: &Finding,
+        plan: &ContainmentPlan,
+        arrived: &Arrived<'_>,
+    ) {
         let Some(store) = &self.held else {
             return;
         };
@@ -369,7 +360,7 @@ where
             finding_type: f.finding_type.clone(),
             target: plan.target.to_string(),
             held_at_ms: now_ms(),
-            event: raw.to_string(),
+            event: arrived.text(),
         };
         match store.hold(&held).await {
             Ok(()) => {
@@ -700,6 +691,21 @@ impl<G: WriteGate> WriteGate for Intent<'_, G> {
     }
 }
 
+/// A `failed` record of a parsed event, before anything was written.
+fn failed(
+    event: &GuardDutyEvent,
+    mode: Mode,
+    reason: Reason,
+    message: String,
+    retryable: bool,
+) -> DecisionRecord {
+    DecisionRecord {
+        message,
+        retryable,
+        ..record(event, mode, None, Outcome::Failed, reason)
+    }
+}
+
 /// A retryable `failed` record for an event nothing was decided on (no settings, no time left),
 /// naming its finding when the event parses.
 fn undecided(raw: &str, reason: Reason, message: String) -> DecisionRecord {
@@ -714,4 +720,20 @@ fn undecided(raw: &str, reason: Reason, message: String) -> DecisionRecord {
     r.message = message;
     r.retryable = true;
     r
+}
+
+/// The event as it arrived: what a held finding keeps, so it can be replayed exactly. Without
+/// the raw text (`handle_event`) the parsed event is serialized again, only when it is held.
+struct Arrived<'a> {
+    event: &'a GuardDutyEvent,
+    raw: Option<&'a str>,
+}
+
+impl Arrived<'_> {
+    fn text(&self) -> String {
+        match self.raw {
+            Some(raw) => raw.to_string(),
+            None => serde_json::to_string(self.event).unwrap_or_default(),
+        }
+    }
 }
