@@ -922,3 +922,41 @@ async fn config_history_shows_who_changed_what_and_what_is_in_force() {
         .as_str()
         .is_some_and(|t| t.ends_with('Z')));
 }
+
+/// A machine with no AWS credentials at all (issue 13): each thing deadbolt could not do is
+/// one line saying what could not be read, why in a few words, and what it did instead — not
+/// the SDK's account of every credential provider it tried.
+#[test]
+fn without_credentials_replay_says_so_in_one_line_each() {
+    let home = std::env::temp_dir().join(format!("deadbolt-no-credentials-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let out = Command::new(built_binary("deadbolt"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("AWS_REGION", "us-east-1")
+        // Nothing may leave the machine: instance metadata is the chain's last stop.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .args(["--endpoint-url", "http://127.0.0.1:9", "replay"])
+        .arg(fixture_path("tor-ip-caller.json"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        ["deadbolt: could not read the settings document /deadbolt/config (NoCredentials: no AWS credentials found (environment, profile, SSO, container or instance metadata)); replaying dry-run with the DEADBOLT_* environment"],
+    );
+    assert!(
+        stdout.contains("why        could not establish which account deadbolt acts in (sts:GetCallerIdentity: NoCredentials: no AWS credentials found"),
+        "{stdout}"
+    );
+    for noise in ["IMDS", "DispatchFailure", "ConnectorError", "\n\n"] {
+        assert!(
+            !stderr.contains(noise) && !stdout.contains(noise),
+            "{noise}: {stderr}{stdout}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 //! (5xx), the operation's modelled retryable errors, and the SDK's lists of throttling and
 //! transient error codes. A 4xx deadbolt does not recognise is permanent.
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -15,6 +16,9 @@ pub(crate) fn classify<E>(err: &SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + 'static,
 {
+    if no_credentials(err as &(dyn std::error::Error + 'static)) {
+        return AwsError::new(AwsErrorKind::NoCredentials, "NoCredentials", NO_CREDENTIALS);
+    }
     match err {
         SdkError::ServiceError(service) => {
             let e = service.err();
@@ -45,6 +49,36 @@ where
             AwsError::new(AwsErrorKind::Other, "ConstructionFailure", short(err))
         }
         _ => AwsError::new(AwsErrorKind::Other, "SdkError", short(err)),
+    }
+}
+
+/// What a user reads when the SDK found no credentials anywhere: the SDK's own error is a
+/// multi-line account of every provider it tried (IMDS requests, headers and bodies).
+pub(crate) const NO_CREDENTIALS: &str =
+    "no AWS credentials found (environment, profile, SSO, container or instance metadata)";
+
+/// The request never left because the credential chain found nothing usable. The SDK reports
+/// this as a `CredentialsError` somewhere in the error's source chain (whichever `SdkError`
+/// variant wraps it), so it is looked up by type, not by its text: `CredentialsNotLoaded`
+/// (nothing configured anywhere), or a failure of the last place the default chain looks, EC2
+/// instance metadata, which on a laptop without credentials is what answers.
+fn no_credentials(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut credentials = None;
+    let mut instance_metadata = false;
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(c) = e.downcast_ref::<CredentialsError>() {
+            credentials = credentials.or(Some(c));
+        }
+        instance_metadata |= e
+            .downcast_ref::<aws_config::imds::client::error::ImdsError>()
+            .is_some();
+        next = e.source();
+    }
+    match credentials {
+        Some(CredentialsError::CredentialsNotLoaded(_)) => true,
+        Some(_) => instance_metadata,
+        None => false,
     }
 }
 
@@ -130,5 +164,60 @@ mod tests {
             assert!(!AwsError::new(kind, code, "").retryable(), "{code}");
         }
         assert!(AwsError::new(kind_of("HTTP503", 503, None), "HTTP503", "").retryable());
+    }
+
+    #[derive(Debug)]
+    struct NoCredentialsAnywhere;
+
+    impl aws_credential_types::provider::ProvideCredentials for NoCredentialsAnywhere {
+        fn provide_credentials<'a>(
+            &'a self,
+        ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            aws_credential_types::provider::future::ProvideCredentials::ready(Err(
+                CredentialsError::not_loaded("no providers in chain provided credentials"),
+            ))
+        }
+    }
+
+    /// What `deadbolt replay` meets on a machine without credentials: the chain finds nothing,
+    /// and the error says so in a few words instead of the SDK's multi-line provider dump.
+    #[tokio::test]
+    async fn missing_credentials_are_named_in_a_few_words_and_are_permanent() {
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            // A closed port: identity is resolved before anything is sent.
+            .endpoint_url("http://127.0.0.1:9")
+            .credentials_provider(NoCredentialsAnywhere)
+            .build();
+        let err = aws_sdk_sts::Client::from_conf(config)
+            .get_caller_identity()
+            .send()
+            .await
+            .expect_err("no credentials, no call");
+        let e = classify(&err);
+        assert_eq!(e.kind, AwsErrorKind::NoCredentials);
+        assert_eq!(e.to_string(), format!("NoCredentials: {NO_CREDENTIALS}"));
+        assert!(!e.retryable());
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_with_credentials_is_unavailable_not_missing_credentials() {
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .credentials_provider(aws_credential_types::Credentials::for_tests())
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+            .build();
+        let err = aws_sdk_sts::Client::from_conf(config)
+            .get_caller_identity()
+            .send()
+            .await
+            .expect_err("nothing listens on port 9");
+        assert_eq!(classify(&err).kind, AwsErrorKind::Unavailable);
     }
 }

@@ -21,6 +21,9 @@ pub enum AwsErrorKind {
     /// Transient: a timeout, a dispatch (connection) failure, a 5xx, or a response that could
     /// not be read. Delivering the event again may succeed.
     Unavailable,
+    /// No credentials could be found at all (no environment variables, profile, SSO session,
+    /// container or instance credentials): permanent until someone configures them.
+    NoCredentials,
     /// Anything else: a 4xx deadbolt has no specific handling for, or a permanent condition
     /// (`ValidationException`, "no Identity Center instance"). Retrying would fail the same way.
     Other,
@@ -51,9 +54,10 @@ impl AwsError {
             AwsErrorKind::AccessDenied => Reason::AccessDenied,
             AwsErrorKind::Throttled => Reason::Throttled,
             AwsErrorKind::LimitExceeded => Reason::LimitExceeded,
-            AwsErrorKind::MalformedPolicy | AwsErrorKind::Unavailable | AwsErrorKind::Other => {
-                Reason::AwsError
-            }
+            AwsErrorKind::MalformedPolicy
+            | AwsErrorKind::Unavailable
+            | AwsErrorKind::NoCredentials
+            | AwsErrorKind::Other => Reason::AwsError,
         }
     }
 
