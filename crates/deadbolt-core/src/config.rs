@@ -12,6 +12,10 @@ pub const ENV_MODE: &str = "DEADBOLT_MODE";
 pub const ENV_FINDING_TYPES: &str = "DEADBOLT_FINDING_TYPES";
 pub const ENV_MIN_SEVERITY: &str = "DEADBOLT_MIN_SEVERITY";
 pub const ENV_PROTECTED_PRINCIPALS: &str = "DEADBOLT_PROTECTED_PRINCIPALS";
+/// Member accounts contained through the member role: comma-separated 12-digit ids, or `*`.
+pub const ENV_MEMBER_ACCOUNTS: &str = "DEADBOLT_MEMBER_ACCOUNTS";
+/// The role assumed in a member account (default `deadbolt-member`).
+pub const ENV_MEMBER_ROLE: &str = "DEADBOLT_MEMBER_ROLE";
 
 /// Finding-type prefixes that may trigger containment by default: the IAM finding families
 /// whose credentials an inline Deny can restrain. Prefixes, not exact names, because GuardDuty
@@ -92,6 +96,14 @@ pub enum ConfigError {
     Severity { var: &'static str, found: String },
     #[error("{var} entry {entry:?} is not a finding-type prefix; accepted values: comma-separated prefixes of GuardDuty types such as \"Stealth:IAMUser/\" or \"UnauthorizedAccess:IAMUser/TorIPCaller\", or \"*\" for every type")]
     FindingType { var: &'static str, entry: String },
+    #[error("{var} entry {entry:?} is not a member account; accepted values: comma-separated 12-digit account ids, or \"*\" for every account whose findings GuardDuty hands this administrator")]
+    MemberAccount { var: &'static str, entry: String },
+    #[error("{var}={found:?} is not a role name; accepted values: {accepted}")]
+    MemberRole {
+        var: &'static str,
+        found: String,
+        accepted: &'static str,
+    },
     #[error("{var} entry {entry:?} is not a principal pattern; accepted values: comma-separated IAM names or ARNs with * and ? wildcards, e.g. \"break-glass-*\"")]
     Protected { var: &'static str, entry: String },
 }
@@ -153,6 +165,27 @@ impl Settings {
                     .protected_principals
                     .push(entry.to_ascii_lowercase());
             }
+        }
+        if let Some(v) = value(ENV_MEMBER_ACCOUNTS) {
+            settings.member_accounts = split_list(&v)
+                .map(|entry| {
+                    crate::settings::check_member_account(entry).map_err(|_| {
+                        ConfigError::MemberAccount {
+                            var: ENV_MEMBER_ACCOUNTS,
+                            entry: entry.to_string(),
+                        }
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = value(ENV_MEMBER_ROLE) {
+            settings.member_role = crate::settings::check_member_role(v.trim()).map_err(|_| {
+                ConfigError::MemberRole {
+                    var: ENV_MEMBER_ROLE,
+                    found: v.clone(),
+                    accepted: crate::settings::MEMBER_ROLE_ACCEPTED,
+                }
+            })?;
         }
         Ok(settings)
     }
@@ -269,5 +302,31 @@ mod tests {
     fn star_enables_every_type() {
         let c = cfg(&[(ENV_FINDING_TYPES, "*")]).unwrap();
         assert!(c.finding_type_enabled("Policy:IAMUser/RootCredentialUsage"));
+    }
+
+    #[test]
+    fn member_accounts_and_role_from_the_environment() {
+        let s = cfg(&[
+            (ENV_MEMBER_ACCOUNTS, "111111111111, 222222222222"),
+            (ENV_MEMBER_ROLE, "sec-deadbolt"),
+        ])
+        .unwrap();
+        assert_eq!(s.member_accounts, ["111111111111", "222222222222"]);
+        assert_eq!(s.member_role, "sec-deadbolt");
+        assert!(cfg(&[(ENV_MEMBER_ACCOUNTS, "*")])
+            .unwrap()
+            .is_member_account("333333333333"));
+        let e = cfg(&[(ENV_MEMBER_ACCOUNTS, "111111111111,nope")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("DEADBOLT_MEMBER_ACCOUNTS entry \"nope\""),
+            "{e}"
+        );
+        let e = cfg(&[(ENV_MEMBER_ROLE, "role/x")]).unwrap_err();
+        assert!(
+            e.to_string().starts_with("DEADBOLT_MEMBER_ROLE=\"role/x\""),
+            "{e}"
+        );
+        assert_eq!(cfg(&[]).unwrap().member_role, "deadbolt-member");
     }
 }

@@ -70,6 +70,13 @@ pub fn describe(plan: &ContainmentPlan) -> String {
     if let Some(key) = &plan.deactivate_access_key {
         what.push_str(&format!(", then set access key {key} inactive"));
     }
+    if let Some(role) = &plan.member {
+        what.push_str(&format!(
+            ", in member account {} through {}",
+            role.account_id,
+            role.arn()
+        ));
+    }
     what
 }
 

@@ -120,6 +120,9 @@ pub struct ContainmentPlan {
     /// The finding's partition (`aws`, `aws-cn`, `aws-us-gov`): the ARN of the AWS managed
     /// policy `AWSDenyAll` deadbolt attaches when the inline DenyAll cannot be written.
     pub partition: String,
+    /// `Some` when the target is in a member account: the writes go through this role there.
+    /// `None`: deadbolt's own account, with its own credentials.
+    pub member: Option<MemberRole>,
 }
 
 impl ContainmentPlan {
@@ -132,6 +135,7 @@ impl ContainmentPlan {
             strategy: PlanStrategy::DenyAll,
             deactivate_access_key: None,
             partition: "aws".to_string(),
+            member: None,
         }
     }
 }
@@ -207,9 +211,10 @@ pub fn decide(
     let resolution = resolve(f);
     let principal = Some(resolution.principal);
 
-    if let Err(refusal) = in_account(f, account) {
-        return (principal, refusal.into());
-    }
+    let acting = match acting_account(f, settings, account) {
+        Ok(acting) => acting,
+        Err(refusal) => return (principal, refusal.into()),
+    };
     // Identity Center roles cannot be changed through IAM, but their permission set can.
     let identity_center = match &resolution.containment {
         Err((Reason::SsoReservedRole, _)) => principal.as_ref().and_then(IdentityCenterSession::of),
@@ -314,6 +319,7 @@ pub fn decide(
         strategy: plan_strategy,
         deactivate_access_key,
         partition: f.partition.clone(),
+        member: acting.member(),
     };
     let decision = match mode {
         Mode::Enforce => Decision::Contain(plan),
@@ -416,17 +422,78 @@ impl From<Refusal> for Decision {
     }
 }
 
-/// The finding is for the account deadbolt acts in; any other account is never touched.
-pub fn in_account(finding: &Finding, account: &AccountContext) -> Result<(), Refusal> {
+/// Where deadbolt acts on a finding: its own account, directly, or a listed member account
+/// through the member role there. The account is the finding's `accountId` (GuardDuty's copy,
+/// once verified), never the event envelope's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActingAccount {
+    Own,
+    Member(MemberRole),
+}
+
+impl ActingAccount {
+    pub fn member(&self) -> Option<MemberRole> {
+        match self {
+            ActingAccount::Own => None,
+            ActingAccount::Member(role) => Some(role.clone()),
+        }
+    }
+}
+
+/// The role deadbolt assumes in a member account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MemberRole {
+    pub account_id: String,
+    pub role_name: String,
+    pub partition: String,
+}
+
+impl MemberRole {
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:{}:iam::{}:role/{}",
+            self.partition, self.account_id, self.role_name
+        )
+    }
+}
+
+/// The `sts:AssumeRole` session name for a finding: `deadbolt-` and the finding id, so the
+/// member's CloudTrail says which finding deadbolt acted on. Session names allow 2-64
+/// characters of `[\w+=,.@-]`; GuardDuty ids are 32 hex digits, anything else is filtered.
+pub fn member_session_name(finding_id: &str) -> String {
+    let mut name = String::from("deadbolt-");
+    name.extend(
+        finding_id
+            .chars()
+            .filter(|c| crate::finding::is_iam_name_char(*c))
+            .take(64 - name.len()),
+    );
+    name
+}
+
+/// deadbolt's own account is contained directly, a listed member account through the member
+/// role, and any other account is never touched (`foreign_account`).
+pub fn acting_account(
+    finding: &Finding,
+    settings: &Settings,
+    account: &AccountContext,
+) -> Result<ActingAccount, Refusal> {
     if finding.account_id == account.account_id {
-        return Ok(());
+        return Ok(ActingAccount::Own);
+    }
+    if settings.is_member_account(&finding.account_id) {
+        return Ok(ActingAccount::Member(MemberRole {
+            account_id: finding.account_id.clone(),
+            role_name: settings.member_role.clone(),
+            partition: finding.partition.clone(),
+        }));
     }
     Err(Refusal {
         outcome: Outcome::NotContainable,
         reason: Reason::ForeignAccount,
         message: format!(
-            "the finding is for account {} but deadbolt's credentials act in {}; nothing was written",
-            finding.account_id, account.account_id
+            "the finding is for account {} but deadbolt's credentials act in {} and {} is not among member_accounts; nothing was written",
+            finding.account_id, account.account_id, finding.account_id
         ),
     })
 }
@@ -448,7 +515,7 @@ pub fn may_contain(
         reason,
         message,
     };
-    in_account(finding, account)?;
+    let acting = acting_account(finding, settings, account)?;
     if target.kind == TargetKind::Role && target.name.starts_with("AWSServiceRoleFor") {
         return Err(pass(
             Outcome::NotContainable,
@@ -479,6 +546,7 @@ pub fn may_contain(
     if let Some((reason, message)) = never_contained(
         settings,
         account,
+        &acting,
         target,
         principal,
         &finding.partition,
@@ -493,16 +561,23 @@ pub fn may_contain(
 fn never_contained(
     settings: &Settings,
     account: &AccountContext,
+    acting: &ActingAccount,
     target: &ContainmentTarget,
     principal: Option<&Principal>,
     partition: &str,
     account_id: &str,
 ) -> Option<(Reason, String)> {
-    if account
-        .own_identity
-        .as_ref()
-        .is_some_and(|own| own.kind == target.kind && own.name.eq_ignore_ascii_case(&target.name))
-    {
+    // In deadbolt's own account its identity is the caller's; in a member account it is the
+    // member role (locking that out would end containment there).
+    let itself = match acting {
+        ActingAccount::Own => account.own_identity.as_ref().is_some_and(|own| {
+            own.kind == target.kind && own.name.eq_ignore_ascii_case(&target.name)
+        }),
+        ActingAccount::Member(role) => {
+            target.kind == TargetKind::Role && role.role_name.eq_ignore_ascii_case(&target.name)
+        }
+    };
+    if itself {
         return Some((
             Reason::DeadboltItself,
             format!("{target} is deadbolt's own identity and is always protected"),
@@ -605,9 +680,10 @@ fn decide_follow_up(
         reason,
         message,
     };
-    if let Err(refusal) = in_account(finding, account) {
-        return refusal.into();
-    }
+    let acting = match acting_account(finding, settings, account) {
+        Ok(acting) => acting,
+        Err(refusal) => return refusal.into(),
+    };
     let Some(name) = entity.name.as_deref() else {
         return pass(
             Outcome::NotContainable,
@@ -643,6 +719,7 @@ fn decide_follow_up(
         strategy,
         deactivate_access_key,
         partition: finding.partition.clone(),
+        member: acting.member(),
     };
     if settings.follow_up == Mode::Off {
         return pass(

@@ -648,16 +648,11 @@ fn validate(event: &GuardDutyEvent) -> Result<(), InputError> {
             "GuardDuty severity is a number from 0.0 to 10.0",
         ));
     }
-    if let Some(account) = &event.account {
-        if account != &f.account_id {
-            return Err(InputError::Inconsistent {
-                field: "account",
-                found: truncate(account),
-                other_field: "detail.accountId",
-                other: f.account_id.clone(),
-            });
-        }
-    }
+    // The envelope's `account` is the bus the event came through, not the finding's account:
+    // a GuardDuty administrator's bus carries its members' findings, and a bus can forward
+    // another account's events. The account acted in is `detail.accountId`, as GuardDuty's
+    // own copy of the finding confirms it (verification), so the envelope is not checked
+    // against it.
     if let Some(region) = &event.region {
         if region != &f.region {
             return Err(InputError::Inconsistent {

@@ -542,6 +542,67 @@ impl crate::ports::GuardDutyFindings for MemoryGuardDuty {
     }
 }
 
+/// Member accounts in memory: each member's IAM, the accounts whose member role refuses
+/// deadbolt (`AccessDenied` on `AssumeRole`), and every role assumed with its session name.
+#[derive(Debug, Default)]
+pub struct MemoryMembers<'a> {
+    accounts: HashMap<String, &'a MemoryPolicies>,
+    denied: Vec<String>,
+    assumed: Mutex<Vec<(String, String)>>,
+}
+
+impl<'a> MemoryMembers<'a> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `account_id`'s IAM is `policies`, reachable through the member role.
+    pub fn account(mut self, account_id: &str, policies: &'a MemoryPolicies) -> Self {
+        self.accounts.insert(account_id.to_string(), policies);
+        self
+    }
+
+    /// `AssumeRole` into `account_id` is denied.
+    pub fn deny(mut self, account_id: &str) -> Self {
+        self.denied.push(account_id.to_string());
+        self
+    }
+
+    /// `(role ARN, session name)` of every `AssumeRole` so far.
+    pub fn assumed(&self) -> Vec<(String, String)> {
+        self.assumed.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+}
+
+impl<'a> crate::ports::MemberAccounts<&'a MemoryPolicies> for MemoryMembers<'a> {
+    async fn iam_in(
+        &self,
+        role: &crate::decision::MemberRole,
+        finding_id: &str,
+    ) -> Result<&'a MemoryPolicies, AwsError> {
+        if let Ok(mut a) = self.assumed.lock() {
+            a.push((role.arn(), crate::decision::member_session_name(finding_id)));
+        }
+        if self.denied.contains(&role.account_id) {
+            return Err(AwsError::new(
+                crate::ports::AwsErrorKind::AccessDenied,
+                "AccessDenied",
+                format!(
+                    "not authorized to perform: sts:AssumeRole on resource: {}",
+                    role.arn()
+                ),
+            ));
+        }
+        self.accounts.get(&role.account_id).copied().ok_or_else(|| {
+            AwsError::new(
+                crate::ports::AwsErrorKind::AccessDenied,
+                "AccessDenied",
+                format!("no role {}", role.arn()),
+            )
+        })
+    }
+}
+
 /// Held findings in memory, keyed by finding id (a redelivery overwrites).
 #[derive(Debug, Default)]
 pub struct MemoryHeldFindings {
@@ -603,8 +664,9 @@ pub struct Configured<
     C = crate::ports::NoIdentityCenter,
     B = crate::ports::NoSharedBreaker,
     H = crate::ports::NoHeldFindings,
+    M = crate::ports::NoMemberAccounts,
 > {
-    pub responder: crate::responder::Responder<P, I, C, B, std::sync::Arc<MemoryGuardDuty>, H>,
+    pub responder: crate::responder::Responder<P, I, C, B, std::sync::Arc<MemoryGuardDuty>, H, M>,
     pub settings: crate::settings::Settings,
     /// What GuardDuty knows; `handle` adds each event's finding first unless `echo` is off.
     pub guardduty: std::sync::Arc<MemoryGuardDuty>,
@@ -640,8 +702,21 @@ impl<P, I, C, B, H> Configured<P, I, C, B, H> {
     }
 }
 
-impl<P, I, C, B, H> Configured<P, I, C, B, H>
+impl<P, I, C, B, H, M> Configured<P, I, C, B, H, M> {
+    /// The same responder, containing in member accounts through `members`.
+    pub fn with_members<N>(self, members: N) -> Configured<P, I, C, B, H, N> {
+        Configured {
+            responder: self.responder.with_members(members),
+            settings: self.settings,
+            guardduty: self.guardduty,
+            echo: self.echo,
+        }
+    }
+}
+
+impl<P, I, C, B, H, M> Configured<P, I, C, B, H, M>
 where
+    M: crate::ports::MemberAccounts<P>,
     P: InlinePolicies + ManagedPolicies + AccessKeys,
     I: IdentityProvider,
     C: IdentityCenter,

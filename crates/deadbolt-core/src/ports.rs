@@ -545,6 +545,47 @@ impl<T: HeldFindings> HeldFindings for std::sync::Arc<T> {
     }
 }
 
+/// IAM in a member account, reached through the member role (`sts:AssumeRole`). `P` is the
+/// same IAM port deadbolt uses in its own account, so every path contains in the same way.
+pub trait MemberAccounts<P>: Send + Sync {
+    /// IAM in `role.account_id` as `role`, in a session named after `finding_id` (so the
+    /// member's CloudTrail shows which finding it was). Implementations cache the credentials
+    /// per account until shortly before they expire.
+    fn iam_in(
+        &self,
+        role: &crate::decision::MemberRole,
+        finding_id: &str,
+    ) -> impl Future<Output = Result<P, AwsError>> + Send;
+}
+
+impl<P, T: MemberAccounts<P>> MemberAccounts<P> for &T {
+    fn iam_in(
+        &self,
+        role: &crate::decision::MemberRole,
+        finding_id: &str,
+    ) -> impl Future<Output = Result<P, AwsError>> + Send {
+        (**self).iam_in(role, finding_id)
+    }
+}
+
+/// No member-account access: the type of a responder without one. A member's finding then
+/// fails with a clear record instead of being contained in the wrong account.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMemberAccounts;
+
+impl<P: Send> MemberAccounts<P> for NoMemberAccounts {
+    async fn iam_in(&self, role: &crate::decision::MemberRole, _: &str) -> Result<P, AwsError> {
+        Err(AwsError::new(
+            AwsErrorKind::Other,
+            "MemberAccountsNotConfigured",
+            format!(
+                "this deadbolt has no way to assume {} (no STS client for member accounts)",
+                role.arn()
+            ),
+        ))
+    }
+}
+
 /// No store for held findings: the type of an absent `Ports::held`. Never called.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoHeldFindings;

@@ -143,6 +143,9 @@ code_enum! {
         LimitExceeded => "limit_exceeded",
         AwsError => "aws_error",
         IdentityUnavailable => "identity_unavailable",
+        /// failed: the member role could not be assumed in the finding's member account
+        /// (not deployed there, not trusting this deadbolt, or STS unavailable).
+        MemberRoleUnavailable => "member_role_unavailable",
         /// skipped: more created entities in one finding than follow-up containment acts on.
         FollowUpLimit => "follow_up_limit",
         /// The Identity Center user, instance or permission set could not be found.
@@ -247,6 +250,14 @@ pub struct DecisionRecord {
     /// principal): deadbolt acted on GuardDuty's copy only.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub event_mismatch: Vec<FieldMismatch>,
+    /// The account the plan is for (acted in, or would be): deadbolt's own account or a
+    /// member account. Absent when nothing was to be contained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acted_in_account: Option<String>,
+    /// The member role the plan goes through in a member account (its ARN); absent in
+    /// deadbolt's own account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_role: Option<String>,
 }
 
 /// One field on which the event and GuardDuty's copy of the finding disagree.
@@ -279,6 +290,8 @@ impl DecisionRecord {
             retryable: false,
             verified_with_guardduty: false,
             event_mismatch: Vec::new(),
+            acted_in_account: None,
+            member_role: None,
         }
     }
 }
@@ -339,6 +352,9 @@ impl DecisionRecord {
         );
         if let Some(strategy) = &self.strategy {
             let _ = writeln!(out, "strategy   {strategy}");
+        }
+        if let Some(role) = &self.member_role {
+            let _ = writeln!(out, "through    {role}");
         }
         let _ = writeln!(out, "why        {}", self.message);
         for (i, step) in self.manual_steps.iter().enumerate() {

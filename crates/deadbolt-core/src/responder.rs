@@ -8,14 +8,14 @@ use crate::clock::now_ms;
 use crate::config::Mode;
 use crate::containment::{self, describe, Applied};
 use crate::decision::{
-    decide, plan_follow_ups, AccountCache, AccountContext, ContainmentPlan, Decision,
+    decide, plan_follow_ups, AccountCache, AccountContext, ContainmentPlan, Decision, MemberRole,
 };
 use crate::finding::{parse_event, Finding, GuardDutyEvent};
 use crate::followup::{CreatedEntity, FollowUpPort, FollowUpRecord};
 use crate::ports::{
     AccessKeys, AwsError, GuardDutyFindings, HeldFinding, HeldFindings, IdentityCenter,
-    IdentityProvider, InlinePolicies, ManagedPolicies, NoGuardDuty, NoHeldFindings,
-    NoIdentityCenter, NoSharedBreaker, SharedBreaker,
+    IdentityProvider, InlinePolicies, ManagedPolicies, MemberAccounts, NoGuardDuty, NoHeldFindings,
+    NoIdentityCenter, NoMemberAccounts, NoSharedBreaker, SharedBreaker,
 };
 use crate::prefetch::Prefetch;
 use crate::record::FieldMismatch;
@@ -70,6 +70,7 @@ pub struct Responder<
     B = NoSharedBreaker,
     G = NoGuardDuty,
     H = NoHeldFindings,
+    M = NoMemberAccounts,
 > {
     policies: P,
     identity: I,
@@ -81,13 +82,16 @@ pub struct Responder<
     guardduty: Option<G>,
     /// Findings the circuit breaker refused, kept for an operator.
     held: Option<H>,
+    /// IAM in member accounts through the member role; without it a member's finding fails
+    /// with `member_role_unavailable`, never touching deadbolt's own account instead.
+    members: Option<M>,
     /// Caller identity, fetched once per process: one STS call per cold start, not per finding.
     account: AccountCache,
     /// Enforcements counted by the circuit breaker in this process.
     breaker: ProcessBreaker,
 }
 
-impl<P, I, C, B, G, H> Responder<P, I, C, B, G, H> {
+impl<P, I, C, B, G, H> Responder<P, I, C, B, G, H, NoMemberAccounts> {
     /// The engine over its ports. The configuration is not held: every call takes the
     /// settings in force for that event.
     pub fn new(ports: Ports<P, I, C, B, G, H>) -> Self {
@@ -98,14 +102,34 @@ impl<P, I, C, B, G, H> Responder<P, I, C, B, G, H> {
             shared_breaker: ports.shared_breaker,
             guardduty: ports.guardduty,
             held: ports.held,
+            members: None,
             account: AccountCache::default(),
             breaker: ProcessBreaker::default(),
         }
     }
 }
 
-impl<P, I, C, B, G, H> Responder<P, I, C, B, G, H>
+impl<P, I, C, B, G, H, M> Responder<P, I, C, B, G, H, M> {
+    /// The same engine, containing in member accounts through `members` (a GuardDuty
+    /// administrator's deadbolt; `member_accounts` in the settings says which accounts).
+    pub fn with_members<N>(self, members: N) -> Responder<P, I, C, B, G, H, N> {
+        Responder {
+            policies: self.policies,
+            identity: self.identity,
+            identity_center: self.identity_center,
+            shared_breaker: self.shared_breaker,
+            guardduty: self.guardduty,
+            held: self.held,
+            members: Some(members),
+            account: self.account,
+            breaker: self.breaker,
+        }
+    }
+}
+
+impl<P, I, C, B, G, H, M> Responder<P, I, C, B, G, H, M>
 where
+    M: MemberAccounts<P>,
     P: InlinePolicies + ManagedPolicies + AccessKeys,
     I: IdentityProvider,
     C: IdentityCenter,
@@ -202,18 +226,27 @@ where
         let prefetch = Prefetch::new(&self.policies);
         let Some(guardduty) = &self.guardduty else {
             return self
-                .decide_and_act(event, &arrived, settings, &account, None, &prefetch)
+                .decide_and_act(event, &arrived, settings, &account, None, &prefetch, None)
                 .await;
         };
-        // What the event asks for: its policy is read while GuardDuty answers, and used only
-        // if GuardDuty's copy asks for the same.
+        // What the event asks for is prepared while GuardDuty answers, and used only if
+        // GuardDuty's copy asks for the same: in deadbolt's own account the policy is read, in
+        // a member account the member role is assumed.
         let (_, asked) = decide(event, settings, &account);
         let warm = async {
-            if let Decision::Contain(plan) = &asked {
-                prefetch.warm(plan).await;
+            match &asked {
+                Decision::Contain(plan) if plan.member.is_none() => {
+                    prefetch.warm(plan).await;
+                    None
+                }
+                Decision::Contain(plan) => match &plan.member {
+                    Some(role) => Some((role.clone(), self.assume(role, &f.id).await)),
+                    None => None,
+                },
+                _ => None,
             }
         };
-        let (copy, ()) = futures_util::future::join(guardduty.get_finding(&f.id), warm).await;
+        let (copy, assumed) = futures_util::future::join(guardduty.get_finding(&f.id), warm).await;
         match copy {
             Err(e) => failed(
                 event,
@@ -247,6 +280,7 @@ where
                     &account,
                     Some(mismatch),
                     &prefetch,
+                    assumed,
                 )
                 .await
             }
@@ -263,6 +297,7 @@ where
         account: &AccountContext,
         verified: Option<Vec<FieldMismatch>>,
         policies: &Prefetch<'_, P>,
+        assumed: Option<(MemberRole, Result<P, AwsError>)>,
     ) -> DecisionRecord {
         let f = &event.detail;
         let mode = settings.effective_mode(&f.finding_type, &f.account_id);
@@ -299,6 +334,7 @@ where
             }
             Decision::DryRun(plan) => {
                 r.strategy = Some(plan.strategy.as_str().to_string());
+                (r.acted_in_account, r.member_role) = acting(&plan, &f.account_id);
                 let applied = dry_run(&plan);
                 (r.outcome, r.reason, r.actions) =
                     (applied.outcome, applied.reason, applied.actions);
@@ -310,6 +346,7 @@ where
             // Never a write on a finding GuardDuty did not confirm.
             Decision::Contain(plan) if verified.is_none() => {
                 r.strategy = Some(plan.strategy.as_str().to_string());
+                (r.acted_in_account, r.member_role) = acting(&plan, &f.account_id);
                 let applied = dry_run(&plan);
                 (r.outcome, r.actions) = (applied.outcome, applied.actions);
                 r.reason = Reason::NotVerified;
@@ -320,7 +357,21 @@ where
             }
             Decision::Contain(plan) => {
                 r.strategy = Some(plan.strategy.as_str().to_string());
-                let applied = self.execute(policies, &plan, settings).await;
+                (r.acted_in_account, r.member_role) = acting(&plan, &f.account_id);
+                let applied = match &plan.member {
+                    None => self.execute(policies, &plan, settings).await,
+                    Some(role) => {
+                        // The role assumed while GuardDuty answered, if it is this one.
+                        let iam = match assumed {
+                            Some((assumed_role, iam)) if &assumed_role == role => iam,
+                            _ => self.assume(role, &f.id).await,
+                        };
+                        match iam {
+                            Ok(iam) => self.execute(&iam, &plan, settings).await,
+                            Err(e) => member_role_unavailable(role, &e),
+                        }
+                    }
+                };
                 (r.outcome, r.reason, r.message) =
                     (applied.outcome, applied.reason, applied.message);
                 (r.actions, r.retryable) = (applied.actions, applied.retryable);
@@ -381,6 +432,14 @@ where
         }
     }
 
+    /// IAM in a member account through its member role.
+    async fn assume(&self, role: &MemberRole, finding_id: &str) -> Result<P, AwsError> {
+        match &self.members {
+            Some(members) => members.iam_in(role, finding_id).await,
+            None => NoMemberAccounts.iam_in(role, finding_id).await,
+        }
+    }
+
     /// The one executor: the plan's writes, each admitted by the circuit breaker right before
     /// it happens (a plan that needs no write consumes nothing).
     async fn execute<Q: InlinePolicies + AccessKeys + ManagedPolicies>(
@@ -409,8 +468,9 @@ where
     }
 }
 
-impl<P, I, C, B, G, H> FollowUpPort for Responder<P, I, C, B, G, H>
+impl<P, I, C, B, G, H, M> FollowUpPort for Responder<P, I, C, B, G, H, M>
 where
+    M: MemberAccounts<P>,
     P: InlinePolicies + ManagedPolicies + AccessKeys,
     I: IdentityProvider,
     C: IdentityCenter,
@@ -529,10 +589,16 @@ where
                     applied.reason = Reason::NotVerified;
                     (applied, Some(plan.strategy.as_str()))
                 }
-                Decision::Contain(plan) => (
-                    self.execute(&self.policies, &plan, settings).await,
-                    Some(plan.strategy.as_str()),
-                ),
+                Decision::Contain(plan) => {
+                    let applied = match &plan.member {
+                        None => self.execute(&self.policies, &plan, settings).await,
+                        Some(role) => match self.assume(role, &finding.id).await {
+                            Ok(iam) => self.execute(&iam, &plan, settings).await,
+                            Err(e) => member_role_unavailable(role, &e),
+                        },
+                    };
+                    (applied, Some(plan.strategy.as_str()))
+                }
             };
             records.push(FollowUpRecord {
                 event_name: item.entity.event_name,
@@ -549,6 +615,36 @@ where
             });
         }
         records
+    }
+}
+
+/// The account a plan is for and, in a member account, the member role it goes through.
+fn acting(plan: &ContainmentPlan, finding_account: &str) -> (Option<String>, Option<String>) {
+    match &plan.member {
+        Some(role) => (Some(role.account_id.clone()), Some(role.arn())),
+        None => (Some(finding_account.to_string()), None),
+    }
+}
+
+/// The member role could not be assumed: nothing was written anywhere. `AccessDenied` (the
+/// role is not deployed there, or does not trust this deadbolt) is permanent, not a retry loop.
+fn member_role_unavailable(role: &MemberRole, e: &AwsError) -> Applied {
+    let hint = match e.kind {
+        crate::ports::AwsErrorKind::AccessDenied => {
+            " (is infra/member-role.yaml deployed in that account, trusting this deadbolt's role?)"
+        }
+        _ => "",
+    };
+    Applied {
+        outcome: Outcome::Failed,
+        reason: Reason::MemberRoleUnavailable,
+        message: format!(
+            "could not assume {} in member account {}: {e}{hint}; nothing was written",
+            role.arn(),
+            role.account_id
+        ),
+        actions: Vec::new(),
+        retryable: e.retryable(),
     }
 }
 

@@ -35,9 +35,13 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 pub const MAX_ENFORCED_PER_HOUR_LIMIT: u32 = 10_000;
 
 /// Top-level keys of the document.
-pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age";
+pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role";
 /// `max_finding_age` when absent: 24 hours.
 pub const DEFAULT_MAX_FINDING_AGE_SECS: u64 = 24 * 3600;
+/// `member_role` when absent: the role `infra/member-role.yaml` creates in every member account.
+pub const DEFAULT_MEMBER_ROLE: &str = "deadbolt-member";
+pub(crate) const MEMBER_ACCOUNTS_ACCEPTED: &str = "a list of 12-digit AWS account ids such as [\"111111111111\"], or \"*\" for every account whose findings GuardDuty hands this administrator";
+pub(crate) const MEMBER_ROLE_ACCEPTED: &str = "an IAM role name of 1 to 64 characters (letters, digits and _+=,.@-), such as \"deadbolt-member\"";
 const MAX_FINDING_AGE_ACCEPTED: &str =
     "a duration from 1m to 30d with a unit: s, m, h or d, such as \"24h\" or \"90m\"";
 
@@ -46,7 +50,7 @@ pub const STRATEGY_KEYS: &str = "role, user_deactivate_access_key, identity_cent
 /// Keys of the `circuit_breaker` object.
 pub const CIRCUIT_BREAKER_KEYS: &str = "max_enforced_per_hour";
 /// Keys [`Settings::set`] accepts.
-pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.role, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, max_finding_age, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>";
+pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.role, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, max_finding_age, member_accounts, member_role, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>";
 
 const VERSION_ACCEPTED: &str = "1";
 const SEVERITY_ACCEPTED: &str =
@@ -150,6 +154,12 @@ pub struct Settings {
     /// (`stale_finding`): a replay from an archive must not re-contain a principal released
     /// days ago. Seconds; 24 hours by default.
     pub max_finding_age_secs: u64,
+    /// Member accounts of a GuardDuty administrator that deadbolt contains in, through the
+    /// role [`Settings::member_role`] in each: 12-digit ids, or `"*"` for any account whose
+    /// findings GuardDuty hands this administrator. Empty: only deadbolt's own account.
+    pub member_accounts: Vec<String>,
+    /// The role deadbolt assumes in a member account (`infra/member-role.yaml`).
+    pub member_role: String,
 }
 
 impl Default for Settings {
@@ -170,6 +180,8 @@ impl Default for Settings {
             circuit_breaker: None,
             follow_up: Mode::Off,
             max_finding_age_secs: DEFAULT_MAX_FINDING_AGE_SECS,
+            member_accounts: Vec::new(),
+            member_role: DEFAULT_MEMBER_ROLE.to_string(),
         }
     }
 }
@@ -251,6 +263,14 @@ impl Settings {
             .any(|p| p == "*" || finding_type.starts_with(p.as_str()))
     }
 
+    /// Is `account_id` a member account deadbolt contains in through the member role?
+    /// (deadbolt's own account is not a member: it is contained directly.)
+    pub fn is_member_account(&self, account_id: &str) -> bool {
+        self.member_accounts
+            .iter()
+            .any(|a| a == "*" || a == account_id)
+    }
+
     /// The circuit breaker's limit: enforced containments per hour, `None` for no limit.
     pub fn max_enforced_per_hour(&self) -> Option<u32> {
         self.circuit_breaker.map(|c| c.max_enforced_per_hour)
@@ -306,6 +326,17 @@ impl Settings {
             "max_finding_age" => {
                 self.max_finding_age_secs =
                     check_duration(value).map_err(|p| invalid(p, MAX_FINDING_AGE_ACCEPTED))?;
+            }
+            "member_accounts" => {
+                // An empty value clears the list: deadbolt's own account only.
+                self.member_accounts = split_list(value)
+                    .map(check_member_account)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|p| invalid(p, MEMBER_ACCOUNTS_ACCEPTED))?;
+            }
+            "member_role" => {
+                self.member_role =
+                    check_member_role(value).map_err(|p| invalid(p, MEMBER_ROLE_ACCEPTED))?;
             }
             "strategy.role" => {
                 self.strategy.role = parse_word(value)
@@ -436,6 +467,23 @@ fn check_account(id: &str) -> Result<String, String> {
     }
 }
 
+/// A member account entry: a 12-digit id, or `*` for every account GuardDuty hands over.
+pub(crate) fn check_member_account(entry: &str) -> Result<String, String> {
+    if entry == "*" {
+        return Ok(entry.to_string());
+    }
+    check_account(entry)
+}
+
+/// An IAM role name as IAM accepts it: it ends up in the member role's ARN.
+pub(crate) fn check_member_role(name: &str) -> Result<String, String> {
+    if (1..=64).contains(&name.len()) && name.chars().all(crate::finding::is_iam_name_char) {
+        Ok(name.to_string())
+    } else {
+        Err(format!("{:?} is not an IAM role name", truncate(name)))
+    }
+}
+
 fn check_max_per_hour(n: u64) -> Result<u32, String> {
     match u32::try_from(n) {
         Ok(n) if (1..=MAX_ENFORCED_PER_HOUR_LIMIT).contains(&n) => Ok(n),
@@ -452,7 +500,7 @@ fn truncate(s: &str) -> String {
 // carries the position of what is wrong. Nothing here reads serde's messages.
 
 /// Accepted values when the document is not a JSON object.
-const DOCUMENT_ACCEPTED: &str = "a JSON object with the keys version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age";
+const DOCUMENT_ACCEPTED: &str = "a JSON object with the keys version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role";
 const STRATEGY_ACCEPTED: &str =
     "an object with the keys role, user_deactivate_access_key, identity_center";
 const CIRCUIT_BREAKER_ACCEPTED: &str = "an object with the key max_enforced_per_hour";
@@ -815,6 +863,24 @@ impl<'de> Reader<'de> for DocumentReader<'_> {
                         s.max_finding_age_secs = secs;
                     }
                 }
+                "member_accounts" => {
+                    if let Some(accounts) = map.next_value_seed(Walk(MemberAccountsReader(ctx)))? {
+                        s.member_accounts = accounts;
+                    }
+                }
+                "member_role" => {
+                    if let Some(role) = optional_value(&mut map, ctx, |v| match v {
+                        Value::String(name) => check_member_role(&name)
+                            .map_err(|p| Problem::invalid("member_role", p, MEMBER_ROLE_ACCEPTED)),
+                        other => Err(Problem::wrong_type(
+                            "member_role",
+                            &other,
+                            MEMBER_ROLE_ACCEPTED,
+                        )),
+                    })? {
+                        s.member_role = role;
+                    }
+                }
                 _ => return Err(keys.unknown(&key, KEYS)),
             }
         }
@@ -1029,6 +1095,37 @@ impl<'de> Reader<'de> for ListReader<'_> {
     }
 }
 
+/// `member_accounts`: a list of account ids, or the one word `"*"` (any member).
+struct MemberAccountsReader<'p>(Ctx<'p>);
+
+impl<'de> Reader<'de> for MemberAccountsReader<'_> {
+    type Output = Option<Vec<String>>;
+
+    fn value<E: de::Error>(self, found: Value) -> Result<Self::Output, E> {
+        match found {
+            Value::Null => Ok(None),
+            Value::String(s) if s == "*" => Ok(Some(vec![s])),
+            other => Err(self.0.fail(Problem::wrong_type(
+                "member_accounts",
+                &other,
+                MEMBER_ACCOUNTS_ACCEPTED,
+            ))),
+        }
+    }
+
+    fn seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Output, A::Error> {
+        ListReader {
+            ctx: self.0,
+            key: "member_accounts",
+            accepted: MEMBER_ACCOUNTS_ACCEPTED,
+            check: check_member_account,
+            index_invalid: true,
+            non_empty: false,
+        }
+        .seq(seq)
+    }
+}
+
 /// `24h`, `90m`, `3600s`, `7d`: a whole number and one unit, from one minute to 30 days.
 fn check_duration(text: &str) -> Result<u64, String> {
     let text = text.trim();
@@ -1238,6 +1335,8 @@ impl Settings {
             follow_up: self.follow_up,
             circuit_breaker: self.circuit_breaker.as_ref(),
             max_finding_age: format_duration(self.max_finding_age_secs),
+            member_accounts: &self.member_accounts,
+            member_role: &self.member_role,
         }
     }
 }
@@ -1256,6 +1355,8 @@ struct DocumentOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     circuit_breaker: Option<&'a CircuitBreakerSettings>,
     max_finding_age: String,
+    member_accounts: &'a [String],
+    member_role: &'a str,
 }
 
 #[cfg(test)]
@@ -1875,5 +1976,47 @@ mod tests {
         s.set("max_finding_age", "2d").unwrap();
         assert_eq!(s.max_finding_age_secs, 2 * 86_400);
         assert!(s.set("max_finding_age", "soon").is_err());
+    }
+
+    #[test]
+    fn member_accounts_take_ids_or_star_and_member_role_an_iam_name() {
+        let s =
+            Settings::parse(r#"{"member_accounts": ["111111111111", "222222222222"]}"#).unwrap();
+        assert!(s.is_member_account("111111111111"));
+        assert!(!s.is_member_account("333333333333"));
+        assert_eq!(s.member_role, "deadbolt-member");
+        let any =
+            Settings::parse(r#"{"member_accounts": "*", "member_role": "sec-deadbolt"}"#).unwrap();
+        assert!(any.is_member_account("333333333333"));
+        assert_eq!(any.member_role, "sec-deadbolt");
+        assert_eq!(Settings::parse(&any.to_json_pretty()).unwrap(), any);
+        assert!(!Settings::default().is_member_account("111111111111"));
+        for (doc, says) in [
+            (r#"{"member_accounts": ["1111"]}"#, "member_accounts[0]"),
+            (
+                r#"{"member_accounts": "111111111111"}"#,
+                "has the wrong type",
+            ),
+            (
+                r#"{"member_accounts": [111111111111]}"#,
+                "member_accounts[0]",
+            ),
+            (r#"{"member_role": "a/b"}"#, "is not an IAM role name"),
+            (r#"{"member_role": ""}"#, "is not an IAM role name"),
+        ] {
+            let e = Settings::parse(doc).unwrap_err().to_string();
+            assert!(e.contains(says), "{doc}: {e}");
+            assert!(e.contains("member_"), "{doc}: {e}");
+        }
+        let mut s = Settings::default();
+        s.set("member_accounts", "111111111111, 222222222222")
+            .unwrap();
+        assert_eq!(s.member_accounts, ["111111111111", "222222222222"]);
+        assert!(s.set("member_accounts", "111111111111,x").is_err());
+        assert_eq!(s.member_accounts.len(), 2, "a refused set changes nothing");
+        s.set("member_role", "deadbolt-hub").unwrap();
+        assert_eq!(s.member_role, "deadbolt-hub");
+        s.set("member_accounts", "").unwrap();
+        assert!(s.member_accounts.is_empty());
     }
 }

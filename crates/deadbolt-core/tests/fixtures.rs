@@ -210,6 +210,15 @@ const TABLE: &[Row] = &[
         Some("ci-runner-42"),
     ),
     (
+        // Without member_accounts a member's finding is another account's: untouched.
+        "member-account-finding.json",
+        Outcome::NotContainable,
+        Reason::ForeignAccount,
+        Some(PrincipalKind::User),
+        Some("mallory"),
+        None,
+    ),
+    (
         "protected-break-glass.json",
         Outcome::Skipped,
         Reason::ProtectedPrincipal,
