@@ -73,6 +73,19 @@ impl Moto {
     /// `auth: false` skips IAM authentication: for services whose moto signature check
     /// mis-handles form bodies with spaces and newlines (SNS `Publish` of a text summary).
     pub async fn start_with_auth(auth: bool) -> Moto {
+        Moto::spawn(auth, true).await
+    }
+
+    /// A moto that serves several accounts: no `MOTO_ACCOUNT_ID` and authentication off, the
+    /// only way moto resolves the account from assumed-role credentials (moto 5.2.5). The
+    /// administrator is in [`ACCOUNT`]; `AssumeRole` into `arn:aws:iam::MEMBER:role/…` lands
+    /// in MEMBER. Nothing here evaluates IAM policies: containment is proven by where the
+    /// policy is, the single-account tests prove it denies.
+    pub async fn start_organization() -> Moto {
+        Moto::spawn(false, false).await
+    }
+
+    async fn spawn(auth: bool, single_account: bool) -> Moto {
         // Tests check first with `require_tools!(MotoServer)`; this is for the demo binaries.
         let bin = Tool::MotoServer.path();
         assert!(
@@ -86,8 +99,10 @@ impl Moto {
         if auth {
             command.env("INITIAL_NO_AUTH_ACTION_COUNT", "3");
         }
+        if single_account {
+            command.env("MOTO_ACCOUNT_ID", ACCOUNT);
+        }
         let child = command
-            .env("MOTO_ACCOUNT_ID", ACCOUNT)
             // AWS managed policies (AWSDenyAll, deadbolt's fallback) exist only when loaded.
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .stdout(Stdio::null())
@@ -188,6 +203,24 @@ impl Moto {
             .force_path_style(true)
             .build();
         aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    /// IAM in `account` through its `deadbolt-member` role, as the administrator (an
+    /// organization moto only, [`Moto::start_organization`]).
+    pub async fn member_iam(&self, account: &str) -> aws_sdk_iam::Client {
+        let out = self
+            .sts(&self.admin, None)
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/deadbolt-member"))
+            .role_session_name("test-setup")
+            .send()
+            .await
+            .expect("assume the member role");
+        let c = out.credentials.expect("credentials");
+        self.iam(
+            &creds(c.access_key_id, c.secret_access_key, Some(c.session_token)),
+            None,
+        )
     }
 
     fn admin_iam(&self) -> aws_sdk_iam::Client {

@@ -20,12 +20,14 @@ mod guardduty;
 mod held;
 mod identity_center;
 pub mod live;
+mod members;
 pub use breaker::{hour_bucket, DynamoBreaker};
 pub(crate) use error::classify;
 pub use guardduty::AwsGuardDuty;
 pub use held::DynamoHeldFindings;
 pub use identity_center::AwsIdentityCenter;
 pub use live::LiveSettings;
+pub use members::MemberSessions;
 
 /// Where the SDK should connect and as whom. Unset fields follow the standard AWS
 /// configuration chain (environment, profile, container/instance credentials).
@@ -35,6 +37,9 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
     pub region: Option<String>,
     pub profile: Option<String>,
+    /// Credentials to use instead of the chain's: a member account's, after the CLI assumed
+    /// the member role there (`--account`).
+    pub credentials: Option<aws_credential_types::Credentials>,
 }
 
 /// Load the SDK configuration once per process. Timeouts are explicit: a hung connection must
@@ -60,6 +65,9 @@ fn config_loader(options: &AwsOptions) -> aws_config::ConfigLoader {
     }
     if let Some(profile) = &options.profile {
         loader = loader.profile_name(profile);
+    }
+    if let Some(credentials) = &options.credentials {
+        loader = loader.credentials_provider(credentials.clone());
     }
     loader
 }

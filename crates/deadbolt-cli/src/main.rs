@@ -51,6 +51,13 @@ struct Cli {
     /// The SSM parameter holding the settings document (also DEADBOLT_CONFIG_PARAMETER).
     #[arg(long, global = true, env = "DEADBOLT_CONFIG_PARAMETER", default_value = deadbolt_aws::DEFAULT_CONFIG_PARAMETER)]
     config_parameter: String,
+    /// Act in this member account through the member role (block, unblock, list, report,
+    /// investigate, replay): deadbolt assumes arn:aws:iam::ACCOUNT:role/<member role> first.
+    #[arg(long, global = true, value_parser = account_id)]
+    account: Option<String>,
+    /// The role assumed in a member account (also DEADBOLT_MEMBER_ROLE).
+    #[arg(long, global = true, env = "DEADBOLT_MEMBER_ROLE", default_value = deadbolt_core::settings::DEFAULT_MEMBER_ROLE)]
+    member_role: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -151,6 +158,10 @@ enum Command {
         /// Only the ones that are blocked.
         #[arg(long)]
         blocked: bool,
+        /// deadbolt's own account and every account in the settings' member_accounts,
+        /// concurrently, through the member role; an account that fails is reported, not fatal.
+        #[arg(long, conflicts_with = "account")]
+        all_accounts: bool,
         #[arg(long)]
         json: bool,
     },
@@ -234,11 +245,43 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let options = AwsOptions {
+    let mut options = AwsOptions {
         endpoint_url: cli.endpoint_url,
         region: cli.region,
         profile: cli.profile,
+        credentials: None,
     };
+    let member = cli
+        .account
+        .as_deref()
+        .map(|account| (account, cli.member_role.as_str()));
+    let acts_in_member = matches!(
+        cli.command,
+        Command::Block(_)
+            | Command::Unblock(_)
+            | Command::List { .. }
+            | Command::Report { .. }
+            | Command::Investigate { .. }
+    );
+    match member {
+        // The settings, held findings and GuardDuty live in deadbolt's own account; replay
+        // contains through the member role itself (the account joins member_accounts).
+        Some(_) if !acts_in_member && !matches!(cli.command, Command::Replay { .. }) => {
+            eprintln!("deadbolt: --account applies to block, unblock, list, report, investigate and replay; settings and held findings live in deadbolt's own account");
+            return Ok(ExitCode::from(2));
+        }
+        Some((account, role)) if acts_in_member => {
+            match member_credentials(&options, account, role).await {
+                Ok(Some(credentials)) => options.credentials = Some(credentials),
+                Ok(None) => {}
+                Err(message) => {
+                    eprintln!("deadbolt: {message}");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        _ => {}
+    }
     match cli.command {
         Command::Replay {
             finding,
@@ -247,13 +290,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let raw = investigation::read_input(&finding)?;
-            let record =
-                match replay_decision(&options, &cli.config_parameter, &raw, enforce, no_verify)
-                    .await
-                {
-                    Ok(record) => record,
-                    Err(code) => return Ok(code),
-                };
+            let record = match replay_decision(
+                &options,
+                &cli.config_parameter,
+                &raw,
+                ReplayFlags {
+                    enforce,
+                    no_verify,
+                    member,
+                },
+            )
+            .await
+            {
+                Ok(record) => record,
+                Err(code) => return Ok(code),
+            };
             if record.reason == deadbolt_core::Reason::GuarddutyUnavailable {
                 // Say what it did instead, and the way to decide offline.
                 eprintln!("deadbolt: GuardDuty could not be asked for its copy of the finding, so nothing was decided or written; to decide on the file alone (dry-run): deadbolt replay FILE --no-verify");
@@ -294,8 +345,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::List {
             what,
             blocked,
+            all_accounts: false,
             json,
         } => list(&options, what, blocked, json).await,
+        Command::List {
+            what,
+            blocked,
+            all_accounts: true,
+            json,
+        } => {
+            list_all_accounts(
+                &options,
+                &cli.config_parameter,
+                &cli.member_role,
+                what,
+                blocked,
+                json,
+            )
+            .await
+        }
         Command::Config { command } => {
             settings_cmd::run(&options, &cli.config_parameter, command).await
         }
@@ -525,19 +593,65 @@ fn print_operator_record(record: &OperatorRecord, json: bool) -> anyhow::Result<
     Ok(())
 }
 
-async fn list(
+/// A 12-digit AWS account id (`--account`).
+fn account_id(value: &str) -> Result<String, String> {
+    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value.to_string())
+    } else {
+        Err(format!("{value:?} is not a 12-digit AWS account id"))
+    }
+}
+
+/// The member role's credentials in `account`, or `None` when `account` is the CLI's own
+/// (nothing to assume). The error is one line naming the role and the account.
+async fn member_credentials(
     options: &AwsOptions,
-    what: Listing,
-    blocked_only: bool,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let kind = match what {
+    account: &str,
+    role_name: &str,
+) -> Result<Option<aws_credential_types::Credentials>, String> {
+    let sdk = load_config(options).await;
+    let me = StsIdentity::from_conf(&sdk)
+        .caller_identity()
+        .await
+        .map_err(|e| format!("could not establish which account this CLI runs in ({e})"))?;
+    if me.account_id == account {
+        return Ok(None);
+    }
+    let role = deadbolt_core::decision::MemberRole {
+        account_id: account.to_string(),
+        role_name: role_name.to_string(),
+        partition: containment::partition_of(&me.arn)
+            .unwrap_or("aws")
+            .to_string(),
+    };
+    let session = format!("cli-{}", deadbolt_core::clock::now_ms() / 1000);
+    deadbolt_aws::MemberSessions::from_conf(&sdk)
+        .assume(&role, &session)
+        .await
+        .map(|(credentials, _)| Some(credentials))
+        .map_err(|e| {
+            format!(
+                "could not assume {} in account {account} ({e}); is infra/member-role.yaml deployed there, trusting this identity ({})?",
+                role.arn(),
+                me.arn
+            )
+        })
+}
+
+fn listing_kind(what: Listing) -> TargetKind {
+    match what {
         Listing::Users => TargetKind::User,
         Listing::Roles => TargetKind::Role,
         Listing::Groups => TargetKind::Group,
-    };
-    let sdk = load_config(options).await;
-    let iam = AwsIam::from_conf(&sdk);
+    }
+}
+
+/// Every entity of `kind` in the account `iam` reaches, with its DenyAll state.
+async fn list_in(
+    iam: &AwsIam,
+    kind: TargetKind,
+    blocked_only: bool,
+) -> Result<Vec<(String, BlockState)>, deadbolt_core::ports::AwsError> {
     let mut rows = Vec::new();
     for name in iam.list_names(kind).await? {
         let target = match ContainmentTarget::new(kind, &name) {
@@ -551,6 +665,187 @@ async fn list(
         }
         rows.push((name, state));
     }
+    Ok(rows)
+}
+
+fn block_label(state: &BlockState) -> &'static str {
+    match state {
+        BlockState::NotBlocked => "-",
+        BlockState::BlockedByDeadbolt => "blocked (deadbolt)",
+        BlockState::SessionsBlockedByDeadbolt => "sessions denied (deadbolt)",
+        BlockState::BlockedManually => "blocked (manual deny-all)",
+        BlockState::ConflictingPolicy => "other policy named DenyAll",
+    }
+}
+
+/// One account's entities with their DenyAll state, or why the account could not be listed.
+type AccountListing = Result<Vec<(String, BlockState)>, String>;
+
+/// `list --all-accounts`: deadbolt's own account and each of `member_accounts` (from the
+/// settings document, or the DEADBOLT_* environment), at most eight at a time. An account
+/// whose role cannot be assumed or listed is reported and the others still listed; the exit
+/// code is 1 if any account failed.
+async fn list_all_accounts(
+    options: &AwsOptions,
+    parameter: &str,
+    member_role: &str,
+    what: Listing,
+    blocked_only: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use futures_util::StreamExt;
+    use std::io::IsTerminal;
+
+    let kind = listing_kind(what);
+    let sdk = load_config(options).await;
+    let me = StsIdentity::from_conf(&sdk).caller_identity().await?;
+    let environment = Settings::from_env()?;
+    let store = deadbolt_aws::SsmSettingsStore::from_conf(&sdk, parameter);
+    let mut runtime = RuntimeConfig::new(environment.clone(), 0);
+    runtime
+        .refresh(&store, deadbolt_core::clock::now_ms())
+        .await;
+    let settings = runtime.current().cloned().unwrap_or(environment);
+    if settings.member_accounts.iter().any(|a| a == "*") {
+        eprintln!("deadbolt: member_accounts is \"*\" (any account GuardDuty hands over), which names no accounts to list; list them in member_accounts, or use --account ID");
+        return Ok(ExitCode::from(2));
+    }
+    let mut accounts = vec![me.account_id.clone()];
+    accounts.extend(
+        settings
+            .member_accounts
+            .iter()
+            .filter(|a| **a != me.account_id)
+            .cloned(),
+    );
+    let total = accounts.len();
+    let progress = std::io::stderr().is_terminal();
+    let sessions = deadbolt_aws::MemberSessions::from_conf(&sdk);
+    let partition = containment::partition_of(&me.arn)
+        .unwrap_or("aws")
+        .to_string();
+    let session = format!("cli-{}", deadbolt_core::clock::now_ms() / 1000);
+    let listed: Vec<(String, AccountListing)> =
+        futures_util::stream::iter(accounts.into_iter().map(|account| {
+            let (sdk, sessions, me, partition, session) =
+                (&sdk, &sessions, &me, &partition, &session);
+            async move {
+                let iam = if account == me.account_id {
+                    AwsIam::from_conf(sdk)
+                } else {
+                    let role = deadbolt_core::decision::MemberRole {
+                        account_id: account.clone(),
+                        role_name: member_role.to_string(),
+                        partition: partition.clone(),
+                    };
+                    match sessions.config_for(&role, session).await {
+                        Ok(config) => AwsIam::from_conf(&config),
+                        Err(e) => {
+                            let why = format!("could not assume {} ({e})", role.arn());
+                            return (account, Err(why));
+                        }
+                    }
+                };
+                let rows = list_in(&iam, kind, blocked_only)
+                    .await
+                    .map_err(|e| format!("could not list: {e}"));
+                (account, rows)
+            }
+        }))
+        .buffer_unordered(8)
+        .enumerate()
+        .map(|(done, item)| {
+            if progress {
+                let filled = (done + 1) * 20 / total;
+                eprint!(
+                    "\r[{}{}] {}/{total} accounts",
+                    "#".repeat(filled),
+                    "-".repeat(20 - filled),
+                    done + 1
+                );
+            }
+            item
+        })
+        .collect()
+        .await;
+    if progress {
+        eprintln!();
+    }
+    let mut listed = listed;
+    listed.sort_by(|a, b| a.0.cmp(&b.0));
+    let failed = listed.iter().filter(|(_, r)| r.is_err()).count();
+    if json {
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            account: &'a str,
+            kind: TargetKind,
+            name: &'a str,
+            deny_all: BlockState,
+        }
+        #[derive(serde::Serialize)]
+        struct Failure<'a> {
+            account: &'a str,
+            error: &'a str,
+        }
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            items: Vec<Row<'a>>,
+            errors: Vec<Failure<'a>>,
+        }
+        let mut out = Out {
+            items: Vec::new(),
+            errors: Vec::new(),
+        };
+        for (account, result) in &listed {
+            match result {
+                Ok(rows) => out.items.extend(rows.iter().map(|(name, state)| Row {
+                    account,
+                    kind,
+                    name,
+                    deny_all: *state,
+                })),
+                Err(error) => out.errors.push(Failure { account, error }),
+            }
+        }
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        let width = listed
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .flatten()
+            .map(|(n, _)| n.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        println!("{:<12}  {:<width$}  DENYALL", "ACCOUNT", "NAME");
+        for (account, result) in &listed {
+            match result {
+                Ok(rows) => {
+                    for (name, state) in rows {
+                        println!("{account:<12}  {name:<width$}  {}", block_label(state));
+                    }
+                }
+                Err(error) => eprintln!("deadbolt: account {account}: {error}"),
+            }
+        }
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn list(
+    options: &AwsOptions,
+    what: Listing,
+    blocked_only: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let kind = listing_kind(what);
+    let sdk = load_config(options).await;
+    let iam = AwsIam::from_conf(&sdk);
+    let rows = list_in(&iam, kind, blocked_only).await?;
     if json {
         // A struct, not `json!`: field order stays the same whatever serde_json features
         // the build unifies.
@@ -573,14 +868,7 @@ async fn list(
         let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(4).max(4);
         println!("{:<width$}  DENYALL", "NAME");
         for (name, state) in &rows {
-            let label = match state {
-                BlockState::NotBlocked => "-",
-                BlockState::BlockedByDeadbolt => "blocked (deadbolt)",
-                BlockState::SessionsBlockedByDeadbolt => "sessions denied (deadbolt)",
-                BlockState::BlockedManually => "blocked (manual deny-all)",
-                BlockState::ConflictingPolicy => "other policy named DenyAll",
-            };
-            println!("{name:<width$}  {label}");
+            println!("{name:<width$}  {}", block_label(state));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -659,7 +947,12 @@ async fn release_held(
         );
         return Ok(ExitCode::from(2));
     };
-    let record = match replay_decision(options, parameter, &held.event, !dry_run, false).await {
+    let flags = ReplayFlags {
+        enforce: !dry_run,
+        no_verify: false,
+        member: None,
+    };
+    let record = match replay_decision(options, parameter, &held.event, flags).await {
         Ok(record) => record,
         Err(code) => return Ok(code),
     };
@@ -693,12 +986,22 @@ async fn release_held(
 /// The responder's decision on `raw`, exactly as the Lambda would take it: the settings
 /// document (or the environment), verified with GuardDuty unless `no_verify`, enforced only
 /// when `enforce`. `Err` is the exit code of a refusal already explained on stderr.
+/// How a replay runs: `--enforce`, `--no-verify`, and `--account` with the member role.
+struct ReplayFlags<'a> {
+    enforce: bool,
+    no_verify: bool,
+    member: Option<(&'a str, &'a str)>,
+}
+
 async fn replay_decision(
     options: &AwsOptions,
     parameter: &str,
     raw: &str,
-    enforce: bool,
-    no_verify: bool,
+    ReplayFlags {
+        enforce,
+        no_verify,
+        member,
+    }: ReplayFlags<'_>,
 ) -> Result<deadbolt_core::DecisionRecord, ExitCode> {
     let environment = match Settings::from_env() {
         Ok(c) => c,
@@ -755,6 +1058,12 @@ async fn replay_decision(
     settings.mode = if enforce { Mode::Enforce } else { Mode::DryRun };
     settings.mode_by_account.clear();
     settings.mode_by_finding_type.clear();
+    // --account: this member's findings are contained there through the member role, as the
+    // Lambda does for an account in member_accounts.
+    if let Some((account, role)) = member {
+        settings.member_accounts.push(account.to_string());
+        settings.member_role = role.to_string();
+    }
     // Wired like the Lambda: the finding is verified with GuardDuty (the decision is
     // taken on GuardDuty's copy) unless --no-verify, which never enforces.
     let responder = Responder::new(Ports {
@@ -765,7 +1074,8 @@ async fn replay_decision(
         guardduty: (!no_verify).then(|| AwsGuardDuty::from_conf(&sdk)),
         // An operator's replay is never held: it has no shared count to be refused by.
         held: None::<NoHeldFindings>,
-    });
+    })
+    .with_members(deadbolt_aws::MemberSessions::from_conf(&sdk));
     if no_verify {
         eprintln!(
             "deadbolt: --no-verify: deciding on the file alone, dry-run (GuardDuty was not asked)"

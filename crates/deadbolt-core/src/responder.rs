@@ -226,7 +226,17 @@ where
         let prefetch = Prefetch::new(&self.policies);
         let Some(guardduty) = &self.guardduty else {
             return self
-                .decide_and_act(event, &arrived, settings, &account, None, &prefetch, None)
+                .decide_and_act(
+                    event,
+                    &arrived,
+                    settings,
+                    &account,
+                    None,
+                    Prepared {
+                        policies: &prefetch,
+                        assumed: None,
+                    },
+                )
                 .await;
         };
         // What the event asks for is prepared while GuardDuty answers, and used only if
@@ -279,8 +289,10 @@ where
                     settings,
                     &account,
                     Some(mismatch),
-                    &prefetch,
-                    assumed,
+                    Prepared {
+                        policies: &prefetch,
+                        assumed,
+                    },
                 )
                 .await
             }
@@ -296,8 +308,7 @@ where
         settings: &Settings,
         account: &AccountContext,
         verified: Option<Vec<FieldMismatch>>,
-        policies: &Prefetch<'_, P>,
-        assumed: Option<(MemberRole, Result<P, AwsError>)>,
+        Prepared { policies, assumed }: Prepared<'_, '_, P>,
     ) -> DecisionRecord {
         let f = &event.detail;
         let mode = settings.effective_mode(&f.finding_type, &f.account_id);
@@ -616,6 +627,13 @@ where
         }
         records
     }
+}
+
+/// What was prepared while GuardDuty answered: deadbolt's own IAM with the policy the event
+/// asked for already read, or the member role the event asked for already assumed.
+struct Prepared<'p, 'a, P> {
+    policies: &'p Prefetch<'a, P>,
+    assumed: Option<(MemberRole, Result<P, AwsError>)>,
 }
 
 /// The account a plan is for and, in a member account, the member role it goes through.

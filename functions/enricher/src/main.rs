@@ -4,10 +4,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use deadbolt_aws::live::{config_parameter_from_env, ttl_seconds_from_env};
 use deadbolt_aws::{
-    load_config, AwsGuardDuty, AwsIam, AwsOptions, DynamoBreaker, LiveSettings, SsmSettingsStore,
-    StsIdentity,
+    load_config, AwsGuardDuty, AwsIam, AwsOptions, DynamoBreaker, LiveSettings, MemberSessions,
+    SsmSettingsStore, StsIdentity,
 };
-use deadbolt_core::ports::NoIdentityCenter;
+use deadbolt_core::ports::{NoHeldFindings, NoIdentityCenter};
 use deadbolt_core::{Ports, Responder, Settings};
 use deadbolt_evidence::{AnySource, CloudWatchLogsSource, LookupEventsSource, SnsNotifier};
 use deadbolt_trail::{Enricher, EnrichmentRecord, EvidenceSource, InvestigationOptions, Limits};
@@ -15,13 +15,19 @@ use lambda_runtime::tracing::{self, error, info};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
 
+/// Follow-ups run on the responder's engine: the same decision, executor and breaker.
+type FollowUpEngine = Responder<
+    AwsIam,
+    StsIdentity,
+    NoIdentityCenter,
+    DynamoBreaker,
+    AwsGuardDuty,
+    NoHeldFindings,
+    MemberSessions,
+>;
+
 struct Deps {
-    /// Follow-ups run on the responder's engine: the same decision, executor and breaker.
-    enricher: Enricher<
-        AnySource,
-        SnsNotifier,
-        Responder<AwsIam, StsIdentity, NoIdentityCenter, DynamoBreaker, AwsGuardDuty>,
-    >,
+    enricher: Enricher<AnySource, SnsNotifier, FollowUpEngine>,
     settings: LiveSettings,
 }
 
@@ -73,7 +79,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 guardduty: Some(AwsGuardDuty::from_conf(&sdk)),
                 // Follow-ups are not held: an open breaker leaves them would_contain.
                 held: None,
-            }),
+            })
+            // What the attacker created in a member account is contained there, through
+            // the member role, like the finding's principal.
+            .with_members(MemberSessions::from_conf(&sdk)),
             InvestigationOptions::default(),
             Limits::default(),
         ),

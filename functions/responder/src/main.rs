@@ -3,7 +3,7 @@
 use deadbolt_aws::live::{before_deadline, config_parameter_from_env, ttl_seconds_from_env};
 use deadbolt_aws::{
     load_config, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions, DynamoBreaker,
-    DynamoHeldFindings, LiveSettings, SsmSettingsStore, StsIdentity,
+    DynamoHeldFindings, LiveSettings, MemberSessions, SsmSettingsStore, StsIdentity,
 };
 use deadbolt_core::{DecisionRecord, Ports, Responder, Settings};
 use lambda_runtime::tracing::{self, error, info};
@@ -22,6 +22,7 @@ struct Deps {
         DynamoBreaker,
         AwsGuardDuty,
         DynamoHeldFindings,
+        MemberSessions,
     >,
     settings: LiveSettings,
 }
@@ -58,7 +59,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             // Findings the breaker refuses are kept on the same table (outcome held) until
             // an operator runs deadbolt release-held; without a table, would_contain.
             held: DynamoHeldFindings::from_env(&sdk),
-        }),
+        })
+        // A member account's finding (settings member_accounts) is contained there through
+        // the member role; STS is only called for such findings.
+        .with_members(MemberSessions::from_conf(&sdk)),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         handle(event, &deps)
