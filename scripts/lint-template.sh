@@ -5,4 +5,5 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-exec "${VENV:-.venv}/bin/cfn-lint" template.yaml
+# The SAM template and the member role every member account gets (StackSets).
+exec "${VENV:-.venv}/bin/cfn-lint" template.yaml infra/member-role.yaml

@@ -80,6 +80,47 @@ impl LiveSettings {
 }
 
 /// `DEADBOLT_CONFIG_TTL_SECONDS`: how long a read of the settings document is trusted.
+/// The SDK configuration for what every region shares: the settings parameter, the circuit
+/// breaker's table and held findings live in `DEADBOLT_HOME_REGION` (the template's
+/// HomeRegion) when it is set, so a storm across regions trips one breaker and one document
+/// rules every region. Unset or empty: this region.
+pub fn home_region_config(sdk: &aws_config::SdkConfig) -> aws_config::SdkConfig {
+    home_region_config_from(sdk, std::env::var("DEADBOLT_HOME_REGION").ok())
+}
+
+fn home_region_config_from(
+    sdk: &aws_config::SdkConfig,
+    home: Option<String>,
+) -> aws_config::SdkConfig {
+    match home.map(|r| r.trim().to_string()).filter(|r| !r.is_empty()) {
+        Some(region) => sdk
+            .to_builder()
+            .region(aws_config::Region::new(region))
+            .build(),
+        None => sdk.clone(),
+    }
+}
+
+#[cfg(test)]
+mod home_region_tests {
+    use super::*;
+
+    #[test]
+    fn the_home_region_replaces_only_the_region() {
+        let sdk = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("eu-west-1"))
+            .endpoint_url("http://127.0.0.1:5000")
+            .build();
+        let home = home_region_config_from(&sdk, Some("us-east-1".into()));
+        assert_eq!(home.region().map(|r| r.as_ref()), Some("us-east-1"));
+        assert_eq!(home.endpoint_url(), Some("http://127.0.0.1:5000"));
+        for unset in [None, Some(String::new()), Some("  ".into())] {
+            let same = home_region_config_from(&sdk, unset);
+            assert_eq!(same.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        }
+    }
+}
+
 pub fn ttl_seconds_from_env() -> Result<i64, String> {
     match std::env::var("DEADBOLT_CONFIG_TTL_SECONDS") {
         Err(_) => Ok(DEFAULT_TTL_SECONDS),

@@ -418,11 +418,10 @@ fn every_alarm_notifies_the_alarm_topic() {
         );
     }
     assert!(t.contains("KmsMasterKeyId: !Ref AlarmTopicKey"));
-    for principal in ["cloudwatch.amazonaws.com", "events.amazonaws.com"] {
-        assert!(t.contains(&format!(
-            "Service: {principal}\n            Action: sns:Publish"
-        )));
-    }
+    assert!(t.contains("Service: cloudwatch.amazonaws.com\n            Action: sns:Publish"));
+    // The settings rule exists in the home region only, and so does its permission.
+    assert!(t.contains("- IsHomeRegion\n            - Sid: AllowSettingsChangeRule"));
+    assert!(t.contains("Service: events.amazonaws.com\n              Action: sns:Publish"));
     assert!(t.contains("aws:SourceArn: !GetAtt SettingsChangeRule.Arn"));
 }
 
@@ -505,4 +504,101 @@ fn the_first_settings_document_agrees_with_the_environment_fallback() {
         assert_eq!(from_doc, from_env, "{doc}");
     }
     assert_eq!(defaults[0], "dry-run");
+}
+
+fn member_role_template() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/member-role.yaml");
+    std::fs::read_to_string(path).expect("infra/member-role.yaml")
+}
+
+/// The member role (infra/member-role.yaml) is trusted by the administrator's two functions by
+/// ARN (never the whole account), grants the same narrowed containment writes as the
+/// responder's own role, and denies them on itself, deadbolt's roles and protected principals.
+#[test]
+fn the_member_role_trusts_only_the_functions_and_denies_itself_and_protected_principals() {
+    let t = member_role_template();
+    let role = top_level_blocks(&t)
+        .into_iter()
+        .find(|b| b.starts_with("  MemberRole:\n"))
+        .expect("MemberRole resource");
+    assert!(role.contains("- !Ref ResponderRoleArn") && role.contains("- !Ref EnricherRoleArn"));
+    assert!(
+        !role.contains(":root"),
+        "never the whole administrator account"
+    );
+    assert!(role.contains("aws:PrincipalOrgID"));
+
+    let statements = statements(&t, "MemberRolePolicy");
+    let self_deny = sid(&statements, "NeverContainSelfOrAwsManagedRoles");
+    assert!(self_deny.deny && self_deny.text.contains("!GetAtt MemberRole.Arn"));
+    let protected = sid(&statements, "NeverContainProtectedPrincipals");
+    assert!(protected.deny);
+    for s in statements.iter().filter(|s| !s.deny) {
+        for action in s.actions.iter().filter(|a| is_iam_write(a)) {
+            assert!(
+                protected.actions.contains(action),
+                "{action} ({}) is not denied on the protected principals",
+                s.sid
+            );
+            if action.starts_with("iam:Attach") {
+                assert!(
+                    s.text.contains(
+                        "iam:PolicyARN: !Sub arn:${AWS::Partition}:iam::aws:policy/AWSDenyAll"
+                    ),
+                    "{}",
+                    s.sid
+                );
+            }
+            if action.starts_with("iam:Tag") {
+                assert!(s.text.contains("aws:TagKeys: deadbolt*"), "{}", s.sid);
+            }
+            // Undoing containment only on the operators' opt-in.
+            if ["Delete", "Detach", "Untag"]
+                .iter()
+                .any(|v| action.starts_with(&format!("iam:{v}")))
+            {
+                assert_eq!(s.condition.as_deref(), Some("ReleaseEnabled"), "{action}");
+            }
+        }
+    }
+    // What the responder calls in a member account is granted there.
+    let granted: Vec<&String> = statements
+        .iter()
+        .filter(|s| !s.deny)
+        .flat_map(|s| &s.actions)
+        .collect();
+    for api in [
+        "iam:GetUserPolicy",
+        "iam:PutUserPolicy",
+        "iam:PutRolePolicy",
+        "iam:PutGroupPolicy",
+        "iam:AttachUserPolicy",
+        "iam:ListAccessKeys",
+        "iam:UpdateAccessKey",
+        "cloudtrail:LookupEvents",
+    ] {
+        assert!(granted.iter().any(|a| *a == api), "{api} not granted");
+    }
+}
+
+/// The administrator's functions may assume the member role only, only with MemberAccounts
+/// set, and read where the member accounts and role are from the stack's parameters.
+#[test]
+fn the_functions_assume_only_the_member_role_and_only_when_members_are_configured() {
+    let t = template();
+    for role in ["ResponderRolePolicy", "EnricherRolePolicy"] {
+        let statements = statements(&t, role);
+        let assume = sid(&statements, "AssumeMemberRole");
+        assert_eq!(assume.condition.as_deref(), Some("HasMemberAccounts"));
+        assert_eq!(assume.actions, ["sts:AssumeRole"]);
+        assert!(assume
+            .text
+            .contains("Resource: !Sub arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"));
+    }
+    for var in [
+        deadbolt_core::config::ENV_MEMBER_ACCOUNTS,
+        deadbolt_core::config::ENV_MEMBER_ROLE,
+    ] {
+        assert_eq!(t.matches(&format!("{var}: !Ref")).count(), 2, "{var}");
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use deadbolt_aws::live::{config_parameter_from_env, ttl_seconds_from_env};
+use deadbolt_aws::live::{config_parameter_from_env, home_region_config, ttl_seconds_from_env};
 use deadbolt_aws::{
     load_config, AwsGuardDuty, AwsIam, AwsOptions, DynamoBreaker, LiveSettings, MemberSessions,
     SsmSettingsStore, StsIdentity,
@@ -41,6 +41,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let ttl_seconds =
         ttl_seconds_from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let sdk = load_config(&AwsOptions::default()).await;
+    // The settings parameter and the breaker table of the home region (HomeRegion).
+    let home = home_region_config(&sdk);
     // The trail's log group when the operators named one (faster, no 2 requests/s quota),
     // otherwise LookupEvents, which works in every account with no setup.
     let source = match std::env::var("DEADBOLT_TRAIL_LOG_GROUP")
@@ -74,7 +76,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 identity: StsIdentity::from_conf(&sdk),
                 identity_center: None,
                 // One limit for the responder's containments and these follow-ups.
-                shared_breaker: DynamoBreaker::from_env(&sdk),
+                shared_breaker: DynamoBreaker::from_env(&home),
                 // Follow-ups hang on a finding GuardDuty confirms, like containment.
                 guardduty: Some(AwsGuardDuty::from_conf(&sdk)),
                 // Follow-ups are not held: an open breaker leaves them would_contain.
@@ -87,7 +89,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             Limits::default(),
         ),
         settings: LiveSettings::new(
-            SsmSettingsStore::from_conf(&sdk, config_parameter_from_env()),
+            SsmSettingsStore::from_conf(&home, config_parameter_from_env()),
             config,
             ttl_seconds,
         ),

@@ -1,6 +1,8 @@
 //! The responder Lambda: wiring only. Parsing, deciding and containing live in deadbolt-core.
 
-use deadbolt_aws::live::{before_deadline, config_parameter_from_env, ttl_seconds_from_env};
+use deadbolt_aws::live::{
+    before_deadline, config_parameter_from_env, home_region_config, ttl_seconds_from_env,
+};
 use deadbolt_aws::{
     load_config, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions, DynamoBreaker,
     DynamoHeldFindings, LiveSettings, MemberSessions, SsmSettingsStore, StsIdentity,
@@ -39,9 +41,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let parameter = config_parameter_from_env();
     info!(mode = %config.mode, parameter = %parameter, ttl_seconds, "deadbolt responder starting");
     let sdk = load_config(&AwsOptions::default()).await;
+    // The settings parameter and the breaker table (with held findings) of the home region.
+    let home = home_region_config(&sdk);
     let deps = Deps {
         settings: LiveSettings::new(
-            SsmSettingsStore::from_conf(&sdk, parameter),
+            SsmSettingsStore::from_conf(&home, parameter),
             config.clone(),
             ttl_seconds,
         ),
@@ -52,13 +56,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             identity_center: Some(AwsIdentityCenter::from_conf(&sdk)),
             // The circuit breaker's count shared by every instance, when the template made
             // the table; otherwise each instance counts its own.
-            shared_breaker: DynamoBreaker::from_env(&sdk),
+            shared_breaker: DynamoBreaker::from_env(&home),
             // Every finding is verified with GuardDuty (deadbolt's own detector) before
             // anything is decided; AWS_ENDPOINT_URL_GUARDDUTY reaches this client.
             guardduty: Some(AwsGuardDuty::from_conf(&sdk)),
             // Findings the breaker refuses are kept on the same table (outcome held) until
             // an operator runs deadbolt release-held; without a table, would_contain.
-            held: DynamoHeldFindings::from_env(&sdk),
+            held: DynamoHeldFindings::from_env(&home),
         })
         // A member account's finding (settings member_accounts) is contained there through
         // the member role; STS is only called for such findings.
