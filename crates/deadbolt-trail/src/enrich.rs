@@ -46,6 +46,8 @@ deadbolt_core::code_enum! {
         Skipped => "skipped",
         /// The event is malformed.
         Rejected => "rejected",
+        /// The finding's evidence could not be reached (a member account's role).
+        Failed => "failed",
     }
 }
 
@@ -63,6 +65,10 @@ pub enum EnrichmentReason {
     /// rejected: the event's input error, as the decision record's reason
     /// ([`deadbolt_core::InputError::reason`]: `not_json`, `missing_field`, …).
     Rejected(Reason),
+    /// failed: the finding is a member account's, and that account's evidence could not be
+    /// reached through the member role. Investigating deadbolt's own account instead would
+    /// report "nothing found" for a principal that is simply elsewhere.
+    MemberRoleUnavailable,
 }
 
 impl EnrichmentReason {
@@ -74,6 +80,7 @@ impl EnrichmentReason {
             EnrichmentReason::NotIamFinding => Reason::NotIamFinding.as_str(),
             EnrichmentReason::NoSubject => "no_subject",
             EnrichmentReason::Rejected(reason) => reason.as_str(),
+            EnrichmentReason::MemberRoleUnavailable => Reason::MemberRoleUnavailable.as_str(),
         }
     }
 
@@ -85,6 +92,7 @@ impl EnrichmentReason {
             | EnrichmentReason::NotIamFinding
             | EnrichmentReason::NoSubject => EnrichmentOutcome::Skipped,
             EnrichmentReason::Rejected(_) => EnrichmentOutcome::Rejected,
+            EnrichmentReason::MemberRoleUnavailable => EnrichmentOutcome::Failed,
         }
     }
 }
@@ -137,12 +145,53 @@ impl Default for Limits {
     }
 }
 
-pub struct Enricher<S, N, F> {
+pub struct Enricher<S, N, F, R = OwnAccountOnly> {
     source: S,
     notifier: Option<N>,
     follow_up: F,
     options: InvestigationOptions,
     limits: Limits,
+    router: R,
+}
+
+/// Where a finding's evidence is: the enricher's own source, or (a GuardDuty administrator)
+/// the member account's, reached through the member role.
+pub trait SourceRouter<S>: Send + Sync {
+    /// `Ok(None)`: the default source. `Ok(Some(s))`: the finding's account's own. `Err`:
+    /// the finding is a member's and its evidence cannot be reached (why, in a sentence).
+    fn source_for(
+        &self,
+        finding: &deadbolt_core::Finding,
+        settings: Option<&Settings>,
+    ) -> impl std::future::Future<Output = Result<Option<S>, String>> + Send;
+}
+
+/// Every finding is investigated with the enricher's own source.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OwnAccountOnly;
+
+impl<S: Send> SourceRouter<S> for OwnAccountOnly {
+    async fn source_for(
+        &self,
+        _: &deadbolt_core::Finding,
+        _: Option<&Settings>,
+    ) -> Result<Option<S>, String> {
+        Ok(None)
+    }
+}
+
+impl<S, N, F, R> Enricher<S, N, F, R> {
+    /// The same enricher, investigating member accounts' findings where `router` says.
+    pub fn with_router<Q>(self, router: Q) -> Enricher<S, N, F, Q> {
+        Enricher {
+            source: self.source,
+            notifier: self.notifier,
+            follow_up: self.follow_up,
+            options: self.options,
+            limits: self.limits,
+            router,
+        }
+    }
 }
 
 impl<S, N, F> Enricher<S, N, F> {
@@ -161,11 +210,12 @@ impl<S, N, F> Enricher<S, N, F> {
             follow_up,
             options,
             limits,
+            router: OwnAccountOnly,
         }
     }
 }
 
-impl<S: EvidenceSource, N: Notifier, F: FollowUpPort> Enricher<S, N, F> {
+impl<S: EvidenceSource, N: Notifier, F: FollowUpPort, R: SourceRouter<S>> Enricher<S, N, F, R> {
     /// Investigate one raw EventBridge event, stopping by `deadline` (the Lambda's), under the
     /// settings in force for this invocation (or none, if they could not be read: then the
     /// investigation still runs, and follow-ups are not decided).
@@ -220,7 +270,12 @@ impl<S: EvidenceSource, N: Notifier, F: FollowUpPort> Enricher<S, N, F> {
                 .unwrap_or_else(Instant::now)
         });
         let budget = Budget::new(self.limits.requests, self.limits.records, deadline);
-        let report = investigate(&self.source, &subject, &self.options, budget).await;
+        let routed = match self.router.source_for(f, settings.ok()).await {
+            Ok(routed) => routed,
+            Err(message) => return skip(id, EnrichmentReason::MemberRoleUnavailable, message),
+        };
+        let source = routed.as_ref().unwrap_or(&self.source);
+        let report = investigate(source, &subject, &self.options, budget).await;
         let mut record = EnrichmentRecord {
             finding_id: id,
             outcome: EnrichmentOutcome::Investigated,

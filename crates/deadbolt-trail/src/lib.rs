@@ -35,6 +35,7 @@ pub use chain::{
 };
 pub use enrich::{
     Enricher, EnrichmentOutcome, EnrichmentReason, EnrichmentRecord, Limits, Notifier, NotifyError,
+    OwnAccountOnly, SourceRouter,
 };
 pub use files::{
     read_log_stream, read_path, FileProblem, ReadError, ReadStats, StreamError, StreamOutcome,

@@ -468,3 +468,80 @@ mod follow_up {
         assert!(p.calls().is_empty());
     }
 }
+
+/// A GuardDuty administrator's enricher: a member's finding is investigated with that
+/// account's evidence (the router's source), and when it cannot be reached the record says so
+/// instead of investigating the administrator's own trail, where the principal left nothing.
+struct MemberRouter {
+    member_source: Option<FileSource>,
+}
+
+impl deadbolt_trail::SourceRouter<FileSource> for MemberRouter {
+    async fn source_for(
+        &self,
+        finding: &deadbolt_core::Finding,
+        settings: Option<&Settings>,
+    ) -> Result<Option<FileSource>, String> {
+        if !settings.is_some_and(|s| s.is_member_account(&finding.account_id)) {
+            return Ok(None);
+        }
+        match &self.member_source {
+            Some(s) => Ok(Some(s.clone())),
+            None => Err(format!(
+                "could not assume the member role in {}",
+                finding.account_id
+            )),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_members_finding_is_investigated_with_the_members_evidence_or_fails_clearly() {
+    let event = scenario_event();
+    let account = serde_json::from_str::<serde_json::Value>(&event).unwrap()["detail"]["accountId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let member = Settings {
+        member_accounts: vec![account],
+        ..Settings::default()
+    };
+    // The enricher's own source has nothing; the member's has the walkthrough.
+    let empty = std::env::temp_dir().join(format!("deadbolt-empty-trail-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let routed = |member_source| {
+        Enricher::new(
+            FileSource::new(&empty),
+            None::<Inbox>,
+            NoFollowUp,
+            InvestigationOptions::default(),
+            Limits::default(),
+        )
+        .with_router(MemberRouter { member_source })
+    };
+    let found = routed(Some(FileSource::new(fixtures().join("cloudtrail"))))
+        .handle(&event, None, Ok(&member))
+        .await;
+    assert_eq!(found.reason, EnrichmentReason::Investigated);
+    let summary = &found.report.as_ref().unwrap().origin_summary;
+    assert!(summary.contains("sara"), "{summary}");
+
+    let unreachable = routed(None).handle(&event, None, Ok(&member)).await;
+    assert_eq!(
+        (unreachable.outcome, unreachable.reason),
+        (
+            EnrichmentOutcome::Failed,
+            EnrichmentReason::MemberRoleUnavailable
+        )
+    );
+    assert!(unreachable.report.is_none());
+    assert!(unreachable.message.contains("could not assume"));
+    let json = serde_json::to_value(&unreachable).unwrap();
+    assert_eq!(json["reason"], "member_role_unavailable");
+
+    // Not a listed member: the enricher's own source, as before.
+    let own = routed(None)
+        .handle(&event, None, Ok(&Settings::default()))
+        .await;
+    assert_eq!(own.reason, EnrichmentReason::Investigated);
+}

@@ -26,8 +26,11 @@ type FollowUpEngine = Responder<
     MemberSessions,
 >;
 
+mod members;
+use members::MemberLookupEvents;
+
 struct Deps {
-    enricher: Enricher<AnySource, SnsNotifier, FollowUpEngine>,
+    enricher: Enricher<AnySource, SnsNotifier, FollowUpEngine, MemberLookupEvents>,
     settings: LiveSettings,
 }
 
@@ -87,7 +90,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .with_members(MemberSessions::from_conf(&sdk)),
             InvestigationOptions::default(),
             Limits::default(),
-        ),
+        )
+        // A member account's finding is investigated in that account (LookupEvents through
+        // the member role), not in this one, where its principal left no trace.
+        .with_router(MemberLookupEvents {
+            sessions: MemberSessions::from_conf(&sdk),
+            own_account: tokio::sync::OnceCell::new(),
+            identity: StsIdentity::from_conf(&sdk),
+        }),
         settings: LiveSettings::new(
             SsmSettingsStore::from_conf(&home, config_parameter_from_env()),
             config,
