@@ -10,6 +10,7 @@ pub mod decision;
 pub mod finding;
 pub mod followup;
 pub mod glob;
+pub mod ledger;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod policy;

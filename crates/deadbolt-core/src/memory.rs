@@ -665,8 +665,10 @@ pub struct Configured<
     B = crate::ports::NoSharedBreaker,
     H = crate::ports::NoHeldFindings,
     M = crate::ports::NoMemberAccounts,
+    L = crate::ledger::NoLedger,
 > {
-    pub responder: crate::responder::Responder<P, I, C, B, std::sync::Arc<MemoryGuardDuty>, H, M>,
+    pub responder:
+        crate::responder::Responder<P, I, C, B, std::sync::Arc<MemoryGuardDuty>, H, M, L>,
     pub settings: crate::settings::Settings,
     /// What GuardDuty knows; `handle` adds each event's finding first unless `echo` is off.
     pub guardduty: std::sync::Arc<MemoryGuardDuty>,
@@ -702,9 +704,9 @@ impl<P, I, C, B, H> Configured<P, I, C, B, H> {
     }
 }
 
-impl<P, I, C, B, H, M> Configured<P, I, C, B, H, M> {
+impl<P, I, C, B, H, M, L> Configured<P, I, C, B, H, M, L> {
     /// The same responder, containing in member accounts through `members`.
-    pub fn with_members<N>(self, members: N) -> Configured<P, I, C, B, H, N> {
+    pub fn with_members<N>(self, members: N) -> Configured<P, I, C, B, H, N, L> {
         Configured {
             responder: self.responder.with_members(members),
             settings: self.settings,
@@ -712,10 +714,21 @@ impl<P, I, C, B, H, M> Configured<P, I, C, B, H, M> {
             echo: self.echo,
         }
     }
+
+    /// The same responder, recording in `ledger` as `actor`.
+    pub fn with_ledger<K>(self, ledger: K, actor: &str) -> Configured<P, I, C, B, H, M, K> {
+        Configured {
+            responder: self.responder.with_ledger(ledger, actor),
+            settings: self.settings,
+            guardduty: self.guardduty,
+            echo: self.echo,
+        }
+    }
 }
 
-impl<P, I, C, B, H, M> Configured<P, I, C, B, H, M>
+impl<P, I, C, B, H, M, L> Configured<P, I, C, B, H, M, L>
 where
+    L: crate::ledger::Ledger,
     M: crate::ports::MemberAccounts<P>,
     P: InlinePolicies + ManagedPolicies + AccessKeys,
     I: IdentityProvider,

@@ -17,6 +17,7 @@ use crate::ports::{
     IdentityProvider, InlinePolicies, ManagedPolicies, MemberAccounts, NoGuardDuty, NoHeldFindings,
     NoIdentityCenter, NoMemberAccounts, NoSharedBreaker, SharedBreaker,
 };
+use crate::ledger::{Ledger, LedgerEntry, LedgerState, NoLedger, Observed, Recorded};
 use crate::prefetch::Prefetch;
 use crate::record::FieldMismatch;
 use crate::record::{DecisionRecord, Outcome, Reason};
@@ -71,6 +72,7 @@ pub struct Responder<
     G = NoGuardDuty,
     H = NoHeldFindings,
     M = NoMemberAccounts,
+    L = NoLedger,
 > {
     policies: P,
     identity: I,
@@ -85,13 +87,17 @@ pub struct Responder<
     /// IAM in member accounts through the member role; without it a member's finding fails
     /// with `member_role_unavailable`, never touching deadbolt's own account instead.
     members: Option<M>,
+    /// Where every containment is recorded (what was there before, who acted).
+    ledger: L,
+    /// Who this engine acts as in the ledger: `function:NAME`, or the operator's ARN.
+    actor: String,
     /// Caller identity, fetched once per process: one STS call per cold start, not per finding.
     account: AccountCache,
     /// Enforcements counted by the circuit breaker in this process.
     breaker: ProcessBreaker,
 }
 
-impl<P, I, C, B, G, H> Responder<P, I, C, B, G, H, NoMemberAccounts> {
+impl<P, I, C, B, G, H> Responder<P, I, C, B, G, H, NoMemberAccounts, NoLedger> {
     /// The engine over its ports. The configuration is not held: every call takes the
     /// settings in force for that event.
     pub fn new(ports: Ports<P, I, C, B, G, H>) -> Self {
@@ -103,16 +109,18 @@ impl<P, I, C, B, G, H> Responder<P, I, C, B, G, H, NoMemberAccounts> {
             guardduty: ports.guardduty,
             held: ports.held,
             members: None,
+            ledger: NoLedger,
+            actor: "deadbolt".to_string(),
             account: AccountCache::default(),
             breaker: ProcessBreaker::default(),
         }
     }
 }
 
-impl<P, I, C, B, G, H, M> Responder<P, I, C, B, G, H, M> {
+impl<P, I, C, B, G, H, M, L> Responder<P, I, C, B, G, H, M, L> {
     /// The same engine, containing in member accounts through `members` (a GuardDuty
     /// administrator's deadbolt; `member_accounts` in the settings says which accounts).
-    pub fn with_members<N>(self, members: N) -> Responder<P, I, C, B, G, H, N> {
+    pub fn with_members<N>(self, members: N) -> Responder<P, I, C, B, G, H, N, L> {
         Responder {
             policies: self.policies,
             identity: self.identity,
@@ -121,14 +129,39 @@ impl<P, I, C, B, G, H, M> Responder<P, I, C, B, G, H, M> {
             guardduty: self.guardduty,
             held: self.held,
             members: Some(members),
+            ledger: self.ledger,
+            actor: self.actor,
+            account: self.account,
+            breaker: self.breaker,
+        }
+    }
+
+    /// The same engine, recording every containment in `ledger` as `actor`
+    /// (`function:NAME`, or an operator's ARN).
+    pub fn with_ledger<K>(
+        self,
+        ledger: K,
+        actor: impl Into<String>,
+    ) -> Responder<P, I, C, B, G, H, M, K> {
+        Responder {
+            policies: self.policies,
+            identity: self.identity,
+            identity_center: self.identity_center,
+            shared_breaker: self.shared_breaker,
+            guardduty: self.guardduty,
+            held: self.held,
+            members: self.members,
+            ledger,
+            actor: actor.into(),
             account: self.account,
             breaker: self.breaker,
         }
     }
 }
 
-impl<P, I, C, B, G, H, M> Responder<P, I, C, B, G, H, M>
+impl<P, I, C, B, G, H, M, L> Responder<P, I, C, B, G, H, M, L>
 where
+    L: Ledger,
     M: MemberAccounts<P>,
     P: InlinePolicies + ManagedPolicies + AccessKeys,
     I: IdentityProvider,
@@ -370,7 +403,7 @@ where
                 r.strategy = Some(plan.strategy.as_str().to_string());
                 (r.acted_in_account, r.member_role) = acting(&plan, &f.account_id);
                 let applied = match &plan.member {
-                    None => self.execute(policies, &plan, settings).await,
+                    None => self.execute(policies, &plan, settings, &f.account_id).await,
                     Some(role) => {
                         // The role assumed while GuardDuty answered, if it is this one.
                         let iam = match assumed {
@@ -378,7 +411,7 @@ where
                             _ => self.assume(role, &f.id).await,
                         };
                         match iam {
-                            Ok(iam) => self.execute(&iam, &plan, settings).await,
+                            Ok(iam) => self.execute(&iam, &plan, settings, &f.account_id).await,
                             Err(e) => member_role_unavailable(role, &e),
                         }
                     }
@@ -452,15 +485,17 @@ where
     }
 
     /// The one executor: the plan's writes, each admitted by the circuit breaker right before
-    /// it happens (a plan that needs no write consumes nothing).
+    /// it happens (a plan that needs no write consumes nothing), and recorded in the ledger:
+    /// opened right before the first write with what was there before, completed after.
     async fn execute<Q: InlinePolicies + AccessKeys + ManagedPolicies>(
         &self,
         policies: &Q,
         plan: &ContainmentPlan,
         settings: &Settings,
+        account_id: &str,
     ) -> Applied {
         let now = now_ms();
-        let mut admission = Intent {
+        let admission = Intent {
             gate: Admission::new(
                 &self.breaker,
                 &self.shared_breaker,
@@ -470,17 +505,45 @@ where
             plan,
             logged: false,
         };
-        match &self.identity_center {
-            Some(idc) => containment::apply(policies, idc, plan, now, &mut admission).await,
-            None => {
-                containment::apply(policies, &NoIdentityCenter, plan, now, &mut admission).await
+        let observed = Observed::new(policies);
+        let account = plan.member.as_ref().map_or(account_id, |m| &m.account_id);
+        let mut entry =
+            LedgerEntry::containment(account, &plan.target, &plan.finding_id, &self.actor, now);
+        entry.strategy = Some(plan.strategy.as_str().to_string());
+        let mut gate = Recorded {
+            inner: admission,
+            ledger: &self.ledger,
+            observed: &observed,
+            entry: &mut entry,
+            opened: false,
+            error: None,
+        };
+        let mut applied = match &self.identity_center {
+            Some(idc) => containment::apply(&observed, idc, plan, now, &mut gate).await,
+            None => containment::apply(&observed, &NoIdentityCenter, plan, now, &mut gate).await,
+        };
+        let (opened, open_error) = (gate.opened, gate.error.take());
+        if opened {
+            entry.observe(&observed);
+            entry.state = LedgerState::Completed;
+            entry.completed_at_ms = Some(now_ms());
+            entry.outcome = Some(applied.outcome.as_str().to_string());
+            let completed = self.ledger.complete(&entry).await.err();
+            if let Some(e) = open_error.or(completed) {
+                // Containment went ahead: locking the attacker out comes first.
+                applied.message = format!(
+                    "{}; the containment ledger could not record it ({e}): unblock cannot restore key states exactly",
+                    applied.message
+                );
             }
         }
+        applied
     }
 }
 
-impl<P, I, C, B, G, H, M> FollowUpPort for Responder<P, I, C, B, G, H, M>
+impl<P, I, C, B, G, H, M, L> FollowUpPort for Responder<P, I, C, B, G, H, M, L>
 where
+    L: Ledger,
     M: MemberAccounts<P>,
     P: InlinePolicies + ManagedPolicies + AccessKeys,
     I: IdentityProvider,
@@ -602,9 +665,15 @@ where
                 }
                 Decision::Contain(plan) => {
                     let applied = match &plan.member {
-                        None => self.execute(&self.policies, &plan, settings).await,
+                        None => {
+                            self.execute(&self.policies, &plan, settings, &finding.account_id)
+                                .await
+                        }
                         Some(role) => match self.assume(role, &finding.id).await {
-                            Ok(iam) => self.execute(&iam, &plan, settings).await,
+                            Ok(iam) => {
+                                self.execute(&iam, &plan, settings, &finding.account_id)
+                                    .await
+                            }
                             Err(e) => member_role_unavailable(role, &e),
                         },
                     };

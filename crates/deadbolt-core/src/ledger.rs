@@ -1,0 +1,479 @@
+//! The containment ledger: one entry per containment or release, by any path (the responder,
+//! the enricher's follow-ups, an operator's CLI), saying what was there before, who acted and
+//! why. It is written before the first IAM write and completed after, so a function killed
+//! mid-flight leaves an open entry, not nothing; and it is what `deadbolt unblock` restores
+//! from: a key that was inactive before containment stays inactive.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::breaker::{BreakerRefusal, WriteGate};
+use crate::ports::{AccessKeys, AwsError, InlinePolicies, ManagedPolicies};
+use crate::principal::ContainmentTarget;
+
+/// What an entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerAction {
+    Contain,
+    Release,
+}
+
+/// Open: the first write was about to happen; completed: the outcome is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerState {
+    Open,
+    Completed,
+}
+
+/// One access key's status before deadbolt changed anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorKeyStatus {
+    pub access_key_id: String,
+    /// `None`: the user had no such key.
+    pub active: Option<bool>,
+}
+
+/// One containment or release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// `contain#ACCOUNT#kind/name#FINDING` (one per finding and principal, so a redelivery
+    /// finds its own entry) or `release#ACCOUNT#kind/name#MILLIS`.
+    pub id: String,
+    pub action: LedgerAction,
+    pub state: LedgerState,
+    pub account_id: String,
+    /// `user/mallory`, `role/app`, `group/devs`.
+    pub target: String,
+    /// The finding, or `Manual` for an operator's block.
+    pub finding_id: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub strategy: Option<String>,
+    /// The document under deadbolt's policy name before this containment wrote it (`None`:
+    /// there was none). Present only when one was read.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub prior_policy: Option<String>,
+    /// Whether the policy name was read at all (distinguishes "none" from "not read").
+    #[serde(default)]
+    pub prior_policy_read: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub prior_keys: Vec<PriorKeyStatus>,
+    /// Managed policies deadbolt attached (the `AWSDenyAll` fallback).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub attached: Vec<String>,
+    /// Who acted: `function:NAME` and the finding, or the CLI caller's ARN.
+    pub actor: String,
+    /// The operator's `--reason` (CLI), or the finding type (functions).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    pub started_at_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub completed_at_ms: Option<i64>,
+    /// The record's outcome (`contained`, `released`, `failed`, …) once completed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub outcome: Option<String>,
+}
+
+impl LedgerEntry {
+    /// A containment of `target` in `account_id` for `finding_id`, about to start.
+    pub fn containment(
+        account_id: &str,
+        target: &ContainmentTarget,
+        finding_id: &str,
+        actor: &str,
+        now_ms: i64,
+    ) -> Self {
+        LedgerEntry {
+            id: format!("contain#{account_id}#{target}#{finding_id}"),
+            action: LedgerAction::Contain,
+            state: LedgerState::Open,
+            account_id: account_id.to_string(),
+            target: target.to_string(),
+            finding_id: finding_id.to_string(),
+            strategy: None,
+            prior_policy: None,
+            prior_policy_read: false,
+            prior_keys: Vec::new(),
+            attached: Vec::new(),
+            actor: actor.to_string(),
+            reason: None,
+            started_at_ms: now_ms,
+            completed_at_ms: None,
+            outcome: None,
+        }
+    }
+
+    /// A release of `target` by `actor`, about to start.
+    pub fn release(account_id: &str, target: &ContainmentTarget, actor: &str, now_ms: i64) -> Self {
+        LedgerEntry {
+            id: format!("release#{account_id}#{target}#{now_ms}"),
+            action: LedgerAction::Release,
+            finding_id: String::new(),
+            ..LedgerEntry::containment(account_id, target, "", actor, now_ms)
+        }
+    }
+
+    /// The key's status before the containment this entry records, if it was read.
+    pub fn prior_key_active(&self, access_key_id: &str) -> Option<Option<bool>> {
+        self.prior_keys
+            .iter()
+            .find(|k| k.access_key_id == access_key_id)
+            .map(|k| k.active)
+    }
+
+    /// Fill in what `observed` saw before and during the writes.
+    pub fn observe<P>(&mut self, observed: &Observed<'_, P>) {
+        if let Ok(o) = observed.seen.lock() {
+            if let Some(doc) = o.policies.values().next() {
+                self.prior_policy_read = true;
+                self.prior_policy = doc.clone();
+            }
+            for (key, active) in &o.keys {
+                if !self.prior_keys.iter().any(|k| &k.access_key_id == key) {
+                    self.prior_keys.push(PriorKeyStatus {
+                        access_key_id: key.clone(),
+                        active: *active,
+                    });
+                }
+            }
+            for arn in &o.attached {
+                if !self.attached.contains(arn) {
+                    self.attached.push(arn.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Where ledger entries are kept (DynamoDB in the Lambdas and the CLI).
+pub trait Ledger: Send + Sync {
+    /// Record `entry` as open. An entry with the same id that is already completed stays as
+    /// it is (a redelivery): that is not an error.
+    fn open(&self, entry: &LedgerEntry) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Record `entry` as completed (replacing the open one).
+    fn complete(&self, entry: &LedgerEntry) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Every entry, oldest first.
+    fn entries(&self) -> impl Future<Output = Result<Vec<LedgerEntry>, AwsError>> + Send;
+}
+
+impl<T: Ledger> Ledger for &T {
+    fn open(&self, entry: &LedgerEntry) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).open(entry)
+    }
+    fn complete(&self, entry: &LedgerEntry) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).complete(entry)
+    }
+    fn entries(&self) -> impl Future<Output = Result<Vec<LedgerEntry>, AwsError>> + Send {
+        (**self).entries()
+    }
+}
+
+/// No ledger: nothing is recorded (a deployment without the table).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoLedger;
+
+impl Ledger for NoLedger {
+    async fn open(&self, _: &LedgerEntry) -> Result<(), AwsError> {
+        Ok(())
+    }
+    async fn complete(&self, _: &LedgerEntry) -> Result<(), AwsError> {
+        Ok(())
+    }
+    async fn entries(&self) -> Result<Vec<LedgerEntry>, AwsError> {
+        Ok(Vec::new())
+    }
+}
+
+/// The newest completed-or-open containment of `target` in `account_id`.
+pub fn last_containment<'a>(
+    entries: &'a [LedgerEntry],
+    account_id: &str,
+    target: &ContainmentTarget,
+) -> Option<&'a LedgerEntry> {
+    let target = target.to_string();
+    entries
+        .iter()
+        .filter(|e| {
+            e.action == LedgerAction::Contain && e.account_id == account_id && e.target == target
+        })
+        .max_by_key(|e| e.started_at_ms)
+}
+
+/// Entries for `history`: newest first, optionally one principal (a `kind/name`, or an ARN
+/// ending in it) and a start time.
+pub fn history<'a>(
+    entries: &'a [LedgerEntry],
+    principal: Option<&str>,
+    since_ms: Option<i64>,
+) -> Vec<&'a LedgerEntry> {
+    let mut out: Vec<&LedgerEntry> = entries
+        .iter()
+        .filter(|e| since_ms.is_none_or(|s| e.started_at_ms >= s))
+        .filter(|e| principal.is_none_or(|p| names(p, e)))
+        .collect();
+    out.sort_by_key(|e| std::cmp::Reverse(e.started_at_ms));
+    out
+}
+
+/// Does `principal` (`user/NAME`, or an IAM ARN with or without a path) name `e`'s target?
+fn names(principal: &str, e: &LedgerEntry) -> bool {
+    if principal == e.target {
+        return true;
+    }
+    let parts: Vec<&str> = principal.splitn(6, ':').collect();
+    let [_, _, "iam", _, account, resource] = parts.as_slice() else {
+        return false;
+    };
+    let (Some((kind, _)), Some((_, name))) = (resource.split_once('/'), resource.rsplit_once('/'))
+    else {
+        return false;
+    };
+    *account == e.account_id && format!("{kind}/{name}") == e.target
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    /// `target/name` → the first document read (before any write).
+    policies: BTreeMap<String, Option<String>>,
+    keys: Vec<(String, Option<bool>)>,
+    attached: Vec<String>,
+}
+
+/// The IAM port, watched: the first read of each policy (the state before containment), each
+/// key's status as first read, and the managed policies attached. What the ledger says was
+/// there before.
+pub struct Observed<'a, P> {
+    inner: &'a P,
+    seen: Mutex<Seen>,
+}
+
+impl<'a, P> Observed<'a, P> {
+    pub fn new(inner: &'a P) -> Self {
+        Observed {
+            inner,
+            seen: Mutex::new(Seen::default()),
+        }
+    }
+}
+
+impl<P: InlinePolicies> InlinePolicies for Observed<'_, P> {
+    async fn get_policy(
+        &self,
+        target: &ContainmentTarget,
+        policy_name: &str,
+    ) -> Result<Option<String>, AwsError> {
+        let read = self.inner.get_policy(target, policy_name).await;
+        if let (Ok(doc), Ok(mut seen)) = (&read, self.seen.lock()) {
+            seen.policies
+                .entry(format!("{target}/{policy_name}"))
+                .or_insert_with(|| doc.clone());
+        }
+        read
+    }
+    async fn put_policy(
+        &self,
+        target: &ContainmentTarget,
+        policy_name: &str,
+        document: &str,
+    ) -> Result<(), AwsError> {
+        self.inner.put_policy(target, policy_name, document).await
+    }
+    async fn delete_policy(
+        &self,
+        target: &ContainmentTarget,
+        policy_name: &str,
+    ) -> Result<(), AwsError> {
+        self.inner.delete_policy(target, policy_name).await
+    }
+}
+
+impl<P: AccessKeys> AccessKeys for Observed<'_, P> {
+    async fn access_key_active(
+        &self,
+        user_name: &str,
+        access_key_id: &str,
+    ) -> Result<Option<bool>, AwsError> {
+        let read = self.inner.access_key_active(user_name, access_key_id).await;
+        if let (Ok(active), Ok(mut seen)) = (&read, self.seen.lock()) {
+            if !seen.keys.iter().any(|(k, _)| k == access_key_id) {
+                seen.keys.push((access_key_id.to_string(), *active));
+            }
+        }
+        read
+    }
+    async fn set_access_key_status(
+        &self,
+        user_name: &str,
+        access_key_id: &str,
+        active: bool,
+    ) -> Result<(), AwsError> {
+        self.inner
+            .set_access_key_status(user_name, access_key_id, active)
+            .await
+    }
+}
+
+impl<P: ManagedPolicies> ManagedPolicies for Observed<'_, P> {
+    async fn attached_policies(&self, target: &ContainmentTarget) -> Result<Vec<String>, AwsError> {
+        self.inner.attached_policies(target).await
+    }
+    async fn attach_policy(&self, target: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
+        let done = self.inner.attach_policy(target, arn).await;
+        if let (Ok(()), Ok(mut seen)) = (&done, self.seen.lock()) {
+            seen.attached.push(arn.to_string());
+        }
+        done
+    }
+    async fn detach_policy(&self, target: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
+        self.inner.detach_policy(target, arn).await
+    }
+    async fn tags(&self, target: &ContainmentTarget) -> Result<Vec<(String, String)>, AwsError> {
+        self.inner.tags(target).await
+    }
+    async fn tag(
+        &self,
+        target: &ContainmentTarget,
+        key: &str,
+        value: &str,
+    ) -> Result<(), AwsError> {
+        self.inner.tag(target, key, value).await
+    }
+    async fn untag(&self, target: &ContainmentTarget, key: &str) -> Result<(), AwsError> {
+        self.inner.untag(target, key).await
+    }
+}
+
+/// A write gate that opens the ledger entry right before the first write (after the inner
+/// gate, the circuit breaker, admitted it): what was read so far is the state before.
+pub struct Recorded<'e, 'o, 'p, G, L, P> {
+    pub inner: G,
+    pub ledger: &'e L,
+    pub observed: &'o Observed<'p, P>,
+    pub entry: &'e mut LedgerEntry,
+    pub opened: bool,
+    /// Why the entry could not be written, if it could not (containment goes ahead: locking
+    /// the attacker out comes first; the record says the ledger missed it).
+    pub error: Option<AwsError>,
+}
+
+impl<G: WriteGate, L: Ledger, P: Send + Sync> WriteGate for Recorded<'_, '_, '_, G, L, P> {
+    async fn before_write(&mut self) -> Result<(), BreakerRefusal> {
+        self.inner.before_write().await?;
+        if !self.opened {
+            self.opened = true;
+            self.entry.observe(self.observed);
+            if let Err(e) = self.ledger.open(self.entry).await {
+                self.error = Some(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Ledger entries in memory (tests).
+#[cfg(any(test, feature = "test-util"))]
+#[derive(Debug, Default)]
+pub struct MemoryLedger {
+    entries: Mutex<Vec<LedgerEntry>>,
+}
+
+#[cfg(any(test, feature = "test-util"))]
+impl MemoryLedger {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn all(&self) -> Vec<LedgerEntry> {
+        self.entries.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(any(test, feature = "test-util"))]
+impl Ledger for MemoryLedger {
+    async fn open(&self, entry: &LedgerEntry) -> Result<(), AwsError> {
+        if let Ok(mut all) = self.entries.lock() {
+            match all.iter_mut().find(|e| e.id == entry.id) {
+                Some(e) if e.state == LedgerState::Completed => {}
+                Some(e) => *e = entry.clone(),
+                None => all.push(entry.clone()),
+            }
+        }
+        Ok(())
+    }
+    async fn complete(&self, entry: &LedgerEntry) -> Result<(), AwsError> {
+        if let Ok(mut all) = self.entries.lock() {
+            match all.iter_mut().find(|e| e.id == entry.id) {
+                Some(e) => *e = entry.clone(),
+                None => all.push(entry.clone()),
+            }
+        }
+        Ok(())
+    }
+    async fn entries(&self) -> Result<Vec<LedgerEntry>, AwsError> {
+        Ok(self.all())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::principal::TargetKind;
+
+    fn entry(target: &str, account: &str, at: i64) -> LedgerEntry {
+        let t = ContainmentTarget::new(TargetKind::User, target).unwrap();
+        LedgerEntry::containment(account, &t, "f1", "function:deadbolt", at)
+    }
+
+    #[test]
+    fn history_filters_by_principal_name_or_arn_and_time_newest_first() {
+        let all = vec![
+            entry("mallory", "123456789012", 1),
+            entry("bob", "123456789012", 2),
+            entry("mallory", "123456789012", 3),
+            entry("mallory", "111111111111", 4),
+        ];
+        let by_name = history(&all, Some("user/mallory"), None);
+        assert_eq!(
+            by_name.iter().map(|e| e.started_at_ms).collect::<Vec<_>>(),
+            [4, 3, 1]
+        );
+        let by_arn = history(&all, Some("arn:aws:iam::123456789012:user/mallory"), Some(2));
+        assert_eq!(
+            by_arn.iter().map(|e| e.started_at_ms).collect::<Vec<_>>(),
+            [3]
+        );
+        let with_path = history(&all, Some("arn:aws:iam::111111111111:user/ops/mallory"), None);
+        assert_eq!(with_path.len(), 1);
+        assert_eq!(history(&all, None, None).len(), 4);
+    }
+
+    #[test]
+    fn the_last_containment_is_the_newest_for_that_account_and_target() {
+        let all = vec![
+            entry("mallory", "123456789012", 1),
+            entry("mallory", "123456789012", 5),
+            entry("mallory", "111111111111", 9),
+        ];
+        let t = ContainmentTarget::new(TargetKind::User, "mallory").unwrap();
+        assert_eq!(
+            last_containment(&all, "123456789012", &t).map(|e| e.started_at_ms),
+            Some(5)
+        );
+    }
+
+    #[test]
+    fn entries_round_trip_as_json() {
+        let mut e = entry("mallory", "123456789012", 7);
+        e.prior_keys.push(PriorKeyStatus {
+            access_key_id: "AKIAEXAMPLE000000001".into(),
+            active: Some(false),
+        });
+        let back: LedgerEntry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.prior_key_active("AKIAEXAMPLE000000001"), Some(Some(false)));
+        assert_eq!(back.prior_key_active("AKIAOTHER"), None);
+    }
+}
