@@ -148,7 +148,18 @@ async fn block_unblock_and_list_round_trip_on_users_roles_and_groups() {
         ("--role", "app-deployer", &session),
         ("--group", "developers", &member),
     ] {
-        let dry = deadbolt(&moto, &["block", flag, name, "--dry-run", "--json"]);
+        let dry = deadbolt(
+            &moto,
+            &[
+                "block",
+                "--reason",
+                "e2e",
+                flag,
+                name,
+                "--dry-run",
+                "--json",
+            ],
+        );
         assert!(
             dry.status.success(),
             "{}",
@@ -162,7 +173,7 @@ async fn block_unblock_and_list_round_trip_on_users_roles_and_groups() {
             "dry-run changes nothing for {name}"
         );
 
-        let block = deadbolt(&moto, &["block", flag, name, "--json"]);
+        let block = deadbolt(&moto, &["block", "--reason", "e2e", flag, name, "--json"]);
         let record: serde_json::Value = serde_json::from_slice(&block.stdout).unwrap();
         assert_eq!(record["outcome"], "contained", "{record}");
         assert_eq!(
@@ -198,7 +209,7 @@ async fn block_unblock_and_list_round_trip_on_users_roles_and_groups() {
         ("--role", "app-deployer", &session),
         ("--group", "developers", &member),
     ] {
-        let unblock = deadbolt(&moto, &["unblock", flag, name, "--json"]);
+        let unblock = deadbolt(&moto, &["unblock", "--reason", "e2e", flag, name, "--json"]);
         let record: serde_json::Value = serde_json::from_slice(&unblock.stdout).unwrap();
         assert_eq!(record["outcome"], "released", "{record}");
         assert_eq!(moto.probe(who).await, Ok(()), "{name} released");
@@ -209,7 +220,10 @@ async fn block_unblock_and_list_round_trip_on_users_roles_and_groups() {
     assert_eq!(none, serde_json::json!([]));
 
     // The operator cannot lock out the identity the CLI runs as.
-    let me = deadbolt(&moto, &["block", "--user", "deadbolt-operator"]);
+    let me = deadbolt(
+        &moto,
+        &["block", "--reason", "e2e", "--user", "deadbolt-operator"],
+    );
     assert_eq!(me.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&me.stderr).contains("refusing to block user/deadbolt-operator")
@@ -233,7 +247,10 @@ async fn unblock_leaves_a_deny_all_deadbolt_did_not_write() {
         .send()
         .await
         .unwrap();
-    let out = deadbolt(&moto, &["unblock", "--user", "mallory", "--json"]);
+    let out = deadbolt(
+        &moto,
+        &["unblock", "--reason", "e2e", "--user", "mallory", "--json"],
+    );
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (record["outcome"].as_str(), record["reason"].as_str()),
@@ -508,7 +525,16 @@ async fn block_with_access_key_deactivates_that_key_and_unblock_reactivates_it()
 
     let block = deadbolt(
         &moto,
-        &["block", "--user", "mallory", "--access-key", &key, "--json"],
+        &[
+            "block",
+            "--reason",
+            "e2e",
+            "--user",
+            "mallory",
+            "--access-key",
+            &key,
+            "--json",
+        ],
     );
     let record: serde_json::Value = serde_json::from_slice(&block.stdout).unwrap();
     assert_eq!(record["outcome"], "contained", "{record}");
@@ -527,6 +553,8 @@ async fn block_with_access_key_deactivates_that_key_and_unblock_reactivates_it()
         &moto,
         &[
             "unblock",
+            "--reason",
+            "e2e",
             "--user",
             "mallory",
             "--access-key",
@@ -542,14 +570,30 @@ async fn block_with_access_key_deactivates_that_key_and_unblock_reactivates_it()
     // Not a key id: refused before any call, with the accepted form.
     let bad = deadbolt(
         &moto,
-        &["block", "--user", "mallory", "--access-key", "mallory"],
+        &[
+            "block",
+            "--reason",
+            "e2e",
+            "--user",
+            "mallory",
+            "--access-key",
+            "mallory",
+        ],
     );
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("AKIA followed by 16"));
     // --access-key only makes sense for a user.
     let role = deadbolt(
         &moto,
-        &["block", "--role", "app-deployer", "--access-key", &key],
+        &[
+            "block",
+            "--reason",
+            "e2e",
+            "--role",
+            "app-deployer",
+            "--access-key",
+            &key,
+        ],
     );
     assert_eq!(role.status.code(), Some(2));
 }
@@ -575,7 +619,10 @@ async fn tables_and_json_match_the_golden_files() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8(o.stdout).unwrap()
     };
-    stdout(deadbolt(&moto, &["block", "--user", "mallory"]));
+    stdout(deadbolt(
+        &moto,
+        &["block", "--reason", "e2e", "--user", "mallory"],
+    ));
     // A role with session statements only lists as such.
     let session_only = r#"{"Version":"2012-10-17","Statement":[{"Sid":"DeadboltDenySessionabc","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:userid":"AROAEXAMPLE:ci-runner-42"}}}]}"#;
     moto.iam(&moto.admin, None)
@@ -603,14 +650,29 @@ async fn tables_and_json_match_the_golden_files() {
         "block-dry-run.txt",
         &stdout(deadbolt(
             &moto,
-            &["block", "--group", "developers", "--dry-run"],
+            &[
+                "block",
+                "--reason",
+                "e2e",
+                "--group",
+                "developers",
+                "--dry-run",
+            ],
         )),
     );
     golden(
         "block-dry-run.json",
         &stdout(deadbolt(
             &moto,
-            &["block", "--group", "developers", "--dry-run", "--json"],
+            &[
+                "block",
+                "--reason",
+                "e2e",
+                "--group",
+                "developers",
+                "--dry-run",
+                "--json",
+            ],
         )),
     );
     let finding = fixture_path("cloudtrail-logging-disabled.json");
@@ -959,4 +1021,86 @@ fn without_credentials_replay_says_so_in_one_line_each() {
             "{noise}: {stderr}{stdout}"
         );
     }
+}
+
+/// The containment ledger (issue 12): a CLI block records who ran it (GetCallerIdentity) and
+/// why, with the key's status before; unblock restores exactly that: a key that was inactive
+/// before containment stays inactive. `history` shows both, newest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_records_caller_and_reason_and_unblock_leaves_an_inactive_key_inactive() {
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start().await;
+    moto.create_breaker_table("deadbolt-ledger").await;
+    let user = moto.create_attacker_user("mallory").await;
+    let key = user.principal.access_key_id.clone();
+    let iam = moto.iam(&moto.admin, None);
+    // An operator had already turned the key off before the incident.
+    iam.update_access_key()
+        .user_name("mallory")
+        .access_key_id(&key)
+        .status(aws_sdk_iam::types::StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    let ledger = ["--ledger-table", "deadbolt-ledger"];
+
+    let without_reason = deadbolt(&moto, &["block", "--user", "mallory"]);
+    assert_eq!(without_reason.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&without_reason.stderr).contains("needs --reason"));
+
+    let mut args = vec!["block", "--user", "mallory", "--access-key", &key];
+    args.extend(["--reason", "INC-42 key seen on a paste site", "--json"]);
+    args.extend(ledger);
+    let block = deadbolt(&moto, &args);
+    assert!(
+        block.status.success(),
+        "{}",
+        String::from_utf8_lossy(&block.stderr)
+    );
+
+    let mut args = vec!["history", "--principal", "user/mallory", "--json"];
+    args.extend(ledger);
+    let history: serde_json::Value =
+        serde_json::from_slice(&deadbolt(&moto, &args).stdout).unwrap();
+    let entry = &history[0];
+    assert_eq!(entry["action"], "contain", "{history}");
+    assert_eq!(entry["state"], "completed");
+    assert_eq!(entry["actor"], moto.admin_arn.as_str());
+    assert_eq!(entry["reason"], "INC-42 key seen on a paste site");
+    assert_eq!(entry["prior_keys"][0]["access_key_id"], key.as_str());
+    assert_eq!(entry["prior_keys"][0]["active"], false);
+    assert_eq!(entry["outcome"], "contained");
+
+    let mut args = vec!["unblock", "--user", "mallory", "--access-key", &key];
+    args.extend(["--reason", "INC-42 closed", "--json"]);
+    args.extend(ledger);
+    let unblock: serde_json::Value =
+        serde_json::from_slice(&deadbolt(&moto, &args).stdout).unwrap();
+    assert_eq!(unblock["outcome"], "released", "{unblock}");
+    assert!(
+        unblock["message"]
+            .as_str()
+            .unwrap()
+            .contains("stays inactive"),
+        "{unblock}"
+    );
+    let status = iam
+        .list_access_keys()
+        .user_name("mallory")
+        .send()
+        .await
+        .unwrap()
+        .access_key_metadata[0]
+        .status
+        .clone();
+    assert_eq!(status, Some(aws_sdk_iam::types::StatusType::Inactive));
+
+    let mut args = vec!["history", "--json"];
+    args.extend(ledger);
+    let history: serde_json::Value =
+        serde_json::from_slice(&deadbolt(&moto, &args).stdout).unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+    assert_eq!(history[0]["action"], "release");
+    assert_eq!(history[0]["reason"], "INC-42 closed");
+    assert_eq!(history[0]["actor"], moto.admin_arn.as_str());
 }

@@ -459,7 +459,7 @@ async fn a_planted_allow_all_named_deny_all_does_not_save_the_attacker() {
     );
 
     // deadbolt unblock detaches it (its tag says deadbolt attached it); the planted policy stays.
-    let out = moto.deadbolt(&["unblock", "--user", "mallory", "--json"]);
+    let out = moto.deadbolt(&["unblock", "--reason", "e2e", "--user", "mallory", "--json"]);
     let unblock: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (unblock["outcome"].as_str(), unblock["reason"].as_str()),
@@ -485,7 +485,7 @@ async fn a_planted_allow_all_named_deny_all_does_not_save_the_attacker() {
         .await
         .unwrap();
     assert_eq!(moto.probe(&mallory).await, Err("AccessDenied".to_string()));
-    let out = moto.deadbolt(&["unblock", "--user", "mallory", "--json"]);
+    let out = moto.deadbolt(&["unblock", "--reason", "e2e", "--user", "mallory", "--json"]);
     let unblock: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(unblock["outcome"], "skipped", "{unblock}");
     assert_eq!(

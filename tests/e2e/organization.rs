@@ -163,7 +163,16 @@ async fn operators_block_list_and_unblock_in_a_member_account() {
         &moto,
         None,
         &[],
-        &["block", "--user", "mallory", "--account", MEMBER, "--json"],
+        &[
+            "block",
+            "--reason",
+            "e2e",
+            "--user",
+            "mallory",
+            "--account",
+            MEMBER,
+            "--json",
+        ],
     );
     assert!(
         block.status.success(),
@@ -208,6 +217,8 @@ async fn operators_block_list_and_unblock_in_a_member_account() {
         &[],
         &[
             "unblock",
+            "--reason",
+            "e2e",
             "--user",
             "mallory",
             "--account",
@@ -268,7 +279,15 @@ async fn a_refused_assume_role_is_one_clear_failure_naming_the_role_and_account(
         &moto,
         Some(&hub.credentials),
         &[],
-        &["block", "--user", "mallory", "--account", MEMBER],
+        &[
+            "block",
+            "--reason",
+            "e2e",
+            "--user",
+            "mallory",
+            "--account",
+            MEMBER,
+        ],
     );
     assert_eq!(block.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&block.stderr);

@@ -377,6 +377,8 @@ async fn identity_center_user_is_denied_in_the_permission_set_and_it_is_reprovis
         &moto,
         &[
             "unblock",
+            "--reason",
+            "e2e",
             "--sso-user",
             "sara",
             "--permission-set",
@@ -391,6 +393,8 @@ async fn identity_center_user_is_denied_in_the_permission_set_and_it_is_reprovis
         &moto,
         &[
             "unblock",
+            "--reason",
+            "e2e",
             "--sso-user",
             "sara",
             "--permission-set",
@@ -413,6 +417,8 @@ async fn identity_center_user_is_denied_in_the_permission_set_and_it_is_reprovis
         &moto,
         &[
             "block",
+            "--reason",
+            "e2e",
             "--sso-user",
             "sarah",
             "--permission-set",
@@ -425,6 +431,8 @@ async fn identity_center_user_is_denied_in_the_permission_set_and_it_is_reprovis
         &moto,
         &[
             "block",
+            "--reason",
+            "e2e",
             "--sso-user",
             "sarah",
             "--permission-set",
@@ -437,6 +445,8 @@ async fn identity_center_user_is_denied_in_the_permission_set_and_it_is_reprovis
         &moto,
         &[
             "unblock",
+            "--reason",
+            "e2e",
             "--sso-user",
             "sara",
             "--permission-set",

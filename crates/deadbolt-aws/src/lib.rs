@@ -19,6 +19,7 @@ mod error;
 mod guardduty;
 mod held;
 mod identity_center;
+mod ledger;
 pub mod live;
 mod members;
 pub use breaker::{hour_bucket, DynamoBreaker};
@@ -26,6 +27,7 @@ pub(crate) use error::classify;
 pub use guardduty::AwsGuardDuty;
 pub use held::DynamoHeldFindings;
 pub use identity_center::AwsIdentityCenter;
+pub use ledger::DynamoLedger;
 pub use live::LiveSettings;
 pub use members::MemberSessions;
 

@@ -19,6 +19,9 @@ use deadbolt_aws::{
 use deadbolt_core::breaker::Ungated;
 use deadbolt_core::containment::{self, BlockState, OperatorCommand, OperatorRecord};
 use deadbolt_core::decision::is_long_term_key;
+use deadbolt_core::ledger::{
+    last_containment, Ledger, LedgerEntry, LedgerState, Observed, Recorded,
+};
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
 use deadbolt_core::ports::{
     HeldFindings, IamDirectory, IdentityProvider, InlinePolicies, NoHeldFindings, NoIdentityCenter,
@@ -152,6 +155,20 @@ enum Command {
         #[command(subcommand)]
         command: settings_cmd::ConfigCommand,
     },
+    /// The containment ledger: every containment and release, by the functions or an
+    /// operator, with what was there before, who acted and why. Newest first.
+    History {
+        /// Only this principal: `user/NAME`, `role/NAME`, `group/NAME`, or its ARN.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only entries from this long ago: a number and s, m, h or d (default 7d).
+        #[arg(long, default_value = "7d")]
+        since: String,
+        #[command(flatten)]
+        ledger: LedgerTable,
+        #[arg(long)]
+        json: bool,
+    },
     /// List users, roles or groups and whether they carry DenyAll (playbook 2.3).
     List {
         what: Listing,
@@ -190,8 +207,27 @@ struct OperatorArgs {
     /// Show what would be done; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Why: recorded in the containment ledger with who ran the command. Required unless
+    /// --dry-run.
+    #[arg(long)]
+    reason: Option<String>,
+    /// unblock --role: also remove the revoke-sessions statement, so tokens issued before
+    /// containment work again (by default they stay denied: they may be the stolen ones).
+    #[arg(long)]
+    restore_sessions: bool,
+    #[command(flatten)]
+    ledger: LedgerTable,
     #[arg(long)]
     json: bool,
+}
+
+/// Where containments are recorded: the stack's LedgerTable.
+#[derive(Args)]
+struct LedgerTable {
+    /// The ledger's DynamoDB table (the stack's LedgerTable; also DEADBOLT_LEDGER_TABLE).
+    /// Without one nothing is recorded and unblock cannot know a key's earlier status.
+    #[arg(long = "ledger-table", env = "DEADBOLT_LEDGER_TABLE")]
+    name: Option<String>,
 }
 
 #[derive(Args)]
@@ -251,6 +287,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         profile: cli.profile,
         credentials: None,
     };
+    // deadbolt's own account, where the ledger and settings are, whatever --account says.
+    let own_options = options.clone();
     let member = cli
         .account
         .as_deref()
@@ -340,8 +378,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await
         }
-        Command::Block(args) => operator(&options, OperatorCommand::Block, args).await,
-        Command::Unblock(args) => operator(&options, OperatorCommand::Unblock, args).await,
+        Command::Block(args) => {
+            operator(&options, &own_options, OperatorCommand::Block, args).await
+        }
+        Command::Unblock(args) => {
+            operator(&options, &own_options, OperatorCommand::Unblock, args).await
+        }
+        Command::History {
+            principal,
+            since,
+            ledger,
+            json,
+        } => history(&options, principal.as_deref(), &since, &ledger, json).await,
         Command::List {
             what,
             blocked,
@@ -404,15 +452,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn operator(
     options: &AwsOptions,
+    own_options: &AwsOptions,
     command: OperatorCommand,
     OperatorArgs {
         target: args,
         access_key,
         permission_set,
         dry_run,
+        reason,
+        restore_sessions,
+        ledger: ledger_table,
         json,
     }: OperatorArgs,
 ) -> anyhow::Result<ExitCode> {
+    if !dry_run && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        eprintln!(
+            "deadbolt: {} needs --reason \"...\" (it goes into the containment ledger with who ran it); --dry-run only shows what would be done",
+            command.as_str()
+        );
+        return Ok(ExitCode::from(2));
+    }
     if let (Some(user), Some(set)) = (&args.sso_user, &permission_set) {
         if access_key.is_some() {
             eprintln!("deadbolt: --access-key applies to --user only");
@@ -439,6 +498,26 @@ async fn operator(
     }
     let sdk = load_config(options).await;
     let iam = AwsIam::from_conf(&sdk);
+    // Who runs this (their own identity, not a member role's), and where the ledger is.
+    let own_sdk = load_config(own_options).await;
+    let ledger = ledger_table
+        .name
+        .filter(|t| !t.is_empty())
+        .map(|t| deadbolt_aws::DynamoLedger::from_conf(&own_sdk, t));
+    let operator_arn = match &ledger {
+        Some(_) => {
+            StsIdentity::from_conf(&own_sdk)
+                .caller_identity()
+                .await?
+                .arn
+        }
+        None => String::new(),
+    };
+    let acting_account = StsIdentity::from_conf(&sdk)
+        .caller_identity()
+        .await?
+        .account_id;
+    let now = deadbolt_core::clock::now_ms();
     // The partition of the account the CLI acts in (for the ARN of AWSDenyAll).
     let mut partition = String::from("aws");
     if command == OperatorCommand::Block {
@@ -480,28 +559,82 @@ async fn operator(
                     retryable: false,
                 }
             } else {
-                // An operator's own block is not rate-limited by the circuit breaker.
-                containment::apply(&iam, &NoIdentityCenter, &plan, 0, &mut Ungated).await
+                // An operator's own block is not rate-limited by the circuit breaker; it is
+                // recorded like the functions' (opened before the first write).
+                let observed = Observed::new(&iam);
+                let mut entry = LedgerEntry::containment(
+                    &acting_account,
+                    &target,
+                    "Manual",
+                    &operator_arn,
+                    now,
+                );
+                entry.id = format!("contain#{acting_account}#{target}#manual-{now}");
+                entry.strategy = Some(plan.strategy.as_str().to_string());
+                entry.reason = reason.clone();
+                let mut gate = Recorded {
+                    inner: Ungated,
+                    ledger: &ledger,
+                    observed: &observed,
+                    entry: &mut entry,
+                    opened: false,
+                    error: None,
+                };
+                let mut applied =
+                    containment::apply(&observed, &NoIdentityCenter, &plan, now, &mut gate).await;
+                let (opened, open_error) = (gate.opened, gate.error.take());
+                if opened {
+                    entry.observe(&observed);
+                    complete_entry(&ledger, &mut entry, &mut applied, open_error).await;
+                }
+                applied
             }
         }
         OperatorCommand::Unblock => {
-            let mut applied = containment::release(&iam, &target, dry_run).await;
+            // What the ledger says was there before the newest containment of this target.
+            let entries = match &ledger {
+                Some(l) => l.entries().await.map_err(|e| {
+                    anyhow::anyhow!(
+                        "could not read the containment ledger {} ({e}); nothing was removed",
+                        l.table()
+                    )
+                })?,
+                None => Vec::new(),
+            };
+            let before = last_containment(&entries, &acting_account, &target).cloned();
+            let keep_sessions = target.kind == TargetKind::Role && !restore_sessions;
+            let mut applied =
+                containment::release_with(&iam, &target, dry_run, keep_sessions).await;
             if let Some(key) = &access_key {
-                let action = containment::reactivate_key(&iam, &target, key, dry_run).await;
-                let verb = if dry_run { "would set" } else { "set" };
-                match action.status {
-                    deadbolt_core::ActionStatus::Failed => {
-                        applied.message.push_str(&format!(
-                            "; could not set access key {key} active ({})",
-                            action.error_code.as_deref().unwrap_or("error")
-                        ));
-                        applied.outcome = Outcome::Failed;
+                let prior = before.as_ref().and_then(|e| e.prior_key_active(key));
+                if prior == Some(Some(false)) {
+                    applied.message.push_str(&format!(
+                        "; access key {key} was already inactive before deadbolt contained {target} (ledger entry {}), so it stays inactive",
+                        before.as_ref().map(|e| e.id.as_str()).unwrap_or_default()
+                    ));
+                } else {
+                    let action = containment::reactivate_key(&iam, &target, key, dry_run).await;
+                    let verb = if dry_run { "would set" } else { "set" };
+                    match action.status {
+                        deadbolt_core::ActionStatus::Failed => {
+                            applied.message.push_str(&format!(
+                                "; could not set access key {key} active ({})",
+                                action.error_code.as_deref().unwrap_or("error")
+                            ));
+                            applied.outcome = Outcome::Failed;
+                        }
+                        _ => applied
+                            .message
+                            .push_str(&format!("; {verb} access key {key} active again")),
                     }
-                    _ => applied
-                        .message
-                        .push_str(&format!("; {verb} access key {key} active again")),
+                    applied.actions.push(action);
                 }
-                applied.actions.push(action);
+            }
+            if !dry_run && ledger.is_some() {
+                let mut entry = LedgerEntry::release(&acting_account, &target, &operator_arn, now);
+                entry.reason = reason.clone();
+                entry.finding_id = before.map(|e| e.finding_id).unwrap_or_default();
+                complete_entry(&ledger, &mut entry, &mut applied, None).await;
             }
             applied
         }
@@ -513,6 +646,81 @@ async fn operator(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Complete a ledger entry with the outcome; a ledger that cannot be written is said in the
+/// record, never a reason to undo what was done.
+async fn complete_entry(
+    ledger: &Option<deadbolt_aws::DynamoLedger>,
+    entry: &mut LedgerEntry,
+    applied: &mut containment::Applied,
+    open_error: Option<deadbolt_core::ports::AwsError>,
+) {
+    entry.state = LedgerState::Completed;
+    entry.completed_at_ms = Some(deadbolt_core::clock::now_ms());
+    entry.outcome = Some(applied.outcome.as_str().to_string());
+    let completed = ledger.complete(entry).await.err();
+    if let Some(e) = open_error.or(completed) {
+        applied.message = format!(
+            "{}; the containment ledger could not record it ({e})",
+            applied.message
+        );
+    }
+}
+
+/// `deadbolt history`: the ledger, newest first.
+async fn history(
+    options: &AwsOptions,
+    principal: Option<&str>,
+    since: &str,
+    ledger: &LedgerTable,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let Some(table) = ledger.name.as_deref().filter(|t| !t.is_empty()) else {
+        eprintln!("deadbolt: history needs the ledger table: --ledger-table NAME or DEADBOLT_LEDGER_TABLE (the stack's LedgerTable output)");
+        return Ok(ExitCode::from(2));
+    };
+    let Some(since_secs) = deadbolt_core::settings::parse_duration(since) else {
+        eprintln!("deadbolt: --since {since:?} is not a duration; accepted values: a number and s, m, h or d, such as 7d or 12h");
+        return Ok(ExitCode::from(2));
+    };
+    let sdk = load_config(options).await;
+    let entries = deadbolt_aws::DynamoLedger::from_conf(&sdk, table)
+        .entries()
+        .await
+        .map_err(|e| anyhow::anyhow!("could not read the containment ledger {table} ({e})"))?;
+    let since_ms = deadbolt_core::clock::now_ms() - since_secs as i64 * 1000;
+    let shown = deadbolt_core::ledger::history(&entries, principal, Some(since_ms));
+    if json {
+        println!("{}", serde_json::to_string(&shown)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for e in shown {
+        let when = chrono::DateTime::from_timestamp_millis(e.started_at_ms)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        let action = match e.action {
+            deadbolt_core::ledger::LedgerAction::Contain => "contain",
+            deadbolt_core::ledger::LedgerAction::Release => "release",
+        };
+        let state = e.outcome.as_deref().unwrap_or("open (no outcome recorded)");
+        println!(
+            "{when}  {action:<7}  {} {}  {state}  by {}{}{}",
+            e.account_id,
+            e.target,
+            e.actor,
+            if e.finding_id.is_empty() {
+                String::new()
+            } else {
+                format!("  finding {}", e.finding_id)
+            },
+            e.reason
+                .as_deref()
+                .map(|r| format!("  reason: {r}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `block` / `unblock` `--sso-user NAME --permission-set NAME`.
@@ -1058,6 +1266,15 @@ async fn replay_decision(
     settings.mode = if enforce { Mode::Enforce } else { Mode::DryRun };
     settings.mode_by_account.clear();
     settings.mode_by_finding_type.clear();
+    let ledger = deadbolt_aws::DynamoLedger::from_env(&sdk);
+    let actor = match &ledger {
+        Some(_) => StsIdentity::from_conf(&sdk)
+            .caller_identity()
+            .await
+            .map(|c| format!("deadbolt replay by {}", c.arn))
+            .unwrap_or_else(|_| "deadbolt replay".into()),
+        None => "deadbolt replay".into(),
+    };
     // --account: this member's findings are contained there through the member role, as the
     // Lambda does for an account in member_accounts.
     if let Some((account, role)) = member {
@@ -1075,7 +1292,9 @@ async fn replay_decision(
         // An operator's replay is never held: it has no shared count to be refused by.
         held: None::<NoHeldFindings>,
     })
-    .with_members(deadbolt_aws::MemberSessions::from_conf(&sdk));
+    .with_members(deadbolt_aws::MemberSessions::from_conf(&sdk))
+    // An enforced replay is recorded in the ledger (DEADBOLT_LEDGER_TABLE) as the caller.
+    .with_ledger(ledger, actor);
     if no_verify {
         eprintln!(
             "deadbolt: --no-verify: deciding on the file alone, dry-run (GuardDuty was not asked)"

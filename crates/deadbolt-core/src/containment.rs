@@ -1114,6 +1114,35 @@ pub async fn release<P: InlinePolicies + ManagedPolicies>(
     target: &ContainmentTarget,
     dry_run: bool,
 ) -> Applied {
+    release_with(policies, target, dry_run, false).await
+}
+
+/// The revoke-sessions statements of a deadbolt DenyAll document, as a document of their own
+/// (`None`: it has none). What a role's release keeps: tokens stolen before containment must
+/// not come back to life when the role is released.
+pub fn revoked_sessions_only(document: &str) -> Option<String> {
+    let mut v: serde_json::Value = serde_json::from_str(document).ok()?;
+    let statements = v.get_mut("Statement")?.as_array_mut()?;
+    statements.retain(|s| {
+        s.get("Sid")
+            .and_then(|sid| sid.as_str())
+            .is_some_and(|sid| sid.starts_with("DeadboltRevokeSessions"))
+    });
+    if statements.is_empty() {
+        return None;
+    }
+    serde_json::to_string(&v).ok()
+}
+
+/// [`release`], keeping deadbolt's revoke-sessions statements in place when
+/// `keep_revoked_sessions` (a role's release without `--restore-sessions`): the role works
+/// again for sessions issued after containment, never for the ones issued before.
+pub async fn release_with<P: InlinePolicies + ManagedPolicies>(
+    policies: &P,
+    target: &ContainmentTarget,
+    dry_run: bool,
+    keep_revoked_sessions: bool,
+) -> Applied {
     let name = DENY_ALL_POLICY_NAME;
     let nothing_removed = |e: &AwsError, what: &str, actions: Vec<ActionRecord>| {
         failed(
@@ -1307,7 +1336,24 @@ pub async fn release<P: InlinePolicies + ManagedPolicies>(
             e.retryable(),
         )
     };
-    if inline_ours {
+    let kept = existing
+        .as_deref()
+        .filter(|_| keep_revoked_sessions && inline_ours)
+        .and_then(revoked_sessions_only);
+    if let Some(kept) = &kept {
+        if let Err(e) = policies.put_policy(target, name, kept).await {
+            let a = Some(action(target, PolicyOp::Put, ActionStatus::Failed));
+            return failure(
+                actions,
+                a,
+                &e,
+                &removed,
+                format!("could not rewrite {name} on {target}"),
+            );
+        }
+        actions.push(action(target, PolicyOp::Put, ActionStatus::Done));
+        removed.push("deadbolt's deny-all statements (kept the revoke-sessions statement: sessions issued before containment stay denied; --restore-sessions removes it too)".to_string());
+    } else if inline_ours {
         if let Err(e) = policies.delete_policy(target, name).await {
             let a = Some(action(target, PolicyOp::Delete, ActionStatus::Failed));
             return failure(

@@ -172,6 +172,28 @@ impl<T: Ledger> Ledger for &T {
     }
 }
 
+/// A ledger when one is configured, nothing recorded otherwise.
+impl<T: Ledger> Ledger for Option<T> {
+    async fn open(&self, entry: &LedgerEntry) -> Result<(), AwsError> {
+        match self {
+            Some(l) => l.open(entry).await,
+            None => Ok(()),
+        }
+    }
+    async fn complete(&self, entry: &LedgerEntry) -> Result<(), AwsError> {
+        match self {
+            Some(l) => l.complete(entry).await,
+            None => Ok(()),
+        }
+    }
+    async fn entries(&self) -> Result<Vec<LedgerEntry>, AwsError> {
+        match self {
+            Some(l) => l.entries().await,
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
 /// No ledger: nothing is recorded (a deployment without the table).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoLedger;
@@ -440,12 +462,20 @@ mod tests {
             by_name.iter().map(|e| e.started_at_ms).collect::<Vec<_>>(),
             [4, 3, 1]
         );
-        let by_arn = history(&all, Some("arn:aws:iam::123456789012:user/mallory"), Some(2));
+        let by_arn = history(
+            &all,
+            Some("arn:aws:iam::123456789012:user/mallory"),
+            Some(2),
+        );
         assert_eq!(
             by_arn.iter().map(|e| e.started_at_ms).collect::<Vec<_>>(),
             [3]
         );
-        let with_path = history(&all, Some("arn:aws:iam::111111111111:user/ops/mallory"), None);
+        let with_path = history(
+            &all,
+            Some("arn:aws:iam::111111111111:user/ops/mallory"),
+            None,
+        );
         assert_eq!(with_path.len(), 1);
         assert_eq!(history(&all, None, None).len(), 4);
     }
@@ -473,7 +503,10 @@ mod tests {
         });
         let back: LedgerEntry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(back, e);
-        assert_eq!(back.prior_key_active("AKIAEXAMPLE000000001"), Some(Some(false)));
+        assert_eq!(
+            back.prior_key_active("AKIAEXAMPLE000000001"),
+            Some(Some(false))
+        );
         assert_eq!(back.prior_key_active("AKIAOTHER"), None);
     }
 }

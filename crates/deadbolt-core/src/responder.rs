@@ -12,12 +12,12 @@ use crate::decision::{
 };
 use crate::finding::{parse_event, Finding, GuardDutyEvent};
 use crate::followup::{CreatedEntity, FollowUpPort, FollowUpRecord};
+use crate::ledger::{Ledger, LedgerEntry, LedgerState, NoLedger, Observed, Recorded};
 use crate::ports::{
     AccessKeys, AwsError, GuardDutyFindings, HeldFinding, HeldFindings, IdentityCenter,
     IdentityProvider, InlinePolicies, ManagedPolicies, MemberAccounts, NoGuardDuty, NoHeldFindings,
     NoIdentityCenter, NoMemberAccounts, NoSharedBreaker, SharedBreaker,
 };
-use crate::ledger::{Ledger, LedgerEntry, LedgerState, NoLedger, Observed, Recorded};
 use crate::prefetch::Prefetch;
 use crate::record::FieldMismatch;
 use crate::record::{DecisionRecord, Outcome, Reason};

@@ -1126,6 +1126,11 @@ impl<'de> Reader<'de> for MemberAccountsReader<'_> {
     }
 }
 
+/// A duration such as `7d` or `90m` in seconds (what `max_finding_age` accepts, for CLI flags).
+pub fn parse_duration(text: &str) -> Option<u64> {
+    check_duration(text).ok()
+}
+
 /// `24h`, `90m`, `3600s`, `7d`: a whole number and one unit, from one minute to 30 days.
 fn check_duration(text: &str) -> Result<u64, String> {
     let text = text.trim();

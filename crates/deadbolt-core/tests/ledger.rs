@@ -66,3 +66,39 @@ async fn a_containment_records_the_prior_state_who_acted_and_the_outcome() {
     assert_eq!(again.outcome, Outcome::AlreadyContained);
     assert_eq!(ledger.all(), entries);
 }
+
+/// Releasing a role keeps deadbolt's revoke-sessions statement (dated at containment): the
+/// role works again for new sessions, never for tokens issued before containment, which may
+/// be the stolen ones. `--restore-sessions` (keep = false) removes it too.
+#[tokio::test]
+async fn releasing_a_role_keeps_its_revoke_sessions_statement_unless_restored() {
+    use deadbolt_core::containment::release_with;
+    use deadbolt_core::ports::InlinePolicies;
+    let role = ContainmentTarget::new(TargetKind::Role, "app-deployer").unwrap();
+    let revoke = r#"{"Sid":"DeadboltRevokeSessions5ab1c2d3","Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T04:00:00Z"}}}"#;
+    let doc = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"DeadboltDenyAll92b108e6","Effect":"Deny","Action":"*","Resource":"*"}},{revoke}]}}"#
+    );
+    let policies = MemoryPolicies::new()
+        .with_entity(&role)
+        .with_policy(&role, "DenyAll", &doc);
+    let kept = release_with(&policies, &role, false, true).await;
+    assert_eq!(kept.outcome, Outcome::Released, "{}", kept.message);
+    assert!(
+        kept.message.contains("kept the revoke-sessions statement"),
+        "{}",
+        kept.message
+    );
+    let left = policies
+        .get_policy(&role, "DenyAll")
+        .await
+        .unwrap()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&left).unwrap();
+    assert_eq!(v["Statement"].as_array().unwrap().len(), 1, "{left}");
+    assert_eq!(v["Statement"][0]["Sid"], "DeadboltRevokeSessions5ab1c2d3");
+
+    let restored = release_with(&policies, &role, false, false).await;
+    assert_eq!(restored.outcome, Outcome::Released, "{}", restored.message);
+    assert_eq!(policies.get_policy(&role, "DenyAll").await.unwrap(), None);
+}

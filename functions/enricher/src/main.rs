@@ -4,8 +4,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use deadbolt_aws::live::{config_parameter_from_env, home_region_config, ttl_seconds_from_env};
 use deadbolt_aws::{
-    load_config, AwsGuardDuty, AwsIam, AwsOptions, DynamoBreaker, LiveSettings, MemberSessions,
-    SsmSettingsStore, StsIdentity,
+    load_config, AwsGuardDuty, AwsIam, AwsOptions, DynamoBreaker, DynamoLedger, LiveSettings,
+    MemberSessions, SsmSettingsStore, StsIdentity,
 };
 use deadbolt_core::ports::{NoHeldFindings, NoIdentityCenter};
 use deadbolt_core::{Ports, Responder, Settings};
@@ -24,6 +24,7 @@ type FollowUpEngine = Responder<
     AwsGuardDuty,
     NoHeldFindings,
     MemberSessions,
+    Option<DynamoLedger>,
 >;
 
 mod members;
@@ -87,7 +88,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             })
             // What the attacker created in a member account is contained there, through
             // the member role, like the finding's principal.
-            .with_members(MemberSessions::from_conf(&sdk)),
+            .with_members(MemberSessions::from_conf(&sdk))
+            .with_ledger(
+                DynamoLedger::from_env(&home),
+                format!(
+                    "function:{}",
+                    std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                        .unwrap_or_else(|_| "deadbolt-enricher".into())
+                ),
+            ),
             InvestigationOptions::default(),
             Limits::default(),
         )

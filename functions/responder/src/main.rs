@@ -5,7 +5,7 @@ use deadbolt_aws::live::{
 };
 use deadbolt_aws::{
     load_config, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions, DynamoBreaker,
-    DynamoHeldFindings, LiveSettings, MemberSessions, SsmSettingsStore, StsIdentity,
+    DynamoHeldFindings, DynamoLedger, LiveSettings, MemberSessions, SsmSettingsStore, StsIdentity,
 };
 use deadbolt_core::{DecisionRecord, Ports, Responder, Settings};
 use lambda_runtime::tracing::{self, error, info};
@@ -25,6 +25,7 @@ struct Deps {
         AwsGuardDuty,
         DynamoHeldFindings,
         MemberSessions,
+        Option<DynamoLedger>,
     >,
     settings: LiveSettings,
 }
@@ -66,12 +67,23 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         })
         // A member account's finding (settings member_accounts) is contained there through
         // the member role; STS is only called for such findings.
-        .with_members(MemberSessions::from_conf(&sdk)),
+        .with_members(MemberSessions::from_conf(&sdk))
+        // Every containment recorded (DEADBOLT_LEDGER_TABLE): what was there before, by
+        // which function, for which finding.
+        .with_ledger(DynamoLedger::from_env(&home), function_actor()),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         handle(event, &deps)
     }))
     .await
+}
+
+/// Who the ledger says acted: this function, by name.
+fn function_actor() -> String {
+    format!(
+        "function:{}",
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "deadbolt-responder".into())
+    )
 }
 
 /// One event in, one decision record out (and one log line). Transient failures are returned
