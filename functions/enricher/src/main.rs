@@ -9,6 +9,7 @@ use deadbolt_aws::{
 };
 use deadbolt_core::ports::NoIdentityCenter;
 use deadbolt_core::{Ports, Responder, Settings};
+use deadbolt_evidence::athena::AthenaSettings;
 use deadbolt_evidence::{AnySource, CloudWatchLogsSource, LookupEventsSource, SnsNotifier};
 use deadbolt_trail::{Enricher, EnrichmentRecord, EvidenceSource, InvestigationOptions, Limits};
 use lambda_runtime::tracing::{self, error, info};
@@ -34,20 +35,27 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Settings::from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let ttl_seconds =
         ttl_seconds_from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
+    let athena =
+        AthenaSettings::from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let sdk = load_config(&AwsOptions::default()).await;
-    // The trail's log group when the operators named one (faster, no 2 requests/s quota),
-    // otherwise LookupEvents, which works in every account with no setup.
-    let source = match std::env::var("DEADBOLT_TRAIL_LOG_GROUP")
+    // Athena over the organization trail's table when the template created one (each
+    // finding's account, any size of history), else the trail's log group when the operators
+    // named one (faster, no 2 requests/s quota), otherwise LookupEvents, which works in every
+    // account with no setup.
+    let log_group = std::env::var("DEADBOLT_TRAIL_LOG_GROUP")
         .ok()
-        .filter(|g| !g.is_empty())
-    {
-        Some(group) => AnySource::Logs(CloudWatchLogsSource::new(
+        .filter(|g| !g.is_empty());
+    let source = match (athena, log_group) {
+        (Some(athena), _) => {
+            AnySource::Athena(athena.into_source(aws_sdk_athena::Client::new(&sdk)))
+        }
+        (None, Some(group)) => AnySource::Logs(CloudWatchLogsSource::new(
             aws_sdk_cloudwatchlogs::Client::new(&sdk),
             group,
         )),
-        None => AnySource::LookupEvents(LookupEventsSource::new(aws_sdk_cloudtrail::Client::new(
-            &sdk,
-        ))),
+        (None, None) => AnySource::LookupEvents(LookupEventsSource::new(
+            aws_sdk_cloudtrail::Client::new(&sdk),
+        )),
     };
     // Without a topic the report is still logged: publishing is optional, investigating is not.
     let notifier = std::env::var("DEADBOLT_SUMMARY_TOPIC_ARN")
