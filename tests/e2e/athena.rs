@@ -180,4 +180,15 @@ async fn the_cli_refuses_an_unusable_athena_configuration() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("is not 12 digits"), "{stderr}");
+    let out = moto.deadbolt(&[
+        "investigate",
+        "list-buckets",
+        "--athena-database",
+        "deadbolt_trail",
+        "--athena-table",
+        "organization_trail",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs --athena-account"), "{stderr}");
 }

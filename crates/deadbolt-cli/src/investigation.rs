@@ -267,6 +267,15 @@ pub async fn query(
             return Ok(ExitCode::from(2));
         }
     };
+    // `report` searches the finding's account; a query has no finding to take one from, and
+    // an organization trail is never scanned across every account.
+    if evidence.athena.athena_database.is_some() && evidence.athena.athena_account.is_empty() {
+        eprintln!(
+            "deadbolt: investigate with Athena needs --athena-account ACCOUNT[,ACCOUNT...]: the \
+             organization trail is searched one account at a time"
+        );
+        return Ok(ExitCode::from(2));
+    }
     let mut budget = Budget::new(evidence.max_requests, MAX_RECORDS, None);
     let result = match (&evidence.log_group, insights) {
         (Some(group), true) => {
