@@ -8,9 +8,11 @@ use std::sync::OnceLock;
 use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 use deadbolt_aws::{load_config, AwsOptions};
+use deadbolt_evidence::athena::{is_workgroup_name, AthenaSource};
 use deadbolt_evidence::{
     run_insights, AnySource, CloudWatchLogsSource, LookupEventsSource, S3LogSource,
 };
+use deadbolt_trail::athena::{AthenaScope, AthenaTable};
 use deadbolt_trail::queries::{
     run_query_narrowed, Narrowing, PlaybookQuery, QueryName, QueryResult,
 };
@@ -36,11 +38,86 @@ pub struct EvidenceArgs {
     /// Most remote requests to make (LookupEvents pages at 2 per second).
     #[arg(long, default_value_t = 240)]
     pub max_requests: u32,
+    #[command(flatten)]
+    pub athena: AthenaArgs,
+}
+
+/// Amazon Athena over the organization trail's table (the template's `TrailTable`).
+#[derive(Args)]
+pub struct AthenaArgs {
+    /// Ask Amazon Athena: the Glue database of the organization trail's table.
+    #[arg(
+        long,
+        value_name = "DATABASE",
+        requires = "athena_table",
+        conflicts_with_all = ["cloudtrail", "log_group"]
+    )]
+    pub athena_database: Option<String>,
+    /// The organization trail's table, partitioned by account, region and date.
+    #[arg(long, value_name = "TABLE", requires = "athena_database")]
+    pub athena_table: Option<String>,
+    /// The Athena workgroup (its enforced configuration holds the result location).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "primary",
+        requires = "athena_database"
+    )]
+    pub athena_workgroup: String,
+    /// The account(s) to search, comma-separated (`report`: the finding's account).
+    #[arg(
+        long,
+        value_name = "ACCOUNT",
+        value_delimiter = ',',
+        requires = "athena_database"
+    )]
+    pub athena_account: Vec<String>,
+    /// The region partition(s) to read, comma-separated (default: every region the table
+    /// projects).
+    #[arg(
+        long,
+        value_name = "REGION",
+        value_delimiter = ',',
+        requires = "athena_database"
+    )]
+    pub athena_region: Vec<String>,
+}
+
+impl AthenaArgs {
+    /// The Athena source the flags name, if they name one; an error says which flag is wrong.
+    async fn source(&self, options: &AwsOptions) -> Result<Option<AthenaSource>, String> {
+        let (Some(database), Some(table)) = (&self.athena_database, &self.athena_table) else {
+            return Ok(None);
+        };
+        let table = AthenaTable::new(database, table).map_err(|e| e.to_string())?;
+        if !is_workgroup_name(&self.athena_workgroup) {
+            return Err(format!(
+                "--athena-workgroup {:?} is not an Athena workgroup name",
+                self.athena_workgroup
+            ));
+        }
+        let scope = AthenaScope::new(&self.athena_account, &self.athena_region)
+            .map_err(|e| e.to_string())?;
+        let sdk = load_config(options).await;
+        Ok(Some(AthenaSource::new(
+            aws_sdk_athena::Client::new(&sdk),
+            self.athena_workgroup.clone(),
+            table,
+            scope,
+        )))
+    }
 }
 
 impl EvidenceArgs {
     /// The source the flags name; LookupEvents when none does.
-    async fn source(&self, options: &AwsOptions) -> AnySource {
+    async fn source(&self, options: &AwsOptions) -> Result<AnySource, String> {
+        if let Some(athena) = self.athena.source(options).await? {
+            return Ok(AnySource::Athena(athena));
+        }
+        Ok(self.other_source(options).await)
+    }
+
+    async fn other_source(&self, options: &AwsOptions) -> AnySource {
         if let Some(location) = &self.cloudtrail {
             if let Some((bucket, prefix)) = AnySource::parse_s3_url(location) {
                 let sdk = load_config(options).await;
@@ -102,7 +179,13 @@ pub async fn report(
     };
     let budget = Budget::new(evidence.max_requests, MAX_RECORDS, None);
     let how = InvestigationOptions::default();
-    let source = Progress(evidence.source(options).await);
+    let source = match evidence.source(options).await {
+        Ok(source) => Progress(source),
+        Err(e) => {
+            eprintln!("deadbolt: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let report = investigate(&source, &subject, &how, budget).await;
     if json {
         println!("{}", report.to_json());
@@ -184,6 +267,15 @@ pub async fn query(
             return Ok(ExitCode::from(2));
         }
     };
+    // `report` searches the finding's account; a query has no finding to take one from, and
+    // an organization trail is never scanned across every account.
+    if evidence.athena.athena_database.is_some() && evidence.athena.athena_account.is_empty() {
+        eprintln!(
+            "deadbolt: investigate with Athena needs --athena-account ACCOUNT[,ACCOUNT...]: the \
+             organization trail is searched one account at a time"
+        );
+        return Ok(ExitCode::from(2));
+    }
     let mut budget = Budget::new(evidence.max_requests, MAX_RECORDS, None);
     let result = match (&evidence.log_group, insights) {
         (Some(group), true) => {
@@ -206,7 +298,13 @@ pub async fn query(
             }
         }
         _ => {
-            let source = Progress(evidence.source(options).await);
+            let source = match evidence.source(options).await {
+                Ok(source) => Progress(source),
+                Err(e) => {
+                    eprintln!("deadbolt: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
             run_query_narrowed(&source, &query, &narrowing, window, &mut budget).await
         }
     };
@@ -283,6 +381,10 @@ struct Progress<S>(S);
 impl<S: EvidenceSource> EvidenceSource for Progress<S> {
     fn name(&self) -> &'static str {
         self.0.name()
+    }
+
+    fn for_account(&self, account_id: &str) -> Option<Self> {
+        self.0.for_account(account_id).map(Progress)
     }
 
     async fn events(

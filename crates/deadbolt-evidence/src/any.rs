@@ -4,13 +4,14 @@
 use deadbolt_trail::source::{Budget, Coverage, EventFilter, EvidenceError, EvidenceSource};
 use deadbolt_trail::{FileSource, Record, Window};
 
-use crate::{CloudWatchLogsSource, LookupEventsSource, S3LogSource};
+use crate::{AthenaSource, CloudWatchLogsSource, LookupEventsSource, S3LogSource};
 
 pub enum AnySource {
     LookupEvents(LookupEventsSource),
     Logs(CloudWatchLogsSource),
     S3(S3LogSource),
     Files(FileSource),
+    Athena(AthenaSource),
 }
 
 impl AnySource {
@@ -29,6 +30,17 @@ impl EvidenceSource for AnySource {
             AnySource::Logs(s) => s.name(),
             AnySource::S3(s) => s.name(),
             AnySource::Files(s) => s.name(),
+            AnySource::Athena(s) => s.name(),
+        }
+    }
+
+    fn for_account(&self, account_id: &str) -> Option<Self> {
+        match self {
+            AnySource::Athena(s) => s.for_account(account_id).map(AnySource::Athena),
+            AnySource::LookupEvents(_)
+            | AnySource::Logs(_)
+            | AnySource::S3(_)
+            | AnySource::Files(_) => None,
         }
     }
 
@@ -44,6 +56,7 @@ impl EvidenceSource for AnySource {
             AnySource::Logs(s) => s.events(filter, window, budget, sink).await,
             AnySource::S3(s) => s.events(filter, window, budget, sink).await,
             AnySource::Files(s) => s.events(filter, window, budget, sink).await,
+            AnySource::Athena(s) => s.events(filter, window, budget, sink).await,
         }
     }
 }

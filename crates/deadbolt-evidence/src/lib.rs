@@ -4,6 +4,7 @@
 //! containment, links none of this.
 
 pub mod any;
+pub mod athena;
 pub mod insights;
 pub mod logs;
 pub mod lookup_events;
@@ -11,6 +12,7 @@ pub mod s3;
 pub mod sns;
 
 pub use any::AnySource;
+pub use athena::AthenaSource;
 pub use insights::{run_insights, InsightsResult};
 pub use logs::CloudWatchLogsSource;
 pub use lookup_events::{LookupEventsSource, RateLimiter};

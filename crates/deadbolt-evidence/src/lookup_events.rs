@@ -159,7 +159,7 @@ impl EvidenceSource for LookupEventsSource {
 /// The adapter against recorded LookupEvents responses, at the HTTP level through the SDK's own
 /// mock layer: paging, the rate limit, throttling, budgets and permissions.
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use aws_sdk_cloudtrail::Client;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
@@ -291,7 +291,7 @@ mod tests {
 
     /// CloudTrail's side of LookupEvents, simulated over the walkthrough's log files: the lookup
     /// attribute and time range applied server-side, newest first, 50 events a page.
-    fn simulated_cloudtrail(
+    pub(crate) fn simulated_cloudtrail(
         req: &aws_sdk_cloudtrail::operation::lookup_events::LookupEventsInput,
     ) -> aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput {
         let dir = format!(

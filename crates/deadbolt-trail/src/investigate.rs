@@ -258,6 +258,9 @@ pub async fn investigate<S: EvidenceSource>(
     options: &InvestigationOptions,
     budget: Budget,
 ) -> InvestigationReport {
+    // An organization-wide source reads the finding's account only.
+    let scoped = source.for_account(&subject.account_id);
+    let source = scoped.as_ref().unwrap_or(source);
     let mut run = Run {
         source,
         budget,

@@ -11,6 +11,7 @@
 //! the [`EvidenceSource`] trait's futures, so fetching the logs is the adapters' job.
 
 pub mod activity;
+pub mod athena;
 pub mod behaviour;
 pub mod chain;
 pub mod enrich;

@@ -137,6 +137,11 @@ impl Record {
         Ok(serde_json::from_str(json)?)
     }
 
+    /// Parses one record already read as JSON (e.g. rebuilt from Athena's columns).
+    pub fn from_json_value(json: Value) -> Result<Self, RecordError> {
+        Ok(serde_json::from_value(json)?)
+    }
+
     /// `eventTime` as milliseconds since the Unix epoch.
     pub fn event_time_ms(&self) -> Result<i64, TimeError> {
         parse_rfc3339_ms(&self.event_time)

@@ -230,6 +230,16 @@ pub trait EvidenceSource: Send + Sync {
     /// For reports: `cloudtrail:LookupEvents`, `logs:FilterLogEvents`, `files`.
     fn name(&self) -> &'static str;
 
+    /// This source narrowed to one account's events, for a finding in that account: an
+    /// organization trail holds every member account's. `None` (the default) when the source
+    /// reads what it was configured to read whatever the account.
+    fn for_account(&self, _account_id: &str) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
+
     /// Deliver the records matching `filter` with `eventTime` inside `window` to `sink`,
     /// spending from `budget`, stopping (with [`Coverage::incomplete`]) when it runs out.
     fn events(

@@ -9,6 +9,7 @@ use deadbolt_aws::{
 };
 use deadbolt_core::ports::{NoHeldFindings, NoIdentityCenter};
 use deadbolt_core::{Ports, Responder, Settings};
+use deadbolt_evidence::athena::AthenaSettings;
 use deadbolt_evidence::{AnySource, CloudWatchLogsSource, LookupEventsSource, SnsNotifier};
 use deadbolt_trail::{Enricher, EnrichmentRecord, EvidenceSource, InvestigationOptions, Limits};
 use lambda_runtime::tracing::{self, error, info};
@@ -44,22 +45,29 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Settings::from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let ttl_seconds =
         ttl_seconds_from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
+    let athena =
+        AthenaSettings::from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let sdk = load_config(&AwsOptions::default()).await;
     // The settings parameter and the breaker table of the home region (HomeRegion).
     let home = home_region_config(&sdk);
-    // The trail's log group when the operators named one (faster, no 2 requests/s quota),
-    // otherwise LookupEvents, which works in every account with no setup.
-    let source = match std::env::var("DEADBOLT_TRAIL_LOG_GROUP")
+    // Athena over the organization trail's table when the template created one (each
+    // finding's account, any size of history), else the trail's log group when the operators
+    // named one (faster, no 2 requests/s quota), otherwise LookupEvents, which works in every
+    // account with no setup.
+    let log_group = std::env::var("DEADBOLT_TRAIL_LOG_GROUP")
         .ok()
-        .filter(|g| !g.is_empty())
-    {
-        Some(group) => AnySource::Logs(CloudWatchLogsSource::new(
+        .filter(|g| !g.is_empty());
+    let source = match (athena, log_group) {
+        (Some(athena), _) => {
+            AnySource::Athena(athena.into_source(aws_sdk_athena::Client::new(&sdk)))
+        }
+        (None, Some(group)) => AnySource::Logs(CloudWatchLogsSource::new(
             aws_sdk_cloudwatchlogs::Client::new(&sdk),
             group,
         )),
-        None => AnySource::LookupEvents(LookupEventsSource::new(aws_sdk_cloudtrail::Client::new(
-            &sdk,
-        ))),
+        (None, None) => AnySource::LookupEvents(LookupEventsSource::new(
+            aws_sdk_cloudtrail::Client::new(&sdk),
+        )),
     };
     // Without a topic the report is still logged: publishing is optional, investigating is not.
     let notifier = std::env::var("DEADBOLT_SUMMARY_TOPIC_ARN")
@@ -71,6 +79,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         publishes = notifier.is_some(),
         "deadbolt enricher starting"
     );
+    let organization_wide_source = matches!(source, AnySource::Athena(_));
     let deps = Deps {
         enricher: Enricher::new(
             source,
@@ -103,6 +112,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         // A member account's finding is investigated in that account (LookupEvents through
         // the member role), not in this one, where its principal left no trace.
         .with_router(MemberLookupEvents {
+            // The organization trail (Athena) already holds every member's events.
+            organization_wide: organization_wide_source,
             sessions: MemberSessions::from_conf(&sdk),
             own_account: tokio::sync::OnceCell::new(),
             identity: StsIdentity::from_conf(&sdk),

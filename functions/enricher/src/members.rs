@@ -1,5 +1,6 @@
 //! A member account's finding is investigated in that account: LookupEvents through the member
-//! role (the same session the follow-ups use). Findings of deadbolt's own account, and of
+//! role (the same session the follow-ups use), unless the enricher reads the organization
+//! trail (Athena), which already holds every member's events. Findings of deadbolt's own account, and of
 //! accounts not in `member_accounts`, use the enricher's configured source.
 
 use deadbolt_aws::MemberSessions;
@@ -9,6 +10,9 @@ use deadbolt_evidence::{AnySource, LookupEventsSource};
 use deadbolt_trail::SourceRouter;
 
 pub struct MemberLookupEvents {
+    /// The enricher's source already covers every account (Athena over the organization
+    /// trail): nothing to route.
+    pub organization_wide: bool,
     pub sessions: MemberSessions,
     /// deadbolt's own account (the administrator's), from the caller identity.
     pub own_account: tokio::sync::OnceCell<String>,
@@ -22,6 +26,9 @@ impl SourceRouter<AnySource> for MemberLookupEvents {
         settings: Option<&Settings>,
     ) -> Result<Option<AnySource>, String> {
         use deadbolt_core::ports::IdentityProvider;
+        if self.organization_wide {
+            return Ok(None);
+        }
         let Some(settings) = settings.filter(|s| s.is_member_account(&finding.account_id)) else {
             return Ok(None);
         };
