@@ -22,7 +22,7 @@ mod identity_center;
 pub mod live;
 pub use breaker::{hour_bucket, DynamoBreaker};
 pub(crate) use error::classify;
-pub use guardduty::AwsGuardDuty;
+pub use guardduty::{AwsGuardDuty, UnreadableFinding, GUARDDUTY_BATCH};
 pub use held::DynamoHeldFindings;
 pub use identity_center::AwsIdentityCenter;
 pub use live::LiveSettings;
