@@ -22,8 +22,8 @@ use deadbolt_core::finding::{
 };
 use deadbolt_core::ports::{AwsError, AwsErrorKind, GuardDutyFindings};
 use deadbolt_core::sequence::{
-    AccessKeyData, Account as SequenceAccount, Actor, Detection, ResourceData, ResourceV2, Sequence,
-    Session, User,
+    AccessKeyData, Account as SequenceAccount, Actor, Detection, ResourceData, ResourceV2,
+    Sequence, Session, User,
 };
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
@@ -116,7 +116,10 @@ impl AwsGuardDuty {
                 .build(),
         );
         if let Some(account) = account_id {
-            criteria = criteria.criterion("accountId", gd::Condition::builder().equals(account).build());
+            criteria = criteria.criterion(
+                "accountId",
+                gd::Condition::builder().equals(account).build(),
+            );
         }
         let criteria = criteria.build();
         let mut ids = Vec::new();
@@ -299,7 +302,9 @@ fn actor(a: &gd::Actor) -> Actor {
         }),
         session: a.session().map(|s| Session {
             uid: s.uid().map(|t| Value::String(t.to_string())),
-            mfa_status: s.mfa_status().map(|m| Value::String(m.as_str().to_string())),
+            mfa_status: s
+                .mfa_status()
+                .map(|m| Value::String(m.as_str().to_string())),
             created_time: None,
             issuer: text(s.issuer()),
         }),

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod investigation;
 mod settings_cmd;
+mod simulate_cmd;
 use deadbolt_aws::{
     load_config, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions, DynamoHeldFindings,
     StsIdentity,
@@ -144,6 +145,26 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: settings_cmd::ConfigCommand,
+    },
+    /// What deadbolt would have done with this account's real GuardDuty history, under the
+    /// settings in force or a candidate document: one line per finding and principal, then a
+    /// summary (outcomes, principals that would have been contained, circuit-breaker hours).
+    /// Reads GuardDuty (ListFindings, GetFindings); writes nothing.
+    Simulate {
+        /// Findings updated since: a duration back from now (30d, 12h, 90m) or an RFC 3339 time.
+        #[arg(long, default_value = "30d")]
+        since: String,
+        /// A candidate settings document (JSON, as `config validate` reads it) instead of the
+        /// settings in force.
+        #[arg(long)]
+        settings: Option<PathBuf>,
+        /// The account deadbolt acts in (default: the caller's, from sts:GetCallerIdentity);
+        /// only that account's findings are read.
+        #[arg(long)]
+        account: Option<String>,
+        /// Print the simulation as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List users, roles or groups and whether they carry DenyAll (playbook 2.3).
     List {
@@ -296,6 +317,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             blocked,
             json,
         } => list(&options, what, blocked, json).await,
+        Command::Simulate {
+            since,
+            settings,
+            account,
+            json,
+        } => {
+            simulate_cmd::run(
+                &options,
+                &cli.config_parameter,
+                simulate_cmd::SimulateArgs {
+                    since,
+                    settings,
+                    account,
+                    json,
+                },
+            )
+            .await
+        }
         Command::Config { command } => {
             settings_cmd::run(&options, &cli.config_parameter, command).await
         }

@@ -14,8 +14,8 @@ use crate::finding::GuardDutyEvent;
 use crate::followup::{CreatedEntity, CreatedKind, MAX_FOLLOW_UPS};
 use crate::policy::{sid_suffix, DENY_ALL_POLICY_NAME, IDC_SID_PREFIX};
 use crate::principal::{resolve, resolve_ref, ContainmentTarget, Principal, TargetKind};
-use crate::sequence::{principals, PrincipalRef};
 use crate::record::{Outcome, Reason};
+use crate::sequence::{principals, PrincipalRef};
 use crate::settings::Settings;
 use crate::strategy::{role_session_userid, IdentityCenterStrategy, RoleStrategy};
 

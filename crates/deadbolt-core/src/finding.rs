@@ -728,7 +728,12 @@ pub fn looks_like_access_key_id(s: &str) -> bool {
 /// The attack sequence's principal fields: the same rules as `accessKeyDetails` where they
 /// become IAM parameters (names, ids, keys), ARN characters for the issuer.
 fn validate_sequence(f: &Finding) -> Result<(), InputError> {
-    let Some(sequence) = f.service.detection.as_ref().and_then(|d| d.sequence.as_ref()) else {
+    let Some(sequence) = f
+        .service
+        .detection
+        .as_ref()
+        .and_then(|d| d.sequence.as_ref())
+    else {
         return Ok(());
     };
     let base = "detail.service.detection.sequence";
@@ -747,7 +752,9 @@ fn validate_sequence(f: &Finding) -> Result<(), InputError> {
                 check_token(&path("uid"), uid, 256, id_char)?;
             }
             if let Some(key) = user.credential_uid.as_deref().filter(|k| !k.is_empty()) {
-                check_token(&path("credentialUid"), key, 128, |c| c.is_ascii_alphanumeric())?;
+                check_token(&path("credentialUid"), key, 128, |c| {
+                    c.is_ascii_alphanumeric()
+                })?;
             }
             if let Some(account) = user.account.as_ref().and_then(|a| a.uid.as_deref()) {
                 check_token(&path("account.uid"), account, 12, |c| c.is_ascii_digit())?;

@@ -138,7 +138,11 @@ pub fn resolve(finding: &Finding) -> Resolution {
 /// contained there, not here.
 pub fn resolve_ref(r: &crate::sequence::PrincipalRef, finding: &Finding) -> Resolution {
     let mut resolution = resolve_details(&r.details, &finding.partition, &finding.account_id);
-    if let Some(owner) = r.owner_account.as_deref().filter(|a| *a != finding.account_id) {
+    if let Some(owner) = r
+        .owner_account
+        .as_deref()
+        .filter(|a| *a != finding.account_id)
+    {
         resolution.principal.arn = None;
         resolution.containment = Err((
             Reason::CrossAccountPrincipal,

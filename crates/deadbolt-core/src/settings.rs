@@ -279,9 +279,10 @@ impl Settings {
         let family = NOTIFY_ONLY_FAMILIES
             .iter()
             .find(|f| finding_type.starts_with(**f))?;
-        let named = self.finding_types.iter().any(|p| {
-            p != "*" && finding_type.starts_with(p.as_str()) && p.starts_with(*family)
-        });
+        let named = self
+            .finding_types
+            .iter()
+            .any(|p| p != "*" && finding_type.starts_with(p.as_str()) && p.starts_with(*family));
         (!named).then_some(*family)
     }
 
@@ -869,9 +870,7 @@ impl<'de> Reader<'de> for DocumentReader<'_> {
                     }
                 }
                 "strategy_by_finding_type" => {
-                    if let Some(map) =
-                        map.next_value_seed(Walk(StrategyMapReader(ctx)))?
-                    {
+                    if let Some(map) = map.next_value_seed(Walk(StrategyMapReader(ctx)))? {
                         s.strategy_by_finding_type = map;
                     }
                 }
@@ -1986,7 +1985,9 @@ mod tests {
         let exfil = "UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration.OutsideAWS";
         assert_eq!(d.role_strategy_for(exfil), RoleStrategy::RevokeSessions);
         assert_eq!(
-            d.role_strategy_for("UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS"),
+            d.role_strategy_for(
+                "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS"
+            ),
             RoleStrategy::RevokeSessions
         );
         assert_eq!(
@@ -2008,9 +2009,9 @@ mod tests {
             RoleStrategy::DenySession
         );
         assert_eq!(Settings::parse(&s.to_json_pretty()).unwrap(), s);
-        assert!(d
-            .to_json_pretty()
-            .contains("\"UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration\": \"revoke-sessions\""));
+        assert!(d.to_json_pretty().contains(
+            "\"UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration\": \"revoke-sessions\""
+        ));
         // `null` keeps the defaults; `{}` removes every override.
         let null = Settings::parse(r#"{"strategy_by_finding_type": null}"#).unwrap();
         assert_eq!(null.strategy_by_finding_type, d.strategy_by_finding_type);
@@ -2076,6 +2077,9 @@ mod tests {
         assert_eq!(named.notify_only_family(t), None);
         let broad = Settings::parse(r#"{"finding_types": ["Policy:"]}"#).unwrap();
         assert_eq!(broad.notify_only_family(t), Some("Policy:S3/"));
-        assert_eq!(d.notify_only_family("Exfiltration:S3/MaliciousIPCaller"), None);
+        assert_eq!(
+            d.notify_only_family("Exfiltration:S3/MaliciousIPCaller"),
+            None
+        );
     }
 }

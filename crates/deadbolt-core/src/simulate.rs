@@ -83,8 +83,10 @@ pub struct Summary {
     pub unreadable: usize,
     /// Decisions by outcome and reason, most severe outcome first.
     pub by_outcome: Vec<OutcomeCount>,
-    /// Distinct principals deadbolt would have contained (or held), first contained first.
+    /// Distinct principals deadbolt would have contained, first contained first.
     pub contained_principals: Vec<ContainedPrincipal>,
+    /// Principals only ever held by the circuit breaker (never contained), first held first.
+    pub held_principals: Vec<String>,
     /// Principals findings named that the protected list kept out of reach.
     pub protected_principals: Vec<ProtectedPrincipal>,
     pub circuit_breaker: BreakerSummary,
@@ -100,9 +102,9 @@ pub struct OutcomeCount {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainedPrincipal {
     pub target: String,
-    /// Findings that would have contained (or held, or found already contained) it.
+    /// Findings that would have contained it (or found it already contained).
     pub findings: usize,
-    /// When it would first have been contained (or held).
+    /// When it would first have been contained.
     pub first_at: String,
     pub strategies: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -272,7 +274,11 @@ pub fn simulate(
 }
 
 /// Would `plan` write nothing because an earlier finding's plan already covers it?
-fn already(contained: &BTreeMap<String, PlanStrategy>, target: &str, plan: &ContainmentPlan) -> bool {
+fn already(
+    contained: &BTreeMap<String, PlanStrategy>,
+    target: &str,
+    plan: &ContainmentPlan,
+) -> bool {
     match contained.get(target) {
         Some(PlanStrategy::DenyAll) => true,
         // A later revoke-sessions moves the cut-off to its own time: a new write.
@@ -316,10 +322,15 @@ pub fn workload_role(finding_type: &str, principal: &Principal) -> Option<String
     None
 }
 
-fn summarize(findings: &[SimulatedFinding], settings: &Settings, hours: BTreeMap<String, HourCount>) -> Summary {
+fn summarize(
+    findings: &[SimulatedFinding],
+    settings: &Settings,
+    hours: BTreeMap<String, HourCount>,
+) -> Summary {
     let mut by: BTreeMap<(u8, &'static str), OutcomeCount> = BTreeMap::new();
     let mut principals: Vec<ContainedPrincipal> = Vec::new();
     let mut protected: Vec<ProtectedPrincipal> = Vec::new();
+    let mut held: Vec<String> = Vec::new();
     let mut decisions = 0;
     for f in findings {
         for d in &f.decisions {
@@ -331,6 +342,14 @@ fn summarize(findings: &[SimulatedFinding], settings: &Settings, hours: BTreeMap
                     count: 0,
                 })
                 .count += 1;
+            if d.outcome == Outcome::Held {
+                if let Some(target) = &d.target {
+                    if !held.contains(target) {
+                        held.push(target.clone());
+                    }
+                }
+                continue;
+            }
             if let Some(target) = &d.target {
                 let i = match principals.iter().position(|p| &p.target == target) {
                     Some(i) => i,
@@ -379,6 +398,7 @@ fn summarize(findings: &[SimulatedFinding], settings: &Settings, hours: BTreeMap
             }
         }
     }
+    held.retain(|t| !principals.iter().any(|p| &p.target == t));
     let writes = hours.values().map(|h| h.writes).sum();
     let peak_hour = hours
         .values()
@@ -391,6 +411,7 @@ fn summarize(findings: &[SimulatedFinding], settings: &Settings, hours: BTreeMap
         unreadable: 0,
         by_outcome: by.into_values().collect(),
         contained_principals: principals,
+        held_principals: held,
         protected_principals: protected,
         circuit_breaker: BreakerSummary {
             max_enforced_per_hour: settings.max_enforced_per_hour(),
@@ -450,16 +471,20 @@ impl Simulation {
             let at: String = f.at.chars().take(19).collect::<String>() + "Z";
             for d in &f.decisions {
                 let who = match (&d.target, &d.principal) {
-                    (Some(t), Some(p)) => match &p.session {
-                        Some(s) => format!("{t} ({s})"),
-                        None => t.clone(),
-                    },
+                    (_, Some(p)) => {
+                        let mut w = match (&d.target, p.kind, p.name.as_deref()) {
+                            (Some(t), _, _) => t.clone(),
+                            (None, PrincipalKind::Root, _) => "root".to_string(),
+                            (None, kind, name) => {
+                                format!("{}/{}", kind.as_str(), name.unwrap_or("?"))
+                            }
+                        };
+                        if let Some(s) = &p.session {
+                            w.push_str(&format!(" ({s})"));
+                        }
+                        w
+                    }
                     (Some(t), None) => t.clone(),
-                    (None, Some(p)) => format!(
-                        "{} {}",
-                        p.kind.as_str(),
-                        p.name.as_deref().unwrap_or("?")
-                    ),
                     (None, None) => "-".into(),
                 };
                 let mut line = format!(
@@ -519,10 +544,20 @@ impl Simulation {
             }
             let _ = writeln!(o, "{line}");
         }
+        if !s.held_principals.is_empty() {
+            let _ = writeln!(
+                o,
+                "  principals only held by the circuit breaker (not contained): {}",
+                s.held_principals.join(", ")
+            );
+        }
         if s.protected_principals.is_empty() {
             let _ = writeln!(o, "  protected principals named by findings: none");
         } else {
-            let _ = writeln!(o, "  protected principals named by findings (never contained):");
+            let _ = writeln!(
+                o,
+                "  protected principals named by findings (never contained):"
+            );
             for p in &s.protected_principals {
                 let _ = writeln!(
                     o,
@@ -585,9 +620,19 @@ mod tests {
             session: Some(session.into()),
             access_key_id: None,
         };
-        assert!(workload_role("Discovery:IAMUser/AnomalousBehavior", &role("i-0a1b2c3d4e5f67890")).is_some());
-        assert!(workload_role("Discovery:IAMUser/AnomalousBehavior", &role("0123456789abcdef0123456789abcdef")).is_some());
-        assert!(workload_role("Discovery:IAMUser/AnomalousBehavior", &role("ci-runner-42")).is_none());
+        assert!(workload_role(
+            "Discovery:IAMUser/AnomalousBehavior",
+            &role("i-0a1b2c3d4e5f67890")
+        )
+        .is_some());
+        assert!(workload_role(
+            "Discovery:IAMUser/AnomalousBehavior",
+            &role("0123456789abcdef0123456789abcdef")
+        )
+        .is_some());
+        assert!(
+            workload_role("Discovery:IAMUser/AnomalousBehavior", &role("ci-runner-42")).is_none()
+        );
         assert!(workload_role(
             "UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration.OutsideAWS",
             &role("my-function")

@@ -406,10 +406,22 @@ async fn workload_credential_exfiltration_revokes_sessions_by_default() {
         FixedIdentity::new(ACCOUNT, OWN_ARN),
     );
     for (file, strategy) in [
-        ("resource-credential-exfiltration-outside-aws.json", "revoke-sessions"),
-        ("resource-credential-exfiltration-inside-aws.json", "revoke-sessions"),
-        ("instance-credential-exfiltration-outside-aws.json", "revoke-sessions"),
-        ("instance-credential-exfiltration-inside-aws.json", "revoke-sessions"),
+        (
+            "resource-credential-exfiltration-outside-aws.json",
+            "revoke-sessions",
+        ),
+        (
+            "resource-credential-exfiltration-inside-aws.json",
+            "revoke-sessions",
+        ),
+        (
+            "instance-credential-exfiltration-outside-aws.json",
+            "revoke-sessions",
+        ),
+        (
+            "instance-credential-exfiltration-inside-aws.json",
+            "revoke-sessions",
+        ),
         ("tor-ip-caller.json", "deny-all"),
         ("bedrock-logging-disabled.json", "deny-all"),
     ] {
@@ -476,7 +488,12 @@ async fn an_attack_sequence_gets_one_decision_per_principal_with_protections_eac
         ]
     );
     assert_eq!(
-        record.principals[1].principal.as_ref().unwrap().arn.as_deref(),
+        record.principals[1]
+            .principal
+            .as_ref()
+            .unwrap()
+            .arn
+            .as_deref(),
         Some("arn:aws:sts::123456789012:assumed-role/app-deployer/ci-runner-42")
     );
     // Each planned its own writes; the top level is the first of the most severe.
@@ -486,7 +503,11 @@ async fn an_attack_sequence_gets_one_decision_per_principal_with_protections_eac
         .iter()
         .any(|a| a.target == "role/app-deployer"));
     assert!(record.principals[2].actions.is_empty());
-    assert!(record.message.contains("principal 1 of 3"), "{}", record.message);
+    assert!(
+        record.message.contains("principal 1 of 3"),
+        "{}",
+        record.message
+    );
     assert!(policies.calls().is_empty(), "dry-run writes nothing");
     let json: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
     assert_eq!(json["principals"].as_array().unwrap().len(), 3);
@@ -514,7 +535,11 @@ async fn the_most_severe_principal_leads_the_record() {
         Some("app-deployer")
     );
     assert_eq!(record.principals[0].reason, Reason::ProtectedPrincipal);
-    assert!(record.message.contains("principal 2 of 3"), "{}", record.message);
+    assert!(
+        record.message.contains("principal 2 of 3"),
+        "{}",
+        record.message
+    );
 }
 
 #[test]
@@ -531,7 +556,9 @@ fn a_sequence_actor_of_another_account_is_contained_there() {
     let each = deadbolt_core::decision::decide_each(&event, &Settings::default(), &account);
     assert_eq!(each.len(), 3);
     match &each[1].1 {
-        deadbolt_core::Decision::Pass { reason, message, .. } => {
+        deadbolt_core::Decision::Pass {
+            reason, message, ..
+        } => {
             assert_eq!(*reason, Reason::CrossAccountPrincipal);
             assert!(message.contains("444455556666"), "{message}");
         }

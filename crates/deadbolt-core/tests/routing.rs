@@ -124,7 +124,7 @@ fn leaf(matcher: &Value, field: Option<&Value>) -> bool {
     match matcher {
         Value::Object(m) => {
             if let Some(exists) = m.get("exists").and_then(Value::as_bool) {
-                return exists == !values.is_empty();
+                return exists != values.is_empty();
             }
             if let Some(prefix) = m.get("prefix").and_then(Value::as_str) {
                 return values
