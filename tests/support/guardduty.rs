@@ -57,6 +57,8 @@ struct State {
     findings: Vec<Value>,
     faults: VecDeque<Fault>,
     requests: Vec<String>,
+    /// The JSON body of each request served, with its `METHOD path`.
+    bodies: Vec<(String, Value)>,
 }
 
 /// The server. Stops (and joins its threads) when dropped.
@@ -162,6 +164,11 @@ impl GuardDutyStandIn {
     /// Every request served so far, as `METHOD path` (no query), failed ones included.
     pub fn requests(&self) -> Vec<String> {
         lock(&self.state).requests.clone()
+    }
+
+    /// Every request served so far with its JSON body (`{}` when it had none).
+    pub fn request_bodies(&self) -> Vec<(String, Value)> {
+        lock(&self.state).bodies.clone()
     }
 }
 
@@ -365,6 +372,8 @@ fn handle(state: &Mutex<State>, request: &Request) -> Response {
             }
         }
     };
+    let line = format!("{} {}", request.method, request.path);
+    state.bodies.push((line, body.clone()));
     match (request.method.as_str(), segments.as_slice()) {
         ("GET", ["detector"]) => Response::ok(json!({ "detectorIds": state.detectors })),
         ("POST", ["detector", id, "findings", "get"]) => {
@@ -417,9 +426,65 @@ fn check_detector(state: &State, id: &str) -> Option<Response> {
     ))
 }
 
-/// ListFindings: every held finding's id (criteria ignored), `maxResults` per page, the next
-/// page's start index as `nextToken`.
+/// ListFindings: the held findings' ids, `maxResults` per page, the next page's start index as
+/// `nextToken`. Of `findingCriteria`, GuardDuty's `updatedAt` `greaterThanOrEqual` (epoch
+/// milliseconds) and `accountId` `equals` are applied; any other criterion is refused, so a
+/// test never passes on a filter the stand-in silently ignored.
 fn list_findings(state: &State, body: &Value) -> Response {
+    let criterion = body
+        .pointer("/findingCriteria/criterion")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut since_ms: Option<i64> = None;
+    let mut accounts: Option<Vec<String>> = None;
+    for (field, condition) in &criterion {
+        match (field.as_str(), condition) {
+            ("updatedAt", c) if c.get("greaterThanOrEqual").is_some() => {
+                since_ms = c["greaterThanOrEqual"].as_i64();
+            }
+            ("accountId", c) if c.get("equals").is_some() => {
+                accounts = c["equals"].as_array().map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                });
+            }
+            _ => {
+                return Response::error(
+                    400,
+                    "BadRequestException",
+                    &format!(
+                        "the GuardDuty stand-in does not apply criterion {field}: {condition}"
+                    ),
+                )
+            }
+        }
+    }
+    let selected: Vec<&Value> = state
+        .findings
+        .iter()
+        .filter(|f| {
+            let updated = f["updatedAt"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.timestamp_millis());
+            since_ms.is_none_or(|since| updated.is_some_and(|u| u >= since))
+        })
+        .filter(|f| {
+            accounts.as_ref().is_none_or(|a| {
+                f["accountId"]
+                    .as_str()
+                    .is_some_and(|id| a.iter().any(|x| x == id))
+            })
+        })
+        .collect();
+    page(&selected, body)
+}
+
+/// One page of `findings`' ids.
+fn page(findings: &[&Value], body: &Value) -> Response {
     let max = match body.get("maxResults") {
         None | Some(Value::Null) => MAX_RESULTS,
         Some(v) => match v.as_u64() {
@@ -436,7 +501,7 @@ fn list_findings(state: &State, body: &Value) -> Response {
     let start = match body.get("nextToken").and_then(Value::as_str) {
         None | Some("") => 0,
         Some(token) => match token.parse::<usize>() {
-            Ok(n) if n <= state.findings.len() => n,
+            Ok(n) if n <= findings.len() => n,
             _ => {
                 return Response::error(
                     400,
@@ -446,12 +511,9 @@ fn list_findings(state: &State, body: &Value) -> Response {
             }
         },
     };
-    let end = (start + max).min(state.findings.len());
-    let ids: Vec<&Value> = state.findings[start..end]
-        .iter()
-        .map(|f| &f["id"])
-        .collect();
-    if end < state.findings.len() {
+    let end = (start + max).min(findings.len());
+    let ids: Vec<&Value> = findings[start..end].iter().map(|f| &f["id"]).collect();
+    if end < findings.len() {
         Response::ok(json!({ "findingIds": ids, "nextToken": end.to_string() }))
     } else {
         Response::ok(json!({ "findingIds": ids }))

@@ -21,6 +21,10 @@ use deadbolt_core::finding::{
     Service,
 };
 use deadbolt_core::ports::{AwsError, AwsErrorKind, GuardDutyFindings};
+use deadbolt_core::sequence::{
+    AccessKeyData, Account as SequenceAccount, Actor, Detection, ResourceData, ResourceV2,
+    Sequence, Session, User,
+};
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
@@ -80,6 +84,103 @@ impl AwsGuardDuty {
             })
             .await
             .map(String::as_str)
+    }
+}
+
+/// GuardDuty's largest page for `ListFindings` and batch for `GetFindings`.
+pub const GUARDDUTY_BATCH: usize = 50;
+
+/// A finding GuardDuty returned that the domain cannot read: its id and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableFinding {
+    pub id: String,
+    pub error: String,
+}
+
+impl AwsGuardDuty {
+    /// The ids of every finding of deadbolt's detector updated at or after `since_ms` (epoch
+    /// milliseconds; `ListFindings` with an `updatedAt` `greaterThanOrEqual` criterion),
+    /// optionally of one account only, `maxResults` 50 a page, following `nextToken`.
+    /// `progress` is told the running count after each page.
+    pub async fn list_finding_ids(
+        &self,
+        since_ms: i64,
+        account_id: Option<&str>,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Vec<String>, AwsError> {
+        let detector = self.detector_id().await?;
+        let mut criteria = gd::FindingCriteria::builder().criterion(
+            "updatedAt",
+            gd::Condition::builder()
+                .greater_than_or_equal(since_ms)
+                .build(),
+        );
+        if let Some(account) = account_id {
+            criteria = criteria.criterion(
+                "accountId",
+                gd::Condition::builder().equals(account).build(),
+            );
+        }
+        let criteria = criteria.build();
+        let mut ids = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_findings()
+                .detector_id(detector)
+                .finding_criteria(criteria.clone())
+                .max_results(GUARDDUTY_BATCH as i32)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            ids.extend(out.finding_ids().iter().cloned());
+            progress(ids.len());
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(ids)
+    }
+
+    /// GuardDuty's copies of `ids`, `GetFindings` in batches of 50, in the order asked (ids
+    /// GuardDuty no longer has are left out). A finding the domain cannot read is returned
+    /// apart, with why, not as an error. `progress` is told the running count after each batch.
+    pub async fn get_findings_batched(
+        &self,
+        ids: &[String],
+        mut progress: impl FnMut(usize),
+    ) -> Result<(Vec<Finding>, Vec<UnreadableFinding>), AwsError> {
+        let detector = self.detector_id().await?;
+        let (mut found, mut unreadable) = (Vec::new(), Vec::new());
+        let mut done = 0;
+        for batch in ids.chunks(GUARDDUTY_BATCH) {
+            let out = self
+                .client
+                .get_findings()
+                .detector_id(detector)
+                .set_finding_ids(Some(batch.to_vec()))
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            for id in batch {
+                let Some(f) = out.findings().iter().find(|f| f.id() == Some(id.as_str())) else {
+                    continue;
+                };
+                match to_domain(f) {
+                    Ok(finding) => found.push(finding),
+                    Err(error) => unreadable.push(UnreadableFinding {
+                        id: id.clone(),
+                        error,
+                    }),
+                }
+            }
+            done += batch.len();
+            progress(done);
+        }
+        Ok((found, unreadable))
     }
 }
 
@@ -160,11 +261,72 @@ pub fn to_domain(f: &gd::Finding) -> Result<Finding, String> {
             count: service.count().and_then(|c| u64::try_from(c).ok()),
             archived: service.archived().unwrap_or(false),
             additional_info: service.additional_info().map(additional_info),
+            detection: service.detection().map(detection),
         },
         title: f.title().map(str::to_string),
         created_at: f.created_at().map(str::to_string),
         updated_at: f.updated_at().map(str::to_string),
     })
+}
+
+/// The attack sequence's principal fields (what the decision reads); signals, indicators and
+/// endpoints are context and stay with GuardDuty.
+fn detection(d: &gd::Detection) -> Detection {
+    Detection {
+        sequence: d.sequence().map(|s| Sequence {
+            uid: s.uid().map(str::to_string),
+            description: s.description().map(|t| Value::String(t.to_string())),
+            actors: Some(s.actors().iter().map(actor).collect()),
+            resources: Some(s.resources().iter().map(resource_v2).collect()),
+            signals: None,
+            sequence_indicators: None,
+            endpoints: None,
+        }),
+        anomaly: None,
+    }
+}
+
+fn actor(a: &gd::Actor) -> Actor {
+    let text = |v: Option<&str>| v.map(str::to_string);
+    Actor {
+        id: text(a.id()),
+        user: a.user().map(|u| User {
+            name: text(u.name()),
+            user_type: text(u.r#type()),
+            uid: text(u.uid()),
+            credential_uid: text(u.credential_uid()),
+            account: u.account().map(|acc| SequenceAccount {
+                uid: text(acc.uid()),
+                account: acc.name().map(|n| Value::String(n.to_string())),
+            }),
+        }),
+        session: a.session().map(|s| Session {
+            uid: s.uid().map(|t| Value::String(t.to_string())),
+            mfa_status: s
+                .mfa_status()
+                .map(|m| Value::String(m.as_str().to_string())),
+            created_time: None,
+            issuer: text(s.issuer()),
+        }),
+    }
+}
+
+fn resource_v2(r: &gd::ResourceV2) -> ResourceV2 {
+    ResourceV2 {
+        uid: r.uid().map(str::to_string),
+        name: r.name().map(|t| Value::String(t.to_string())),
+        account_id: r.account_id().map(str::to_string),
+        resource_type: r.resource_type().map(|t| t.as_str().to_string()),
+        region: r.region().map(|t| Value::String(t.to_string())),
+        service: r.service().map(|t| Value::String(t.to_string())),
+        data: r.data().map(|d| ResourceData {
+            access_key: d.access_key().map(|k| AccessKeyData {
+                principal_id: k.principal_id().map(str::to_string),
+                user_name: k.user_name().map(str::to_string),
+                user_type: k.user_type().map(str::to_string),
+            }),
+        }),
+    }
 }
 
 fn access_key_details(d: &gd::AccessKeyDetails) -> AccessKeyDetails {
@@ -247,7 +409,7 @@ mod wire_tests {
     }
 
     /// Every EventBridge fixture: its `detail` is GuardDuty's finding object.
-    const FIXTURES: [(&str, &str); 24] = fixtures!(
+    const FIXTURES: [(&str, &str); 32] = fixtures!(
         "anomalous-credential-access",
         "anomalous-defense-evasion",
         "anomalous-discovery",
@@ -272,6 +434,14 @@ mod wire_tests {
         "sample-finding",
         "service-linked-role",
         "tor-ip-caller",
+        "attack-sequence-compromised-credentials",
+        "bedrock-logging-disabled",
+        "kubernetes-role-caller",
+        "resource-credential-exfiltration-inside-aws",
+        "resource-credential-exfiltration-outside-aws",
+        "s3-malicious-ip-caller",
+        "s3-policy-public-access-disabled",
+        "short-term-root-credential-usage",
     );
 
     fn detail(event: &str) -> Value {
@@ -328,6 +498,12 @@ mod wire_tests {
             assert_eq!(got.service.archived, expected.service.archived, "{name}");
             assert_eq!(got.is_sample(), expected.is_sample(), "{name}");
             assert_eq!(got.resource, expected.resource, "{name}");
+            // Every principal the finding names, attack-sequence actors included.
+            assert_eq!(
+                deadbolt_core::sequence::principals(&got),
+                deadbolt_core::sequence::principals(&expected),
+                "{name}"
+            );
             assert_eq!(got.api_call(), expected.api_call(), "{name}");
             // The one difference: the SDK keeps only `value` and `type` of additionalInfo.
             let api_shape = expected.service.additional_info.as_ref().map(|info| {
@@ -339,6 +515,22 @@ mod wire_tests {
                 )
             });
             assert_eq!(got.service.additional_info, api_shape, "{name}");
+            // The other one: an attack sequence's context (signals, indicators, endpoints,
+            // session times) stays with GuardDuty; its principal fields are all read.
+            let mut expected = expected.clone();
+            if let Some(seq) = expected
+                .service
+                .detection
+                .as_mut()
+                .and_then(|d| d.sequence.as_mut())
+            {
+                (seq.signals, seq.sequence_indicators, seq.endpoints) = (None, None, None);
+                for actor in seq.actors.iter_mut().flatten() {
+                    if let Some(session) = actor.session.as_mut() {
+                        session.created_time = None;
+                    }
+                }
+            }
             // Everything else is equal as a whole.
             let mut same = got.clone();
             same.service.additional_info = expected.service.additional_info.clone();

@@ -24,7 +24,7 @@ pub mod live;
 mod members;
 pub use breaker::{hour_bucket, DynamoBreaker};
 pub(crate) use error::classify;
-pub use guardduty::AwsGuardDuty;
+pub use guardduty::{AwsGuardDuty, UnreadableFinding, GUARDDUTY_BATCH};
 pub use held::DynamoHeldFindings;
 pub use identity_center::AwsIdentityCenter;
 pub use ledger::DynamoLedger;

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod investigation;
 mod settings_cmd;
+mod simulate_cmd;
 use deadbolt_aws::{
     load_config, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions, DynamoHeldFindings,
     StsIdentity,
@@ -169,6 +170,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What deadbolt would have done with this account's real GuardDuty history, under the
+    /// settings in force or a candidate document: one line per finding and principal, then a
+    /// summary (outcomes, principals that would have been contained, circuit-breaker hours).
+    /// Reads GuardDuty (ListFindings, GetFindings); writes nothing.
+    Simulate {
+        /// Findings updated since: a duration back from now (30d, 12h, 90m) or an RFC 3339 time.
+        #[arg(long, default_value = "30d")]
+        since: String,
+        /// A candidate settings document (JSON, as `config validate` reads it) instead of the
+        /// settings in force.
+        #[arg(long)]
+        settings: Option<PathBuf>,
+        /// Print the simulation as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List users, roles or groups and whether they carry DenyAll (playbook 2.3).
     List {
         what: Listing,
@@ -304,8 +321,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match member {
         // The settings, held findings and GuardDuty live in deadbolt's own account; replay
         // contains through the member role itself (the account joins member_accounts).
-        Some(_) if !acts_in_member && !matches!(cli.command, Command::Replay { .. }) => {
-            eprintln!("deadbolt: --account applies to block, unblock, list, report, investigate and replay; settings and held findings live in deadbolt's own account");
+        // simulate reads that account's findings from the administrator's GuardDuty.
+        Some(_)
+            if !acts_in_member
+                && !matches!(
+                    cli.command,
+                    Command::Replay { .. } | Command::Simulate { .. }
+                ) =>
+        {
+            eprintln!("deadbolt: --account applies to block, unblock, list, report, investigate, replay and simulate; settings and held findings live in deadbolt's own account");
             return Ok(ExitCode::from(2));
         }
         Some((account, role)) if acts_in_member => {
@@ -409,6 +433,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 what,
                 blocked,
                 json,
+            )
+            .await
+        }
+        Command::Simulate {
+            since,
+            settings,
+            json,
+        } => {
+            simulate_cmd::run(
+                &options,
+                &cli.config_parameter,
+                simulate_cmd::SimulateArgs {
+                    since,
+                    settings,
+                    account: cli.account.clone(),
+                    json,
+                },
             )
             .await
         }

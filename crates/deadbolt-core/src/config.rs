@@ -37,6 +37,32 @@ pub const DEFAULT_FINDING_TYPES: &[&str] = &[
     "Persistence:IAMUser/AnomalousBehavior",
     "PrivilegeEscalation:IAMUser/AnomalousBehavior",
     "PenTest:IAMUser/",
+    // Newer IAM types: a disabled Bedrock invocation log hides what stolen credentials do with
+    // models; Lambda and ECS execution-role credentials used elsewhere (contained with
+    // revoke-sessions by default, see DEFAULT_STRATEGY_BY_FINDING_TYPE).
+    "DefenseEvasion:IAMUser/BedrockLoggingDisabled",
+    "UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration",
+    // Extended Threat Detection: the IAM attack sequence (critical), every principal it names.
+    "AttackSequence:IAM/",
+];
+
+/// Finding families deadbolt records (the record is the notification) but does not contain
+/// unless `finding_types` names them explicitly (`*` does not): `Policy:S3/*` reports a bucket
+/// made public or its protections removed, which a Deny on the caller does not undo.
+pub const NOTIFY_ONLY_FAMILIES: &[&str] = &["Policy:S3/"];
+
+/// Role strategy per finding-type prefix by default: credentials exfiltrated from a workload
+/// (an EC2 instance, a Lambda function, an ECS task) are contained with `revoke-sessions`: the
+/// stolen token dies, and the workload's next credentials (issued after the containment) work.
+pub const DEFAULT_STRATEGY_BY_FINDING_TYPE: &[(&str, crate::strategy::RoleStrategy)] = &[
+    (
+        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration",
+        crate::strategy::RoleStrategy::RevokeSessions,
+    ),
+    (
+        "UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration",
+        crate::strategy::RoleStrategy::RevokeSessions,
+    ),
 ];
 
 /// What deadbolt does with a finding it would contain.

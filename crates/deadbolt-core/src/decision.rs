@@ -13,8 +13,9 @@ use crate::finding::Finding;
 use crate::finding::GuardDutyEvent;
 use crate::followup::{CreatedEntity, CreatedKind, MAX_FOLLOW_UPS};
 use crate::policy::{sid_suffix, DENY_ALL_POLICY_NAME, IDC_SID_PREFIX};
-use crate::principal::{resolve, ContainmentTarget, Principal, TargetKind};
+use crate::principal::{resolve, resolve_ref, ContainmentTarget, Principal, TargetKind};
 use crate::record::{Outcome, Reason};
+use crate::sequence::{principals, PrincipalRef};
 use crate::settings::Settings;
 use crate::strategy::{role_session_userid, IdentityCenterStrategy, RoleStrategy};
 
@@ -161,12 +162,37 @@ pub enum Decision {
     },
 }
 
-/// Decide what to do with a parsed, validated finding.
+/// Decide what to do with a parsed, validated finding: the decision for its first principal
+/// (see [`decide_each`] for a finding that names several).
 pub fn decide(
     event: &GuardDutyEvent,
     settings: &Settings,
     account: &AccountContext,
 ) -> (Option<Principal>, Decision) {
+    let mut each = decide_each(event, settings, account);
+    if each.is_empty() {
+        // `decide_each` always decides something; should it not, nothing is done.
+        return (
+            None,
+            Decision::Pass {
+                outcome: Outcome::NotContainable,
+                reason: Reason::NoPrincipal,
+                message: "the finding names no principal".into(),
+            },
+        );
+    }
+    each.swap_remove(0)
+}
+
+/// One decision per principal the finding names ([`crate::sequence::principals`]: an attack
+/// sequence can name several), in the finding's order; never empty. Facts about the finding
+/// itself (sample, archived, names no IAM principal) are one decision without a principal.
+/// Every principal goes through the same checks, protections included.
+pub fn decide_each(
+    event: &GuardDutyEvent,
+    settings: &Settings,
+    account: &AccountContext,
+) -> Vec<(Option<Principal>, Decision)> {
     let f = &event.detail;
     let pass = |outcome, reason, message: String| Decision::Pass {
         outcome,
@@ -175,40 +201,65 @@ pub fn decide(
     };
 
     if f.is_sample() {
-        return (
+        return vec![(
             None,
             pass(
                 Outcome::Skipped,
                 Reason::SampleFinding,
                 "AWS sample finding (additionalInfo.sample or GeneratedFinding placeholders): never acted on".into(),
             ),
-        );
+        )];
     }
     if f.service.archived {
-        return (
+        return vec![(
             None,
             pass(
                 Outcome::Skipped,
                 Reason::ArchivedFinding,
                 "the finding is archived (suppressed or closed by an operator)".into(),
             ),
-        );
+        )];
     }
-    if f.resource.resource_type != "AccessKey" {
-        return (
-            None,
-            pass(
-                Outcome::Skipped,
-                Reason::NotIamFinding,
-                format!(
-                    "resource type is {:?}; deadbolt contains IAM access-key findings only",
-                    f.resource.resource_type
+    let named = principals(f);
+    if named.is_empty() {
+        if f.resource.resource_type != "AccessKey" {
+            return vec![(
+                None,
+                pass(
+                    Outcome::Skipped,
+                    Reason::NotIamFinding,
+                    format!(
+                        "resource type is {:?} and the finding names no IAM principal (no resource.accessKeyDetails, no attack-sequence actor); deadbolt contains IAM principals only",
+                        f.resource.resource_type
+                    ),
                 ),
-            ),
-        );
+            )];
+        }
+        // An access-key finding without accessKeyDetails: `resolve` says so.
+        return vec![decide_principal(f, None, settings, account)];
     }
+    named
+        .iter()
+        .map(|r| decide_principal(f, Some(r), settings, account))
+        .collect()
+}
 
-    let resolution = resolve(f);
+/// The decision for one principal of `f` (`None`: the finding's `accessKeyDetails`, absent).
+fn decide_principal(
+    f: &Finding,
+    named: Option<&PrincipalRef>,
+    settings: &Settings,
+    account: &AccountContext,
+) -> (Option<Principal>, Decision) {
+    let pass = |outcome, reason, message: String| Decision::Pass {
+        outcome,
+        reason,
+        message,
+    };
+    let resolution = match named {
+        Some(r) => resolve_ref(r, f),
+        None => resolve(f),
+    };
     let principal = Some(resolution.principal);
 
     let acting = match acting_account(f, settings, account) {
@@ -266,15 +317,15 @@ pub fn decide(
                 user_name: session.user_name.clone(),
             },
         },
-        (None, TargetKind::Role) => match strategy.role {
+        (None, TargetKind::Role) => match settings.role_strategy_for(&f.finding_type) {
             RoleStrategy::DenyAll => PlanStrategy::DenyAll,
             RoleStrategy::RevokeSessions => PlanStrategy::RevokeSessions,
             RoleStrategy::DenySession => {
-                let principal_id = f
-                    .resource
-                    .access_key_details
-                    .as_ref()
-                    .and_then(|d| d.principal_id.as_deref());
+                let details = match named {
+                    Some(r) => Some(&r.details),
+                    None => f.resource.access_key_details.as_ref(),
+                };
+                let principal_id = details.and_then(|d| d.principal_id.as_deref());
                 match principal_id.map(role_session_userid) {
                     Some(Ok(userid)) => PlanStrategy::DenySession {
                         userid: userid.to_string(),
@@ -521,6 +572,16 @@ pub fn may_contain(
             Outcome::NotContainable,
             Reason::ServiceLinkedRole,
             format!("{target} is a service-linked role; only its AWS service can change it"),
+        ));
+    }
+    if let Some(family) = settings.notify_only_family(&finding.finding_type) {
+        return Err(pass(
+            Outcome::Skipped,
+            Reason::NotifyOnly,
+            format!(
+                "{} findings are notify-only by default (this record is the notification): they report a configuration change, which a Deny on the caller does not undo. To contain on them, name the family in finding_types (e.g. {family:?}; \"*\" does not count)",
+                family
+            ),
         ));
     }
     if !settings.finding_type_enabled(&finding.finding_type) {

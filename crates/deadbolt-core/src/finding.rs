@@ -86,6 +86,10 @@ pub struct Service {
     pub archived: bool,
     #[serde(default)]
     pub additional_info: Option<Value>,
+    /// Extended Threat Detection: an attack sequence's actors and resources (the principals of
+    /// `AttackSequence:*` findings). Strict: a decision rests on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<crate::sequence::Detection>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -703,6 +707,76 @@ fn validate(event: &GuardDutyEvent) -> Result<(), InputError> {
                 256,
                 |c| is_iam_name_char(c) || c == ':',
             )?;
+        }
+    }
+    validate_sequence(f)
+}
+
+/// An access key id as IAM issues them: `AKIA…` (long-term) or `ASIA…` (temporary), 16 to
+/// 128 letters and digits.
+pub fn looks_like_access_key_id(s: &str) -> bool {
+    (16..=128).contains(&s.len())
+        && (s.starts_with("AKIA") || s.starts_with("ASIA"))
+        && s.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// The attack sequence's principal fields: the same rules as `accessKeyDetails` where they
+/// become IAM parameters (names, ids, keys), ARN characters for the issuer.
+fn validate_sequence(f: &Finding) -> Result<(), InputError> {
+    let Some(sequence) = f
+        .service
+        .detection
+        .as_ref()
+        .and_then(|d| d.sequence.as_ref())
+    else {
+        return Ok(());
+    };
+    let base = "detail.service.detection.sequence";
+    let id_char = |c: char| is_iam_name_char(c) || c == ':';
+    let arn_char = |c: char| is_iam_name_char(c) || c == ':' || c == '/';
+    for (i, actor) in sequence.actors.iter().flatten().enumerate() {
+        if let Some(user) = &actor.user {
+            let path = |field: &str| format!("{base}.actors[{i}].user.{field}");
+            if let Some(name) = &user.name {
+                check_token(&path("name"), name, 256, arn_char)?;
+            }
+            if let Some(t) = &user.user_type {
+                check_token(&path("type"), t, 64, |c| c.is_ascii_alphanumeric())?;
+            }
+            if let Some(uid) = &user.uid {
+                check_token(&path("uid"), uid, 256, id_char)?;
+            }
+            if let Some(key) = user.credential_uid.as_deref().filter(|k| !k.is_empty()) {
+                check_token(&path("credentialUid"), key, 128, |c| {
+                    c.is_ascii_alphanumeric()
+                })?;
+            }
+            if let Some(account) = user.account.as_ref().and_then(|a| a.uid.as_deref()) {
+                check_token(&path("account.uid"), account, 12, |c| c.is_ascii_digit())?;
+            }
+        }
+        if let Some(issuer) = actor.session.as_ref().and_then(|s| s.issuer.as_deref()) {
+            check_token(
+                &format!("{base}.actors[{i}].session.issuer"),
+                issuer,
+                2048,
+                arn_char,
+            )?;
+        }
+    }
+    for (i, resource) in sequence.resources.iter().flatten().enumerate() {
+        let Some(key) = resource.data.as_ref().and_then(|d| d.access_key.as_ref()) else {
+            continue;
+        };
+        let path = |field: &str| format!("{base}.resources[{i}].data.accessKey.{field}");
+        if let Some(name) = &key.user_name {
+            check_token(&path("userName"), name, 128, is_iam_name_char)?;
+        }
+        if let Some(pid) = &key.principal_id {
+            check_token(&path("principalId"), pid, 256, id_char)?;
+        }
+        if let Some(t) = &key.user_type {
+            check_token(&path("userType"), t, 64, |c| c.is_ascii_alphanumeric())?;
         }
     }
     Ok(())

@@ -20,7 +20,9 @@ pub mod principal;
 pub mod record;
 pub mod responder;
 pub mod runtime;
+pub mod sequence;
 pub mod settings;
+pub mod simulate;
 pub mod strategy;
 
 pub use config::{ConfigError, Mode};

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use std::fmt;
 
-use crate::finding::Finding;
+use crate::finding::{AccessKeyDetails, Finding};
 use crate::record::Reason;
 
 crate::code_enum! {
@@ -130,6 +130,36 @@ pub fn resolve(finding: &Finding) -> Resolution {
             )),
         };
     };
+    resolve_details(details, &finding.partition, &finding.account_id)
+}
+
+/// [`resolve`] for one of the principals a finding names ([`crate::sequence::principals`]):
+/// an identity of another account (a role session whose issuer is another account's role) is
+/// contained there, not here.
+pub fn resolve_ref(r: &crate::sequence::PrincipalRef, finding: &Finding) -> Resolution {
+    let mut resolution = resolve_details(&r.details, &finding.partition, &finding.account_id);
+    if let Some(owner) = r
+        .owner_account
+        .as_deref()
+        .filter(|a| *a != finding.account_id)
+    {
+        resolution.principal.arn = None;
+        resolution.containment = Err((
+            Reason::CrossAccountPrincipal,
+            format!(
+                "{} ({}) belongs to account {owner}, not the finding's account {}; contain it there",
+                resolution.principal.name.as_deref().unwrap_or("the principal"),
+                r.source,
+                finding.account_id
+            ),
+        ));
+    }
+    resolution
+}
+
+/// Who `accessKeyDetails` (or the same fields from elsewhere in a finding) name, in the
+/// account `acct` of partition `p`.
+pub fn resolve_details(details: &AccessKeyDetails, p: &str, acct: &str) -> Resolution {
     let name = details.user_name.clone().filter(|n| !n.is_empty());
     let key = details.access_key_id.clone().filter(|k| !k.is_empty());
     let session = details
@@ -138,8 +168,6 @@ pub fn resolve(finding: &Finding) -> Resolution {
         .and_then(|p| p.split_once(':'))
         .map(|(_, s)| s.to_string())
         .filter(|s| !s.is_empty());
-    let p = &finding.partition;
-    let acct = &finding.account_id;
     let user_type = details.user_type.as_deref().unwrap_or("");
 
     let mut principal = Principal {

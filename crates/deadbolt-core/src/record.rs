@@ -176,6 +176,9 @@ code_enum! {
         WrongSource => "wrong_source",
         WrongDetailType => "wrong_detail_type",
         InconsistentEvent => "inconsistent_event",
+        /// skipped: a finding family deadbolt reports but does not contain by default
+        /// (`Policy:S3/*`), unless `finding_types` names the family explicitly.
+        NotifyOnly => "notify_only",
     }
 }
 
@@ -258,6 +261,49 @@ pub struct DecisionRecord {
     /// deadbolt's own account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub member_role: Option<String>,
+    /// When the finding names more than one principal (an attack sequence): one decision per
+    /// principal, in the finding's order, each with its own outcome, reason and actions. The
+    /// top-level `principal`, `outcome`, `reason`, `strategy`, `message`, `manual_steps` and
+    /// `actions` are those of the primary principal: the one with the most severe outcome
+    /// ([`Outcome::severity_rank`]), the first of equals. Absent for a single principal.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<PrincipalDecision>,
+}
+
+/// The decision about one of several principals a finding names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrincipalDecision {
+    pub principal: Option<Principal>,
+    pub outcome: Outcome,
+    pub reason: Reason,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub manual_steps: Vec<String>,
+    pub actions: Vec<ActionRecord>,
+}
+
+impl Outcome {
+    /// How much an operator needs to see this outcome first, 0 the most: a failure, then what
+    /// was (partly) written or held, then what would be written, then what needed nothing,
+    /// then what deadbolt may not or did not act on. The record of a finding naming several
+    /// principals leads with the most severe.
+    pub fn severity_rank(self) -> u8 {
+        match self {
+            Outcome::Failed => 0,
+            Outcome::PartiallyContained => 1,
+            Outcome::Held => 2,
+            Outcome::Contained => 3,
+            Outcome::WouldContain => 4,
+            Outcome::AlreadyContained => 5,
+            Outcome::NotContainable => 6,
+            Outcome::Skipped => 7,
+            Outcome::Rejected => 8,
+            Outcome::Released => 9,
+            Outcome::WouldRelease => 10,
+        }
+    }
 }
 
 /// One field on which the event and GuardDuty's copy of the finding disagree.
@@ -292,6 +338,7 @@ impl DecisionRecord {
             event_mismatch: Vec::new(),
             acted_in_account: None,
             member_role: None,
+            principals: Vec::new(),
         }
     }
 }
@@ -375,6 +422,31 @@ impl DecisionRecord {
                 let _ = write!(out, " [{code}]");
             }
             out.push('\n');
+        }
+        for (i, d) in self.principals.iter().enumerate() {
+            let label = if i == 0 { "each" } else { "" };
+            let who = d
+                .principal
+                .as_ref()
+                .map(|p| {
+                    let mut w = format!("{} {}", p.kind.as_str(), p.name.as_deref().unwrap_or("?"));
+                    if let Some(s) = &p.session {
+                        w.push_str(&format!(" ({s})"));
+                    }
+                    w
+                })
+                .unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                out,
+                "{label:<10} {who}: {} ({}){} - {}",
+                d.outcome.as_str(),
+                d.reason.as_str(),
+                d.strategy
+                    .as_deref()
+                    .map(|s| format!(" {s}"))
+                    .unwrap_or_default(),
+                d.message
+            );
         }
         out
     }

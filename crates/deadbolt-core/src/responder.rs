@@ -8,7 +8,8 @@ use crate::clock::now_ms;
 use crate::config::Mode;
 use crate::containment::{self, describe, Applied};
 use crate::decision::{
-    decide, plan_follow_ups, AccountCache, AccountContext, ContainmentPlan, Decision, MemberRole,
+    decide, decide_each, plan_follow_ups, AccountCache, AccountContext, ContainmentPlan, Decision,
+    MemberRole,
 };
 use crate::finding::{parse_event, Finding, GuardDutyEvent};
 use crate::followup::{CreatedEntity, FollowUpPort, FollowUpRecord};
@@ -20,7 +21,7 @@ use crate::ports::{
 };
 use crate::prefetch::Prefetch;
 use crate::record::FieldMismatch;
-use crate::record::{DecisionRecord, Outcome, Reason};
+use crate::record::{DecisionRecord, Outcome, PrincipalDecision, Reason};
 use crate::runtime::SettingsUnavailable;
 use crate::settings::Settings;
 
@@ -345,12 +346,67 @@ where
     ) -> DecisionRecord {
         let f = &event.detail;
         let mode = settings.effective_mode(&f.finding_type, &f.account_id);
-        let (principal, mut decision) = decide(event, settings, account);
+        let each = decide_each(event, settings, account);
+        let count = each.len();
+        let mut assumed = assumed;
+        let mut parts = Vec::with_capacity(count);
+        for (principal, decision) in each {
+            parts.push(
+                self.act_one(
+                    event,
+                    arrived,
+                    settings,
+                    principal,
+                    decision,
+                    verified.is_some(),
+                    policies,
+                    &mut assumed,
+                )
+                .await,
+            );
+        }
+        let mut r = if count > 1 {
+            combine(parts)
+        } else {
+            match parts.pop() {
+                Some(r) => r,
+                None => record(event, mode, None, Outcome::Skipped, Reason::ModeOff),
+            }
+        };
+        r.verified_with_guardduty = verified.is_some();
+        r.event_mismatch = verified.clone().unwrap_or_default();
+        if !r.event_mismatch.is_empty() {
+            let fields: Vec<&str> = r.event_mismatch.iter().map(|m| m.field.as_str()).collect();
+            r.message = format!(
+                "{} (the event differed from GuardDuty's copy in {}; decided on GuardDuty's copy)",
+                r.message,
+                fields.join(", ")
+            );
+        }
+        r
+    }
+
+    /// Act on the decision about one principal: the record as if it were the finding's only
+    /// one (without the verification fields, which the caller sets).
+    #[allow(clippy::too_many_arguments)]
+    async fn act_one(
+        &self,
+        event: &GuardDutyEvent,
+        arrived: &Arrived<'_>,
+        settings: &Settings,
+        principal: Option<crate::principal::Principal>,
+        mut decision: Decision,
+        verified: bool,
+        policies: &Prefetch<'_, P>,
+        assumed: &mut Option<(MemberRole, Result<P, AwsError>)>,
+    ) -> DecisionRecord {
+        let f = &event.detail;
+        let mode = settings.effective_mode(&f.finding_type, &f.account_id);
         let acts = matches!(
             decision,
             Decision::Contain(_) | Decision::DryRun(_) | Decision::Manual { .. }
         );
-        if let (true, Some(_)) = (acts, &verified) {
+        if acts && verified {
             if let Some(message) = stale(f, settings.max_finding_age_secs, now_ms()) {
                 decision = Decision::Pass {
                     outcome: Outcome::Skipped,
@@ -360,8 +416,6 @@ where
             }
         }
         let mut r = record(event, mode, principal, Outcome::Skipped, Reason::ModeOff);
-        r.verified_with_guardduty = verified.is_some();
-        r.event_mismatch = verified.clone().unwrap_or_default();
         match decision {
             Decision::Pass {
                 outcome,
@@ -388,7 +442,7 @@ where
                 );
             }
             // Never a write on a finding GuardDuty did not confirm.
-            Decision::Contain(plan) if verified.is_none() => {
+            Decision::Contain(plan) if !verified => {
                 r.strategy = Some(plan.strategy.as_str().to_string());
                 (r.acted_in_account, r.member_role) = acting(&plan, &f.account_id);
                 let applied = dry_run(&plan);
@@ -406,7 +460,7 @@ where
                     None => self.execute(policies, &plan, settings, &f.account_id).await,
                     Some(role) => {
                         // The role assumed while GuardDuty answered, if it is this one.
-                        let iam = match assumed {
+                        let iam = match assumed.take() {
                             Some((assumed_role, iam)) if &assumed_role == role => iam,
                             _ => self.assume(role, &f.id).await,
                         };
@@ -423,14 +477,6 @@ where
                     self.hold(&mut r, f, &plan, arrived).await;
                 }
             }
-        }
-        if !r.event_mismatch.is_empty() {
-            let fields: Vec<&str> = r.event_mismatch.iter().map(|m| m.field.as_str()).collect();
-            r.message = format!(
-                "{} (the event differed from GuardDuty's copy in {}; decided on GuardDuty's copy)",
-                r.message,
-                fields.join(", ")
-            );
         }
         r
     }
@@ -735,6 +781,42 @@ fn member_role_unavailable(role: &MemberRole, e: &AwsError) -> Applied {
     }
 }
 
+/// One record for a finding naming several principals, from the record of each: the primary
+/// (most severe outcome, the first of equals) at the top level, every one in `principals`.
+fn combine(parts: Vec<DecisionRecord>) -> DecisionRecord {
+    let total = parts.len();
+    let primary = parts
+        .iter()
+        .enumerate()
+        .min_by_key(|(i, r)| (r.outcome.severity_rank(), *i))
+        .map_or(0, |(i, _)| i);
+    let retryable = parts.iter().any(|p| p.retryable);
+    let principals: Vec<PrincipalDecision> = parts
+        .iter()
+        .map(|p| PrincipalDecision {
+            principal: p.principal.clone(),
+            outcome: p.outcome,
+            reason: p.reason,
+            strategy: p.strategy.clone(),
+            message: p.message.clone(),
+            manual_steps: p.manual_steps.clone(),
+            actions: p.actions.clone(),
+        })
+        .collect();
+    let mut r = parts
+        .into_iter()
+        .nth(primary)
+        .unwrap_or_else(|| DecisionRecord::empty(Mode::Off));
+    r.message = format!(
+        "{} (principal {} of {total} the finding names, the most severe outcome; each one's decision is in principals)",
+        r.message,
+        primary + 1
+    );
+    r.retryable = retryable;
+    r.principals = principals;
+    r
+}
+
 /// What a plan would do, written nowhere.
 fn dry_run(plan: &ContainmentPlan) -> Applied {
     Applied {
@@ -810,6 +892,28 @@ fn differences(event: &Finding, copy: &Finding) -> Vec<FieldMismatch> {
             guardduty: b.map(str::to_string),
         })
         .collect();
+    let named = |f: &Finding| {
+        crate::sequence::principals(f)
+            .iter()
+            .filter(|p| p.source.starts_with("service.detection"))
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    p.details.user_type.as_deref().unwrap_or("?"),
+                    p.details.user_name.as_deref().unwrap_or("?")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let (in_event, in_copy) = (named(event), named(copy));
+    if in_event != in_copy {
+        out.push(FieldMismatch {
+            field: "service.detection.sequence (principals)".into(),
+            event: Some(in_event),
+            guardduty: Some(in_copy),
+        });
+    }
     if event.service.archived != copy.service.archived {
         out.push(FieldMismatch {
             field: "service.archived".into(),

@@ -20,6 +20,7 @@ use std::fmt;
 
 use crate::config::{
     is_finding_type_prefix, is_principal_pattern, split_list, Mode, DEFAULT_FINDING_TYPES,
+    DEFAULT_STRATEGY_BY_FINDING_TYPE, NOTIFY_ONLY_FAMILIES,
 };
 use crate::finding::json_error_message;
 use crate::glob::Glob;
@@ -35,7 +36,7 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 pub const MAX_ENFORCED_PER_HOUR_LIMIT: u32 = 10_000;
 
 /// Top-level keys of the document.
-pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role";
+pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role, strategy_by_finding_type";
 /// `max_finding_age` when absent: 24 hours.
 pub const DEFAULT_MAX_FINDING_AGE_SECS: u64 = 24 * 3600;
 /// `member_role` when absent: the role `infra/member-role.yaml` creates in every member account.
@@ -50,7 +51,7 @@ pub const STRATEGY_KEYS: &str = "role, user_deactivate_access_key, identity_cent
 /// Keys of the `circuit_breaker` object.
 pub const CIRCUIT_BREAKER_KEYS: &str = "max_enforced_per_hour";
 /// Keys [`Settings::set`] accepts.
-pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.role, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, max_finding_age, member_accounts, member_role, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>";
+pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.role, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, max_finding_age, member_accounts, member_role, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>, strategy_by_finding_type.<finding-type prefix>";
 
 const VERSION_ACCEPTED: &str = "1";
 const SEVERITY_ACCEPTED: &str =
@@ -160,6 +161,11 @@ pub struct Settings {
     pub member_accounts: Vec<String>,
     /// The role deadbolt assumes in a member account (`infra/member-role.yaml`).
     pub member_role: String,
+    /// Role strategy per finding-type prefix (longest matching prefix wins over
+    /// `strategy.role`). By default, credential exfiltration of a workload role
+    /// (`InstanceCredentialExfiltration`, `ResourceCredentialExfiltration`) is contained with
+    /// revoke-sessions. A document that sets the key replaces the whole map.
+    pub strategy_by_finding_type: BTreeMap<String, RoleStrategy>,
 }
 
 impl Default for Settings {
@@ -182,6 +188,10 @@ impl Default for Settings {
             max_finding_age_secs: DEFAULT_MAX_FINDING_AGE_SECS,
             member_accounts: Vec::new(),
             member_role: DEFAULT_MEMBER_ROLE.to_string(),
+            strategy_by_finding_type: DEFAULT_STRATEGY_BY_FINDING_TYPE
+                .iter()
+                .map(|(prefix, strategy)| (prefix.to_string(), *strategy))
+                .collect(),
         }
     }
 }
@@ -269,6 +279,31 @@ impl Settings {
         self.member_accounts
             .iter()
             .any(|a| a == "*" || a == account_id)
+    }
+
+    /// The strategy for a role named by a finding of this type: the longest matching prefix of
+    /// `strategy_by_finding_type`, else `strategy.role`.
+    pub fn role_strategy_for(&self, finding_type: &str) -> RoleStrategy {
+        self.strategy_by_finding_type
+            .iter()
+            .filter(|(prefix, _)| finding_type.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, strategy)| *strategy)
+            .unwrap_or(self.strategy.role)
+    }
+
+    /// The notify-only family ([`NOTIFY_ONLY_FAMILIES`]) this type belongs to, unless
+    /// `finding_types` names that family (or a narrower prefix of this type) explicitly: `*`
+    /// alone does not switch containment on for it.
+    pub fn notify_only_family(&self, finding_type: &str) -> Option<&'static str> {
+        let family = NOTIFY_ONLY_FAMILIES
+            .iter()
+            .find(|f| finding_type.starts_with(**f))?;
+        let named = self
+            .finding_types
+            .iter()
+            .any(|p| p != "*" && finding_type.starts_with(p.as_str()) && p.starts_with(*family));
+        (!named).then_some(*family)
     }
 
     /// The circuit breaker's limit: enforced containments per hour, `None` for no limit.
@@ -378,6 +413,22 @@ impl Settings {
                         })?;
                     set_override(&mut self.mode_by_account, account, value)
                         .map_err(|p| invalid(p, OVERRIDE_ACCEPTED))?;
+                } else if let Some(prefix) = key.strip_prefix("strategy_by_finding_type.") {
+                    let prefix = check_finding_type(prefix, false).map_err(|p| {
+                        SettingsError::InvalidValue {
+                            key: "strategy_by_finding_type".into(),
+                            problem: format!("key {p}"),
+                            position: None,
+                            accepted: FINDING_TYPE_KEY_ACCEPTED.into(),
+                        }
+                    })?;
+                    if value == "unset" {
+                        self.strategy_by_finding_type.remove(&prefix);
+                    } else {
+                        let strategy = parse_word(value)
+                            .ok_or_else(|| invalid(not_accepted(), STRATEGY_OVERRIDE_ACCEPTED))?;
+                        self.strategy_by_finding_type.insert(prefix, strategy);
+                    }
                 } else if let Some(prefix) = key.strip_prefix("mode_by_finding_type.") {
                     let prefix = check_finding_type(prefix, false).map_err(|p| {
                         SettingsError::InvalidValue {
@@ -500,7 +551,10 @@ fn truncate(s: &str) -> String {
 // carries the position of what is wrong. Nothing here reads serde's messages.
 
 /// Accepted values when the document is not a JSON object.
-const DOCUMENT_ACCEPTED: &str = "a JSON object with the keys version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role";
+const DOCUMENT_ACCEPTED: &str = "a JSON object with the keys version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role, strategy_by_finding_type";
+const STRATEGY_BY_FINDING_TYPE_ACCEPTED: &str = "an object whose keys are finding-type prefixes containing ':' and whose values are deny-all, revoke-sessions, deny-session";
+const STRATEGY_OVERRIDE_ACCEPTED: &str =
+    "deny-all, revoke-sessions, deny-session, or unset to remove the override";
 const STRATEGY_ACCEPTED: &str =
     "an object with the keys role, user_deactivate_access_key, identity_center";
 const CIRCUIT_BREAKER_ACCEPTED: &str = "an object with the key max_enforced_per_hour";
@@ -881,10 +935,56 @@ impl<'de> Reader<'de> for DocumentReader<'_> {
                         s.member_role = role;
                     }
                 }
+                "strategy_by_finding_type" => {
+                    if let Some(map) = map.next_value_seed(Walk(StrategyMapReader(ctx)))? {
+                        s.strategy_by_finding_type = map;
+                    }
+                }
                 _ => return Err(keys.unknown(&key, KEYS)),
             }
         }
         Ok(s)
+    }
+}
+
+/// `strategy_by_finding_type`: an object of finding-type prefixes to role strategies, or
+/// `null` for the defaults.
+struct StrategyMapReader<'p>(Ctx<'p>);
+
+impl<'de> Reader<'de> for StrategyMapReader<'_> {
+    type Output = Option<BTreeMap<String, RoleStrategy>>;
+
+    fn value<E: de::Error>(self, found: Value) -> Result<Self::Output, E> {
+        match found {
+            Value::Null => Ok(None),
+            other => Err(self.0.fail(Problem::wrong_type(
+                "strategy_by_finding_type",
+                &other,
+                STRATEGY_BY_FINDING_TYPE_ACCEPTED,
+            ))),
+        }
+    }
+
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Output, A::Error> {
+        let ctx = self.0;
+        let mut out = BTreeMap::new();
+        let mut keys = Keys::new(ctx, "strategy_by_finding_type");
+        while let Some(key) = keys.next(&mut map)? {
+            let key = check_finding_type(&key, false).map_err(|p| {
+                ctx.fail(Problem::invalid(
+                    "strategy_by_finding_type",
+                    format!("key {p}"),
+                    FINDING_TYPE_KEY_ACCEPTED,
+                ))
+            })?;
+            let path = keys.path(&key);
+            let strategy = map.next_value_seed(Walk(Check {
+                ctx,
+                check: |v| word(&path, v, RoleStrategy::ACCEPTED),
+            }))?;
+            out.insert(key, strategy);
+        }
+        Ok(Some(out))
     }
 }
 
@@ -1342,6 +1442,7 @@ impl Settings {
             max_finding_age: format_duration(self.max_finding_age_secs),
             member_accounts: &self.member_accounts,
             member_role: &self.member_role,
+            strategy_by_finding_type: &self.strategy_by_finding_type,
         }
     }
 }
@@ -1362,6 +1463,7 @@ struct DocumentOut<'a> {
     max_finding_age: String,
     member_accounts: &'a [String],
     member_role: &'a str,
+    strategy_by_finding_type: &'a BTreeMap<String, RoleStrategy>,
 }
 
 #[cfg(test)]
@@ -2023,5 +2125,109 @@ mod tests {
         assert_eq!(s.member_role, "deadbolt-hub");
         s.set("member_accounts", "").unwrap();
         assert!(s.member_accounts.is_empty());
+    }
+
+    #[test]
+    fn strategy_by_finding_type_overrides_the_role_strategy_per_prefix() {
+        let d = Settings::default();
+        let exfil = "UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration.OutsideAWS";
+        assert_eq!(d.role_strategy_for(exfil), RoleStrategy::RevokeSessions);
+        assert_eq!(
+            d.role_strategy_for(
+                "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS"
+            ),
+            RoleStrategy::RevokeSessions
+        );
+        assert_eq!(
+            d.role_strategy_for("UnauthorizedAccess:IAMUser/TorIPCaller"),
+            RoleStrategy::DenyAll
+        );
+        // The document replaces the map; the longest prefix wins; strategy.role is the rest.
+        let s = Settings::parse(
+            r#"{"strategy": {"role": "deny-session"}, "strategy_by_finding_type": {"UnauthorizedAccess:IAMUser/": "deny-all", "UnauthorizedAccess:IAMUser/TorIPCaller": "revoke-sessions"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            s.role_strategy_for("UnauthorizedAccess:IAMUser/TorIPCaller"),
+            RoleStrategy::RevokeSessions
+        );
+        assert_eq!(s.role_strategy_for(exfil), RoleStrategy::DenyAll);
+        assert_eq!(
+            s.role_strategy_for("Discovery:IAMUser/AnomalousBehavior"),
+            RoleStrategy::DenySession
+        );
+        assert_eq!(Settings::parse(&s.to_json_pretty()).unwrap(), s);
+        assert!(d.to_json_pretty().contains(
+            "\"UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration\": \"revoke-sessions\""
+        ));
+        // `null` keeps the defaults; `{}` removes every override.
+        let null = Settings::parse(r#"{"strategy_by_finding_type": null}"#).unwrap();
+        assert_eq!(null.strategy_by_finding_type, d.strategy_by_finding_type);
+        let none = Settings::parse(r#"{"strategy_by_finding_type": {}}"#).unwrap();
+        assert_eq!(none.role_strategy_for(exfil), RoleStrategy::DenyAll);
+        // Typed problems with line, column and the accepted values.
+        for (text, expected) in [
+            (
+                "{\"strategy_by_finding_type\": {\"Stealth:IAMUser/\": \"revoke\"}}",
+                "line 1, column 58: strategy_by_finding_type.Stealth:IAMUser/ \"revoke\" is not accepted; accepted values: deny-all, revoke-sessions, deny-session",
+            ),
+            (
+                "{\n \"strategy_by_finding_type\": {\"TorIPCaller\": \"deny-all\"}}",
+                "line 2, column 43: strategy_by_finding_type key \"TorIPCaller\" is not a finding-type prefix; accepted values: finding-type prefixes",
+            ),
+            (
+                "{\"strategy_by_finding_type\": [\"deny-all\"]}",
+                "strategy_by_finding_type has the wrong type: sequence",
+            ),
+        ] {
+            let e = err(text).to_string();
+            assert!(e.starts_with(expected) || e.contains(expected), "{text}: {e}");
+        }
+        // config set, validated the same way; unset removes one override.
+        let mut s = Settings::default();
+        s.set("strategy_by_finding_type.PenTest:IAMUser/", "deny-session")
+            .unwrap();
+        assert_eq!(
+            s.role_strategy_for("PenTest:IAMUser/KaliLinux"),
+            RoleStrategy::DenySession
+        );
+        s.set(
+            "strategy_by_finding_type.UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration",
+            "unset",
+        )
+        .unwrap();
+        assert_eq!(s.role_strategy_for(exfil), RoleStrategy::DenyAll);
+        assert!(s
+            .set("strategy_by_finding_type.PenTest:IAMUser/", "revoke")
+            .is_err());
+        assert!(s.set("strategy_by_finding_type.*", "deny-all").is_err());
+        assert_eq!(
+            Settings::default()
+                .diff(&s)
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>(),
+            [
+                "strategy_by_finding_type.PenTest:IAMUser/: added \"deny-session\"",
+                "strategy_by_finding_type.UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration: removed \"revoke-sessions\""
+            ]
+        );
+    }
+
+    #[test]
+    fn notify_only_families_need_an_explicit_finding_type() {
+        let d = Settings::default();
+        let t = "Policy:S3/BucketBlockPublicAccessDisabled";
+        assert_eq!(d.notify_only_family(t), Some("Policy:S3/"));
+        let star = Settings::parse(r#"{"finding_types": ["*"]}"#).unwrap();
+        assert_eq!(star.notify_only_family(t), Some("Policy:S3/"));
+        let named = Settings::parse(r#"{"finding_types": ["Policy:S3/"]}"#).unwrap();
+        assert_eq!(named.notify_only_family(t), None);
+        let broad = Settings::parse(r#"{"finding_types": ["Policy:"]}"#).unwrap();
+        assert_eq!(broad.notify_only_family(t), Some("Policy:S3/"));
+        assert_eq!(
+            d.notify_only_family("Exfiltration:S3/MaliciousIPCaller"),
+            None
+        );
     }
 }

@@ -234,14 +234,75 @@ const TABLE: &[Row] = &[
         None,
         None,
     ),
-    // An EKS finding: not an access-key finding for the responder (its IAM caller resolves as
-    // a role session, tested below).
+    // An EKS finding: its IAM caller (resource.accessKeyDetails, resourceType EKSCluster) is
+    // the principal; the Kubernetes families are opt-in.
     (
         "kubernetes-role-caller.json",
         Outcome::Skipped,
-        Reason::NotIamFinding,
+        Reason::FindingTypeNotEnabled,
+        Some(PrincipalKind::Role),
+        Some("app-deployer"),
+        Some("ci-runner-42"),
+    ),
+    // S3 threat types are opt-in; the caller is the principal whatever the resource type.
+    (
+        "s3-malicious-ip-caller.json",
+        Outcome::Skipped,
+        Reason::FindingTypeNotEnabled,
+        Some(PrincipalKind::User),
+        Some("mallory"),
         None,
+    ),
+    // Policy:S3/* is notify-only by default.
+    (
+        "s3-policy-public-access-disabled.json",
+        Outcome::Skipped,
+        Reason::NotifyOnly,
+        Some(PrincipalKind::Role),
+        Some("app-deployer"),
+        Some("ci-runner-42"),
+    ),
+    // The IAM attack sequence: three actors, one decision each (mallory, app-deployer's
+    // session, and break-glass-admin, protected); the record leads with the most severe.
+    (
+        "attack-sequence-compromised-credentials.json",
+        Outcome::WouldContain,
+        Reason::DryRun,
+        Some(PrincipalKind::User),
+        Some("mallory"),
         None,
+    ),
+    // Newer IAM types.
+    (
+        "resource-credential-exfiltration-outside-aws.json",
+        Outcome::WouldContain,
+        Reason::DryRun,
+        Some(PrincipalKind::Role),
+        Some("order-processor-lambda-role"),
+        Some("order-processor"),
+    ),
+    (
+        "resource-credential-exfiltration-inside-aws.json",
+        Outcome::WouldContain,
+        Reason::DryRun,
+        Some(PrincipalKind::Role),
+        Some("exports-ecs-task-role"),
+        Some("3f1c2a9b8e7d4c6f9a0b1c2d3e4f5a6b"),
+    ),
+    (
+        "bedrock-logging-disabled.json",
+        Outcome::WouldContain,
+        Reason::DryRun,
+        Some(PrincipalKind::User),
+        Some("mallory"),
+        None,
+    ),
+    (
+        "short-term-root-credential-usage.json",
+        Outcome::NotContainable,
+        Reason::RootPrincipal,
+        Some(PrincipalKind::Root),
+        Some("Root"),
         None,
     ),
     (
@@ -342,6 +403,221 @@ async fn assumed_role_record_carries_the_exact_session_arn() {
         Some("arn:aws:sts::123456789012:assumed-role/app-deployer/ci-runner-42")
     );
     assert!(p.access_key_id.unwrap().starts_with("ASIA"));
+}
+
+/// (fixture, strategy in the record) under the defaults: workload-role credential exfiltration
+/// is contained with revoke-sessions, everything else with deny-all.
+#[tokio::test]
+async fn workload_credential_exfiltration_revokes_sessions_by_default() {
+    let responder = Configured::new(
+        Settings::default(),
+        MemoryPolicies::new(),
+        FixedIdentity::new(ACCOUNT, OWN_ARN),
+    );
+    for (file, strategy) in [
+        (
+            "resource-credential-exfiltration-outside-aws.json",
+            "revoke-sessions",
+        ),
+        (
+            "resource-credential-exfiltration-inside-aws.json",
+            "revoke-sessions",
+        ),
+        (
+            "instance-credential-exfiltration-outside-aws.json",
+            "revoke-sessions",
+        ),
+        (
+            "instance-credential-exfiltration-inside-aws.json",
+            "revoke-sessions",
+        ),
+        ("tor-ip-caller.json", "deny-all"),
+        ("bedrock-logging-disabled.json", "deny-all"),
+    ] {
+        let record = responder.handle(&fixture(file)).await;
+        assert_eq!(record.strategy.as_deref(), Some(strategy), "{file}");
+        assert!(record.principals.is_empty(), "{file}: one principal");
+    }
+}
+
+#[tokio::test]
+async fn an_attack_sequence_gets_one_decision_per_principal_with_protections_each() {
+    let config = Settings::from_lookup(|k| {
+        (k == ENV_PROTECTED_PRINCIPALS).then(|| "break-glass-*".to_string())
+    })
+    .unwrap();
+    let policies = MemoryPolicies::new();
+    let responder = Configured::new(config, &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let record = responder
+        .handle(&fixture("attack-sequence-compromised-credentials.json"))
+        .await;
+    let each: Vec<_> = record
+        .principals
+        .iter()
+        .map(|d| {
+            let p = d.principal.as_ref().unwrap();
+            (
+                p.kind,
+                p.name.as_deref().unwrap(),
+                p.session.as_deref(),
+                p.access_key_id.as_deref(),
+                d.outcome,
+                d.reason,
+            )
+        })
+        .collect();
+    // mallory is both an actor and the ACCESS_KEY resource: one principal.
+    assert_eq!(
+        each,
+        [
+            (
+                PrincipalKind::User,
+                "mallory",
+                None,
+                Some("AKIA2MLRYQ7ZT4XH9KPD"),
+                Outcome::WouldContain,
+                Reason::DryRun
+            ),
+            (
+                PrincipalKind::Role,
+                "app-deployer",
+                Some("ci-runner-42"),
+                Some("ASIA2MLRYQ7ZSEQ0A1B2"),
+                Outcome::WouldContain,
+                Reason::DryRun
+            ),
+            (
+                PrincipalKind::User,
+                "break-glass-admin",
+                None,
+                Some("AKIA2MLRYQ7ZBRKGL4SS"),
+                Outcome::Skipped,
+                Reason::ProtectedPrincipal
+            ),
+        ]
+    );
+    assert_eq!(
+        record.principals[1]
+            .principal
+            .as_ref()
+            .unwrap()
+            .arn
+            .as_deref(),
+        Some("arn:aws:sts::123456789012:assumed-role/app-deployer/ci-runner-42")
+    );
+    // Each planned its own writes; the top level is the first of the most severe.
+    assert_eq!(record.principals[0].actions, record.actions);
+    assert!(record.principals[1]
+        .actions
+        .iter()
+        .any(|a| a.target == "role/app-deployer"));
+    assert!(record.principals[2].actions.is_empty());
+    assert!(
+        record.message.contains("principal 1 of 3"),
+        "{}",
+        record.message
+    );
+    assert!(policies.calls().is_empty(), "dry-run writes nothing");
+    let json: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
+    assert_eq!(json["principals"].as_array().unwrap().len(), 3);
+    assert_eq!(json["principals"][2]["reason"], "protected_principal");
+}
+
+#[tokio::test]
+async fn the_most_severe_principal_leads_the_record() {
+    // mallory protected: the role session (would_contain) leads, mallory is skipped.
+    let config = Settings::from_lookup(|k| {
+        (k == ENV_PROTECTED_PRINCIPALS).then(|| "mallory,break-glass-*".to_string())
+    })
+    .unwrap();
+    let responder = Configured::new(
+        config,
+        MemoryPolicies::new(),
+        FixedIdentity::new(ACCOUNT, OWN_ARN),
+    );
+    let record = responder
+        .handle(&fixture("attack-sequence-compromised-credentials.json"))
+        .await;
+    assert_eq!(record.outcome, Outcome::WouldContain);
+    assert_eq!(
+        record.principal.as_ref().and_then(|p| p.name.as_deref()),
+        Some("app-deployer")
+    );
+    assert_eq!(record.principals[0].reason, Reason::ProtectedPrincipal);
+    assert!(
+        record.message.contains("principal 2 of 3"),
+        "{}",
+        record.message
+    );
+}
+
+#[test]
+fn a_sequence_actor_of_another_account_is_contained_there() {
+    let raw = fixture_with(
+        "attack-sequence-compromised-credentials.json",
+        &[(
+            "/detail/service/detection/sequence/actors/1/session/issuer",
+            serde_json::json!("arn:aws:iam::444455556666:role/app-deployer"),
+        )],
+    );
+    let event = parse_event(&raw).unwrap();
+    let account = deadbolt_core::AccountContext::from_caller(ACCOUNT, OWN_ARN);
+    let each = deadbolt_core::decision::decide_each(&event, &Settings::default(), &account);
+    assert_eq!(each.len(), 3);
+    match &each[1].1 {
+        deadbolt_core::Decision::Pass {
+            reason, message, ..
+        } => {
+            assert_eq!(*reason, Reason::CrossAccountPrincipal);
+            assert!(message.contains("444455556666"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn sequence_principal_fields_are_strict() {
+    for (pointer, value, path) in [
+        (
+            "/detail/service/detection/sequence/actors/0/user/name",
+            serde_json::json!("mal\"lory"),
+            "detail.service.detection.sequence.actors[0].user.name",
+        ),
+        (
+            "/detail/service/detection/sequence/resources/0/data/accessKey/userName",
+            serde_json::json!("a b"),
+            "detail.service.detection.sequence.resources[0].data.accessKey.userName",
+        ),
+    ] {
+        let raw = fixture_with(
+            "attack-sequence-compromised-credentials.json",
+            &[(pointer, value)],
+        );
+        match parse_event(&raw) {
+            Err(deadbolt_core::InputError::InvalidValue { path: p, .. }) => assert_eq!(p, path),
+            other => panic!("{pointer}: {other:?}"),
+        }
+    }
+    let wrong_type = fixture_with(
+        "attack-sequence-compromised-credentials.json",
+        &[(
+            "/detail/service/detection/sequence/actors/0/user/type",
+            serde_json::json!(7),
+        )],
+    );
+    assert!(matches!(
+        parse_event(&wrong_type),
+        Err(deadbolt_core::InputError::WrongType { .. })
+    ));
+    // Context is lenient: signals of another shape are read along.
+    let context = fixture_with(
+        "attack-sequence-compromised-credentials.json",
+        &[(
+            "/detail/service/detection/sequence/signals",
+            serde_json::json!("unexpected"),
+        )],
+    );
+    assert!(parse_event(&context).is_ok());
 }
 
 #[test]
