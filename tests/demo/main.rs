@@ -172,7 +172,7 @@ async fn main() {
         println!("   {line}");
     }
 
-    println!("\nUndo the block: deadbolt unblock --user mallory --reason "demo over"   (or playbook 2.5: aws iam delete-user-policy --user-name mallory --policy-name DenyAll)");
+    println!("\nUndo the block: deadbolt unblock --user mallory --reason \"demo over\"   (or playbook 2.5: aws iam delete-user-policy --user-name mallory --policy-name DenyAll)");
     println!("Replay any finding yourself, dry-run by default: deadbolt replay FINDING.json");
     println!(
         "Investigate one: deadbolt report FINDING.json [--cloudtrail DIR] [--markdown|--json]"

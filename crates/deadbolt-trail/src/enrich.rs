@@ -254,11 +254,17 @@ impl<S: EvidenceSource, N: Notifier, F: FollowUpPort, R: SourceRouter<S>> Enrich
                 "AWS sample finding: nothing to investigate".into(),
             );
         }
-        if f.resource.resource_type != "AccessKey" {
+        // Any finding that names the caller's access key (IAM, and the S3 and EKS families'
+        // accessKeyDetails) can be investigated from CloudTrail; attack sequences carry their
+        // principals elsewhere and are not investigated here yet.
+        if f.resource.access_key_details.is_none() {
             return skip(
                 id,
                 EnrichmentReason::NotIamFinding,
-                "not an IAM access-key finding".into(),
+                format!(
+                    "resource type {:?} names no access key (resource.accessKeyDetails): nothing to search CloudTrail for",
+                    f.resource.resource_type
+                ),
             );
         }
         let subject = match Subject::from_finding(f) {

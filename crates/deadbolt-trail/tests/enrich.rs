@@ -545,3 +545,24 @@ async fn a_members_finding_is_investigated_with_the_members_evidence_or_fails_cl
         .await;
     assert_eq!(own.reason, EnrichmentReason::Investigated);
 }
+
+/// An S3 finding names its caller in `resource.accessKeyDetails` (resource type `S3Bucket`):
+/// it is investigated like an IAM one. A finding that names no access key is skipped, saying
+/// which resource type it was.
+#[tokio::test]
+async fn findings_with_access_key_details_of_any_resource_type_are_investigated() {
+    let e = enricher(Inbox::default());
+    let s3 =
+        std::fs::read_to_string(fixtures().join("guardduty/s3-malicious-ip-caller.json")).unwrap();
+    let record = e.handle(&s3, None, Ok(&Settings::default())).await;
+    assert_eq!(
+        record.reason,
+        EnrichmentReason::Investigated,
+        "{}",
+        record.message
+    );
+    let ec2 = std::fs::read_to_string(fixtures().join("guardduty/ec2-finding.json")).unwrap();
+    let skipped = e.handle(&ec2, None, Ok(&Settings::default())).await;
+    assert_eq!(skipped.reason, EnrichmentReason::NotIamFinding);
+    assert!(skipped.message.contains("Instance"), "{}", skipped.message);
+}
