@@ -14,12 +14,14 @@ use deadbolt_core::ports::{
 use deadbolt_core::runtime::StoredVersion;
 use deadbolt_core::{ContainmentTarget, TargetKind};
 
+mod announce;
 mod breaker;
 mod error;
 mod guardduty;
 mod held;
 mod identity_center;
 pub mod live;
+pub use announce::AlarmAnnouncer;
 pub use breaker::{hour_bucket, DynamoBreaker};
 pub(crate) use error::classify;
 pub use guardduty::AwsGuardDuty;

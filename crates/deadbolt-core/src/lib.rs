@@ -12,6 +12,8 @@ pub mod followup;
 pub mod glob;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
+pub mod metrics;
+pub mod notice;
 pub mod policy;
 pub mod ports;
 pub mod prefetch;
@@ -21,11 +23,13 @@ pub mod responder;
 pub mod runtime;
 pub mod settings;
 pub mod strategy;
+pub mod timing;
 
 pub use config::{ConfigError, Mode};
 pub use decision::{decide, AccountContext, ContainmentPlan, Decision};
 pub use finding::{parse_event, Finding, InputError};
 pub use principal::{ContainmentTarget, Principal, PrincipalKind, TargetKind};
+pub use record::Timings;
 pub use record::{ActionRecord, ActionStatus, DecisionRecord, Outcome, Reason};
 pub use responder::{Ports, Responder};
 pub use settings::{Settings, SettingsError};

@@ -247,6 +247,25 @@ pub struct DecisionRecord {
     /// principal): deadbolt acted on GuardDuty's copy only.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub event_mismatch: Vec<FieldMismatch>,
+    /// How long each stage took. Measurements, not facts of the decision: they differ on
+    /// every run, so they are not part of the record's JSON (pinned by golden files); the
+    /// Lambdas emit them as metrics ([`crate::metrics`]) on the line after the record's.
+    #[serde(skip)]
+    pub timings: Option<Timings>,
+}
+
+/// Per-stage latency of one finding, in milliseconds; `None` where the stage did not happen.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timings {
+    /// GuardDuty's answer (`GetFindings`): runs while the policy is read.
+    pub verify_ms: Option<f64>,
+    /// Every IAM read made for the finding, summed (the early read included).
+    pub read_ms: Option<f64>,
+    /// Every IAM write made for the finding, summed.
+    pub write_ms: Option<f64>,
+    /// `contained` only: from GuardDuty's `updatedAt` of the finding to the end of the last
+    /// write (the finding's delivery delay, EventBridge, the function and IAM together).
+    pub time_to_contain_ms: Option<f64>,
 }
 
 /// One field on which the event and GuardDuty's copy of the finding disagree.
@@ -279,6 +298,7 @@ impl DecisionRecord {
             retryable: false,
             verified_with_guardduty: false,
             event_mismatch: Vec::new(),
+            timings: None,
         }
     }
 }
