@@ -11,7 +11,7 @@ export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "virtualenv (pinned moto[server], cargo-lambda, cfn-lint)"
+step "virtualenv (pinned moto[server], cargo-lambda, cfn-lint, aws-sam-cli)"
 scripts/setup-venv.sh
 
 step "cargo fmt --check"
@@ -25,6 +25,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cfn-lint template.yaml"
 VENV=.venv scripts/lint-template.sh
+
+step "sam validate --lint (the SAM transform and cfn-lint, offline: no credentials needed)"
+SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint --template template.yaml
 
 step "cargo test"
 # The venv exists by now: a test that cannot find moto or cargo-lambda must fail here, not

@@ -18,7 +18,9 @@ async fn lambda_binary_contains_through_the_runtime_api_and_logs_one_json_line_p
     assert_eq!(moto.probe(&mallory).await, Ok(()));
 
     let log = std::env::temp_dir().join(format!("deadbolt-responder-{}.log", std::process::id()));
-    let lambda = LambdaHarness::start(&built_binary("responder"), &env_for(&moto, "enforce"), log);
+    let mut env = env_for(&moto, "enforce");
+    env.push(("DEADBOLT_METRICS_NAMESPACE", "deadbolt/e2e".to_string()));
+    let lambda = LambdaHarness::start(&built_binary("responder"), &env, log);
     let event = finding_for("cloudtrail-logging-disabled.json", &mallory.principal);
     moto.confirm(&event);
     let response = tokio::task::spawn_blocking({
@@ -56,6 +58,85 @@ async fn lambda_binary_contains_through_the_runtime_api_and_logs_one_json_line_p
         logged, record,
         "the log carries the same record the function returned"
     );
+
+    // One Embedded Metric Format line per decision: the containment with every stage timed.
+    let emf: Vec<_> = lambda
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.get("_aws").is_some())
+        .collect();
+    assert_eq!(emf.len(), 2, "one metrics line per decision: {emf:?}");
+    for line in &emf {
+        deadbolt_core::metrics::check_emf(&line.to_string()).unwrap();
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "deadbolt/e2e"
+        );
+    }
+    assert_eq!(
+        (&emf[0]["Outcome"], &emf[0]["Reason"], &emf[0]["Decisions"]),
+        (
+            &"contained".into(),
+            &"deny_all_attached".into(),
+            &1.0.into()
+        )
+    );
+    for stage in [
+        "TimeToContain",
+        "VerifyLatency",
+        "IamReadLatency",
+        "IamWriteLatency",
+    ] {
+        assert!(
+            emf[0][stage].as_f64().is_some_and(|ms| ms >= 0.0),
+            "{stage}: {}",
+            emf[0]
+        );
+    }
+    assert_eq!(emf[1]["Outcome"], "rejected");
+    assert!(emf[1].get("TimeToContain").is_none(), "{}", emf[1]);
+}
+
+/// A containment is announced on the alarm topic for people: who, the exact undo command and
+/// both console links; a rejected event is not announced. (moto without IAM authentication:
+/// its signature check mis-handles SNS form bodies with newlines.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_binary_announces_a_containment_with_its_undo_command() {
+    deadbolt_e2e::require_tools!(MotoServer, CargoLambda);
+    let moto = Moto::start_with_auth(false).await;
+    let mallory = moto.create_attacker_user("mallory").await;
+    let alarms = moto.create_topic("deadbolt-alarms").await;
+    let mut env = env_for(&moto, "enforce");
+    env.push(("DEADBOLT_ALARM_TOPIC_ARN", alarms.clone()));
+    let log = std::env::temp_dir().join(format!("deadbolt-announce-{}.log", std::process::id()));
+    let lambda = LambdaHarness::start(&built_binary("responder"), &env, log);
+    let event = finding_for("cloudtrail-logging-disabled.json", &mallory.principal);
+    moto.confirm(&event);
+    let (_lambda, first, malformed) = tokio::task::spawn_blocking(move || {
+        let first = lambda.invoke(&event);
+        let malformed = lambda.invoke(r#"{"source":"aws.guardduty"}"#);
+        (lambda, first, malformed)
+    })
+    .await
+    .unwrap();
+    let record = first.expect("invocation succeeds");
+    assert_eq!(record["outcome"], "contained", "{record}");
+    assert_eq!(malformed.expect("a decision")["outcome"], "rejected");
+    let sent = moto.sent_notifications(&alarms);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].0.starts_with("deadbolt contained user/mallory"),
+        "{:?}",
+        sent[0]
+    );
+    for part in [
+        "Who:   IAM user mallory",
+        "Undo:  deadbolt unblock --user mallory",
+        "#/findings?search=id%3D",
+        "/iam/home#/users/details/mallory",
+    ] {
+        assert!(sent[0].1.contains(part), "{part}: {}", sent[0].1);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,6 +348,15 @@ async fn enricher_binary_investigates_publishes_and_says_what_it_could_not_searc
         .iter()
         .any(|l| l["fields"]["message"] == "investigation"
             && l["fields"]["outcome"] == "investigated"));
+    // One Embedded Metric Format line: the investigation, its duration and evidence calls.
+    let emf: Vec<_> = lines.iter().filter(|l| l.get("_aws").is_some()).collect();
+    assert_eq!(emf.len(), 1, "{emf:?}");
+    deadbolt_core::metrics::check_emf(&emf[0].to_string()).unwrap();
+    assert_eq!(emf[0]["Outcome"], "investigated");
+    assert!(emf[0]["EnrichmentDuration"]
+        .as_f64()
+        .is_some_and(|ms| ms > 0.0));
+    assert!(emf[0]["EvidenceCalls"].is_number() && emf[0]["BudgetHits"].is_number());
 }
 
 /// Operators switch auto-block by editing the settings document in SSM: the running function

@@ -14,6 +14,7 @@ use deadbolt_core::ports::{
 use deadbolt_core::runtime::StoredVersion;
 use deadbolt_core::{ContainmentTarget, TargetKind};
 
+mod announce;
 mod breaker;
 mod error;
 mod guardduty;
@@ -22,6 +23,7 @@ mod identity_center;
 mod ledger;
 pub mod live;
 mod members;
+pub use announce::AlarmAnnouncer;
 pub use breaker::{hour_bucket, DynamoBreaker};
 pub(crate) use error::classify;
 pub use guardduty::{AwsGuardDuty, UnreadableFinding, GUARDDUTY_BATCH};

@@ -13,6 +13,8 @@ pub mod glob;
 pub mod ledger;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
+pub mod metrics;
+pub mod notice;
 pub mod policy;
 pub mod ports;
 pub mod prefetch;
@@ -24,11 +26,13 @@ pub mod sequence;
 pub mod settings;
 pub mod simulate;
 pub mod strategy;
+pub mod timing;
 
 pub use config::{ConfigError, Mode};
 pub use decision::{decide, AccountContext, ContainmentPlan, Decision};
 pub use finding::{parse_event, Finding, InputError};
 pub use principal::{ContainmentTarget, Principal, PrincipalKind, TargetKind};
+pub use record::Timings;
 pub use record::{ActionRecord, ActionStatus, DecisionRecord, Outcome, Reason};
 pub use responder::{Ports, Responder};
 pub use settings::{Settings, SettingsError};

@@ -268,6 +268,11 @@ pub struct DecisionRecord {
     /// ([`Outcome::severity_rank`]), the first of equals. Absent for a single principal.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub principals: Vec<PrincipalDecision>,
+    /// How long each stage took. Measurements, not facts of the decision: they differ on
+    /// every run, so they are not part of the record's JSON (pinned by golden files); the
+    /// Lambdas emit them as metrics ([`crate::metrics`]) on the line after the record's.
+    #[serde(skip)]
+    pub timings: Option<Timings>,
 }
 
 /// The decision about one of several principals a finding names.
@@ -306,6 +311,20 @@ impl Outcome {
     }
 }
 
+/// Per-stage latency of one finding, in milliseconds; `None` where the stage did not happen.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timings {
+    /// GuardDuty's answer (`GetFindings`): runs while the policy is read.
+    pub verify_ms: Option<f64>,
+    /// Every IAM read made for the finding, summed (the early read included).
+    pub read_ms: Option<f64>,
+    /// Every IAM write made for the finding, summed.
+    pub write_ms: Option<f64>,
+    /// `contained` only: from GuardDuty's `updatedAt` of the finding to the end of the last
+    /// write (the finding's delivery delay, EventBridge, the function and IAM together).
+    pub time_to_contain_ms: Option<f64>,
+}
+
 /// One field on which the event and GuardDuty's copy of the finding disagree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldMismatch {
@@ -339,6 +358,7 @@ impl DecisionRecord {
             acted_in_account: None,
             member_role: None,
             principals: Vec::new(),
+            timings: None,
         }
     }
 }

@@ -21,9 +21,10 @@ use crate::ports::{
 };
 use crate::prefetch::Prefetch;
 use crate::record::FieldMismatch;
-use crate::record::{DecisionRecord, Outcome, PrincipalDecision, Reason};
+use crate::record::{DecisionRecord, Outcome, PrincipalDecision, Reason, Timings};
 use crate::runtime::SettingsUnavailable;
 use crate::settings::Settings;
+use crate::timing::{timed, Timed};
 
 /// The AWS capabilities the responder acts through. Identity Center and the shared breaker
 /// count are optional: without Identity Center, `permission-set-deny` fails with a clear
@@ -257,9 +258,11 @@ where
                 )
             }
         };
-        let prefetch = Prefetch::new(&self.policies);
+        // Every IAM call is timed (per-stage latency in the record's timings).
+        let iam = Timed::new(&self.policies);
+        let prefetch = Prefetch::new(&iam);
         let Some(guardduty) = &self.guardduty else {
-            return self
+            let r = self
                 .decide_and_act(
                     event,
                     &arrived,
@@ -272,6 +275,7 @@ where
                     },
                 )
                 .await;
+            return with_timings(r, None, &iam);
         };
         // What the event asks for is prepared while GuardDuty answers, and used only if
         // GuardDuty's copy asks for the same: in deadbolt's own account the policy is read, in
@@ -290,8 +294,9 @@ where
                 _ => None,
             }
         };
-        let (copy, assumed) = futures_util::future::join(guardduty.get_finding(&f.id), warm).await;
-        match copy {
+        let ((copy, verify_us), assumed) =
+            futures_util::future::join(timed(guardduty.get_finding(&f.id)), warm).await;
+        let r = match copy {
             Err(e) => failed(
                 event,
                 mode,
@@ -330,7 +335,8 @@ where
                 )
                 .await
             }
-        }
+        };
+        with_timings(r, Some(verify_us), &iam)
     }
 
     /// Decide on `event` (GuardDuty's copy when `verified` is `Some`, with what the event said
@@ -342,7 +348,7 @@ where
         settings: &Settings,
         account: &AccountContext,
         verified: Option<Vec<FieldMismatch>>,
-        Prepared { policies, assumed }: Prepared<'_, '_, P>,
+        Prepared { policies, assumed }: Prepared<'_, '_, Timed<'_, P>, P>,
     ) -> DecisionRecord {
         let f = &event.detail;
         let mode = settings.effective_mode(&f.finding_type, &f.account_id);
@@ -397,7 +403,7 @@ where
         principal: Option<crate::principal::Principal>,
         mut decision: Decision,
         verified: bool,
-        policies: &Prefetch<'_, P>,
+        policies: &Prefetch<'_, Timed<'_, P>>,
         assumed: &mut Option<(MemberRole, Result<P, AwsError>)>,
     ) -> DecisionRecord {
         let f = &event.detail;
@@ -475,6 +481,11 @@ where
                 (r.actions, r.retryable) = (applied.actions, applied.retryable);
                 if (r.outcome, r.reason) == (Outcome::WouldContain, Reason::CircuitBreakerOpen) {
                     self.hold(&mut r, f, &plan, arrived).await;
+                }
+                if r.outcome == Outcome::Contained {
+                    r.timings
+                        .get_or_insert_with(Timings::default)
+                        .time_to_contain_ms = since_updated_ms(f, now_ms());
                 }
             }
         }
@@ -746,8 +757,8 @@ where
 
 /// What was prepared while GuardDuty answered: deadbolt's own IAM with the policy the event
 /// asked for already read, or the member role the event asked for already assumed.
-struct Prepared<'p, 'a, P> {
-    policies: &'p Prefetch<'a, P>,
+struct Prepared<'p, 'a, Q, P> {
+    policies: &'p Prefetch<'a, Q>,
     assumed: Option<(MemberRole, Result<P, AwsError>)>,
 }
 
@@ -1023,4 +1034,27 @@ impl Arrived<'_> {
             None => serde_json::to_string(self.event).unwrap_or_default(),
         }
     }
+}
+
+/// `r` with the stage timings measured for it: GuardDuty's answer (`verify_us`) and the IAM
+/// reads and writes made through `iam`. A record with no stage measured keeps `None`.
+fn with_timings<P>(
+    mut r: DecisionRecord,
+    verify_us: Option<u64>,
+    iam: &Timed<'_, P>,
+) -> DecisionRecord {
+    let verify_ms = verify_us.map(|us| us as f64 / 1000.0);
+    let (read_ms, write_ms) = (iam.watch.read_ms(), iam.watch.write_ms());
+    if verify_ms.is_some() || read_ms.is_some() || write_ms.is_some() || r.timings.is_some() {
+        let t = r.timings.get_or_insert_with(Timings::default);
+        (t.verify_ms, t.read_ms, t.write_ms) = (verify_ms, read_ms, write_ms);
+    }
+    r
+}
+
+/// Milliseconds from GuardDuty's `updatedAt` of `f` to `now_ms` (`None` if unreadable; never
+/// negative: a clock behind GuardDuty's counts as 0).
+fn since_updated_ms(f: &Finding, now_ms: i64) -> Option<f64> {
+    let updated = chrono::DateTime::parse_from_rfc3339(f.updated_at.as_deref()?).ok()?;
+    Some((now_ms - updated.timestamp_millis()).max(0) as f64)
 }

@@ -17,6 +17,7 @@ pub mod chain;
 pub mod enrich;
 pub mod files;
 pub mod investigate;
+pub mod metrics;
 pub mod persistence;
 pub mod queries;
 pub mod record;

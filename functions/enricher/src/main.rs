@@ -7,10 +7,13 @@ use deadbolt_aws::{
     load_config, AwsGuardDuty, AwsIam, AwsOptions, DynamoBreaker, DynamoLedger, LiveSettings,
     MemberSessions, SsmSettingsStore, StsIdentity,
 };
+use deadbolt_core::clock::now_ms;
+use deadbolt_core::metrics::namespace_from_env;
 use deadbolt_core::ports::{NoHeldFindings, NoIdentityCenter};
 use deadbolt_core::{Ports, Responder, Settings};
 use deadbolt_evidence::athena::AthenaSettings;
 use deadbolt_evidence::{AnySource, CloudWatchLogsSource, LookupEventsSource, SnsNotifier};
+use deadbolt_trail::metrics::enrichment_emf;
 use deadbolt_trail::{Enricher, EnrichmentRecord, EvidenceSource, InvestigationOptions, Limits};
 use lambda_runtime::tracing::{self, error, info};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
@@ -34,6 +37,8 @@ use members::MemberLookupEvents;
 struct Deps {
     enricher: Enricher<AnySource, SnsNotifier, FollowUpEngine, MemberLookupEvents>,
     settings: LiveSettings,
+    /// The CloudWatch namespace of the metrics line (`DEADBOLT_METRICS_NAMESPACE`).
+    namespace: String,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -123,6 +128,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             config,
             ttl_seconds,
         ),
+        namespace: namespace_from_env(),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         handle(event, &deps)
@@ -134,6 +140,7 @@ async fn handle(
     event: LambdaEvent<Box<RawValue>>,
     deps: &Deps,
 ) -> Result<EnrichmentRecord, Diagnostic> {
+    let started = Instant::now();
     let deadline = deadline_instant(event.context.deadline);
     let settings = deps.settings.current().await;
     let record = deps
@@ -166,6 +173,12 @@ async fn handle(
         publish_error = record.publish_error.as_deref().unwrap_or(""),
         investigation_report = %report,
         "investigation"
+    );
+    // The metrics: one CloudWatch Embedded Metric Format line on stdout (no API call).
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "{}",
+        enrichment_emf(&record, duration_ms, &deps.namespace, now_ms())
     );
     // A follow-up that may succeed when delivered again (throttled, an outage, unreadable
     // settings): Lambda's asynchronous retries run the enricher again. Investigating is

@@ -4,11 +4,15 @@ use deadbolt_aws::live::{
     before_deadline, config_parameter_from_env, home_region_config, ttl_seconds_from_env,
 };
 use deadbolt_aws::{
-    load_config, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions, DynamoBreaker,
-    DynamoHeldFindings, DynamoLedger, LiveSettings, MemberSessions, SsmSettingsStore, StsIdentity,
+    load_config, AlarmAnnouncer, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions,
+    DynamoBreaker, DynamoHeldFindings, DynamoLedger, LiveSettings, MemberSessions,
+    SsmSettingsStore, StsIdentity,
 };
+use deadbolt_core::clock::now_ms;
+use deadbolt_core::metrics::{decision_emf, namespace_from_env};
+use deadbolt_core::notice::containment_notice;
 use deadbolt_core::{DecisionRecord, Ports, Responder, Settings};
-use lambda_runtime::tracing::{self, error, info};
+use lambda_runtime::tracing::{self, error, info, warn};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
 
@@ -28,6 +32,10 @@ struct Deps {
         Option<DynamoLedger>,
     >,
     settings: LiveSettings,
+    /// Containment notices for people (the alarm topic), when the stack made one.
+    announcer: Option<AlarmAnnouncer>,
+    /// The CloudWatch namespace of the metrics line (`DEADBOLT_METRICS_NAMESPACE`).
+    namespace: String,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -71,6 +79,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         // Every containment recorded (DEADBOLT_LEDGER_TABLE): what was there before, by
         // which function, for which finding.
         .with_ledger(DynamoLedger::from_env(&home), function_actor()),
+        announcer: AlarmAnnouncer::from_env(&sdk),
+        namespace: namespace_from_env(),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         handle(event, &deps)
@@ -115,6 +125,21 @@ async fn handle(
         decision_record = %record.to_json(),
         "decision"
     );
+    // The metrics: one CloudWatch Embedded Metric Format line on stdout, which CloudWatch Logs
+    // turns into metrics (no API call).
+    println!("{}", decision_emf(&record, &deps.namespace, now_ms()));
+    // Who was contained, what was written, why, how to undo it: for people. Best effort: the
+    // containment is done and recorded, so a failed publish is logged, never retried.
+    if let (Some(announcer), Some(notice)) = (&deps.announcer, containment_notice(&record)) {
+        if let Err(e) = announcer.announce(&notice).await {
+            warn!(
+                finding_id = record.finding_id.as_deref().unwrap_or(""),
+                topic = announcer.topic_arn(),
+                error = %e,
+                "containment not announced"
+            );
+        }
+    }
     if record.retryable {
         return Err(Diagnostic {
             error_type: format!("deadbolt.{}", record.reason.as_str()),

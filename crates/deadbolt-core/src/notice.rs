@@ -1,0 +1,423 @@
+//! The message people read when deadbolt contained someone: short and complete. Who (the
+//! principal), what (what was written), why (the finding), the exact undo command, and console
+//! links to the GuardDuty finding and the IAM principal. Built from the decision record alone;
+//! the responder Lambda publishes it on the alarm topic (`deadbolt_aws::AlarmAnnouncer`).
+//!
+//! Two renderings of the same facts: plain text (email, SMS, anything subscribed to the topic)
+//! and an AWS Chatbot custom notification (Slack, Teams), which SNS hands to HTTPS
+//! subscriptions only ([`Notice::sns_message`]).
+
+use serde_json::json;
+
+use crate::principal::PrincipalKind;
+use crate::record::{ActionStatus, DecisionRecord, Outcome};
+
+/// SNS subjects: ASCII, at most 100 characters.
+const MAX_SUBJECT_CHARS: usize = 100;
+
+/// One announcement of a containment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The SNS subject (email subject line).
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+    /// The AWS Chatbot custom notification (JSON), same facts in Markdown.
+    pub chat: String,
+}
+
+impl Notice {
+    /// The SNS message for `MessageStructure=json`: `default` (every protocol) is the text,
+    /// `https` (AWS Chatbot's subscription) the custom notification.
+    pub fn sns_message(&self) -> String {
+        json!({"default": self.text, "https": self.chat}).to_string()
+    }
+}
+
+/// The notice for a record that wrote something (`contained`, `partially_contained`); `None`
+/// for every other outcome (nothing changed, nothing to undo).
+pub fn containment_notice(record: &DecisionRecord) -> Option<Notice> {
+    let partly = match record.outcome {
+        Outcome::Contained => false,
+        Outcome::PartiallyContained => true,
+        _ => return None,
+    };
+    let target = written_target(record)?;
+    let region = record.region.as_deref().unwrap_or("us-east-1");
+    let account = record.account_id.as_deref().unwrap_or("?");
+    let finding_type = record.finding_type.as_deref().unwrap_or("?");
+    let finding_id = record.finding_id.as_deref().unwrap_or("?");
+    let verb = if partly {
+        "PARTLY contained"
+    } else {
+        "contained"
+    };
+    let headline = format!("deadbolt {verb} {target} in account {account} ({region})");
+    let who = who(record, &target);
+    let what = record.message.clone();
+    let severity = record
+        .severity
+        .map(|s| format!(", severity {s}"))
+        .unwrap_or_default();
+    let why = format!("GuardDuty finding {finding_type}{severity}, id {finding_id}");
+    let undo = undo_command(record, &target);
+    let finding_url = guardduty_finding_url(region, finding_id);
+    let principal_url = iam_console_url(region, &target);
+
+    let mut text = format!("{headline}.\n\nWho:   {who}\nWhat:  {what}\nWhy:   {why}\n");
+    if partly {
+        text.push_str("Left:  finish by hand what failed (above), or deliver the event again\n");
+    }
+    if let Some(undo) = &undo {
+        text.push_str(&format!("Undo:  {undo}\n"));
+    }
+    text.push_str(&format!("\nFinding:   {finding_url}\n"));
+    if let Some(url) = &principal_url {
+        text.push_str(&format!("Principal: {url}\n"));
+    }
+
+    let mut description = format!(
+        "*Who:* {who}\n*What:* {what}\n*Why:* {why}\n*Finding:* <{finding_url}|GuardDuty console>"
+    );
+    if let Some(url) = &principal_url {
+        description.push_str(&format!("\n*Principal:* <{url}|IAM console>"));
+    }
+    let mut next_steps = Vec::new();
+    if let Some(undo) = &undo {
+        next_steps.push(format!("Undo: `{undo}`"));
+    }
+    let chat = json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": finding_id,
+        "content": {
+            "textType": "client-markdown",
+            "title": format!(":lock: {headline}"),
+            "description": description,
+            "nextSteps": next_steps,
+        },
+    })
+    .to_string();
+
+    Some(Notice {
+        subject: subject(&format!("deadbolt {verb} {target} ({finding_type})")),
+        text,
+        chat,
+    })
+}
+
+/// The entity the record's actions wrote to (`user/NAME`, `role/NAME`, `group/NAME`,
+/// `permission-set/NAME`): the first action that was done.
+fn written_target(record: &DecisionRecord) -> Option<String> {
+    record
+        .actions
+        .iter()
+        .find(|a| a.status == ActionStatus::Done)
+        .or_else(|| record.actions.first())
+        .map(|a| a.target.clone())
+}
+
+fn who(record: &DecisionRecord, target: &str) -> String {
+    let Some(p) = &record.principal else {
+        return target.to_string();
+    };
+    let kind = match p.kind {
+        PrincipalKind::User => "IAM user",
+        PrincipalKind::Role => "IAM role",
+        PrincipalKind::Group => "IAM group",
+        other => other.as_str(),
+    };
+    let mut out = format!("{kind} {}", p.name.as_deref().unwrap_or("?"));
+    if let Some(session) = &p.session {
+        out.push_str(&format!(", session {session}"));
+    }
+    if let Some(key) = &p.access_key_id {
+        out.push_str(&format!(", access key {key}"));
+    }
+    if let Some(arn) = &p.arn {
+        out.push_str(&format!(" ({arn})"));
+    }
+    out
+}
+
+/// The `deadbolt unblock` command that undoes exactly what the record says was done: the
+/// entity's DenyAll (or deadbolt's tagged `AWSDenyAll`), and the access key only if this
+/// decision set it inactive.
+pub fn undo_command(record: &DecisionRecord, target: &str) -> Option<String> {
+    let (kind, name) = target.split_once('/')?;
+    let mut cmd = match kind {
+        "user" | "role" | "group" => format!("deadbolt unblock --{kind} {}", shell_word(name)),
+        "permission-set" => {
+            let user = record.principal.as_ref()?.session.as_deref()?;
+            format!(
+                "deadbolt unblock --sso-user {} --permission-set {}",
+                shell_word(user),
+                shell_word(name)
+            )
+        }
+        _ => return None,
+    };
+    let deactivated = record.actions.iter().find(|a| {
+        a.api == "iam:UpdateAccessKey"
+            && a.status == ActionStatus::Done
+            && a.access_key_id.is_some()
+    });
+    if let (Some(key), "user") = (deactivated.and_then(|a| a.access_key_id.as_deref()), kind) {
+        cmd.push_str(&format!(" --access-key {}", shell_word(key)));
+    }
+    // In a member account the CLI goes through the member role too.
+    if let (Some(_), Some(account)) = (&record.member_role, &record.acted_in_account) {
+        cmd.push_str(&format!(" --account {}", shell_word(account)));
+    }
+    // The ledger records why; unblock refuses to run without it.
+    cmd.push_str(" --reason '...'");
+    Some(cmd)
+}
+
+/// The console's host for `region`'s partition.
+fn console_host(region: &str) -> String {
+    if region.starts_with("cn-") {
+        format!("{region}.console.amazonaws.cn")
+    } else if region.starts_with("us-gov-") {
+        "console.amazonaws-us-gov.com".to_string()
+    } else {
+        format!("{region}.console.aws.amazon.com")
+    }
+}
+
+/// The finding in the GuardDuty console (its findings list, searched by id).
+pub fn guardduty_finding_url(region: &str, finding_id: &str) -> String {
+    format!(
+        "https://{}/guardduty/home?region={region}#/findings?search=id%3D{}",
+        console_host(region),
+        url_component(finding_id)
+    )
+}
+
+/// The user, role or group in the IAM console; `None` for anything else.
+pub fn iam_console_url(region: &str, target: &str) -> Option<String> {
+    let (kind, name) = target.split_once('/')?;
+    let section = match kind {
+        "user" => "users",
+        "role" => "roles",
+        "group" => "groups",
+        _ => return None,
+    };
+    Some(format!(
+        "https://{}/iam/home#/{section}/details/{}",
+        console_host(region),
+        url_component(name)
+    ))
+}
+
+/// Percent-encode everything but unreserved characters (RFC 3986).
+fn url_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `s` as one shell word: as is when it holds only characters IAM names use that the shell
+/// does not interpret, single-quoted otherwise.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// ASCII, at most 100 characters (SNS's rules for subjects).
+fn subject(raw: &str) -> String {
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(MAX_SUBJECT_CHARS)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Mode;
+    use crate::principal::Principal;
+    use crate::record::{ActionRecord, Reason};
+
+    fn action(api: &str, target: &str, status: ActionStatus) -> ActionRecord {
+        ActionRecord {
+            api: api.into(),
+            target: target.into(),
+            policy_name: if api.contains("Policy") {
+                "DenyAll".into()
+            } else {
+                String::new()
+            },
+            access_key_id: None,
+            status,
+            error_code: None,
+            error_message: None,
+        }
+    }
+
+    fn contained_user() -> DecisionRecord {
+        let mut key = action("iam:UpdateAccessKey", "user/mallory", ActionStatus::Done);
+        key.access_key_id = Some("AKIA2MLRYQ7ZT4XH9KPD".into());
+        DecisionRecord {
+            finding_id: Some("92b108e6e29fae28af700f610bd20943".into()),
+            finding_type: Some("Stealth:IAMUser/CloudTrailLoggingDisabled".into()),
+            account_id: Some("123456789012".into()),
+            region: Some("eu-west-1".into()),
+            severity: Some(5.0),
+            principal: Some(Principal {
+                kind: PrincipalKind::User,
+                name: Some("mallory".into()),
+                arn: None,
+                session: None,
+                access_key_id: Some("AKIA2MLRYQ7ZT4XH9KPD".into()),
+            }),
+            outcome: Outcome::Contained,
+            reason: Reason::DenyAllAttached,
+            strategy: Some("deny-all".into()),
+            message: "attached the inline policy DenyAll to user/mallory (deny everything); set access key AKIA2MLRYQ7ZT4XH9KPD inactive".into(),
+            actions: vec![
+                action("iam:GetUserPolicy", "user/mallory", ActionStatus::Done),
+                action("iam:PutUserPolicy", "user/mallory", ActionStatus::Done),
+                key,
+            ],
+            verified_with_guardduty: true,
+            ..DecisionRecord::empty(Mode::Enforce)
+        }
+    }
+
+    #[test]
+    fn a_contained_user_reads_who_what_why_undo_and_links() {
+        let notice = containment_notice(&contained_user()).expect("a notice");
+        expect_test::expect![[r#"
+            deadbolt contained user/mallory (Stealth:IAMUser/CloudTrailLoggingDisabled)
+            ---
+            deadbolt contained user/mallory in account 123456789012 (eu-west-1).
+
+            Who:   IAM user mallory, access key AKIA2MLRYQ7ZT4XH9KPD
+            What:  attached the inline policy DenyAll to user/mallory (deny everything); set access key AKIA2MLRYQ7ZT4XH9KPD inactive
+            Why:   GuardDuty finding Stealth:IAMUser/CloudTrailLoggingDisabled, severity 5, id 92b108e6e29fae28af700f610bd20943
+            Undo:  deadbolt unblock --user mallory --access-key AKIA2MLRYQ7ZT4XH9KPD --reason '...'
+
+            Finding:   https://eu-west-1.console.aws.amazon.com/guardduty/home?region=eu-west-1#/findings?search=id%3D92b108e6e29fae28af700f610bd20943
+            Principal: https://eu-west-1.console.aws.amazon.com/iam/home#/users/details/mallory
+        "#]]
+        .assert_eq(&format!("{}\n---\n{}", notice.subject, notice.text));
+        let chat: serde_json::Value = serde_json::from_str(&notice.chat).unwrap();
+        assert_eq!(chat["version"], "1.0");
+        assert_eq!(chat["source"], "custom");
+        assert_eq!(chat["content"]["textType"], "client-markdown");
+        assert_eq!(
+            chat["content"]["nextSteps"][0],
+            "Undo: `deadbolt unblock --user mallory --access-key AKIA2MLRYQ7ZT4XH9KPD --reason '...'`"
+        );
+        let description = chat["content"]["description"].as_str().unwrap();
+        for part in [
+            "*Who:* IAM user mallory",
+            "*Why:* GuardDuty finding Stealth:IAMUser/CloudTrailLoggingDisabled",
+            "<https://eu-west-1.console.aws.amazon.com/iam/home#/users/details/mallory|IAM console>",
+        ] {
+            assert!(description.contains(part), "{description}");
+        }
+        let sns: serde_json::Value = serde_json::from_str(&notice.sns_message()).unwrap();
+        assert_eq!(sns["default"], notice.text.as_str());
+        assert_eq!(sns["https"], notice.chat.as_str());
+    }
+
+    #[test]
+    fn a_key_left_active_is_not_in_the_undo_and_partial_says_so() {
+        let mut r = contained_user();
+        r.outcome = Outcome::PartiallyContained;
+        r.actions[2].status = ActionStatus::Failed;
+        let notice = containment_notice(&r).unwrap();
+        assert!(notice
+            .subject
+            .starts_with("deadbolt PARTLY contained user/mallory"));
+        assert!(
+            notice
+                .text
+                .contains("Undo:  deadbolt unblock --user mallory --reason '...'\n"),
+            "{}",
+            notice.text
+        );
+        assert!(notice.text.contains("Left:  finish by hand"));
+    }
+
+    #[test]
+    fn roles_groups_and_identity_center_get_their_own_undo_and_link() {
+        let mut r = contained_user();
+        r.actions = vec![action(
+            "iam:PutRolePolicy",
+            "role/app+deployer",
+            ActionStatus::Done,
+        )];
+        assert_eq!(
+            undo_command(&r, "role/app+deployer").as_deref(),
+            Some("deadbolt unblock --role app+deployer --reason '...'")
+        );
+        assert_eq!(
+            iam_console_url("us-east-1", "role/app+deployer").as_deref(),
+            Some("https://us-east-1.console.aws.amazon.com/iam/home#/roles/details/app%2Bdeployer")
+        );
+        assert_eq!(
+            undo_command(&r, "group/developers").as_deref(),
+            Some("deadbolt unblock --group developers --reason '...'")
+        );
+        r.principal.as_mut().unwrap().session = Some("sara@example.com".into());
+        assert_eq!(
+            undo_command(&r, "permission-set/AdministratorAccess").as_deref(),
+            Some(
+                "deadbolt unblock --sso-user sara@example.com --permission-set AdministratorAccess --reason '...'"
+            )
+        );
+        assert_eq!(
+            iam_console_url("us-east-1", "permission-set/AdministratorAccess"),
+            None
+        );
+        assert_eq!(
+            guardduty_finding_url("cn-north-1", "abc"),
+            "https://cn-north-1.console.amazonaws.cn/guardduty/home?region=cn-north-1#/findings?search=id%3Dabc"
+        );
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn nothing_is_announced_when_nothing_was_written() {
+        for outcome in Outcome::ALL {
+            let mut r = contained_user();
+            r.outcome = *outcome;
+            let announced = containment_notice(&r).is_some();
+            assert_eq!(
+                announced,
+                matches!(outcome, Outcome::Contained | Outcome::PartiallyContained),
+                "{outcome:?}"
+            );
+        }
+        let long = DecisionRecord {
+            finding_type: Some("Ünicode:IAMUser/".repeat(20)),
+            ..contained_user()
+        };
+        let subject = containment_notice(&long).unwrap().subject;
+        assert!(
+            subject.len() <= MAX_SUBJECT_CHARS && subject.is_ascii(),
+            "{subject}"
+        );
+    }
+}
