@@ -448,7 +448,7 @@ impl IdentityCenterSession {
                 self.role.name
             ),
             format!(
-                "Steps 1-4 in one command, with credentials of that account: deadbolt block --sso-user {} --permission-set {} (undo: deadbolt unblock with the same arguments)",
+                "Steps 1-4 in one command, with credentials of that account: deadbolt block --sso-user {} --permission-set {} --reason TEXT (undo: deadbolt unblock with the same arguments)",
                 self.user_name, self.permission_set
             ),
         ]
