@@ -17,6 +17,7 @@ use serde_json::Value;
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::marker::PhantomData;
 
 use crate::config::{
     is_finding_type_prefix, is_principal_pattern, split_list, Mode, DEFAULT_FINDING_TYPES,
@@ -422,13 +423,8 @@ impl Settings {
                             accepted: FINDING_TYPE_KEY_ACCEPTED.into(),
                         }
                     })?;
-                    if value == "unset" {
-                        self.strategy_by_finding_type.remove(&prefix);
-                    } else {
-                        let strategy = parse_word(value)
-                            .ok_or_else(|| invalid(not_accepted(), STRATEGY_OVERRIDE_ACCEPTED))?;
-                        self.strategy_by_finding_type.insert(prefix, strategy);
-                    }
+                    set_override(&mut self.strategy_by_finding_type, prefix, value)
+                        .map_err(|p| invalid(p, STRATEGY_OVERRIDE_ACCEPTED))?;
                 } else if let Some(prefix) = key.strip_prefix("mode_by_finding_type.") {
                     let prefix = check_finding_type(prefix, false).map_err(|p| {
                         SettingsError::InvalidValue {
@@ -458,12 +454,18 @@ fn parse_word<T: DeserializeOwned>(value: &str) -> Option<T> {
     serde_json::from_value(serde_json::Value::String(value.to_string())).ok()
 }
 
-fn set_override(map: &mut BTreeMap<String, Mode>, key: String, value: &str) -> Result<(), String> {
+/// One override of a per-key map (`mode_by_…`, `strategy_by_finding_type`): one of the
+/// value's spellings, or `unset` to remove it.
+fn set_override<T: DeserializeOwned>(
+    map: &mut BTreeMap<String, T>,
+    key: String,
+    value: &str,
+) -> Result<(), String> {
     if value == "unset" {
         map.remove(&key);
     } else {
-        let mode = parse_word(value).ok_or_else(|| format!("{value:?} is not accepted"))?;
-        map.insert(key, mode);
+        let parsed = parse_word(value).ok_or_else(|| format!("{value:?} is not accepted"))?;
+        map.insert(key, parsed);
     }
     Ok(())
 }
@@ -865,24 +867,28 @@ impl<'de> Reader<'de> for DocumentReader<'_> {
                     }
                 }
                 "mode_by_finding_type" => {
-                    let reader = ModeMapReader {
+                    let reader = WordMapReader {
                         ctx,
                         key: "mode_by_finding_type",
                         accepted: MODE_BY_FINDING_TYPE_ACCEPTED,
                         check_key: |k| check_finding_type(k, false),
                         key_accepted: FINDING_TYPE_KEY_ACCEPTED,
+                        values_accepted: Mode::ACCEPTED,
+                        values: PhantomData,
                     };
                     if let Some(modes) = map.next_value_seed(Walk(reader))? {
                         s.mode_by_finding_type = modes;
                     }
                 }
                 "mode_by_account" => {
-                    let reader = ModeMapReader {
+                    let reader = WordMapReader {
                         ctx,
                         key: "mode_by_account",
                         accepted: MODE_BY_ACCOUNT_ACCEPTED,
                         check_key: check_account,
                         key_accepted: ACCOUNT_KEY_ACCEPTED,
+                        values_accepted: Mode::ACCEPTED,
+                        values: PhantomData,
                     };
                     if let Some(modes) = map.next_value_seed(Walk(reader))? {
                         s.mode_by_account = modes;
@@ -904,15 +910,13 @@ impl<'de> Reader<'de> for DocumentReader<'_> {
                     s.circuit_breaker = map.next_value_seed(Walk(CircuitBreakerReader(ctx)))?;
                 }
                 "max_finding_age" => {
-                    if let Some(secs) = optional_value(&mut map, ctx, |v| match v {
-                        Value::String(text) => check_duration(&text).map_err(|p| {
-                            Problem::invalid("max_finding_age", p, MAX_FINDING_AGE_ACCEPTED)
-                        }),
-                        other => Err(Problem::wrong_type(
+                    if let Some(secs) = optional_value(&mut map, ctx, |v| {
+                        checked_string(
                             "max_finding_age",
-                            &other,
+                            v,
                             MAX_FINDING_AGE_ACCEPTED,
-                        )),
+                            check_duration,
+                        )
                     })? {
                         s.max_finding_age_secs = secs;
                     }
@@ -923,20 +927,23 @@ impl<'de> Reader<'de> for DocumentReader<'_> {
                     }
                 }
                 "member_role" => {
-                    if let Some(role) = optional_value(&mut map, ctx, |v| match v {
-                        Value::String(name) => check_member_role(&name)
-                            .map_err(|p| Problem::invalid("member_role", p, MEMBER_ROLE_ACCEPTED)),
-                        other => Err(Problem::wrong_type(
-                            "member_role",
-                            &other,
-                            MEMBER_ROLE_ACCEPTED,
-                        )),
+                    if let Some(role) = optional_value(&mut map, ctx, |v| {
+                        checked_string("member_role", v, MEMBER_ROLE_ACCEPTED, check_member_role)
                     })? {
                         s.member_role = role;
                     }
                 }
                 "strategy_by_finding_type" => {
-                    if let Some(map) = map.next_value_seed(Walk(StrategyMapReader(ctx)))? {
+                    let reader = WordMapReader {
+                        ctx,
+                        key: "strategy_by_finding_type",
+                        accepted: STRATEGY_BY_FINDING_TYPE_ACCEPTED,
+                        check_key: |k| check_finding_type(k, false),
+                        key_accepted: FINDING_TYPE_KEY_ACCEPTED,
+                        values_accepted: RoleStrategy::ACCEPTED,
+                        values: PhantomData,
+                    };
+                    if let Some(map) = map.next_value_seed(Walk(reader))? {
                         s.strategy_by_finding_type = map;
                     }
                 }
@@ -944,47 +951,6 @@ impl<'de> Reader<'de> for DocumentReader<'_> {
             }
         }
         Ok(s)
-    }
-}
-
-/// `strategy_by_finding_type`: an object of finding-type prefixes to role strategies, or
-/// `null` for the defaults.
-struct StrategyMapReader<'p>(Ctx<'p>);
-
-impl<'de> Reader<'de> for StrategyMapReader<'_> {
-    type Output = Option<BTreeMap<String, RoleStrategy>>;
-
-    fn value<E: de::Error>(self, found: Value) -> Result<Self::Output, E> {
-        match found {
-            Value::Null => Ok(None),
-            other => Err(self.0.fail(Problem::wrong_type(
-                "strategy_by_finding_type",
-                &other,
-                STRATEGY_BY_FINDING_TYPE_ACCEPTED,
-            ))),
-        }
-    }
-
-    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Output, A::Error> {
-        let ctx = self.0;
-        let mut out = BTreeMap::new();
-        let mut keys = Keys::new(ctx, "strategy_by_finding_type");
-        while let Some(key) = keys.next(&mut map)? {
-            let key = check_finding_type(&key, false).map_err(|p| {
-                ctx.fail(Problem::invalid(
-                    "strategy_by_finding_type",
-                    format!("key {p}"),
-                    FINDING_TYPE_KEY_ACCEPTED,
-                ))
-            })?;
-            let path = keys.path(&key);
-            let strategy = map.next_value_seed(Walk(Check {
-                ctx,
-                check: |v| word(&path, v, RoleStrategy::ACCEPTED),
-            }))?;
-            out.insert(key, strategy);
-        }
-        Ok(Some(out))
     }
 }
 
@@ -1092,19 +1058,22 @@ impl<'de> Reader<'de> for CircuitBreakerReader<'_> {
     }
 }
 
-/// `mode_by_account` / `mode_by_finding_type`: an object of validated keys to modes, or
-/// `null` for none.
-struct ModeMapReader<'p> {
+/// `mode_by_account` / `mode_by_finding_type` / `strategy_by_finding_type`: an object of
+/// validated keys to one of an enum's spellings (a mode, a role strategy), or `null` for none.
+struct WordMapReader<'p, T> {
     ctx: Ctx<'p>,
     key: &'static str,
     /// What the map must be.
     accepted: &'static str,
     check_key: fn(&str) -> Result<String, String>,
     key_accepted: &'static str,
+    /// The values' spellings.
+    values_accepted: &'static str,
+    values: PhantomData<T>,
 }
 
-impl<'de> Reader<'de> for ModeMapReader<'_> {
-    type Output = Option<BTreeMap<String, Mode>>;
+impl<'de, T: DeserializeOwned> Reader<'de> for WordMapReader<'_, T> {
+    type Output = Option<BTreeMap<String, T>>;
 
     fn value<E: de::Error>(self, found: Value) -> Result<Self::Output, E> {
         match found {
@@ -1129,11 +1098,11 @@ impl<'de> Reader<'de> for ModeMapReader<'_> {
                 ))
             })?;
             let path = keys.path(&key);
-            let mode = map.next_value_seed(Walk(Check {
+            let value = map.next_value_seed(Walk(Check {
                 ctx,
-                check: |v| word(&path, v, Mode::ACCEPTED),
+                check: |v| word(&path, v, self.values_accepted),
             }))?;
-            out.insert(key, mode);
+            out.insert(key, value);
         }
         Ok(Some(out))
     }
@@ -1261,6 +1230,19 @@ fn format_duration(secs: u64) -> String {
         s if s % 3600 == 0 => format!("{}h", s / 3600),
         s if s % 60 == 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
+    }
+}
+
+/// A string value, validated by `check` (which says what is wrong with it).
+fn checked_string<T>(
+    key: &str,
+    found: Value,
+    accepted: &'static str,
+    check: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, Problem> {
+    match found {
+        Value::String(text) => check(&text).map_err(|p| Problem::invalid(key, p, accepted)),
+        other => Err(Problem::wrong_type(key, &other, accepted)),
     }
 }
 
