@@ -8,6 +8,7 @@ use deadbolt_aws::{
     MemberSessions, SsmSettingsStore, StsIdentity,
 };
 use deadbolt_core::clock::now_ms;
+use deadbolt_core::decision::AccountCache;
 use deadbolt_core::metrics::namespace_from_env;
 use deadbolt_core::ports::{NoHeldFindings, NoIdentityCenter};
 use deadbolt_core::{Ports, Responder, Settings};
@@ -120,7 +121,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             // The organization trail (Athena) already holds every member's events.
             organization_wide: organization_wide_source,
             sessions: MemberSessions::from_conf(&sdk),
-            own_account: tokio::sync::OnceCell::new(),
+            own_account: AccountCache::default(),
             identity: StsIdentity::from_conf(&sdk),
         }),
         settings: LiveSettings::new(

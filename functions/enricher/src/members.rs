@@ -4,7 +4,7 @@
 //! accounts not in `member_accounts`, use the enricher's configured source.
 
 use deadbolt_aws::MemberSessions;
-use deadbolt_core::decision::MemberRole;
+use deadbolt_core::decision::{AccountCache, MemberRole};
 use deadbolt_core::{Finding, Settings};
 use deadbolt_evidence::{AnySource, LookupEventsSource};
 use deadbolt_trail::SourceRouter;
@@ -14,8 +14,8 @@ pub struct MemberLookupEvents {
     /// trail): nothing to route.
     pub organization_wide: bool,
     pub sessions: MemberSessions,
-    /// deadbolt's own account (the administrator's), from the caller identity.
-    pub own_account: tokio::sync::OnceCell<String>,
+    /// deadbolt's own account (the administrator's), from the caller identity once.
+    pub own_account: AccountCache,
     pub identity: deadbolt_aws::StsIdentity,
 }
 
@@ -25,7 +25,6 @@ impl SourceRouter<AnySource> for MemberLookupEvents {
         finding: &Finding,
         settings: Option<&Settings>,
     ) -> Result<Option<AnySource>, String> {
-        use deadbolt_core::ports::IdentityProvider;
         if self.organization_wide {
             return Ok(None);
         }
@@ -34,15 +33,10 @@ impl SourceRouter<AnySource> for MemberLookupEvents {
         };
         let own = self
             .own_account
-            .get_or_try_init(|| async {
-                self.identity
-                    .caller_identity()
-                    .await
-                    .map(|c| c.account_id)
-                    .map_err(|e| format!("could not establish deadbolt's own account ({e})"))
-            })
-            .await?;
-        if own == &finding.account_id {
+            .get(&self.identity)
+            .await
+            .map_err(|e| format!("could not establish deadbolt's own account ({e})"))?;
+        if own.account_id == finding.account_id {
             return Ok(None);
         }
         let role = MemberRole {
