@@ -20,9 +20,7 @@ use deadbolt_aws::{
 use deadbolt_core::breaker::Ungated;
 use deadbolt_core::containment::{self, BlockState, OperatorCommand, OperatorRecord};
 use deadbolt_core::decision::is_long_term_key;
-use deadbolt_core::ledger::{
-    last_containment, Ledger, LedgerEntry, LedgerState, Observed, Recorded,
-};
+use deadbolt_core::ledger::{self, last_containment, Ledger, LedgerEntry};
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
 use deadbolt_core::ports::{
     HeldFindings, IamDirectory, IdentityProvider, InlinePolicies, NoHeldFindings, NoIdentityCenter,
@@ -602,7 +600,6 @@ async fn operator(
             } else {
                 // An operator's own block is not rate-limited by the circuit breaker; it is
                 // recorded like the functions' (opened before the first write).
-                let observed = Observed::new(&iam);
                 let mut entry = LedgerEntry::containment(
                     &acting_account,
                     &target,
@@ -613,21 +610,9 @@ async fn operator(
                 entry.id = format!("contain#{acting_account}#{target}#manual-{now}");
                 entry.strategy = Some(plan.strategy.as_str().to_string());
                 entry.reason = reason.clone();
-                let mut gate = Recorded {
-                    inner: Ungated,
-                    ledger: &ledger,
-                    observed: &observed,
-                    entry: &mut entry,
-                    opened: false,
-                    error: None,
-                };
-                let mut applied =
-                    containment::apply(&observed, &NoIdentityCenter, &plan, now, &mut gate).await;
-                let (opened, open_error) = (gate.opened, gate.error.take());
-                if opened {
-                    entry.observe(&observed);
-                    complete_entry(&ledger, &mut entry, &mut applied, open_error).await;
-                }
+                let idc = &NoIdentityCenter;
+                let applied =
+                    ledger::apply_recorded(&iam, idc, &plan, now, Ungated, &ledger, entry).await;
                 applied
             }
         }
@@ -675,7 +660,7 @@ async fn operator(
                 let mut entry = LedgerEntry::release(&acting_account, &target, &operator_arn, now);
                 entry.reason = reason.clone();
                 entry.finding_id = before.map(|e| e.finding_id).unwrap_or_default();
-                complete_entry(&ledger, &mut entry, &mut applied, None).await;
+                ledger::complete(&ledger, &mut entry, &mut applied, None).await;
             }
             applied
         }
@@ -687,26 +672,6 @@ async fn operator(
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Complete a ledger entry with the outcome; a ledger that cannot be written is said in the
-/// record, never a reason to undo what was done.
-async fn complete_entry(
-    ledger: &Option<deadbolt_aws::DynamoLedger>,
-    entry: &mut LedgerEntry,
-    applied: &mut containment::Applied,
-    open_error: Option<deadbolt_core::ports::AwsError>,
-) {
-    entry.state = LedgerState::Completed;
-    entry.completed_at_ms = Some(deadbolt_core::clock::now_ms());
-    entry.outcome = Some(applied.outcome.as_str().to_string());
-    let completed = ledger.complete(entry).await.err();
-    if let Some(e) = open_error.or(completed) {
-        applied.message = format!(
-            "{}; the containment ledger could not record it ({e})",
-            applied.message
-        );
-    }
 }
 
 /// `deadbolt history`: the ledger, newest first.
@@ -851,6 +816,27 @@ fn account_id(value: &str) -> Result<String, String> {
     }
 }
 
+/// The member role in `account`, in the partition of the CLI's own identity.
+fn member_role(
+    account: &str,
+    role_name: &str,
+    caller_arn: &str,
+) -> deadbolt_core::decision::MemberRole {
+    deadbolt_core::decision::MemberRole {
+        account_id: account.to_string(),
+        role_name: role_name.to_string(),
+        partition: containment::partition_of(caller_arn)
+            .unwrap_or("aws")
+            .to_string(),
+    }
+}
+
+/// The session name of the CLI's `AssumeRole`: `deadbolt-cli-<unix seconds>` in the member's
+/// CloudTrail.
+fn cli_session() -> String {
+    format!("cli-{}", deadbolt_core::clock::now_ms() / 1000)
+}
+
 /// The member role's credentials in `account`, or `None` when `account` is the CLI's own
 /// (nothing to assume). The error is one line naming the role and the account.
 async fn member_credentials(
@@ -866,14 +852,8 @@ async fn member_credentials(
     if me.account_id == account {
         return Ok(None);
     }
-    let role = deadbolt_core::decision::MemberRole {
-        account_id: account.to_string(),
-        role_name: role_name.to_string(),
-        partition: containment::partition_of(&me.arn)
-            .unwrap_or("aws")
-            .to_string(),
-    };
-    let session = format!("cli-{}", deadbolt_core::clock::now_ms() / 1000);
+    let role = member_role(account, role_name, &me.arn);
+    let session = cli_session();
     deadbolt_aws::MemberSessions::from_conf(&sdk)
         .assume(&role, &session)
         .await
@@ -937,7 +917,7 @@ type AccountListing = Result<Vec<(String, BlockState)>, String>;
 async fn list_all_accounts(
     options: &AwsOptions,
     parameter: &str,
-    member_role: &str,
+    role_name: &str,
     what: Listing,
     blocked_only: bool,
     json: bool,
@@ -970,23 +950,15 @@ async fn list_all_accounts(
     let total = accounts.len();
     let progress = std::io::stderr().is_terminal();
     let sessions = deadbolt_aws::MemberSessions::from_conf(&sdk);
-    let partition = containment::partition_of(&me.arn)
-        .unwrap_or("aws")
-        .to_string();
-    let session = format!("cli-{}", deadbolt_core::clock::now_ms() / 1000);
+    let session = cli_session();
     let listed: Vec<(String, AccountListing)> =
         futures_util::stream::iter(accounts.into_iter().map(|account| {
-            let (sdk, sessions, me, partition, session) =
-                (&sdk, &sessions, &me, &partition, &session);
+            let (sdk, sessions, me, session) = (&sdk, &sessions, &me, &session);
             async move {
                 let iam = if account == me.account_id {
                     AwsIam::from_conf(sdk)
                 } else {
-                    let role = deadbolt_core::decision::MemberRole {
-                        account_id: account.clone(),
-                        role_name: member_role.to_string(),
-                        partition: partition.clone(),
-                    };
+                    let role = member_role(&account, role_name, &me.arn);
                     match sessions.config_for(&role, session).await {
                         Ok(config) => AwsIam::from_conf(&config),
                         Err(e) => {

@@ -11,7 +11,9 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::breaker::{BreakerRefusal, WriteGate};
-use crate::ports::{AccessKeys, AwsError, InlinePolicies, ManagedPolicies};
+use crate::containment::Applied;
+use crate::decision::ContainmentPlan;
+use crate::ports::{AccessKeys, AwsError, IdentityCenter, InlinePolicies, ManagedPolicies};
 use crate::principal::ContainmentTarget;
 
 /// What an entry records.
@@ -126,7 +128,7 @@ impl LedgerEntry {
     }
 
     /// Fill in what `observed` saw before and during the writes.
-    pub fn observe<P>(&mut self, observed: &Observed<'_, P>) {
+    fn observe<P>(&mut self, observed: &Observed<'_, P>) {
         if let Ok(o) = observed.seen.lock() {
             if let Some(doc) = o.policies.values().next() {
                 self.prior_policy_read = true;
@@ -146,6 +148,67 @@ impl LedgerEntry {
                 }
             }
         }
+    }
+}
+
+/// Apply `plan` through `policies`, recorded in `ledger`: `entry` is opened right before the
+/// first write (after `gate` admitted it) with what was read so far, and completed after with
+/// everything observed and the outcome. The one recorded path: the responder, its follow-ups
+/// and the CLI's `block` all contain through it.
+pub async fn apply_recorded<P, C, G, L>(
+    policies: &P,
+    idc: &C,
+    plan: &ContainmentPlan,
+    now_ms: i64,
+    gate: G,
+    ledger: &L,
+    mut entry: LedgerEntry,
+) -> Applied
+where
+    P: InlinePolicies + ManagedPolicies + AccessKeys,
+    C: IdentityCenter,
+    G: WriteGate,
+    L: Ledger,
+{
+    let observed = Observed::new(policies);
+    let mut gate = Recorded {
+        inner: gate,
+        ledger,
+        observed: &observed,
+        entry: &mut entry,
+        opened: false,
+        error: None,
+    };
+    let mut applied = crate::containment::apply(&observed, idc, plan, now_ms, &mut gate).await;
+    let (opened, open_error) = (gate.opened, gate.error.take());
+    if opened {
+        entry.observe(&observed);
+        complete(ledger, &mut entry, &mut applied, open_error).await;
+    }
+    applied
+}
+
+/// Complete `entry` with `applied`'s outcome. A ledger that cannot be written is said in the
+/// record, never a reason to undo what was done: locking the attacker out comes first.
+pub async fn complete<L: Ledger>(
+    ledger: &L,
+    entry: &mut LedgerEntry,
+    applied: &mut Applied,
+    open_error: Option<AwsError>,
+) {
+    entry.state = LedgerState::Completed;
+    entry.completed_at_ms = Some(crate::clock::now_ms());
+    entry.outcome = Some(applied.outcome.as_str().to_string());
+    let completed = ledger.complete(entry).await.err();
+    if let Some(e) = open_error.or(completed) {
+        let consequence = match entry.action {
+            LedgerAction::Contain => ": unblock cannot restore key states exactly",
+            LedgerAction::Release => "",
+        };
+        applied.message = format!(
+            "{}; the containment ledger could not record it ({e}){consequence}",
+            applied.message
+        );
     }
 }
 
@@ -268,13 +331,13 @@ struct Seen {
 /// The IAM port, watched: the first read of each policy (the state before containment), each
 /// key's status as first read, and the managed policies attached. What the ledger says was
 /// there before.
-pub struct Observed<'a, P> {
+struct Observed<'a, P> {
     inner: &'a P,
     seen: Mutex<Seen>,
 }
 
 impl<'a, P> Observed<'a, P> {
-    pub fn new(inner: &'a P) -> Self {
+    fn new(inner: &'a P) -> Self {
         Observed {
             inner,
             seen: Mutex::new(Seen::default()),
@@ -371,15 +434,15 @@ impl<P: ManagedPolicies> ManagedPolicies for Observed<'_, P> {
 
 /// A write gate that opens the ledger entry right before the first write (after the inner
 /// gate, the circuit breaker, admitted it): what was read so far is the state before.
-pub struct Recorded<'e, 'o, 'p, G, L, P> {
-    pub inner: G,
-    pub ledger: &'e L,
-    pub observed: &'o Observed<'p, P>,
-    pub entry: &'e mut LedgerEntry,
-    pub opened: bool,
+struct Recorded<'e, 'o, 'p, G, L, P> {
+    inner: G,
+    ledger: &'e L,
+    observed: &'o Observed<'p, P>,
+    entry: &'e mut LedgerEntry,
+    opened: bool,
     /// Why the entry could not be written, if it could not (containment goes ahead: locking
     /// the attacker out comes first; the record says the ledger missed it).
-    pub error: Option<AwsError>,
+    error: Option<AwsError>,
 }
 
 impl<G: WriteGate, L: Ledger, P: Send + Sync> WriteGate for Recorded<'_, '_, '_, G, L, P> {

@@ -13,7 +13,7 @@ use crate::decision::{
 };
 use crate::finding::{parse_event, Finding, GuardDutyEvent};
 use crate::followup::{CreatedEntity, FollowUpPort, FollowUpRecord};
-use crate::ledger::{Ledger, LedgerEntry, LedgerState, NoLedger, Observed, Recorded};
+use crate::ledger::{apply_recorded, Ledger, LedgerEntry, NoLedger};
 use crate::ports::{
     AccessKeys, AwsError, GuardDutyFindings, HeldFinding, HeldFindings, IdentityCenter,
     IdentityProvider, InlinePolicies, ManagedPolicies, MemberAccounts, NoGuardDuty, NoHeldFindings,
@@ -562,39 +562,18 @@ where
             plan,
             logged: false,
         };
-        let observed = Observed::new(policies);
         let account = plan.member.as_ref().map_or(account_id, |m| &m.account_id);
         let mut entry =
             LedgerEntry::containment(account, &plan.target, &plan.finding_id, &self.actor, now);
         entry.strategy = Some(plan.strategy.as_str().to_string());
-        let mut gate = Recorded {
-            inner: admission,
-            ledger: &self.ledger,
-            observed: &observed,
-            entry: &mut entry,
-            opened: false,
-            error: None,
-        };
-        let mut applied = match &self.identity_center {
-            Some(idc) => containment::apply(&observed, idc, plan, now, &mut gate).await,
-            None => containment::apply(&observed, &NoIdentityCenter, plan, now, &mut gate).await,
-        };
-        let (opened, open_error) = (gate.opened, gate.error.take());
-        if opened {
-            entry.observe(&observed);
-            entry.state = LedgerState::Completed;
-            entry.completed_at_ms = Some(now_ms());
-            entry.outcome = Some(applied.outcome.as_str().to_string());
-            let completed = self.ledger.complete(&entry).await.err();
-            if let Some(e) = open_error.or(completed) {
-                // Containment went ahead: locking the attacker out comes first.
-                applied.message = format!(
-                    "{}; the containment ledger could not record it ({e}): unblock cannot restore key states exactly",
-                    applied.message
-                );
+        let ledger = &self.ledger;
+        match &self.identity_center {
+            Some(idc) => apply_recorded(policies, idc, plan, now, admission, ledger, entry).await,
+            None => {
+                let idc = &NoIdentityCenter;
+                apply_recorded(policies, idc, plan, now, admission, ledger, entry).await
             }
         }
-        applied
     }
 }
 
