@@ -557,7 +557,9 @@ pub fn acting_account(
 pub fn may_contain(
     finding: &Finding,
     target: &ContainmentTarget,
-    principal: Option<&Principal>,
+    // Who the finding names is not consulted for protection: only the target's own name
+    // and ARN are (see `protected_by`).
+    _principal: Option<&Principal>,
     settings: &Settings,
     account: &AccountContext,
 ) -> Result<(), Refusal> {
@@ -572,6 +574,16 @@ pub fn may_contain(
             Outcome::NotContainable,
             Reason::ServiceLinkedRole,
             format!("{target} is a service-linked role; only its AWS service can change it"),
+        ));
+    }
+    if settings.custom_threat_list_notify_only(&finding.finding_type) {
+        return Err(pass(
+            Outcome::Skipped,
+            Reason::NotifyOnly,
+            format!(
+                "{} matched a customer-supplied threat list, which anyone who can edit GuardDuty's threat lists controls: notify-only by default (this record is the notification). To contain on it, name it in finding_types with its .Custom suffix (e.g. {:?}); neither \"*\" nor the built-in type's prefix counts",
+                finding.finding_type, finding.finding_type
+            ),
         ));
     }
     if let Some(family) = settings.notify_only_family(&finding.finding_type) {
@@ -609,7 +621,6 @@ pub fn may_contain(
         account,
         &acting,
         target,
-        principal,
         &finding.partition,
         &finding.account_id,
     ) {
@@ -624,7 +635,6 @@ fn never_contained(
     account: &AccountContext,
     acting: &ActingAccount,
     target: &ContainmentTarget,
-    principal: Option<&Principal>,
     partition: &str,
     account_id: &str,
 ) -> Option<(Reason, String)> {
@@ -644,7 +654,7 @@ fn never_contained(
             format!("{target} is deadbolt's own identity and is always protected"),
         ));
     }
-    protected_by(settings, target, principal, partition, account_id).map(|pattern| {
+    protected_by(settings, target, partition, account_id).map(|pattern| {
         (
             Reason::ProtectedPrincipal,
             format!("{target} matches the protected-principal pattern {pattern:?}"),
@@ -652,12 +662,13 @@ fn never_contained(
     })
 }
 
-/// The first protected pattern matching the target's name, its path-less IAM ARN, or its
-/// session ARN. Findings do not carry IAM paths, so patterns match ARNs without one.
+/// The first protected pattern matching the target's name or its path-less IAM ARN. Findings
+/// do not carry IAM paths, so patterns match ARNs without one. Never the session ARN: the
+/// session name is the caller's choice (`RoleSessionName`), so a pattern such as
+/// `*break-glass*` would otherwise protect any session its attacker chose to name that way.
 fn protected_by(
     settings: &Settings,
     target: &ContainmentTarget,
-    principal: Option<&Principal>,
     partition: &str,
     account: &str,
 ) -> Option<String> {
@@ -666,14 +677,9 @@ fn protected_by(
         target.kind.as_str(),
         target.name
     );
-    let session_arn = principal.and_then(|p| p.arn.as_deref());
     settings
         .protected_globs()
-        .find(|g| {
-            g.matches(&target.name)
-                || g.matches(&iam_arn)
-                || session_arn.is_some_and(|a| g.matches(a))
-        })
+        .find(|g| g.matches(&target.name) || g.matches(&iam_arn))
         .map(|g| g.as_str().to_string())
 }
 

@@ -28,6 +28,8 @@ use crate::glob::Glob;
 pub use crate::strategy::StrategySettings;
 use crate::strategy::{IdentityCenterStrategy, RoleStrategy};
 
+/// The suffix GuardDuty gives finding types matched against a customer-supplied threat list.
+pub const CUSTOM_THREAT_LIST_SUFFIX: &str = ".Custom";
 /// The document version this build reads and writes.
 pub const SETTINGS_VERSION: u32 = 1;
 /// SSM's advanced tier stores 8 KB; anything far beyond that is not a configuration document.
@@ -305,6 +307,19 @@ impl Settings {
             .iter()
             .any(|p| p != "*" && finding_type.starts_with(p.as_str()) && p.starts_with(*family));
         (!named).then_some(*family)
+    }
+
+    /// Is this a finding from a customer-supplied threat list (`….Custom`, e.g.
+    /// `UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom`) that `finding_types` does not name
+    /// explicitly? Such findings are notify-only by default: whoever can add an address to a
+    /// threat list (the office NAT, say) could otherwise aim deadbolt at everyone behind it. Only
+    /// an entry that itself ends in `.Custom` switches containment on for one; the built-in
+    /// type's prefix (`…/MaliciousIPCaller`) and `*` do not.
+    pub fn custom_threat_list_notify_only(&self, finding_type: &str) -> bool {
+        finding_type.ends_with(CUSTOM_THREAT_LIST_SUFFIX)
+            && !self.finding_types.iter().any(|p| {
+                p.ends_with(CUSTOM_THREAT_LIST_SUFFIX) && finding_type.starts_with(p.as_str())
+            })
     }
 
     /// The circuit breaker's limit: enforced containments per hour, `None` for no limit.

@@ -306,6 +306,14 @@ const TABLE: &[Row] = &[
         None,
     ),
     (
+        "malicious-ip-caller-custom-threat-list.json",
+        Outcome::Skipped,
+        Reason::NotifyOnly,
+        Some(PrincipalKind::User),
+        Some("mallory"),
+        None,
+    ),
+    (
         "sample-finding.json",
         Outcome::Skipped,
         Reason::SampleFinding,
@@ -669,4 +677,97 @@ fn a_security_hub_finding_is_named_as_such() {
         assert!(e.to_string().contains("detail-type `GuardDuty Finding`"));
         assert_eq!(e.reason(), Reason::WrongSource);
     }
+}
+
+/// A protected pattern is matched against the user or role, never against the session: the
+/// session name is whatever the caller passed as `RoleSessionName`, so `*ci-runner*` must not
+/// protect role app-deployer because its attacker called the session `ci-runner-42`.
+#[tokio::test]
+async fn a_session_name_chosen_by_the_caller_never_satisfies_a_protected_pattern() {
+    let by_session = Settings {
+        protected_principals: vec!["*ci-runner*".into()],
+        ..Settings::default()
+    };
+    let responder = Configured::new(
+        by_session,
+        MemoryPolicies::new(),
+        FixedIdentity::new(ACCOUNT, OWN_ARN),
+    );
+    let record = responder.handle(&fixture("tor-ip-caller.json")).await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::WouldContain, Reason::DryRun),
+        "{}",
+        record.message
+    );
+    // The role's own name still protects it.
+    let by_role = Settings {
+        protected_principals: vec!["app-deploy*".into()],
+        ..Settings::default()
+    };
+    let responder = Configured::new(
+        by_role,
+        MemoryPolicies::new(),
+        FixedIdentity::new(ACCOUNT, OWN_ARN),
+    );
+    let record = responder.handle(&fixture("tor-ip-caller.json")).await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::Skipped, Reason::ProtectedPrincipal),
+        "{}",
+        record.message
+    );
+}
+
+/// A customer-supplied threat list is notify-only unless its `.Custom` type is named: neither
+/// `*` nor the built-in type's prefix switches containment on for it, so an insider who adds
+/// the office NAT address to a threat list cannot aim deadbolt at everyone behind it.
+#[tokio::test]
+async fn a_custom_threat_list_finding_is_notify_only_unless_named_with_its_suffix() {
+    let custom = fixture("malicious-ip-caller-custom-threat-list.json");
+    for types in [
+        vec!["*".to_string()],
+        vec!["UnauthorizedAccess:IAMUser/MaliciousIPCaller".to_string()],
+        vec!["UnauthorizedAccess:".to_string()],
+    ] {
+        let settings = Settings {
+            mode: Mode::Enforce,
+            finding_types: types.clone(),
+            ..Settings::default()
+        };
+        let policies = MemoryPolicies::new();
+        let responder = Configured::new(settings, &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+        let record = responder.handle(&custom).await;
+        assert_eq!(
+            (record.outcome, record.reason),
+            (Outcome::Skipped, Reason::NotifyOnly),
+            "{types:?}: {}",
+            record.message
+        );
+        assert!(record.message.contains(".Custom"), "{}", record.message);
+        assert!(
+            policies.calls().is_empty(),
+            "{types:?}: {:?}",
+            policies.calls()
+        );
+        // The built-in threat intelligence's finding is still contained under the same types.
+        let builtin = responder.handle(&fixture("malicious-ip-caller.json")).await;
+        assert_ne!(builtin.reason, Reason::NotifyOnly, "{types:?}");
+    }
+    let named = Settings {
+        finding_types: vec!["UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom".into()],
+        ..Settings::default()
+    };
+    let responder = Configured::new(
+        named,
+        MemoryPolicies::new(),
+        FixedIdentity::new(ACCOUNT, OWN_ARN),
+    );
+    let record = responder.handle(&custom).await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::WouldContain, Reason::DryRun),
+        "{}",
+        record.message
+    );
 }

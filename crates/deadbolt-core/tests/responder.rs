@@ -312,13 +312,14 @@ async fn operator_scope_mode_severity_type_and_protection() {
             Outcome::Skipped,
             Reason::ProtectedPrincipal,
         ),
+        // A session ARN is never matched: its session name is the caller's choice.
         (
             Settings {
                 protected_principals: vec!["arn:aws:sts::*:assumed-role/*/ci-runner-*".into()],
                 ..enforce()
             },
-            Outcome::Skipped,
-            Reason::ProtectedPrincipal,
+            Outcome::Contained,
+            Reason::DenyAllAttached,
         ),
         (
             Settings {

@@ -164,6 +164,7 @@ const ROUTED: &[(&str, bool)] = &[
     ("instance-credential-exfiltration-inside-aws.json", true),
     ("instance-credential-exfiltration-outside-aws.json", true),
     ("kubernetes-role-caller.json", true),
+    ("malicious-ip-caller-custom-threat-list.json", true),
     ("malicious-ip-caller.json", true),
     ("member-account-finding.json", true),
     ("password-policy-change.json", true),
