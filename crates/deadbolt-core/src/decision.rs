@@ -278,7 +278,7 @@ fn decide_principal(
             return (principal, pass(Outcome::NotContainable, reason, message));
         }
     };
-    if let Err(refusal) = may_contain(f, &target, principal.as_ref(), settings, account) {
+    if let Err(refusal) = may_contain(f, &target, settings, account) {
         return (principal, refusal.into());
     }
 
@@ -557,9 +557,6 @@ pub fn acting_account(
 pub fn may_contain(
     finding: &Finding,
     target: &ContainmentTarget,
-    // Who the finding names is not consulted for protection: only the target's own name
-    // and ARN are (see `protected_by`).
-    _principal: Option<&Principal>,
     settings: &Settings,
     account: &AccountContext,
 ) -> Result<(), Refusal> {
@@ -800,7 +797,7 @@ fn decide_follow_up(
     }
     // The same rule as the finding's own principal: a finding the operators keep out of
     // scope does not have its follow-ups acted on either.
-    if let Err(refusal) = may_contain(finding, &plan.target, None, settings, account) {
+    if let Err(refusal) = may_contain(finding, &plan.target, settings, account) {
         return refusal.into();
     }
     match (
