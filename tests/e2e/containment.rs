@@ -702,3 +702,192 @@ async fn a_held_finding_is_announced_once_on_the_alarm_topic() {
         "{sent:?}"
     );
 }
+
+/// deadbolt's own credentials, refused every managed-policy attach: what IAM answers once the
+/// attacker has filled the ten-policy attachment quota (moto does not count attachments, so
+/// an explicit Deny on deadbolt's identity stands in for the quota here).
+async fn deadbolt_without_attach(moto: &Moto) -> deadbolt_e2e::AttackerCredentials {
+    let ops = moto.create_attacker_user("deadbolt-ops").await;
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["iam:*", "sts:*"], "Resource": "*"},
+            {"Effect": "Deny", "Action": ["iam:AttachUserPolicy", "iam:AttachRolePolicy"], "Resource": "*"}
+        ]
+    });
+    moto.iam(&moto.admin, None)
+        .put_user_policy()
+        .user_name("deadbolt-ops")
+        .policy_name("ops")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    ops
+}
+
+fn responder_as(
+    moto: &Moto,
+    who: &deadbolt_e2e::AttackerCredentials,
+    config: Settings,
+    counter: &RequestCounter,
+) -> Configured<AwsIam, StsIdentity> {
+    Configured::with_ports(
+        config,
+        Ports {
+            iam: AwsIam::new(moto.iam(&who.credentials, Some(counter))),
+            identity: StsIdentity::new(moto.sts(&who.credentials, Some(counter))),
+            identity_center: None,
+            shared_breaker: None::<deadbolt_core::ports::NoSharedBreaker>,
+            guardduty: None,
+            held: None::<deadbolt_core::ports::NoHeldFindings>,
+        },
+    )
+}
+
+/// Issue 17, point 1: a role whose inline name is taken by a planted policy and whose managed
+/// attachments are refused is contained through its permissions boundary (no quota), over the
+/// wire; the boundary before is put back exactly by the adapter's restore.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_blocks_inline_and_managed_writes_is_contained_by_its_permissions_boundary() {
+    use deadbolt_core::ports::ManagedPolicies;
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start().await;
+    let session = moto
+        .create_attacker_session("app-deployer", "ci-runner-42")
+        .await;
+    let admin = moto.iam(&moto.admin, None);
+    admin
+        .put_role_policy()
+        .role_name("app-deployer")
+        .policy_name("DenyAll")
+        .policy_document(PLANTED)
+        .send()
+        .await
+        .unwrap();
+    let theirs = "arn:aws:iam::aws:policy/PowerUserAccess";
+    admin
+        .put_role_permissions_boundary()
+        .role_name("app-deployer")
+        .permissions_boundary(theirs)
+        .send()
+        .await
+        .unwrap();
+    let ops = deadbolt_without_attach(&moto).await;
+
+    let counter = RequestCounter::default();
+    let record = responder_as(&moto, &ops, enforce(), &counter)
+        .handle(&finding_for("tor-ip-caller.json", &session.principal))
+        .await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::Contained, Reason::PermissionsBoundarySet),
+        "{}",
+        record.message
+    );
+    assert!(
+        record
+            .message
+            .contains(&format!("Its boundary before ({theirs})")),
+        "{}",
+        record.message
+    );
+    assert_eq!(
+        counter.requests()[1..],
+        [
+            "iam:GetRolePolicy",
+            "iam:ListAttachedRolePolicies",
+            "iam:AttachRolePolicy",
+            "iam:GetRole",
+            "iam:PutRolePermissionsBoundary",
+        ]
+    );
+    let iam = AwsIam::new(moto.iam(&moto.admin, None));
+    let role = ContainmentTarget::new(TargetKind::Role, "app-deployer").unwrap();
+    assert_eq!(
+        iam.permissions_boundary(&role).await.unwrap().as_deref(),
+        Some(AWS_DENY_ALL)
+    );
+
+    // Released: the planted policy stays (not deadbolt's), the boundary before comes back.
+    let mut released = deadbolt_core::containment::release(&iam, &role, false).await;
+    deadbolt_core::containment::restore_boundary(&iam, &role, Some(theirs), false, &mut released)
+        .await;
+    assert_eq!(
+        (released.outcome, released.reason),
+        (Outcome::Released, Reason::PermissionsBoundaryRestored),
+        "{}",
+        released.message
+    );
+    assert_eq!(
+        iam.permissions_boundary(&role).await.unwrap().as_deref(),
+        Some(theirs)
+    );
+}
+
+/// Issue 17, point 1: with key deactivation on, a user who blocks every policy write still
+/// loses the finding's key, which is set inactive first (moto serves no
+/// PutUserPermissionsBoundary, so the boundary fails here as a refused one would).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_that_blocks_every_policy_write_still_loses_the_findings_key_first() {
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start().await;
+    let mallory = moto.create_attacker_user("mallory").await;
+    moto.iam(&moto.admin, None)
+        .put_user_policy()
+        .user_name("mallory")
+        .policy_name("DenyAll")
+        .policy_document(PLANTED)
+        .send()
+        .await
+        .unwrap();
+    let ops = deadbolt_without_attach(&moto).await;
+    let mut settings = enforce();
+    settings.strategy.user_deactivate_access_key = true;
+    let counter = RequestCounter::default();
+    let record = responder_as(&moto, &ops, settings, &counter)
+        .handle(&finding_for(
+            "cloudtrail-logging-disabled.json",
+            &mallory.principal,
+        ))
+        .await;
+    assert_eq!(
+        record.outcome,
+        Outcome::PartiallyContained,
+        "{}",
+        record.message
+    );
+    assert!(
+        record.message.starts_with(&format!(
+            "access key {} of user/mallory is inactive",
+            mallory.principal.access_key_id
+        )),
+        "{}",
+        record.message
+    );
+    assert!(
+        record
+            .message
+            .contains("aws iam put-user-permissions-boundary --user-name mallory"),
+        "{}",
+        record.message
+    );
+    let requests = counter.requests();
+    let at = |api: &str| requests.iter().position(|r| r == api);
+    assert!(
+        at("iam:UpdateAccessKey") < at("iam:AttachUserPolicy"),
+        "{requests:?}"
+    );
+    let status = moto
+        .iam(&moto.admin, None)
+        .list_access_keys()
+        .user_name("mallory")
+        .send()
+        .await
+        .unwrap()
+        .access_key_metadata
+        .into_iter()
+        .find(|k| k.access_key_id.as_deref() == Some(mallory.principal.access_key_id.as_str()))
+        .and_then(|k| k.status);
+    assert_eq!(status, Some(aws_sdk_iam::types::StatusType::Inactive));
+}

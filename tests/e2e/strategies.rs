@@ -107,11 +107,13 @@ async fn user_strategy_deactivates_the_findings_key_and_no_other() {
         counter.requests(),
         [
             "sts:GetCallerIdentity",
+            // The policy read runs while GuardDuty answers; then the key, which needs no
+            // quota (its status read first: a redelivery finds it inactive and writes
+            // nothing); then the policy write.
             "iam:GetUserPolicy",
-            "iam:PutUserPolicy",
-            // The key's status is read first: a redelivery finds it inactive and writes nothing.
             "iam:ListAccessKeys",
-            "iam:UpdateAccessKey"
+            "iam:UpdateAccessKey",
+            "iam:PutUserPolicy",
         ]
     );
 }

@@ -1,7 +1,7 @@
 //! The containment ledger in DynamoDB (`DEADBOLT_LEDGER_TABLE`, the stack's LedgerTable with
 //! point-in-time recovery): one item per entry, `pk` = the entry id, the entry itself as JSON
-//! in `entry`, its state in `state`. Opening is conditional (a completed entry is never reset
-//! by a redelivery); completing replaces the item.
+//! in `entry`, its state in `state`. Opening is conditional (an entry is never replaced by a
+//! redelivery's, which gets an id of its own); completing replaces the item it opened.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use deadbolt_core::ledger::{Ledger, LedgerEntry, LedgerState};
@@ -68,22 +68,20 @@ impl DynamoLedger {
 }
 
 impl Ledger for DynamoLedger {
-    async fn open(&self, entry: &LedgerEntry) -> Result<(), AwsError> {
+    async fn open(&self, entry: &LedgerEntry) -> Result<bool, AwsError> {
         let put = self
             .item(entry)?
-            .condition_expression("attribute_not_exists(pk) OR #state = :open")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":open", AttributeValue::S("open".into()))
+            .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
         match put {
-            Ok(_) => Ok(()),
-            // Already completed: a redelivery of a containment already recorded.
+            Ok(_) => Ok(true),
+            // This finding's entry exists: the caller opens one of its own.
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
-                Ok(())
+                Ok(false)
             }
             Err(e) => Err(classify(&e)),
         }

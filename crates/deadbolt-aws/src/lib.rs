@@ -225,12 +225,13 @@ impl InlinePolicies for AwsIam {
     }
 }
 
-/// IAM groups cannot be tagged; containment never asks, so this only guards the adapter.
+/// IAM groups have no tags and no permissions boundary; containment never asks, so this only
+/// guards the adapter.
 fn group_tags_unsupported(target: &ContainmentTarget) -> AwsError {
     AwsError::new(
         AwsErrorKind::Other,
         "ValidationError",
-        format!("{target}: IAM groups cannot be tagged"),
+        format!("{target}: IAM groups have no tags and no permissions boundary"),
     )
 }
 
@@ -412,6 +413,87 @@ impl ManagedPolicies for AwsIam {
                 .untag_role()
                 .role_name(name)
                 .tag_keys(key)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Group => Err(group_tags_unsupported(target)),
+        }
+    }
+
+    async fn permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<Option<String>, AwsError> {
+        let c = &self.client;
+        let name = target.name.as_str();
+        let boundary = match target.kind {
+            TargetKind::User => c
+                .get_user()
+                .user_name(name)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?
+                .user
+                .and_then(|u| u.permissions_boundary),
+            TargetKind::Role => c
+                .get_role()
+                .role_name(name)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?
+                .role
+                .and_then(|r| r.permissions_boundary),
+            TargetKind::Group => return Err(group_tags_unsupported(target)),
+        };
+        Ok(boundary.and_then(|b| b.permissions_boundary_arn))
+    }
+
+    async fn put_permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+        arn: &str,
+    ) -> Result<(), AwsError> {
+        let c = &self.client;
+        let name = target.name.as_str();
+        match target.kind {
+            TargetKind::User => c
+                .put_user_permissions_boundary()
+                .user_name(name)
+                .permissions_boundary(arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Role => c
+                .put_role_permissions_boundary()
+                .role_name(name)
+                .permissions_boundary(arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Group => Err(group_tags_unsupported(target)),
+        }
+    }
+
+    async fn delete_permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<(), AwsError> {
+        let c = &self.client;
+        let name = target.name.as_str();
+        match target.kind {
+            TargetKind::User => c
+                .delete_user_permissions_boundary()
+                .user_name(name)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| classify(&e)),
+            TargetKind::Role => c
+                .delete_role_permissions_boundary()
+                .role_name(name)
                 .send()
                 .await
                 .map(drop)

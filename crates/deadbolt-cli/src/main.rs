@@ -20,7 +20,7 @@ use deadbolt_aws::{
 use deadbolt_core::breaker::Ungated;
 use deadbolt_core::containment::{self, BlockState, OperatorCommand, OperatorRecord};
 use deadbolt_core::decision::is_long_term_key;
-use deadbolt_core::ledger::{self, last_containment, Ledger, LedgerEntry};
+use deadbolt_core::ledger::{self, unreleased, Ledger, LedgerEntry};
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
 use deadbolt_core::ports::{
     HeldFindings, IamDirectory, IdentityProvider, InlinePolicies, NoHeldFindings, NoIdentityCenter,
@@ -627,16 +627,37 @@ async fn operator(
                 })?,
                 None => Vec::new(),
             };
-            let before = last_containment(&entries, &acting_account, &target).cloned();
+            // The earliest containment no release undid saw the principal before deadbolt.
+            let before = unreleased(&entries, &acting_account, &target);
             let keep_sessions = target.kind == TargetKind::Role && !restore_sessions;
             let mut applied =
                 containment::release_with(&iam, &target, dry_run, keep_sessions).await;
+            // A boundary deadbolt set goes back to exactly what the ledger says was there.
+            if let Some(boundary) = before.boundary() {
+                if applied.outcome != Outcome::Failed {
+                    containment::restore_boundary(
+                        &iam,
+                        &target,
+                        boundary.prior.as_deref(),
+                        dry_run,
+                        &mut applied,
+                    )
+                    .await;
+                }
+            }
             if let Some(key) = &access_key {
-                let prior = before.as_ref().and_then(|e| e.prior_key_active(key));
+                let prior = before.prior_key_active(key);
+                let entry_id = before.earliest().map(|e| e.id.clone()).unwrap_or_default();
                 if prior == Some(Some(false)) {
                     applied.message.push_str(&format!(
-                        "; access key {key} was already inactive before deadbolt contained {target} (ledger entry {}), so it stays inactive",
-                        before.as_ref().map(|e| e.id.as_str()).unwrap_or_default()
+                        "; access key {key} was already inactive before deadbolt contained {target} (ledger entry {entry_id}), so it stays inactive"
+                    ));
+                } else if ledger.is_some() && prior.is_none() {
+                    // Never re-activate what the ledger cannot vouch deadbolt deactivated: the
+                    // key may have been inactive for a reason nobody here knows.
+                    applied.message.push_str(&format!(
+                        "; access key {key} left as it is: the ledger has no status for it before a containment of {target}, so deadbolt cannot tell whether it set it inactive. If it should work again: aws iam update-access-key --user-name {} --access-key-id {key} --status Active",
+                        target.name
                     ));
                 } else {
                     let action = containment::reactivate_key(&iam, &target, key, dry_run).await;
@@ -659,7 +680,10 @@ async fn operator(
             if !dry_run && ledger.is_some() {
                 let mut entry = LedgerEntry::release(&acting_account, &target, &operator_arn, now);
                 entry.reason = reason.clone();
-                entry.finding_id = before.map(|e| e.finding_id).unwrap_or_default();
+                entry.finding_id = before
+                    .earliest()
+                    .map(|e| e.finding_id.clone())
+                    .unwrap_or_default();
                 ledger::complete(&ledger, &mut entry, &mut applied, None).await;
             }
             applied

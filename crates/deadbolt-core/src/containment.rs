@@ -29,20 +29,21 @@ pub struct Applied {
 /// The calls a plan makes, for dry-run.
 pub fn planned(plan: &ContainmentPlan) -> Vec<ActionRecord> {
     let t = &plan.target;
-    let mut actions = match &plan.strategy {
-        PlanStrategy::PermissionSetDeny { permission_set, .. } => IDC_APIS
+    if let PlanStrategy::PermissionSetDeny { permission_set, .. } = &plan.strategy {
+        return IDC_APIS
             .iter()
             .map(|api| idc_action(permission_set, api, ActionStatus::Planned))
-            .collect(),
-        PlanStrategy::AccessKeyOnly => Vec::new(),
-        _ => vec![
-            action(t, PolicyOp::Get, ActionStatus::Planned),
-            action(t, PolicyOp::Put, ActionStatus::Planned),
-        ],
-    };
+            .collect();
+    }
+    // The key first: it needs no quota, so nothing the attacker planted can block it.
+    let mut actions = Vec::new();
     if let Some(key) = &plan.deactivate_access_key {
         actions.push(key_read_action(t, key, ActionStatus::Planned));
         actions.push(key_action(t, key, ActionStatus::Planned));
+    }
+    if plan.strategy != PlanStrategy::AccessKeyOnly {
+        actions.push(action(t, PolicyOp::Get, ActionStatus::Planned));
+        actions.push(action(t, PolicyOp::Put, ActionStatus::Planned));
     }
     actions
 }
@@ -122,6 +123,16 @@ where
         PlanStrategy::DenySession { userid } => Ok(Needed::Session(userid.clone())),
         PlanStrategy::AccessKeyOnly => return apply_key_only(policies, plan, gate).await,
     };
+    // What needs no quota comes first: the finding's access key. A planted policy or a full
+    // quota cannot stop `UpdateAccessKey`, so the key is inactive whatever the policy writes
+    // do. The breaker admits (or refuses) the containment at its first write, here.
+    let key = match &plan.deactivate_access_key {
+        Some(key) => match deactivate_key(policies, &plan.target, key, gate).await {
+            Err(KeyFailure::Refused(actions, refusal)) => return refused(plan, actions, &refusal),
+            done => Some((key.as_str(), done)),
+        },
+        None => None,
+    };
     let mut applied = match needed {
         Ok(needed) => apply_policy(policies, plan, &needed, gate).await,
         Err(e) => failed(
@@ -131,62 +142,75 @@ where
             false,
         ),
     };
+    if let Some((key, done)) = key {
+        with_key(&mut applied, &plan.target, key, done);
+    }
+    applied
+}
+
+/// Fold the key's result (done before the policy) into the policy's record: the key's calls
+/// first, in the order they were made.
+fn with_key(
+    applied: &mut Applied,
+    t: &ContainmentTarget,
+    key: &str,
+    done: Result<(Vec<ActionRecord>, bool), KeyFailure>,
+) {
     let policy_in_place = matches!(
         applied.outcome,
         Outcome::Contained | Outcome::AlreadyContained | Outcome::PartiallyContained
     );
-    if let (Some(key), true) = (&plan.deactivate_access_key, policy_in_place) {
-        let t = &plan.target;
-        // What is in place stays in place; a key that could not be set inactive makes the
-        // record partial (never `contained`), with the reason the key is still active.
-        let partial = |applied: &mut Applied, reason: Reason| {
-            if applied.outcome != Outcome::PartiallyContained {
-                applied.outcome = Outcome::PartiallyContained;
-                applied.reason = reason;
-            }
-        };
-        match deactivate_key(policies, t, key, gate).await {
-            Ok((action, true)) => {
-                applied.actions.extend(action);
-                applied.message.push_str(&format!(
-                    ". Access key {key} is now inactive (the user's other keys are untouched)"
-                ));
-                // The policy was there already (a redelivery of a partial containment): the
-                // key is what this delivery contained.
-                if applied.outcome == Outcome::AlreadyContained {
-                    applied.outcome = Outcome::Contained;
-                    applied.reason = Reason::AccessKeyDeactivated;
+    let (actions, key_inactive) = match done {
+        Ok((actions, written)) => {
+            if policy_in_place {
+                if written {
+                    applied.message.push_str(&format!(
+                        ". Access key {key} is now inactive (the user's other keys are untouched)"
+                    ));
+                    // The policy was there already (a redelivery of a partial containment):
+                    // the key is what this delivery contained.
+                    if applied.outcome == Outcome::AlreadyContained {
+                        applied.outcome = Outcome::Contained;
+                        applied.reason = Reason::AccessKeyDeactivated;
+                    }
+                } else {
+                    applied
+                        .message
+                        .push_str(&format!(". Access key {key} was already inactive"));
                 }
             }
-            Ok((action, false)) => {
-                applied.actions.extend(action);
-                applied
-                    .message
-                    .push_str(&format!(". Access key {key} was already inactive"));
-            }
-            Err(KeyFailure::Refused(actions, refusal)) => {
-                applied.actions.extend(actions);
-                applied.message.push_str(&format!(
-                    ". Access key {key} is still ACTIVE: not deactivated, circuit breaker open ({})",
-                    refusal.message()
-                ));
-                partial(&mut applied, Reason::CircuitBreakerOpen);
-                applied.retryable |= refusal.retryable();
-            }
-            Err(KeyFailure::Aws(actions, e)) => {
-                applied.actions.extend(actions);
-                applied.message.push_str(&format!(
-                    ". Access key {key} is still ACTIVE: could not deactivate it ({e}); \
-                     deactivate it by hand \
-                     (aws iam update-access-key --user-name {} --access-key-id {key} --status Inactive)",
-                    t.name
-                ));
-                partial(&mut applied, e.reason());
-                applied.retryable |= e.retryable();
-            }
+            (actions, true)
         }
+        // The breaker's refusal returned before the policy was tried.
+        Err(KeyFailure::Refused(actions, _)) => (actions, false),
+        Err(KeyFailure::Aws(actions, e)) => {
+            applied.message.push_str(&format!(
+                ". Access key {key} is still ACTIVE: could not deactivate it ({e}); \
+                 deactivate it by hand \
+                 (aws iam update-access-key --user-name {} --access-key-id {key} --status Inactive)",
+                t.name
+            ));
+            // What is in place stays in place; a key that could not be set inactive makes the
+            // record partial (never `contained`), with the reason the key is still active.
+            if policy_in_place && applied.outcome != Outcome::PartiallyContained {
+                applied.outcome = Outcome::PartiallyContained;
+                applied.reason = e.reason();
+            }
+            applied.retryable |= e.retryable();
+            (actions, false)
+        }
+    };
+    if key_inactive && applied.outcome == Outcome::Failed {
+        // The policy could not be written, but the finding's credentials no longer work.
+        applied.outcome = Outcome::PartiallyContained;
+        applied.message = format!(
+            "access key {key} of {t} is inactive, so the finding's credentials no longer work; but {}",
+            applied.message
+        );
     }
-    applied
+    let mut all = actions;
+    all.append(&mut applied.actions);
+    applied.actions = all;
 }
 
 /// Why a key was not set inactive, with the calls made.
@@ -537,8 +561,12 @@ fn managed_action(
 ) -> Option<ActionRecord> {
     let api = managed_api(op, target.kind)?;
     let policy_name = match op {
-        ManagedOp::ListAttached | ManagedOp::Attach | ManagedOp::Detach => MANAGED_DENY_ALL_NAME,
-        ManagedOp::ListTags | ManagedOp::Tag | ManagedOp::Untag => "",
+        ManagedOp::ListAttached
+        | ManagedOp::Attach
+        | ManagedOp::Detach
+        | ManagedOp::PutBoundary
+        | ManagedOp::DeleteBoundary => MANAGED_DENY_ALL_NAME,
+        ManagedOp::ListTags | ManagedOp::Tag | ManagedOp::Untag | ManagedOp::GetBoundary => "",
     };
     Some(ActionRecord {
         api: api.to_string(),
@@ -646,12 +674,13 @@ async fn apply_managed<P: ManagedPolicies, G: WriteGate>(
     }
     if let Err(e) = policies.attach_policy(t, &arn).await {
         push_failed(&mut actions, ManagedOp::Attach, &e);
-        return failed(
-            e.reason(),
-            format!("{why}; attaching the managed policy {MANAGED_DENY_ALL_NAME} failed too ({e}): the principal is NOT contained"),
-            actions,
-            e.retryable(),
-        );
+        let why =
+            format!("{why}; attaching the managed policy {MANAGED_DENY_ALL_NAME} failed too ({e})");
+        // A user or role still has the path no quota can block: its permissions boundary.
+        if t.kind == crate::principal::TargetKind::Group {
+            return blocked(plan, actions, why, &e);
+        }
+        return apply_boundary(policies, plan, actions, why, gate).await;
     }
     push(&mut actions, ManagedOp::Attach, ActionStatus::Done);
     let contained = format!(
@@ -702,6 +731,139 @@ async fn apply_managed<P: ManagedPolicies, G: WriteGate>(
             }
         }
     }
+}
+
+/// Neither the inline `DenyAll` nor the managed `AWSDenyAll` could be written (`why`): set
+/// `AWSDenyAll` as the user's or role's permissions boundary. A boundary uses no quota and
+/// replaces any boundary before (which the ledger keeps, through the observed read here, so
+/// `unblock` restores it exactly); the effective permissions are the intersection, so nothing
+/// is allowed.
+async fn apply_boundary<P: ManagedPolicies, G: WriteGate>(
+    policies: &P,
+    plan: &ContainmentPlan,
+    mut actions: Vec<ActionRecord>,
+    why: String,
+    gate: &mut G,
+) -> Applied {
+    let t = &plan.target;
+    let arn = managed_deny_all_arn(&plan.partition);
+    let push = |actions: &mut Vec<ActionRecord>, op, status| {
+        actions.extend(managed_action(t, op, status));
+    };
+    let before = match policies.permissions_boundary(t).await {
+        Ok(before) => before,
+        Err(e) => {
+            actions.extend(
+                managed_action(t, ManagedOp::GetBoundary, ActionStatus::Failed)
+                    .map(|a| with_error(a, &e)),
+            );
+            push(
+                &mut actions,
+                ManagedOp::PutBoundary,
+                ActionStatus::NotNeeded,
+            );
+            let why = format!("{why}; reading its permissions boundary failed ({e})");
+            return blocked(plan, actions, why, &e);
+        }
+    };
+    push(&mut actions, ManagedOp::GetBoundary, ActionStatus::Done);
+    if before.as_deref() == Some(arn.as_str()) {
+        push(
+            &mut actions,
+            ManagedOp::PutBoundary,
+            ActionStatus::NotNeeded,
+        );
+        return Applied {
+            outcome: Outcome::AlreadyContained,
+            reason: Reason::PermissionsBoundarySet,
+            message: format!("{why}; {t} already has {MANAGED_DENY_ALL_NAME} as its permissions boundary, which denies everything; nothing written"),
+            actions,
+            retryable: false,
+        };
+    }
+    if let Err(refusal) = gate.before_write().await {
+        push(&mut actions, ManagedOp::PutBoundary, ActionStatus::Planned);
+        return Applied {
+            outcome: Outcome::WouldContain,
+            reason: Reason::CircuitBreakerOpen,
+            message: format!(
+                "circuit breaker open: {}; falling back to dry-run, would set {MANAGED_DENY_ALL_NAME} as {t}'s permissions boundary ({why})",
+                refusal.message()
+            ),
+            actions,
+            retryable: refusal.retryable(),
+        };
+    }
+    if let Err(e) = policies.put_permissions_boundary(t, &arn).await {
+        actions.extend(
+            managed_action(t, ManagedOp::PutBoundary, ActionStatus::Failed)
+                .map(|a| with_error(a, &e)),
+        );
+        let why = format!(
+            "{why}; setting {MANAGED_DENY_ALL_NAME} as its permissions boundary failed too ({e})"
+        );
+        return blocked(plan, actions, why, &e);
+    }
+    push(&mut actions, ManagedOp::PutBoundary, ActionStatus::Done);
+    let was = before.as_deref().unwrap_or("none");
+    Applied {
+        outcome: Outcome::Contained,
+        reason: Reason::PermissionsBoundarySet,
+        message: format!(
+            "{why}; set the AWS managed policy {MANAGED_DENY_ALL_NAME} ({arn}) as {t}'s permissions boundary instead, which needs no quota: every action it attempts is now denied. Its boundary before ({was}) is kept in the ledger; deadbolt unblock puts it back"
+        ),
+        actions,
+        retryable: false,
+    }
+}
+
+/// Every write that restrains the principal was refused (`why` says which and how): not
+/// contained. `containment_blocked` when the refusals are permanent (what the attacker did:
+/// a planted policy, full quotas); the last error's own reason, retryable, when it was
+/// transient. The record carries the manual step, and the notice pages with it.
+fn blocked(
+    plan: &ContainmentPlan,
+    actions: Vec<ActionRecord>,
+    why: String,
+    e: &AwsError,
+) -> Applied {
+    let t = &plan.target;
+    let arn = managed_deny_all_arn(&plan.partition);
+    let n = &t.name;
+    let manual = match t.kind {
+        crate::principal::TargetKind::User => format!(
+            "aws iam put-user-permissions-boundary --user-name {n} --permissions-boundary {arn}; \
+             if that is refused, detach a policy the user should not have \
+             (aws iam list-attached-user-policies --user-name {n}) and \
+             aws iam attach-user-policy --user-name {n} --policy-arn {arn}; \
+             then aws iam delete-login-profile --user-name {n} and set each of its access keys inactive"
+        ),
+        crate::principal::TargetKind::Role => format!(
+            "aws iam put-role-permissions-boundary --role-name {n} --permissions-boundary {arn}; \
+             if that is refused, detach a policy the role should not have \
+             (aws iam list-attached-role-policies --role-name {n}) and \
+             aws iam attach-role-policy --role-name {n} --policy-arn {arn}; \
+             then revoke its active sessions (IAM console, the role's Revoke sessions tab)"
+        ),
+        crate::principal::TargetKind::Group => format!(
+            "detach a policy the group should not have (aws iam list-attached-group-policies --group-name {n}) \
+             and aws iam attach-group-policy --group-name {n} --policy-arn {arn}, \
+             or remove its members (aws iam get-group --group-name {n})"
+        ),
+    };
+    let reason = if e.retryable() {
+        e.reason()
+    } else {
+        Reason::ContainmentBlocked
+    };
+    failed(
+        reason,
+        format!(
+            "{why}: the principal is NOT contained; every write deadbolt restrains it with was refused. By hand, as an administrator: {manual}"
+        ),
+        actions,
+        e.retryable(),
+    )
 }
 
 fn contained(
@@ -1101,6 +1263,95 @@ pub async fn reactivate_key<P: AccessKeys>(
     {
         Ok(()) => key_action(target, key, ActionStatus::Done),
         Err(e) => with_error(key_action(target, key, ActionStatus::Failed), &e),
+    }
+}
+
+/// After [`release_with`]: put back the permissions boundary `target` had before deadbolt set
+/// `AWSDenyAll` as its boundary (`prior`, from the ledger; `None`: it had none, so the boundary
+/// is deleted). Only while `AWSDenyAll` is still the boundary: someone who changed it since
+/// decided otherwise, and that is left alone and said.
+pub async fn restore_boundary<P: ManagedPolicies>(
+    policies: &P,
+    target: &ContainmentTarget,
+    prior: Option<&str>,
+    dry_run: bool,
+    applied: &mut Applied,
+) {
+    let note = |applied: &mut Applied, text: String| {
+        applied.message.push_str("; ");
+        applied.message.push_str(&text);
+    };
+    let current = match policies.permissions_boundary(target).await {
+        Ok(current) => current,
+        Err(e) => {
+            applied.actions.extend(
+                managed_action(target, ManagedOp::GetBoundary, ActionStatus::Failed)
+                    .map(|a| with_error(a, &e)),
+            );
+            note(applied, format!("could not read its permissions boundary ({e}), so deadbolt's {MANAGED_DENY_ALL_NAME} boundary may still be in place: {target} is still blocked"));
+            applied.outcome = Outcome::Failed;
+            applied.reason = e.reason();
+            applied.retryable = e.retryable();
+            return;
+        }
+    };
+    applied.actions.extend(managed_action(
+        target,
+        ManagedOp::GetBoundary,
+        ActionStatus::Done,
+    ));
+    if !current.as_deref().is_some_and(is_managed_deny_all) {
+        let now = current.as_deref().unwrap_or("none");
+        note(applied, format!("its permissions boundary is no longer the {MANAGED_DENY_ALL_NAME} deadbolt set (now: {now}): left as it is"));
+        return;
+    }
+    let (op, what) = match prior {
+        Some(arn) => (
+            ManagedOp::PutBoundary,
+            format!("its permissions boundary {arn} as before"),
+        ),
+        None => (
+            ManagedOp::DeleteBoundary,
+            "no permissions boundary, as before".to_string(),
+        ),
+    };
+    if dry_run {
+        applied
+            .actions
+            .extend(managed_action(target, op, ActionStatus::Planned));
+        note(applied, format!("would give {target} {what}"));
+        if applied.outcome == Outcome::Skipped {
+            applied.outcome = Outcome::WouldRelease;
+            applied.reason = Reason::DryRun;
+        }
+        return;
+    }
+    let done = match prior {
+        Some(arn) => policies.put_permissions_boundary(target, arn).await,
+        None => policies.delete_permissions_boundary(target).await,
+    };
+    match done {
+        Ok(()) => {
+            applied
+                .actions
+                .extend(managed_action(target, op, ActionStatus::Done));
+            note(applied, format!("gave {target} {what} (deadbolt had set {MANAGED_DENY_ALL_NAME} as its boundary)"));
+            if matches!(applied.outcome, Outcome::Skipped | Outcome::Released) {
+                if applied.outcome == Outcome::Skipped {
+                    applied.reason = Reason::PermissionsBoundaryRestored;
+                }
+                applied.outcome = Outcome::Released;
+            }
+        }
+        Err(e) => {
+            applied.actions.extend(
+                managed_action(target, op, ActionStatus::Failed).map(|a| with_error(a, &e)),
+            );
+            note(applied, format!("could not restore its permissions boundary ({e}): {MANAGED_DENY_ALL_NAME} is still its boundary, so {target} is still blocked"));
+            applied.outcome = Outcome::Failed;
+            applied.reason = e.reason();
+            applied.retryable = e.retryable();
+        }
     }
 }
 

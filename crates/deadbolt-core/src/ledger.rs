@@ -40,6 +40,14 @@ pub struct PriorKeyStatus {
     pub active: Option<bool>,
 }
 
+/// The permissions boundary a user or role had before deadbolt set `AWSDenyAll` as its
+/// boundary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorBoundary {
+    /// The boundary's policy ARN; `None`: it had none (unblock deletes the boundary).
+    pub prior: Option<String>,
+}
+
 /// One containment or release.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LedgerEntry {
@@ -67,6 +75,10 @@ pub struct LedgerEntry {
     /// Managed policies deadbolt attached (the `AWSDenyAll` fallback).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub attached: Vec<String>,
+    /// Present when deadbolt set `AWSDenyAll` as the permissions boundary (the path no quota
+    /// blocks): the boundary before, which `unblock` puts back exactly.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub boundary: Option<PriorBoundary>,
     /// Who acted: `function:NAME` and the finding, or the CLI caller's ARN.
     pub actor: String,
     /// The operator's `--reason` (CLI), or the finding type (functions).
@@ -101,6 +113,7 @@ impl LedgerEntry {
             prior_policy_read: false,
             prior_keys: Vec::new(),
             attached: Vec::new(),
+            boundary: None,
             actor: actor.to_string(),
             reason: None,
             started_at_ms: now_ms,
@@ -147,6 +160,14 @@ impl LedgerEntry {
                     self.attached.push(arn.clone());
                 }
             }
+            // Read before a boundary write: kept while the entry is open; completed, only if
+            // deadbolt did set the boundary.
+            if let Some(prior) = &o.boundary {
+                let written_or_pending = o.boundary_set || self.state == LedgerState::Open;
+                self.boundary = written_or_pending.then(|| PriorBoundary {
+                    prior: prior.clone(),
+                });
+            }
         }
     }
 }
@@ -182,6 +203,7 @@ where
     let mut applied = crate::containment::apply(&observed, idc, plan, now_ms, &mut gate).await;
     let (opened, open_error) = (gate.opened, gate.error.take());
     if opened {
+        entry.state = LedgerState::Completed;
         entry.observe(&observed);
         complete(ledger, &mut entry, &mut applied, open_error).await;
     }
@@ -214,9 +236,10 @@ pub async fn complete<L: Ledger>(
 
 /// Where ledger entries are kept (DynamoDB in the Lambdas and the CLI).
 pub trait Ledger: Send + Sync {
-    /// Record `entry` as open. An entry with the same id that is already completed stays as
-    /// it is (a redelivery): that is not an error.
-    fn open(&self, entry: &LedgerEntry) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Record `entry` as open, only if no entry has its id: `Ok(false)` when one does (a
+    /// redelivery that writes again, or one after an attempt that timed out mid-flight). That
+    /// entry is never replaced: what it says was there before is the truth `unblock` needs.
+    fn open(&self, entry: &LedgerEntry) -> impl Future<Output = Result<bool, AwsError>> + Send;
     /// Record `entry` as completed (replacing the open one).
     fn complete(&self, entry: &LedgerEntry) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Every entry, oldest first.
@@ -224,7 +247,7 @@ pub trait Ledger: Send + Sync {
 }
 
 impl<T: Ledger> Ledger for &T {
-    fn open(&self, entry: &LedgerEntry) -> impl Future<Output = Result<(), AwsError>> + Send {
+    fn open(&self, entry: &LedgerEntry) -> impl Future<Output = Result<bool, AwsError>> + Send {
         (**self).open(entry)
     }
     fn complete(&self, entry: &LedgerEntry) -> impl Future<Output = Result<(), AwsError>> + Send {
@@ -237,10 +260,10 @@ impl<T: Ledger> Ledger for &T {
 
 /// A ledger when one is configured, nothing recorded otherwise.
 impl<T: Ledger> Ledger for Option<T> {
-    async fn open(&self, entry: &LedgerEntry) -> Result<(), AwsError> {
+    async fn open(&self, entry: &LedgerEntry) -> Result<bool, AwsError> {
         match self {
             Some(l) => l.open(entry).await,
-            None => Ok(()),
+            None => Ok(true),
         }
     }
     async fn complete(&self, entry: &LedgerEntry) -> Result<(), AwsError> {
@@ -262,8 +285,8 @@ impl<T: Ledger> Ledger for Option<T> {
 pub struct NoLedger;
 
 impl Ledger for NoLedger {
-    async fn open(&self, _: &LedgerEntry) -> Result<(), AwsError> {
-        Ok(())
+    async fn open(&self, _: &LedgerEntry) -> Result<bool, AwsError> {
+        Ok(true)
     }
     async fn complete(&self, _: &LedgerEntry) -> Result<(), AwsError> {
         Ok(())
@@ -286,6 +309,60 @@ pub fn last_containment<'a>(
             e.action == LedgerAction::Contain && e.account_id == account_id && e.target == target
         })
         .max_by_key(|e| e.started_at_ms)
+}
+
+/// The containments of `target` in `account_id` that no successful release has undone, oldest
+/// first: what `unblock` restores from. The earliest one saw the principal as it was before
+/// deadbolt touched it (a later containment of an already-contained principal sees deadbolt's
+/// own writes as "before").
+pub fn unreleased<'a>(
+    entries: &'a [LedgerEntry],
+    account_id: &str,
+    target: &ContainmentTarget,
+) -> Unreleased<'a> {
+    let target = target.to_string();
+    let mine = |e: &&LedgerEntry| e.account_id == account_id && e.target == target;
+    let released_at = entries
+        .iter()
+        .filter(mine)
+        .filter(|e| e.action == LedgerAction::Release && e.outcome.as_deref() == Some("released"))
+        .map(|e| e.started_at_ms)
+        .max();
+    let mut open: Vec<&LedgerEntry> = entries
+        .iter()
+        .filter(mine)
+        .filter(|e| e.action == LedgerAction::Contain)
+        .filter(|e| released_at.is_none_or(|r| e.started_at_ms > r))
+        .collect();
+    open.sort_by_key(|e| e.started_at_ms);
+    Unreleased { entries: open }
+}
+
+/// See [`unreleased`].
+#[derive(Debug, Clone, Default)]
+pub struct Unreleased<'a> {
+    /// Oldest first.
+    pub entries: Vec<&'a LedgerEntry>,
+}
+
+impl Unreleased<'_> {
+    /// The key's status before the earliest unreleased containment that read it (`None`: no
+    /// entry read it, so the ledger cannot say).
+    pub fn prior_key_active(&self, access_key_id: &str) -> Option<Option<bool>> {
+        self.entries
+            .iter()
+            .find_map(|e| e.prior_key_active(access_key_id))
+    }
+
+    /// The boundary before deadbolt first set `AWSDenyAll` as the boundary, if it did.
+    pub fn boundary(&self) -> Option<&PriorBoundary> {
+        self.entries.iter().find_map(|e| e.boundary.as_ref())
+    }
+
+    /// The earliest unreleased entry.
+    pub fn earliest(&self) -> Option<&LedgerEntry> {
+        self.entries.first().copied()
+    }
 }
 
 /// Entries for `history`: newest first, optionally one principal (a `kind/name`, or an ARN
@@ -326,6 +403,10 @@ struct Seen {
     policies: BTreeMap<String, Option<String>>,
     keys: Vec<(String, Option<bool>)>,
     attached: Vec<String>,
+    /// The permissions boundary as first read (`Some(None)`: read, there was none).
+    boundary: Option<Option<String>>,
+    /// Whether deadbolt set the boundary.
+    boundary_set: bool,
 }
 
 /// The IAM port, watched: the first read of each policy (the state before containment), each
@@ -342,6 +423,11 @@ impl<'a, P> Observed<'a, P> {
             inner,
             seen: Mutex::new(Seen::default()),
         }
+    }
+
+    /// Whether the permissions boundary has been read (the boundary path is under way).
+    fn boundary_read(&self) -> bool {
+        self.seen.lock().is_ok_and(|s| s.boundary.is_some())
     }
 }
 
@@ -430,6 +516,33 @@ impl<P: ManagedPolicies> ManagedPolicies for Observed<'_, P> {
     async fn untag(&self, target: &ContainmentTarget, key: &str) -> Result<(), AwsError> {
         self.inner.untag(target, key).await
     }
+    async fn permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<Option<String>, AwsError> {
+        let read = self.inner.permissions_boundary(target).await;
+        if let (Ok(arn), Ok(mut seen)) = (&read, self.seen.lock()) {
+            seen.boundary.get_or_insert_with(|| arn.clone());
+        }
+        read
+    }
+    async fn put_permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+        arn: &str,
+    ) -> Result<(), AwsError> {
+        let done = self.inner.put_permissions_boundary(target, arn).await;
+        if let (Ok(()), Ok(mut seen)) = (&done, self.seen.lock()) {
+            seen.boundary_set = true;
+        }
+        done
+    }
+    async fn delete_permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<(), AwsError> {
+        self.inner.delete_permissions_boundary(target).await
+    }
 }
 
 /// A write gate that opens the ledger entry right before the first write (after the inner
@@ -451,8 +564,26 @@ impl<G: WriteGate, L: Ledger, P: Send + Sync> WriteGate for Recorded<'_, '_, '_,
         if !self.opened {
             self.opened = true;
             self.entry.observe(self.observed);
-            if let Err(e) = self.ledger.open(self.entry).await {
-                self.error = Some(e);
+            match self.ledger.open(self.entry).await {
+                Ok(true) => {}
+                // This finding's entry exists (an earlier delivery wrote, or timed out after
+                // writing): this delivery gets an entry of its own, and the earlier one keeps
+                // what it saw before deadbolt's writes.
+                Ok(false) => {
+                    self.entry.id = format!("{}#{}", self.entry.id, self.entry.started_at_ms);
+                    if let Err(e) = self.ledger.open(self.entry).await {
+                        self.error = Some(e);
+                    }
+                }
+                Err(e) => self.error = Some(e),
+            }
+        } else if self.entry.boundary.is_none() && self.observed.boundary_read() {
+            // About to set the permissions boundary: the boundary before goes into the open
+            // entry first, so a Lambda that times out right after the write leaves it behind
+            // for unblock. One more write, on this rare path only.
+            self.entry.observe(self.observed);
+            if let Err(e) = self.ledger.complete(self.entry).await {
+                self.error.get_or_insert(e);
             }
         }
         Ok(())
@@ -478,15 +609,14 @@ impl MemoryLedger {
 
 #[cfg(any(test, feature = "test-util"))]
 impl Ledger for MemoryLedger {
-    async fn open(&self, entry: &LedgerEntry) -> Result<(), AwsError> {
+    async fn open(&self, entry: &LedgerEntry) -> Result<bool, AwsError> {
         if let Ok(mut all) = self.entries.lock() {
-            match all.iter_mut().find(|e| e.id == entry.id) {
-                Some(e) if e.state == LedgerState::Completed => {}
-                Some(e) => *e = entry.clone(),
-                None => all.push(entry.clone()),
+            if all.iter().any(|e| e.id == entry.id) {
+                return Ok(false);
             }
+            all.push(entry.clone());
         }
-        Ok(())
+        Ok(true)
     }
     async fn complete(&self, entry: &LedgerEntry) -> Result<(), AwsError> {
         if let Ok(mut all) = self.entries.lock() {

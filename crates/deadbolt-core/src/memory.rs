@@ -29,6 +29,8 @@ struct State {
     attached: HashMap<String, Vec<String>>,
     /// Tags of users and roles, by `kind/name`, in insertion order.
     tags: HashMap<String, Vec<(String, String)>>,
+    /// Permissions boundaries of users and roles, by `kind/name`.
+    boundaries: HashMap<String, String>,
 }
 
 impl MemoryPolicies {
@@ -71,6 +73,19 @@ impl MemoryPolicies {
     pub fn with_tag(self, target: &ContainmentTarget, key: &str, value: &str) -> Self {
         set_tag(&mut self.lock(), target, key, value);
         self
+    }
+
+    /// Set a user's or role's permissions boundary (as an administrator would).
+    pub fn with_boundary(self, target: &ContainmentTarget, policy_arn: &str) -> Self {
+        self.lock()
+            .boundaries
+            .insert(target.to_string(), policy_arn.to_string());
+        self
+    }
+
+    /// The user's or role's permissions boundary, if any.
+    pub fn boundary(&self, target: &ContainmentTarget) -> Option<String> {
+        self.lock().boundaries.get(&target.to_string()).cloned()
     }
 
     /// The managed policy ARNs attached to the entity.
@@ -165,7 +180,7 @@ impl MemoryPolicies {
             return Err(AwsError::new(
                 AwsErrorKind::Other,
                 "ValidationError",
-                format!("{target}: IAM groups cannot be tagged"),
+                format!("{target}: IAM groups have no tags and no permissions boundary"),
             ));
         };
         let mut s = self.lock();
@@ -232,6 +247,34 @@ impl ManagedPolicies for MemoryPolicies {
         if let Some(tags) = s.tags.get_mut(&target.to_string()) {
             tags.retain(|(k, _)| k != key);
         }
+        Ok(())
+    }
+
+    async fn permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<Option<String>, AwsError> {
+        let s = self.begin_managed(ManagedOp::GetBoundary, target)?;
+        Ok(s.boundaries.get(&target.to_string()).cloned())
+    }
+
+    async fn put_permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+        arn: &str,
+    ) -> Result<(), AwsError> {
+        let mut s = self.begin_managed(ManagedOp::PutBoundary, target)?;
+        s.boundaries.insert(target.to_string(), arn.to_string());
+        Ok(())
+    }
+
+    async fn delete_permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<(), AwsError> {
+        let mut s = self.begin_managed(ManagedOp::DeleteBoundary, target)?;
+        // IAM: deleting a boundary that is not there succeeds.
+        s.boundaries.remove(&target.to_string());
         Ok(())
     }
 }

@@ -10,7 +10,7 @@
 use serde_json::json;
 
 use crate::principal::PrincipalKind;
-use crate::record::{ActionStatus, DecisionRecord, Outcome};
+use crate::record::{ActionStatus, DecisionRecord, Outcome, Reason};
 
 /// SNS subjects: ASCII, at most 100 characters.
 const MAX_SUBJECT_CHARS: usize = 100;
@@ -34,12 +34,15 @@ impl Notice {
     }
 }
 
-/// The notice for a record that wrote something (`contained`, `partially_contained`); `None`
-/// for every other outcome (nothing changed, nothing to undo).
+/// The notice for a record that wrote something (`contained`, `partially_contained`) or could
+/// write nothing because every path was blocked (`failed` / `containment_blocked`); `None` for
+/// every other outcome.
 pub fn containment_notice(record: &DecisionRecord) -> Option<Notice> {
-    let partly = match record.outcome {
-        Outcome::Contained => false,
-        Outcome::PartiallyContained => true,
+    let (partly, blocked) = match record.outcome {
+        Outcome::Contained => (false, false),
+        Outcome::PartiallyContained => (true, false),
+        // Nothing could be written: the attacker blocked every path. The most urgent page.
+        Outcome::Failed if record.reason == Reason::ContainmentBlocked => (false, true),
         _ => return None,
     };
     let target = written_target(record)?;
@@ -47,7 +50,9 @@ pub fn containment_notice(record: &DecisionRecord) -> Option<Notice> {
     let account = record.account_id.as_deref().unwrap_or("?");
     let finding_type = record.finding_type.as_deref().unwrap_or("?");
     let finding_id = record.finding_id.as_deref().unwrap_or("?");
-    let verb = if partly {
+    let verb = if blocked {
+        "could NOT contain"
+    } else if partly {
         "PARTLY contained"
     } else {
         "contained"
@@ -60,13 +65,17 @@ pub fn containment_notice(record: &DecisionRecord) -> Option<Notice> {
         .map(|s| format!(", severity {s}"))
         .unwrap_or_default();
     let why = format!("GuardDuty finding {finding_type}{severity}, id {finding_id}");
-    let undo = undo_command(record, &target);
+    // Nothing was written when blocked: nothing to undo.
+    let undo = undo_command(record, &target).filter(|_| !blocked);
     let finding_url = guardduty_finding_url(region, finding_id);
     let principal_url = iam_console_url(region, &target);
 
     let mut text = format!("{headline}.\n\nWho:   {who}\nWhat:  {what}\nWhy:   {why}\n");
     if partly {
         text.push_str("Left:  finish by hand what failed (above), or deliver the event again\n");
+    }
+    if blocked {
+        text.push_str("Left:  the principal still works: do the manual step (above) now\n");
     }
     if let Some(undo) = &undo {
         text.push_str(&format!("Undo:  {undo}\n"));

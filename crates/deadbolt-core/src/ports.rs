@@ -130,6 +130,11 @@ pub enum ManagedOp {
     ListTags,
     Tag,
     Untag,
+    /// Read the user's or role's permissions boundary (`iam:GetUser` / `iam:GetRole`).
+    GetBoundary,
+    /// Set the permissions boundary: the path no quota can block.
+    PutBoundary,
+    DeleteBoundary,
 }
 
 /// The IAM API name for a managed-policy or tag operation on a kind of entity; `None` for tag
@@ -151,9 +156,22 @@ pub fn managed_api(op: ManagedOp, kind: TargetKind) -> Option<&'static str> {
         (ManagedOp::Tag, TargetKind::Role) => "iam:TagRole",
         (ManagedOp::Untag, TargetKind::User) => "iam:UntagUser",
         (ManagedOp::Untag, TargetKind::Role) => "iam:UntagRole",
-        (ManagedOp::ListTags | ManagedOp::Tag | ManagedOp::Untag, TargetKind::Group) => {
-            return None
-        }
+        (ManagedOp::GetBoundary, TargetKind::User) => "iam:GetUser",
+        (ManagedOp::GetBoundary, TargetKind::Role) => "iam:GetRole",
+        (ManagedOp::PutBoundary, TargetKind::User) => "iam:PutUserPermissionsBoundary",
+        (ManagedOp::PutBoundary, TargetKind::Role) => "iam:PutRolePermissionsBoundary",
+        (ManagedOp::DeleteBoundary, TargetKind::User) => "iam:DeleteUserPermissionsBoundary",
+        (ManagedOp::DeleteBoundary, TargetKind::Role) => "iam:DeleteRolePermissionsBoundary",
+        // IAM groups can be neither tagged nor given a permissions boundary.
+        (
+            ManagedOp::ListTags
+            | ManagedOp::Tag
+            | ManagedOp::Untag
+            | ManagedOp::GetBoundary
+            | ManagedOp::PutBoundary
+            | ManagedOp::DeleteBoundary,
+            TargetKind::Group,
+        ) => return None,
     })
 }
 
@@ -197,6 +215,24 @@ pub trait ManagedPolicies: Send + Sync {
         target: &ContainmentTarget,
         key: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// The ARN of the user's or role's permissions boundary (`None`: it has none).
+    fn permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+
+    /// Set the user's or role's permissions boundary to `policy_arn` (replacing any).
+    fn put_permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+        policy_arn: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    fn delete_permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 impl<T: ManagedPolicies> ManagedPolicies for &T {
@@ -222,6 +258,25 @@ impl<T: ManagedPolicies> ManagedPolicies for &T {
     }
     async fn untag(&self, target: &ContainmentTarget, key: &str) -> Result<(), AwsError> {
         (**self).untag(target, key).await
+    }
+    async fn permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<Option<String>, AwsError> {
+        (**self).permissions_boundary(target).await
+    }
+    async fn put_permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+        arn: &str,
+    ) -> Result<(), AwsError> {
+        (**self).put_permissions_boundary(target, arn).await
+    }
+    async fn delete_permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<(), AwsError> {
+        (**self).delete_permissions_boundary(target).await
     }
 }
 

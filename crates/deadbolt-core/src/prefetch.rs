@@ -125,4 +125,23 @@ impl<P: ManagedPolicies + InlinePolicies> ManagedPolicies for Prefetch<'_, P> {
     async fn untag(&self, target: &ContainmentTarget, key: &str) -> Result<(), AwsError> {
         self.inner.untag(target, key).await
     }
+    async fn permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<Option<String>, AwsError> {
+        self.inner.permissions_boundary(target).await
+    }
+    async fn put_permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+        arn: &str,
+    ) -> Result<(), AwsError> {
+        self.inner.put_permissions_boundary(target, arn).await
+    }
+    async fn delete_permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<(), AwsError> {
+        self.inner.delete_permissions_boundary(target).await
+    }
 }

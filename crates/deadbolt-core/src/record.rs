@@ -97,6 +97,10 @@ code_enum! {
         /// holds the name, or the inline-policy quota is full), so the AWS managed policy
         /// `AWSDenyAll` was attached and the user or role tagged as contained by deadbolt.
         ManagedDenyAllAttached => "managed_deny_all_attached",
+        /// contained: neither the inline DenyAll nor the managed `AWSDenyAll` could be written
+        /// (a planted policy, full quotas), so `AWSDenyAll` was set as the user's or role's
+        /// permissions boundary, which uses no quota; the ledger keeps the boundary before.
+        PermissionsBoundarySet => "permissions_boundary_set",
         /// contained: only an access key was set inactive (follow-up containment of a key the
         /// attacker created).
         AccessKeyDeactivated => "access_key_deactivated",
@@ -104,6 +108,9 @@ code_enum! {
         DenyAllRemoved => "deny_all_removed",
         /// released: `AWSDenyAll`, attached by deadbolt (its tag says so), was detached.
         ManagedDenyAllDetached => "managed_deny_all_detached",
+        /// released: deadbolt's `AWSDenyAll` permissions boundary was replaced by the boundary
+        /// the ledger says the principal had before (or deleted, if it had none).
+        PermissionsBoundaryRestored => "permissions_boundary_restored",
         NotContained => "not_contained",
         // skipped
         ModeOff => "mode_off",
@@ -135,6 +142,11 @@ code_enum! {
         /// without a role session id).
         StrategyNotApplicable => "strategy_not_applicable",
         // failed
+        /// failed (or partially contained, when the finding's access key was set inactive):
+        /// every way deadbolt restrains a principal was blocked (the inline name held by a
+        /// policy deadbolt did not write or its quota full, the managed-policy quota full, the
+        /// permissions boundary refused). Pages the alarm topic with the manual step.
+        ContainmentBlocked => "containment_blocked",
         ConflictingPolicyName => "conflicting_policy_name",
         NoSuchEntity => "no_such_entity",
         UnmodifiableEntity => "unmodifiable_entity",

@@ -156,6 +156,31 @@ impl<P: ManagedPolicies> ManagedPolicies for Timed<'_, P> {
     async fn untag(&self, target: &ContainmentTarget, key: &str) -> Result<(), AwsError> {
         self.watch.write(self.inner.untag(target, key)).await
     }
+    async fn permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<Option<String>, AwsError> {
+        self.watch
+            .read(self.inner.permissions_boundary(target))
+            .await
+    }
+    async fn put_permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+        arn: &str,
+    ) -> Result<(), AwsError> {
+        self.watch
+            .write(self.inner.put_permissions_boundary(target, arn))
+            .await
+    }
+    async fn delete_permissions_boundary(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<(), AwsError> {
+        self.watch
+            .write(self.inner.delete_permissions_boundary(target))
+            .await
+    }
 }
 
 #[cfg(test)]

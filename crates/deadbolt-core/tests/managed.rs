@@ -162,7 +162,7 @@ async fn a_full_inline_quota_falls_back_to_aws_deny_all() {
     assert_eq!(p.attached(&mallory()), [AWS_DENY_ALL]);
     assert_eq!(tag(&p, &mallory()).as_deref(), Some(FINDING_ID));
 
-    // The managed attachment quota is full too: not contained, and said so.
+    // The managed attachment quota is full too: the permissions boundary, which uses no quota.
     let p = MemoryPolicies::new()
         .with_entity(&mallory())
         .failing(
@@ -179,13 +179,277 @@ async fn a_full_inline_quota_falls_back_to_aws_deny_all() {
     let record = r.handle(&fixture("cloudtrail-logging-disabled.json")).await;
     assert_eq!(
         (record.outcome, record.reason, record.retryable),
-        (Outcome::Failed, Reason::LimitExceeded, false)
-    );
-    assert!(
-        record.message.contains("NOT contained"),
+        (Outcome::Contained, Reason::PermissionsBoundarySet, false),
         "{}",
         record.message
     );
+    assert_eq!(p.boundary(&mallory()).as_deref(), Some(AWS_DENY_ALL));
+    assert!(
+        record
+            .message
+            .contains("permissions boundary instead, which needs no quota"),
+        "{}",
+        record.message
+    );
+}
+
+/// An attacker with iam:PutUserPolicy and iam:AttachUserPolicy on itself plants an inline
+/// `DenyAll` and fills the managed-policy quota: deadbolt's inline write and its attach both
+/// fail. The finding's key is set inactive first (no quota involved), then the boundary
+/// contains the user; the ledger keeps the boundary before (a redelivery that tries again
+/// keeps an entry of its own), and unblock puts it back.
+#[tokio::test]
+async fn the_full_quota_principal_is_contained_key_first_then_by_boundary_and_unblock_restores_it()
+{
+    use deadbolt_core::ledger::{unreleased, MemoryLedger};
+    let key = "AKIA2MLRYQ7ZT4XH9KPD";
+    let their_boundary = "arn:aws:iam::123456789012:policy/developer-boundary";
+    let p = MemoryPolicies::new()
+        .with_entity(&mallory())
+        .with_access_key("mallory", key)
+        .with_policy(&mallory(), DENY_ALL_POLICY_NAME, PLANTED)
+        .with_boundary(&mallory(), their_boundary)
+        .failing(
+            "iam:AttachUserPolicy",
+            AwsErrorKind::LimitExceeded,
+            "LimitExceeded",
+        );
+    let settings = Settings {
+        strategy: deadbolt_core::strategy::StrategySettings {
+            user_deactivate_access_key: true,
+            ..Default::default()
+        },
+        ..enforce()
+    };
+    let ledger = MemoryLedger::new();
+    let r = Configured::new(settings, &p, FixedIdentity::new(ACCOUNT, OWN_ARN))
+        .with_ledger(&ledger, "function:deadbolt-responder");
+    let raw = fixture("cloudtrail-logging-disabled.json");
+    let record = r.handle(&raw).await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::Contained, Reason::PermissionsBoundarySet),
+        "{}",
+        record.message
+    );
+    assert_eq!(
+        apis(&record.actions),
+        [
+            // What needs no quota comes first.
+            ("iam:ListAccessKeys", ActionStatus::Done),
+            ("iam:UpdateAccessKey", ActionStatus::Done),
+            ("iam:GetUserPolicy", ActionStatus::Done),
+            ("iam:PutUserPolicy", ActionStatus::NotNeeded),
+            ("iam:ListAttachedUserPolicies", ActionStatus::Done),
+            ("iam:AttachUserPolicy", ActionStatus::Failed),
+            ("iam:GetUser", ActionStatus::Done),
+            ("iam:PutUserPermissionsBoundary", ActionStatus::Done),
+        ]
+    );
+    assert_eq!(p.access_key_active("mallory", key), Some(false));
+    assert_eq!(p.boundary(&mallory()).as_deref(), Some(AWS_DENY_ALL));
+    assert!(
+        record
+            .message
+            .contains(&format!("Its boundary before ({their_boundary})")),
+        "{}",
+        record.message
+    );
+    let entries = ledger.all();
+    let before = unreleased(&entries, ACCOUNT, &mallory());
+    assert_eq!(
+        before.boundary().map(|b| b.prior.as_deref()),
+        Some(Some(their_boundary))
+    );
+    assert_eq!(before.prior_key_active(key), Some(Some(true)));
+
+    // Redelivered: the boundary is seen, nothing written; the ledger still knows the first.
+    let calls_before = p.calls().len();
+    let again = r.handle(&raw).await;
+    assert_eq!(
+        (again.outcome, again.reason),
+        (Outcome::AlreadyContained, Reason::PermissionsBoundarySet),
+        "{}",
+        again.message
+    );
+    assert!(!p.calls()[calls_before..]
+        .iter()
+        .any(|c| c.starts_with("iam:Put") || c.starts_with("iam:UpdateAccessKey")));
+
+    // unblock: the boundary before, exactly, from the earliest unreleased entry.
+    let mut released = containment::release(&p, &mallory(), false).await;
+    let entries = ledger.all();
+    let before = unreleased(&entries, ACCOUNT, &mallory());
+    assert_eq!(
+        before.prior_key_active(key),
+        Some(Some(true)),
+        "{entries:?}"
+    );
+    let prior = before.boundary().and_then(|b| b.prior.clone());
+    containment::restore_boundary(&p, &mallory(), prior.as_deref(), false, &mut released).await;
+    assert_eq!(
+        (released.outcome, released.reason),
+        (Outcome::Released, Reason::PermissionsBoundaryRestored),
+        "{}",
+        released.message
+    );
+    assert_eq!(p.boundary(&mallory()).as_deref(), Some(their_boundary));
+    assert_eq!(
+        p.policy(&mallory(), DENY_ALL_POLICY_NAME).as_deref(),
+        Some(PLANTED),
+        "the planted policy is the attacker's, never deadbolt's to remove"
+    );
+
+    // A boundary someone changed since is left alone; none before means deleted.
+    let p = MemoryPolicies::new()
+        .with_entity(&mallory())
+        .with_boundary(&mallory(), AWS_DENY_ALL);
+    let mut r = containment::release(&p, &mallory(), false).await;
+    containment::restore_boundary(&p, &mallory(), None, false, &mut r).await;
+    assert_eq!(r.outcome, Outcome::Released, "{}", r.message);
+    assert_eq!(p.boundary(&mallory()), None);
+    let p = MemoryPolicies::new()
+        .with_entity(&mallory())
+        .with_boundary(&mallory(), their_boundary);
+    let mut r = containment::release(&p, &mallory(), false).await;
+    containment::restore_boundary(&p, &mallory(), None, false, &mut r).await;
+    assert_eq!(r.outcome, Outcome::Skipped, "{}", r.message);
+    assert!(r.message.contains("left as it is"), "{}", r.message);
+    assert_eq!(p.boundary(&mallory()).as_deref(), Some(their_boundary));
+}
+
+/// Every path refused (a group has no boundary; here a user whose boundary write is denied
+/// too): `containment_blocked`, the manual step in the record, and the notice pages. With the
+/// finding's key set inactive first, the record is partial: the credentials are dead.
+#[tokio::test]
+async fn a_principal_that_cannot_be_restrained_is_containment_blocked_and_pages() {
+    let blocked = |p: MemoryPolicies| {
+        p.with_entity(&mallory())
+            .with_policy(&mallory(), DENY_ALL_POLICY_NAME, PLANTED)
+            .failing(
+                "iam:AttachUserPolicy",
+                AwsErrorKind::LimitExceeded,
+                "LimitExceeded",
+            )
+            .failing(
+                "iam:PutUserPermissionsBoundary",
+                AwsErrorKind::AccessDenied,
+                "AccessDenied",
+            )
+    };
+    let p = blocked(MemoryPolicies::new());
+    let r = Configured::new(enforce(), &p, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let record = r.handle(&fixture("cloudtrail-logging-disabled.json")).await;
+    assert_eq!(
+        (record.outcome, record.reason, record.retryable),
+        (Outcome::Failed, Reason::ContainmentBlocked, false),
+        "{}",
+        record.message
+    );
+    for what in [
+        "inline policy named DenyAll that deadbolt did not write",
+        "attaching the managed policy AWSDenyAll failed too (LimitExceeded",
+        "setting AWSDenyAll as its permissions boundary failed too (AccessDenied",
+        "the principal is NOT contained",
+        "aws iam put-user-permissions-boundary --user-name mallory --permissions-boundary arn:aws:iam::aws:policy/AWSDenyAll",
+    ] {
+        assert!(record.message.contains(what), "{what}: {}", record.message);
+    }
+    let notice = deadbolt_core::notice::containment_notice(&record).expect("pages");
+    assert!(
+        notice.subject.contains("could NOT contain"),
+        "{}",
+        notice.subject
+    );
+    assert!(
+        notice.text.contains("do the manual step"),
+        "{}",
+        notice.text
+    );
+    assert!(
+        !notice.text.contains("Undo:"),
+        "nothing written, nothing to undo"
+    );
+
+    // A transient refusal is retried, not called what the attacker did.
+    let p = MemoryPolicies::new()
+        .with_entity(&mallory())
+        .with_policy(&mallory(), DENY_ALL_POLICY_NAME, PLANTED)
+        .failing(
+            "iam:AttachUserPolicy",
+            AwsErrorKind::LimitExceeded,
+            "LimitExceeded",
+        )
+        .failing("iam:GetUser", AwsErrorKind::Throttled, "Throttling");
+    let r = Configured::new(enforce(), &p, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let record = r.handle(&fixture("cloudtrail-logging-disabled.json")).await;
+    assert_eq!(
+        (record.outcome, record.reason, record.retryable),
+        (Outcome::Failed, Reason::Throttled, true),
+        "{}",
+        record.message
+    );
+
+    // With the key strategy on, the key is set inactive whatever the policy writes do.
+    let key = "AKIA2MLRYQ7ZT4XH9KPD";
+    let p = blocked(MemoryPolicies::new().with_access_key("mallory", key));
+    let settings = Settings {
+        strategy: deadbolt_core::strategy::StrategySettings {
+            user_deactivate_access_key: true,
+            ..Default::default()
+        },
+        ..enforce()
+    };
+    let r = Configured::new(settings, &p, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let record = r.handle(&fixture("cloudtrail-logging-disabled.json")).await;
+    assert_eq!(
+        (record.outcome, record.reason),
+        (Outcome::PartiallyContained, Reason::ContainmentBlocked),
+        "{}",
+        record.message
+    );
+    assert_eq!(p.access_key_active("mallory", key), Some(false));
+    assert!(
+        record.message.starts_with(&format!(
+            "access key {key} of user/mallory is inactive, so the finding's credentials no longer work"
+        )),
+        "{}",
+        record.message
+    );
+    let notice = deadbolt_core::notice::containment_notice(&record).expect("pages");
+    assert!(
+        notice.subject.contains("PARTLY contained"),
+        "{}",
+        notice.subject
+    );
+
+    // A group has no boundary: blocked once its attach is refused.
+    let p = MemoryPolicies::new()
+        .with_entity(&developers())
+        .with_policy(&developers(), DENY_ALL_POLICY_NAME, PLANTED)
+        .failing(
+            "iam:AttachGroupPolicy",
+            AwsErrorKind::LimitExceeded,
+            "LimitExceeded",
+        );
+    let plan = containment::manual_plan(developers());
+    let applied = containment::apply(
+        &p,
+        &NoIdentityCenter,
+        &plan,
+        0,
+        &mut deadbolt_core::breaker::Ungated,
+    )
+    .await;
+    assert_eq!(
+        (applied.outcome, applied.reason),
+        (Outcome::Failed, Reason::ContainmentBlocked),
+        "{}",
+        applied.message
+    );
+    assert!(applied
+        .message
+        .contains("aws iam get-group --group-name developers"));
 }
 
 #[tokio::test]

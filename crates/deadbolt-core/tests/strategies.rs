@@ -299,8 +299,7 @@ async fn dry_run_reports_the_strategy_and_every_planned_call() {
     assert_eq!(
         apis,
         [
-            ("iam:GetUserPolicy", None, ActionStatus::Planned),
-            ("iam:PutUserPolicy", None, ActionStatus::Planned),
+            // The key first: it needs no quota, so nothing planted can block it.
             (
                 "iam:ListAccessKeys",
                 Some("AKIA2MLRYQ7ZT4XH9KPD"),
@@ -311,6 +310,8 @@ async fn dry_run_reports_the_strategy_and_every_planned_call() {
                 Some("AKIA2MLRYQ7ZT4XH9KPD"),
                 ActionStatus::Planned
             ),
+            ("iam:GetUserPolicy", None, ActionStatus::Planned),
+            ("iam:PutUserPolicy", None, ActionStatus::Planned),
         ]
     );
     assert!(record
@@ -349,10 +350,12 @@ async fn user_strategy_deactivates_only_the_findings_access_key() {
     assert_eq!(
         p.calls(),
         [
+            // The policy read runs while GuardDuty answers (prefetch); then the key, then the
+            // policy write.
             "iam:GetUserPolicy user/mallory",
-            "iam:PutUserPolicy user/mallory",
             "iam:ListAccessKeys user/mallory",
-            "iam:UpdateAccessKey user/mallory AKIA2MLRYQ7ZT4XH9KPD"
+            "iam:UpdateAccessKey user/mallory AKIA2MLRYQ7ZT4XH9KPD",
+            "iam:PutUserPolicy user/mallory",
         ]
     );
     assert!(record.message.contains("other keys are untouched"));
@@ -398,8 +401,8 @@ async fn a_failed_key_deactivation_keeps_the_deny_all_and_says_what_to_do() {
         (record.outcome, record.reason),
         (Outcome::PartiallyContained, Reason::AccessDenied)
     );
-    assert_eq!(record.actions[3].api, "iam:UpdateAccessKey");
-    assert_eq!(record.actions[3].status, ActionStatus::Failed);
+    assert_eq!(record.actions[1].api, "iam:UpdateAccessKey");
+    assert_eq!(record.actions[1].status, ActionStatus::Failed);
     assert!(record.message.contains("aws iam update-access-key --user-name mallory --access-key-id AKIA2MLRYQ7ZT4XH9KPD --status Inactive"), "{}", record.message);
     assert!(
         record
@@ -465,10 +468,10 @@ async fn a_throttled_key_deactivation_is_partial_and_retryable_and_a_redelivery_
     assert_eq!(
         statuses,
         [
-            ("iam:GetUserPolicy", ActionStatus::Done),
-            ("iam:PutUserPolicy", ActionStatus::NotNeeded),
             ("iam:ListAccessKeys", ActionStatus::Done),
             ("iam:UpdateAccessKey", ActionStatus::Done),
+            ("iam:GetUserPolicy", ActionStatus::Done),
+            ("iam:PutUserPolicy", ActionStatus::NotNeeded),
         ]
     );
 
@@ -737,6 +740,22 @@ impl deadbolt_core::ports::ManagedPolicies for RacingWriter {
     }
     async fn untag(&self, t: &ContainmentTarget, k: &str) -> Result<(), AwsError> {
         self.inner.untag(t, k).await
+    }
+    async fn permissions_boundary(
+        &self,
+        t: &ContainmentTarget,
+    ) -> Result<Option<String>, AwsError> {
+        self.inner.permissions_boundary(t).await
+    }
+    async fn put_permissions_boundary(
+        &self,
+        t: &ContainmentTarget,
+        a: &str,
+    ) -> Result<(), AwsError> {
+        self.inner.put_permissions_boundary(t, a).await
+    }
+    async fn delete_permissions_boundary(&self, t: &ContainmentTarget) -> Result<(), AwsError> {
+        self.inner.delete_permissions_boundary(t).await
     }
 }
 

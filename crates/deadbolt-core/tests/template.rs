@@ -218,6 +218,23 @@ fn every_iam_write_of_a_function_role_is_conditioned_and_denied_on_protected_arn
     ];
     for policy in ["ResponderRolePolicy", "EnricherRolePolicy"] {
         let statements = statements(&t, policy);
+        // The reads the boundary path and the tagged-AWSDenyAll redelivery make.
+        let reads: Vec<&String> = statements
+            .iter()
+            .filter(|s| !s.deny)
+            .flat_map(|s| &s.actions)
+            .collect();
+        for api in [
+            "iam:ListUserTags",
+            "iam:ListRoleTags",
+            "iam:GetUser",
+            "iam:GetRole",
+        ] {
+            assert!(
+                reads.iter().any(|a| *a == api),
+                "{policy}: {api} not granted"
+            );
+        }
         let granted: Vec<(&Statement, &String)> = statements
             .iter()
             .filter(|s| !s.deny)
@@ -234,6 +251,17 @@ fn every_iam_write_of_a_function_role_is_conditioned_and_denied_on_protected_arn
                 "{policy} {}: {action}: lifting containment is the CLI's, never a Lambda's",
                 s.sid
             );
+            // The boundary path sets AWSDenyAll and nothing else.
+            if name.ends_with("PermissionsBoundary") {
+                assert!(
+                    s.text.contains("iam:PermissionsBoundary: !Sub arn:${AWS::Partition}:iam::aws:policy/AWSDenyAll"),
+                    "{policy} {}: {action} without the iam:PermissionsBoundary = AWSDenyAll condition:\n{}",
+                    s.sid,
+                    s.text
+                );
+            }
+            // A finding names a user or a role: group writes are the operators' CLI only.
+            assert!(!name.contains("Group"), "{policy} {}: {action}", s.sid);
             if name.starts_with("Attach") {
                 assert!(
                     s.text.contains("ArnEquals:\niam:PolicyARN: !Sub arn:${AWS::Partition}:iam::aws:policy/AWSDenyAll\n"),
@@ -551,6 +579,16 @@ fn the_member_role_trusts_only_the_functions_and_denies_itself_and_protected_pri
             }
             if action.starts_with("iam:Tag") {
                 assert!(s.text.contains("aws:TagKeys: deadbolt*"), "{}", s.sid);
+            }
+            // Containment sets AWSDenyAll as the boundary and nothing else; only the
+            // operators' release (unblock) puts back the boundary the ledger recorded.
+            if action.starts_with("iam:Put") && action.ends_with("PermissionsBoundary") {
+                assert!(
+                    s.condition.as_deref() == Some("ReleaseEnabled")
+                        || s.text.contains("iam:PermissionsBoundary: !Sub arn:${AWS::Partition}:iam::aws:policy/AWSDenyAll"),
+                    "{}: {action}",
+                    s.sid
+                );
             }
             // Undoing containment only on the operators' opt-in.
             if ["Delete", "Detach", "Untag"]

@@ -290,6 +290,22 @@ impl deadbolt_core::ports::ManagedPolicies for SignallingIam<'_> {
     async fn untag(&self, t: &ContainmentTarget, k: &str) -> Result<(), AwsError> {
         self.inner.untag(t, k).await
     }
+    async fn permissions_boundary(
+        &self,
+        t: &ContainmentTarget,
+    ) -> Result<Option<String>, AwsError> {
+        self.inner.permissions_boundary(t).await
+    }
+    async fn put_permissions_boundary(
+        &self,
+        t: &ContainmentTarget,
+        a: &str,
+    ) -> Result<(), AwsError> {
+        self.inner.put_permissions_boundary(t, a).await
+    }
+    async fn delete_permissions_boundary(&self, t: &ContainmentTarget) -> Result<(), AwsError> {
+        self.inner.delete_permissions_boundary(t).await
+    }
 }
 
 struct WaitingGuardDuty {
