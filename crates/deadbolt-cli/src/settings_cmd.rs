@@ -79,10 +79,16 @@ pub async fn run(
                     }
                 },
             };
+            for warning in settings.warnings() {
+                eprintln!("deadbolt: WARNING: {warning}");
+            }
             if json {
                 println!("{}", settings.to_json_pretty());
             } else {
                 println!("# source: {origin}");
+                for warning in settings.warnings() {
+                    println!("# WARNING: {warning}");
+                }
                 println!("{}", settings.to_json_pretty());
             }
             Ok(ExitCode::SUCCESS)

@@ -278,21 +278,18 @@ where
             return with_timings(r, None, &iam);
         };
         // What the event asks for is prepared while GuardDuty answers, and used only if
-        // GuardDuty's copy asks for the same: in deadbolt's own account the policy is read, in
-        // a member account the member role is assumed.
+        // GuardDuty's copy asks for the same: in deadbolt's own account the policy is read (a
+        // read changes nothing). A member role is assumed only once GuardDuty's copy names
+        // that account: a forged event must not make deadbolt reach into an account of the
+        // forger's choosing, even without writing.
         let (_, asked) = decide(event, settings, &account);
         let warm = async {
-            match &asked {
-                Decision::Contain(plan) if plan.member.is_none() => {
+            if let Decision::Contain(plan) = &asked {
+                if plan.member.is_none() {
                     prefetch.warm(plan).await;
-                    None
                 }
-                Decision::Contain(plan) => match &plan.member {
-                    Some(role) => Some((role.clone(), self.assume(role, &f.id).await)),
-                    None => None,
-                },
-                _ => None,
             }
+            None
         };
         let ((copy, verify_us), assumed) =
             futures_util::future::join(timed(guardduty.get_finding(&f.id)), warm).await;
@@ -465,7 +462,7 @@ where
                 let applied = match &plan.member {
                     None => self.execute(policies, &plan, settings, &f.account_id).await,
                     Some(role) => {
-                        // The role assumed while GuardDuty answered, if it is this one.
+                        // Assumed now that GuardDuty's copy names the account.
                         let iam = match assumed.take() {
                             Some((assumed_role, iam)) if &assumed_role == role => iam,
                             _ => self.assume(role, &f.id).await,

@@ -37,6 +37,10 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 /// Upper bound for `circuit_breaker.max_enforced_per_hour`. The breaker keeps one timestamp
 /// per admitted block, and a limit this high no longer limits anything.
 pub const MAX_ENFORCED_PER_HOUR_LIMIT: u32 = 10_000;
+/// The circuit breaker a document (or the environment) that says nothing about it gets: a
+/// misfiring detector or a poisoned threat list locks out at most this many principals an
+/// hour. `0` (or `null`) removes the limit, an explicit choice `config show` flags.
+pub const DEFAULT_MAX_ENFORCED_PER_HOUR: u32 = 10;
 
 /// Top-level keys of the document.
 pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role, strategy_by_finding_type";
@@ -64,9 +68,10 @@ const PATTERNS_ACCEPTED: &str = "a list of IAM names or ARNs with * and ? wildca
 const FINDING_TYPE_KEY_ACCEPTED: &str = "finding-type prefixes containing ':' such as \"PenTest:IAMUser/\" (not \"*\": set \"mode\" for every type)";
 const ACCOUNT_KEY_ACCEPTED: &str = "12-digit AWS account ids such as \"123456789012\"";
 const BOOL_ACCEPTED: &str = "true, false";
-const MAX_PER_HOUR_ACCEPTED: &str = "a whole number from 1 to 10000";
+const MAX_PER_HOUR_ACCEPTED: &str = "a whole number from 0 (no limit) to 10000";
 const OVERRIDE_ACCEPTED: &str = "off, dry-run, enforce, or unset to remove the override";
-const BREAKER_SET_ACCEPTED: &str = "a whole number from 1 to 10000, or unset to remove the breaker";
+const BREAKER_SET_ACCEPTED: &str =
+    "a whole number from 0 (no limit) to 10000, or unset for the default of 10";
 
 /// Where in the document an error is (1-based, as serde_json and editors count).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +154,8 @@ pub struct Settings {
     /// Mode per 12-digit account id (wins over everything but a global `mode: off`).
     pub mode_by_account: BTreeMap<String, Mode>,
     pub strategy: StrategySettings,
-    /// `None`: no limit on enforced containments.
+    /// `None`: no limit on enforced containments (the operator wrote `0` or `null`); 10 an
+    /// hour by default.
     pub circuit_breaker: Option<CircuitBreakerSettings>,
     /// What the enricher does with entities the attacker created (users, roles, access keys
     /// found by the investigation): `off` by default.
@@ -173,7 +179,8 @@ pub struct Settings {
 
 impl Default for Settings {
     /// The same defaults as the environment variables: dry-run, the IAM families, severity 0,
-    /// nothing protected, no overrides, deny-all everywhere, no circuit breaker.
+    /// nothing protected, no overrides, deny-all everywhere, a circuit breaker of
+    /// [`DEFAULT_MAX_ENFORCED_PER_HOUR`] enforced containments an hour.
     fn default() -> Self {
         Settings {
             mode: Mode::DryRun,
@@ -186,7 +193,9 @@ impl Default for Settings {
             mode_by_finding_type: BTreeMap::new(),
             mode_by_account: BTreeMap::new(),
             strategy: StrategySettings::default(),
-            circuit_breaker: None,
+            circuit_breaker: Some(CircuitBreakerSettings {
+                max_enforced_per_hour: DEFAULT_MAX_ENFORCED_PER_HOUR,
+            }),
             follow_up: Mode::Off,
             max_finding_age_secs: DEFAULT_MAX_FINDING_AGE_SECS,
             member_accounts: Vec::new(),
@@ -406,16 +415,14 @@ impl Settings {
             }
             "circuit_breaker.max_enforced_per_hour" => {
                 self.circuit_breaker = if value == "unset" {
-                    None
+                    Settings::default().circuit_breaker
                 } else {
                     let n = value
                         .parse::<u64>()
                         .map_err(|_| invalid(not_accepted(), BREAKER_SET_ACCEPTED))?;
                     let max =
                         check_max_per_hour(n).map_err(|p| invalid(p, BREAKER_SET_ACCEPTED))?;
-                    Some(CircuitBreakerSettings {
-                        max_enforced_per_hour: max,
-                    })
+                    breaker_of(max)
                 };
             }
             _ => {
@@ -554,7 +561,7 @@ pub(crate) fn check_member_role(name: &str) -> Result<String, String> {
 
 fn check_max_per_hour(n: u64) -> Result<u32, String> {
     match u32::try_from(n) {
-        Ok(n) if (1..=MAX_ENFORCED_PER_HOUR_LIMIT).contains(&n) => Ok(n),
+        Ok(n) if n <= MAX_ENFORCED_PER_HOUR_LIMIT => Ok(n),
         _ => Err(format!("{n} is out of range")),
     }
 }
@@ -1027,7 +1034,7 @@ impl<'de> Reader<'de> for StrategyReader<'_> {
     }
 }
 
-/// `circuit_breaker`: an object, or `null` for no breaker.
+/// `circuit_breaker`: an object, or `null` for no limit (as `max_enforced_per_hour: 0` is).
 struct CircuitBreakerReader<'p>(Ctx<'p>);
 
 impl<'de> Reader<'de> for CircuitBreakerReader<'_> {
@@ -1067,10 +1074,15 @@ impl<'de> Reader<'de> for CircuitBreakerReader<'_> {
                 accepted: MAX_PER_HOUR_ACCEPTED,
             })
         })?;
-        Ok(Some(CircuitBreakerSettings {
-            max_enforced_per_hour,
-        }))
+        Ok(breaker_of(max_enforced_per_hour))
     }
+}
+
+/// `0` is "no limit": no breaker.
+fn breaker_of(max_enforced_per_hour: u32) -> Option<CircuitBreakerSettings> {
+    (max_enforced_per_hour > 0).then_some(CircuitBreakerSettings {
+        max_enforced_per_hour,
+    })
 }
 
 /// `mode_by_account` / `mode_by_finding_type` / `strategy_by_finding_type`: an object of
@@ -1424,6 +1436,18 @@ impl Settings {
         out
     }
 
+    /// What `config show` flags about these settings: explicit choices that widen what
+    /// deadbolt may do.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.circuit_breaker.is_none() {
+            out.push(format!(
+                "circuit_breaker.max_enforced_per_hour is 0: NO limit on enforced containments (the default is {DEFAULT_MAX_ENFORCED_PER_HOUR} an hour); a misfiring detector or a poisoned threat list could lock out every principal it names"
+            ));
+        }
+        out
+    }
+
     fn document_out(&self) -> DocumentOut<'_> {
         DocumentOut {
             version: SETTINGS_VERSION,
@@ -1435,7 +1459,11 @@ impl Settings {
             mode_by_account: &self.mode_by_account,
             strategy: &self.strategy,
             follow_up: self.follow_up,
-            circuit_breaker: self.circuit_breaker.as_ref(),
+            // Always written: an absent key means the default breaker, so "no limit" must
+            // be said (as 0) to survive a round trip.
+            circuit_breaker: self.circuit_breaker.unwrap_or(CircuitBreakerSettings {
+                max_enforced_per_hour: 0,
+            }),
             max_finding_age: format_duration(self.max_finding_age_secs),
             member_accounts: &self.member_accounts,
             member_role: &self.member_role,
@@ -1455,8 +1483,7 @@ struct DocumentOut<'a> {
     mode_by_account: &'a BTreeMap<String, Mode>,
     strategy: &'a StrategySettings,
     follow_up: Mode,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    circuit_breaker: Option<&'a CircuitBreakerSettings>,
+    circuit_breaker: CircuitBreakerSettings,
     max_finding_age: String,
     member_accounts: &'a [String],
     member_role: &'a str,
@@ -1533,9 +1560,27 @@ mod tests {
         assert!(text.contains("\"version\": 1"), "{text}");
         assert!(text.contains("\"role\": \"revoke-sessions\""), "{text}");
         assert_eq!(Settings::parse(&text).unwrap(), s);
-        let none = Settings::default();
-        assert!(!none.to_json_pretty().contains("circuit_breaker"));
-        assert_eq!(Settings::parse(&none.to_json_pretty()).unwrap(), none);
+        // The default breaker, and "no limit" (written as 0 so it survives the round trip:
+        // an absent key is the default breaker).
+        let default = Settings::default();
+        assert_eq!(
+            default.max_enforced_per_hour(),
+            Some(DEFAULT_MAX_ENFORCED_PER_HOUR)
+        );
+        assert_eq!(Settings::parse(&default.to_json_pretty()).unwrap(), default);
+        let unlimited = Settings {
+            circuit_breaker: None,
+            ..Settings::default()
+        };
+        let text = unlimited.to_json_pretty();
+        assert!(text.contains("\"max_enforced_per_hour\": 0"), "{text}");
+        assert_eq!(Settings::parse(&text).unwrap(), unlimited);
+        assert_eq!(
+            Settings::parse(r#"{"circuit_breaker": null}"#).unwrap(),
+            unlimited
+        );
+        assert!(unlimited.warnings()[0].contains("NO limit on enforced containments"));
+        assert!(default.warnings().is_empty());
     }
 
     #[test]
@@ -1729,19 +1774,19 @@ mod tests {
                 "accepted values: true, false",
             ),
             (
-                r#"{"circuit_breaker": {"max_enforced_per_hour": 0}}"#,
-                "circuit_breaker.max_enforced_per_hour 0 is out of range",
-                "from 1 to 10000",
+                r#"{"circuit_breaker": {"max_enforced_per_hour": 10001}}"#,
+                "circuit_breaker.max_enforced_per_hour 10001 is out of range",
+                "from 0 (no limit) to 10000",
             ),
             (
                 r#"{"circuit_breaker": {"max_enforced_per_hour": 2.5}}"#,
                 "circuit_breaker.max_enforced_per_hour has the wrong type",
-                "from 1 to 10000",
+                "from 0 (no limit) to 10000",
             ),
             (
                 r#"{"circuit_breaker": {}}"#,
                 "circuit_breaker.max_enforced_per_hour is missing",
-                "from 1 to 10000",
+                "from 0 (no limit) to 10000",
             ),
             (
                 "[]",
@@ -1857,7 +1902,7 @@ mod tests {
             r#"{"mode": "enforce", "protected_principals": ["admin", "ops-*"],
                 "mode_by_account": {"210987654321": "dry-run"},
                 "strategy": {"role": "revoke-sessions"},
-                "circuit_breaker": {"max_enforced_per_hour": 10}}"#,
+                "circuit_breaker": {"max_enforced_per_hour": 20}}"#,
         )
         .unwrap();
         let lines: Vec<String> = old.diff(&new).iter().map(|c| c.to_string()).collect();
@@ -1870,7 +1915,7 @@ mod tests {
                 "mode_by_account.123456789012: removed \"off\"",
                 "mode_by_account.210987654321: added \"dry-run\"",
                 "strategy.role: deny-all -> revoke-sessions",
-                "circuit_breaker.max_enforced_per_hour: added 10",
+                "circuit_breaker.max_enforced_per_hour: 10 -> 20",
             ]
         );
         assert!(old.diff(&old).is_empty());
@@ -1975,6 +2020,12 @@ mod tests {
             .unwrap();
         s.set("protected_principals", "").unwrap();
         assert!(s.mode_by_account.is_empty());
+        // unset: back to the default breaker; 0: no limit.
+        assert_eq!(
+            s.max_enforced_per_hour(),
+            Some(DEFAULT_MAX_ENFORCED_PER_HOUR)
+        );
+        s.set("circuit_breaker.max_enforced_per_hour", "0").unwrap();
         assert_eq!(s.circuit_breaker, None);
         assert!(s.protected_principals.is_empty());
     }
@@ -2015,8 +2066,8 @@ mod tests {
             ("strategy.user_deactivate_access_key", "yes", "true, false"),
             (
                 "circuit_breaker.max_enforced_per_hour",
-                "0",
-                "from 1 to 10000",
+                "10001",
+                "from 0 (no limit) to 10000",
             ),
             ("circuit_breaker.max_enforced_per_hour", "-3", "or unset"),
             ("mode_by_account.1234", "off", "12-digit"),
@@ -2052,7 +2103,11 @@ mod tests {
         assert_eq!(s.min_severity, 5.0);
         assert_eq!(s.protected_principals, vec!["break-glass-*"]);
         assert_eq!(Settings::parse(&s.to_json_pretty()).unwrap(), s);
-        assert_eq!(s.max_enforced_per_hour(), None);
+        // A fresh stack with no document: the default breaker is in force.
+        assert_eq!(
+            s.max_enforced_per_hour(),
+            Some(DEFAULT_MAX_ENFORCED_PER_HOUR)
+        );
         let with_breaker =
             Settings::parse(r#"{"circuit_breaker":{"max_enforced_per_hour":3}}"#).unwrap();
         assert_eq!(with_breaker.max_enforced_per_hour(), Some(3));

@@ -62,7 +62,8 @@ async fn a_listed_members_finding_is_contained_in_the_member_account_only() {
         "nothing in the administrator's account: {:?}",
         own.calls()
     );
-    // Assumed once (while GuardDuty answered), in a session named after the finding.
+    // Assumed once (after GuardDuty's copy named the account), in a session named after the
+    // finding.
     assert_eq!(
         members.assumed(),
         [(
@@ -219,4 +220,30 @@ async fn per_account_modes_apply_to_members_and_dry_run_names_the_account_and_ro
     );
     assert!(members.assumed().is_empty(), "dry-run assumes nothing");
     assert!(member.calls().is_empty());
+}
+
+/// Issue 17, point 6: a forged event naming a member account makes deadbolt reach into no
+/// account: the member role is assumed only once GuardDuty's copy names that account.
+#[tokio::test]
+async fn a_forged_members_finding_assumes_no_member_role() {
+    let own = MemoryPolicies::new();
+    let member = MemoryPolicies::new().with_entity(&mallory());
+    let members = MemoryMembers::new().account(MEMBER, &member);
+    let mut responder = Configured::new(
+        hub(Mode::Enforce, &[MEMBER]),
+        &own,
+        FixedIdentity::new(ACCOUNT, OWN_ARN),
+    )
+    .with_members(&members);
+    // GuardDuty knows nothing of it.
+    responder.echo = false;
+    let r = responder.handle(&fixture(FINDING)).await;
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Rejected, Reason::FindingNotInGuardduty),
+        "{}",
+        r.message
+    );
+    assert!(members.assumed().is_empty(), "{:?}", members.assumed());
+    assert!(member.calls().is_empty() && own.calls().is_empty());
 }

@@ -133,7 +133,8 @@ fn a_sequence_is_one_line_per_principal_and_protected_ones_are_listed() {
     let text = sim.to_text();
     assert!(text.contains("user/break-glass-admin"), "{text}");
     assert!(
-        text.contains("circuit breaker: not configured; 2 write(s)"),
+        // A breaker is in force by default.
+        text.contains("circuit breaker (10 per hour): would not have tripped; 2 write(s)"),
         "{text}"
     );
 }

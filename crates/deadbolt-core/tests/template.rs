@@ -530,6 +530,12 @@ fn the_first_settings_document_agrees_with_the_environment_fallback() {
         })
         .unwrap();
         assert_eq!(from_doc, from_env, "{doc}");
+        // A fresh stack's settings carry a circuit breaker, written out in the document.
+        assert!(
+            doc.contains(r#""circuit_breaker":{"max_enforced_per_hour":10}"#),
+            "{doc}"
+        );
+        assert_eq!(from_doc.max_enforced_per_hour(), Some(10), "{doc}");
     }
     assert_eq!(defaults[0], "dry-run");
 }
@@ -639,4 +645,69 @@ fn the_functions_assume_only_the_member_role_and_only_when_members_are_configure
     ] {
         assert_eq!(t.matches(&format!("{var}: !Ref")).count(), 2, "{var}");
     }
+}
+
+/// Issue 17, point 6: the roles through which the organization reaches a member account are
+/// never containment targets of the member role, and the stack refuses member accounts
+/// without the organization that bounds where the member role may be assumed.
+#[test]
+fn member_accounts_need_the_organization_and_its_access_roles_are_protected() {
+    let m = member_role_template();
+    let statements = statements(&m, "MemberRolePolicy");
+    let deny = sid(&statements, "NeverContainOrganizationAccessRoles");
+    assert!(deny.deny);
+    assert_eq!(
+        deny.condition, None,
+        "protected by default, not on a switch"
+    );
+    for role in [
+        "role/OrganizationAccountAccessRole",
+        "role/AWSControlTowerExecution",
+        "role/stacksets-exec-*",
+    ] {
+        assert!(
+            deny.text.contains(role),
+            "{role} not protected:\n{}",
+            deny.text
+        );
+    }
+    for write in [
+        "iam:PutRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:PutRolePermissionsBoundary",
+    ] {
+        assert!(deny.actions.iter().any(|a| a == write), "{write}");
+    }
+    let t = template();
+    let rules = &t[t.find("\nRules:\n").expect("Rules")..];
+    let rule = &rules[rules
+        .find("MemberAccountsNeedOrganizationId:")
+        .expect("the MemberAccounts rule")..];
+    assert!(rule.contains(r#"RuleCondition: !Not [!Equals [!Ref MemberAccounts, ""]]"#));
+    assert!(rule.contains(r#"- Assert: !Not [!Equals [!Ref OrganizationId, ""]]"#));
+}
+
+/// Issue 17, point 3: a change to a GuardDuty threat-intel or trusted-IP list (which aim and
+/// silence deadbolt) pages the alarm topic, in every region, and the topic accepts it.
+#[test]
+fn threat_list_and_trusted_ip_changes_page_the_alarm_topic() {
+    let t = template();
+    let rule = top_level_blocks(&t)
+        .into_iter()
+        .find(|b| b.starts_with("  ThreatListChangeRule:\n"))
+        .expect("ThreatListChangeRule");
+    assert!(!rule.contains("Condition:"), "every region's stack has it");
+    for name in [
+        "aws.guardduty",
+        "AWS API Call via CloudTrail",
+        "guardduty.amazonaws.com",
+        "- CreateThreatIntelSet",
+        "- UpdateThreatIntelSet",
+        "- CreateIPSet",
+        "- UpdateIPSet",
+        "Arn: !Ref AlarmTopic",
+    ] {
+        assert!(rule.contains(name), "{name}:\n{rule}");
+    }
+    assert!(t.contains("aws:SourceArn: !GetAtt ThreatListChangeRule.Arn"));
 }
