@@ -75,6 +75,33 @@ impl SharedBreaker for DynamoBreaker {
             Err(e) => Err(classify(&e)),
         }
     }
+
+    async fn refund(&self, now_ms: i64) -> Result<(), AwsError> {
+        let (pk, _) = hour_bucket(now_ms);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .update_expression("SET #n = #n - :one")
+            .condition_expression("#n > :zero")
+            .expression_attribute_names("#n", "enforced")
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Nothing counted in that hour (it rolled over, or expired): nothing to give back.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(classify(&e)),
+        }
+    }
 }
 
 #[cfg(test)]

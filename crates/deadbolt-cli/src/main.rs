@@ -358,6 +358,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     enforce,
                     no_verify,
                     member,
+                    held_at_ms: None,
                 },
             )
             .await
@@ -1196,6 +1197,7 @@ async fn release_held(
         enforce: !dry_run,
         no_verify: false,
         member: None,
+        held_at_ms: Some(held.held_at_ms),
     };
     let record = match replay_decision(options, parameter, &held.event, flags).await {
         Ok(record) => record,
@@ -1236,6 +1238,8 @@ struct ReplayFlags<'a> {
     enforce: bool,
     no_verify: bool,
     member: Option<(&'a str, &'a str)>,
+    /// `release-held`: when the breaker held it (its age counts from then).
+    held_at_ms: Option<i64>,
 }
 
 async fn replay_decision(
@@ -1246,6 +1250,7 @@ async fn replay_decision(
         enforce,
         no_verify,
         member,
+        held_at_ms,
     }: ReplayFlags<'_>,
 ) -> Result<deadbolt_core::DecisionRecord, ExitCode> {
     let environment = match Settings::from_env() {
@@ -1303,6 +1308,13 @@ async fn replay_decision(
     settings.mode = if enforce { Mode::Enforce } else { Mode::DryRun };
     settings.mode_by_account.clear();
     settings.mode_by_finding_type.clear();
+    if let Some(held_at) = held_at_ms {
+        settings.max_finding_age_secs = deadbolt_core::responder::max_age_for_held(
+            settings.max_finding_age_secs,
+            held_at,
+            deadbolt_core::clock::now_ms(),
+        );
+    }
     let ledger = deadbolt_aws::DynamoLedger::from_env(&sdk);
     let actor = match &ledger {
         Some(_) => StsIdentity::from_conf(&sdk)

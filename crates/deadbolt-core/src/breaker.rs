@@ -149,11 +149,27 @@ impl ProcessBreaker {
             Ok(false) => BreakerRefusal::Shared { limit },
             Err(e) => BreakerRefusal::SharedUnavailable(e),
         };
+        self.give_back(limit, at);
+        Err(refusal)
+    }
+
+    /// Give back an enforcement `admit` counted at `now_ms` whose write then failed: locally,
+    /// and in the shared count (best effort; a refund that fails errs on the safe side).
+    pub async fn refund<B: SharedBreaker>(&self, shared: &B, limit: Option<u32>, now_ms: i64) {
+        let Some(limit) = limit else {
+            return;
+        };
+        self.give_back(limit, now_ms);
+        if let Err(e) = shared.refund(now_ms).await {
+            tracing::warn!(error = %e, "circuit breaker: the shared count could not be given back its slot");
+        }
+    }
+
+    fn give_back(&self, limit: u32, at: i64) {
         let mut slot = self.local.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(b) = slot.as_mut().filter(|b| b.limit() == limit) {
             b.refund(at);
         }
-        Err(refusal)
     }
 
     /// Enforcements this instance counted in the hour up to `now_ms` (for tests and logs).
@@ -199,6 +215,12 @@ pub trait WriteGate: Send {
     fn before_write(
         &mut self,
     ) -> impl std::future::Future<Output = Result<(), BreakerRefusal>> + Send;
+
+    /// The writes this gate admitted all failed: nothing was enforced, so the enforcement it
+    /// counted is given back (a plan that writes nothing must not use up the hour's budget).
+    fn nothing_written(&mut self) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 impl<B: SharedBreaker> WriteGate for Admission<'_, B> {
@@ -211,6 +233,14 @@ impl<B: SharedBreaker> WriteGate for Admission<'_, B> {
             .await?;
         self.granted = true;
         Ok(())
+    }
+
+    async fn nothing_written(&mut self) {
+        if std::mem::take(&mut self.granted) {
+            self.breaker
+                .refund(self.shared, self.limit, self.now_ms)
+                .await;
+        }
     }
 }
 

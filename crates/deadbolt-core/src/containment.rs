@@ -145,7 +145,26 @@ where
     if let Some((key, done)) = key {
         with_key(&mut applied, &plan.target, key, done);
     }
+    // Every write failed: the breaker slot it was admitted for goes back, so failures (a
+    // throttled IAM, a blocked principal) cannot use up the hour's budget for real ones.
+    if applied.outcome == Outcome::Failed && !wrote_anything(&applied.actions) {
+        gate.nothing_written().await;
+    }
     applied
+}
+
+/// Whether any write among `actions` succeeded.
+fn wrote_anything(actions: &[ActionRecord]) -> bool {
+    actions.iter().any(|a| {
+        a.status == ActionStatus::Done
+            && ["Put", "Attach", "Tag", "Update", "Provision"]
+                .iter()
+                .any(|verb| {
+                    a.api
+                        .split_once(':')
+                        .is_some_and(|(_, op)| op.starts_with(verb))
+                })
+    })
 }
 
 /// Fold the key's result (done before the policy) into the policy's record: the key's calls

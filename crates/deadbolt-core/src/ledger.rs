@@ -588,6 +588,10 @@ impl<G: WriteGate, L: Ledger, P: Send + Sync> WriteGate for Recorded<'_, '_, '_,
         }
         Ok(())
     }
+
+    async fn nothing_written(&mut self) {
+        self.inner.nothing_written().await;
+    }
 }
 
 /// Ledger entries in memory (tests).

@@ -522,6 +522,14 @@ pub trait SharedBreaker: Send + Sync {
         limit: u32,
         now_ms: i64,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+
+    /// Give back one enforcement counted by `try_admit` at `now_ms` whose write failed (never
+    /// below zero). Best effort: a refund that fails leaves the count one too high, the safe
+    /// side.
+    fn refund(&self, now_ms: i64) -> impl Future<Output = Result<(), AwsError>> + Send {
+        let _ = now_ms;
+        async { Ok(()) }
+    }
 }
 
 /// No shared count: only the in-memory breaker applies.
@@ -538,6 +546,9 @@ impl<T: SharedBreaker> SharedBreaker for &T {
     async fn try_admit(&self, limit: u32, now_ms: i64) -> Result<bool, AwsError> {
         (**self).try_admit(limit, now_ms).await
     }
+    async fn refund(&self, now_ms: i64) -> Result<(), AwsError> {
+        (**self).refund(now_ms).await
+    }
 }
 
 /// An optional shared count (the Lambda wires one only when a table is configured).
@@ -546,6 +557,12 @@ impl<T: SharedBreaker> SharedBreaker for Option<T> {
         match self {
             Some(shared) => shared.try_admit(limit, now_ms).await,
             None => Ok(true),
+        }
+    }
+    async fn refund(&self, now_ms: i64) -> Result<(), AwsError> {
+        match self {
+            Some(shared) => shared.refund(now_ms).await,
+            None => Ok(()),
         }
     }
 }

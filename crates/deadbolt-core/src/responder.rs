@@ -912,6 +912,14 @@ fn differences(event: &Finding, copy: &Finding) -> Vec<FieldMismatch> {
 }
 
 /// `Some(why)` when GuardDuty last updated the finding longer ago than `max_age_secs`.
+/// `max_finding_age` for a finding held by the circuit breaker since `held_at_ms`: its age
+/// counts from the hold, so a finding that was fresh when held is still acted on by
+/// `release-held` after a weekend, and one that was already stale when held is not.
+pub fn max_age_for_held(max_age_secs: u64, held_at_ms: i64, now_ms: i64) -> u64 {
+    let held_for_secs = u64::try_from((now_ms - held_at_ms) / 1000).unwrap_or(0);
+    max_age_secs.saturating_add(held_for_secs)
+}
+
 fn stale(copy: &Finding, max_age_secs: u64, now_ms: i64) -> Option<String> {
     let updated = copy
         .updated_at
@@ -962,6 +970,10 @@ impl<G: WriteGate> WriteGate for Intent<'_, G> {
             );
         }
         Ok(())
+    }
+
+    async fn nothing_written(&mut self) {
+        self.gate.nothing_written().await;
     }
 }
 
@@ -1033,4 +1045,38 @@ fn with_timings<P>(
 fn since_updated_ms(f: &Finding, now_ms: i64) -> Option<f64> {
     let updated = chrono::DateTime::parse_from_rfc3339(f.updated_at.as_deref()?).ok()?;
     Some((now_ms - updated.timestamp_millis()).max(0) as f64)
+}
+
+#[cfg(test)]
+mod held_age_tests {
+    use super::*;
+
+    const HOUR_MS: i64 = 3_600_000;
+
+    fn updated(hours_before: i64, now_ms: i64) -> Finding {
+        let mut f = crate::finding::parse_event(include_str!(
+            "../../../tests/fixtures/guardduty/cloudtrail-logging-disabled.json"
+        ))
+        .expect("fixture parses")
+        .detail;
+        f.updated_at = Some(crate::strategy::format_rfc3339_utc(
+            (now_ms - hours_before * HOUR_MS) / 1000,
+        ));
+        f
+    }
+
+    #[test]
+    fn a_held_findings_age_counts_from_the_hold() {
+        let now = 1_796_000_000_000;
+        let day = 24 * 3600;
+        // Updated 2 h before it was held, held 60 h ago (a weekend): acted on.
+        let max = max_age_for_held(day, now - 60 * HOUR_MS, now);
+        assert_eq!(stale(&updated(62, now), max, now), None);
+        // Without the hold it would be stale.
+        assert!(stale(&updated(62, now), day, now).is_some());
+        // Already 25 h old when held: still stale.
+        assert!(stale(&updated(85, now), max, now).is_some());
+        // A hold "in the future" (clock skew) extends nothing.
+        assert_eq!(max_age_for_held(day, now + HOUR_MS, now), day);
+    }
 }

@@ -496,3 +496,48 @@ async fn redeliveries_and_already_contained_principals_do_not_consume_the_breake
         .policy(&app_deployer(), DENY_ALL_POLICY_NAME)
         .is_none());
 }
+
+/// Issue 17, point 3: a write that fails gives its breaker slot back, so failures (a throttled
+/// IAM, a principal that blocks every write) cannot use up the hour's budget for real ones.
+#[tokio::test]
+async fn a_failed_write_gives_its_circuit_breaker_slot_back() {
+    let policies = MemoryPolicies::new()
+        .with_entity(&mallory())
+        .with_entity(&app_deployer())
+        .failing("iam:PutUserPolicy", AwsErrorKind::Throttled, "Throttling");
+    let config = Settings {
+        circuit_breaker: Some(deadbolt_core::settings::CircuitBreakerSettings {
+            max_enforced_per_hour: 1,
+        }),
+        ..enforce()
+    };
+    let responder = Configured::new(config, &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+    let failed = responder
+        .handle(&fixture("cloudtrail-logging-disabled.json"))
+        .await;
+    assert_eq!(
+        (failed.outcome, failed.reason, failed.retryable),
+        (Outcome::Failed, Reason::Throttled, true),
+        "{}",
+        failed.message
+    );
+    // The one slot is still free: the next principal is contained, not held back.
+    let other = responder.handle(&fixture("tor-ip-caller.json")).await;
+    assert_eq!(
+        (other.outcome, other.reason),
+        (Outcome::Contained, Reason::DenyAllAttached),
+        "{}",
+        other.message
+    );
+    // And now it is used: the redelivery of the failed one trips the breaker.
+    policies.stop_failing("iam:PutUserPolicy");
+    let again = responder
+        .handle(&fixture("cloudtrail-logging-disabled.json"))
+        .await;
+    assert_eq!(
+        (again.outcome, again.reason),
+        (Outcome::WouldContain, Reason::CircuitBreakerOpen),
+        "{}",
+        again.message
+    );
+}
