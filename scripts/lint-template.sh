@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # The SAM template and the member role every member account gets (StackSets).
-exec "${VENV:-.venv}/bin/cfn-lint" template.yaml infra/member-role.yaml
+exec "${VENV:-.venv}/bin/cfn-lint" template.yaml infra/member-role.yaml infra/tamper-forwarder.yaml

@@ -20,10 +20,16 @@ pub struct LiveSettings {
 
 impl LiveSettings {
     /// `environment` applies while no document exists (the `DEADBOLT_*` variables).
+    /// `DEADBOLT_SETTINGS_REQUIRED=true` (the stack created the parameter): a missing
+    /// document is `settings_unavailable`, never the environment.
     pub fn new(store: SsmSettingsStore, environment: Settings, ttl_seconds: i64) -> Self {
+        let required = std::env::var("DEADBOLT_SETTINGS_REQUIRED")
+            .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
         LiveSettings {
             store,
-            runtime: Mutex::new(RuntimeConfig::new(environment, ttl_seconds * 1000)),
+            runtime: Mutex::new(
+                RuntimeConfig::new(environment, ttl_seconds * 1000).requiring_document(required),
+            ),
         }
     }
 

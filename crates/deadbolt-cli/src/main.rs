@@ -631,6 +631,22 @@ async fn operator(
             // The earliest containment no release undid saw the principal before deadbolt.
             let before = unreleased(&entries, &acting_account, &target);
             let keep_sessions = target.kind == TargetKind::Role && !restore_sessions;
+            // The release is recorded before anything is removed: the tamper watch, seeing
+            // the removals in CloudTrail minutes later, finds it and does not re-apply them.
+            let mut release = LedgerEntry::release(&acting_account, &target, &operator_arn, now);
+            release.reason = reason.clone();
+            release.finding_id = before
+                .earliest()
+                .map(|e| e.finding_id.clone())
+                .unwrap_or_default();
+            if let (false, Some(l)) = (dry_run, &ledger) {
+                l.open(&release).await.map_err(|e| {
+                    anyhow::anyhow!(
+                        "could not record the release in the containment ledger {} ({e}); nothing was removed (unrecorded, the tamper watch would re-apply it)",
+                        l.table()
+                    )
+                })?;
+            }
             let mut applied =
                 containment::release_with(&iam, &target, dry_run, keep_sessions).await;
             // A boundary deadbolt set goes back to exactly what the ledger says was there.
@@ -679,13 +695,7 @@ async fn operator(
                 }
             }
             if !dry_run && ledger.is_some() {
-                let mut entry = LedgerEntry::release(&acting_account, &target, &operator_arn, now);
-                entry.reason = reason.clone();
-                entry.finding_id = before
-                    .earliest()
-                    .map(|e| e.finding_id.clone())
-                    .unwrap_or_default();
-                ledger::complete(&ledger, &mut entry, &mut applied, None).await;
+                ledger::complete(&ledger, &mut release, &mut applied, None).await;
             }
             applied
         }

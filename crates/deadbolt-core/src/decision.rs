@@ -627,7 +627,7 @@ pub fn may_contain(
 }
 
 /// deadbolt's own identity and the protected principals: never contained, whatever the mode.
-fn never_contained(
+pub fn never_contained(
     settings: &Settings,
     account: &AccountContext,
     acting: &ActingAccount,

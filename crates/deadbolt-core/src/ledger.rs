@@ -244,6 +244,11 @@ pub trait Ledger: Send + Sync {
     fn complete(&self, entry: &LedgerEntry) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Every entry, oldest first.
     fn entries(&self) -> impl Future<Output = Result<Vec<LedgerEntry>, AwsError>> + Send;
+    /// Whether anything is recorded at all (`false`: [`NoLedger`], or `None`): a ledger
+    /// that says nothing is not evidence that deadbolt contained nobody.
+    fn configured(&self) -> bool {
+        true
+    }
 }
 
 impl<T: Ledger> Ledger for &T {
@@ -255,6 +260,9 @@ impl<T: Ledger> Ledger for &T {
     }
     fn entries(&self) -> impl Future<Output = Result<Vec<LedgerEntry>, AwsError>> + Send {
         (**self).entries()
+    }
+    fn configured(&self) -> bool {
+        (**self).configured()
     }
 }
 
@@ -278,6 +286,9 @@ impl<T: Ledger> Ledger for Option<T> {
             None => Ok(Vec::new()),
         }
     }
+    fn configured(&self) -> bool {
+        self.as_ref().is_some_and(|l| l.configured())
+    }
 }
 
 /// No ledger: nothing is recorded (a deployment without the table).
@@ -293,6 +304,9 @@ impl Ledger for NoLedger {
     }
     async fn entries(&self) -> Result<Vec<LedgerEntry>, AwsError> {
         Ok(Vec::new())
+    }
+    fn configured(&self) -> bool {
+        false
     }
 }
 

@@ -26,6 +26,7 @@ pub mod sequence;
 pub mod settings;
 pub mod simulate;
 pub mod strategy;
+pub mod tamper;
 pub mod timing;
 
 pub use config::{ConfigError, Mode};

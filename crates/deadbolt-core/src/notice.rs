@@ -39,10 +39,13 @@ impl Notice {
 /// every other outcome.
 pub fn containment_notice(record: &DecisionRecord) -> Option<Notice> {
     let (partly, blocked) = match record.outcome {
-        Outcome::Contained => (false, false),
+        Outcome::Contained | Outcome::Recontained => (false, false),
         Outcome::PartiallyContained => (true, false),
         // Nothing could be written: the attacker blocked every path. The most urgent page.
         Outcome::Failed if record.reason == Reason::ContainmentBlocked => (false, true),
+        // Someone undid a containment in force and it was not written again (the mode is no
+        // longer enforce, or the write failed): people must know it is undone.
+        Outcome::Failed | Outcome::WouldContain if record.tamper.is_some() => (false, true),
         _ => return None,
     };
     let target = written_target(record)?;
@@ -50,8 +53,13 @@ pub fn containment_notice(record: &DecisionRecord) -> Option<Notice> {
     let account = record.account_id.as_deref().unwrap_or("?");
     let finding_type = record.finding_type.as_deref().unwrap_or("?");
     let finding_id = record.finding_id.as_deref().unwrap_or("?");
-    let verb = if blocked {
+    let retampered = record.tamper.is_some() && record.outcome != Outcome::Contained;
+    let verb = if blocked && record.tamper.is_some() {
+        "could NOT re-contain"
+    } else if blocked {
         "could NOT contain"
+    } else if record.outcome == Outcome::Recontained {
+        "RE-contained"
     } else if partly {
         "PARTLY contained"
     } else {
@@ -64,7 +72,13 @@ pub fn containment_notice(record: &DecisionRecord) -> Option<Notice> {
         .severity
         .map(|s| format!(", severity {s}"))
         .unwrap_or_default();
-    let why = format!("GuardDuty finding {finding_type}{severity}, id {finding_id}");
+    let mut why = format!("GuardDuty finding {finding_type}{severity}, id {finding_id}");
+    if let Some(t) = record.tamper.as_ref().filter(|_| retampered) {
+        why = format!(
+            "{} {} ({} {}); the containment was for {why}",
+            t.undone_by, t.undid, t.event_name, t.event_id
+        );
+    }
     // Nothing was written when blocked: nothing to undo.
     let undo = undo_command(record, &target).filter(|_| !blocked);
     let finding_url = guardduty_finding_url(region, finding_id);
@@ -415,8 +429,32 @@ mod tests {
             let announced = containment_notice(&r).is_some();
             assert_eq!(
                 announced,
-                matches!(outcome, Outcome::Contained | Outcome::PartiallyContained),
+                matches!(
+                    outcome,
+                    Outcome::Contained | Outcome::PartiallyContained | Outcome::Recontained
+                ),
                 "{outcome:?}"
+            );
+        }
+        // A containment someone undid is news whether or not it was written again.
+        for outcome in [Outcome::Recontained, Outcome::WouldContain, Outcome::Failed] {
+            let mut r = contained_user();
+            r.outcome = outcome;
+            r.tamper = Some(crate::record::TamperRecord {
+                event_name: "DeleteUserPolicy".into(),
+                event_id: "0a1b".into(),
+                event_time: None,
+                undone_by: "arn:aws:sts::123456789012:assumed-role/Helper/s".into(),
+                undid: "deleted the inline DenyAll".into(),
+                ledger_entry: None,
+            });
+            let notice = containment_notice(&r).expect("a tamper notice");
+            assert!(
+                notice
+                    .text
+                    .contains("assumed-role/Helper/s deleted the inline DenyAll"),
+                "{}",
+                notice.text
             );
         }
         let long = DecisionRecord {

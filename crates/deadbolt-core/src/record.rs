@@ -71,6 +71,10 @@ code_enum! {
         Released => "released",
         /// Operator release in dry-run: deadbolt's DenyAll would be removed.
         WouldRelease => "would_release",
+        /// The tamper watch: someone undid part of a containment the ledger says is in force
+        /// and not released (deleted the DenyAll, detached AWSDenyAll, removed the boundary,
+        /// set the key active), and deadbolt wrote it again. Pages the alarm topic.
+        Recontained => "recontained",
     }
 }
 
@@ -188,6 +192,22 @@ code_enum! {
         WrongSource => "wrong_source",
         WrongDetailType => "wrong_detail_type",
         InconsistentEvent => "inconsistent_event",
+        /// recontained / would_contain / failed: a CloudTrail call undid part of a containment
+        /// in force (`tamper`: who, which call); the containment is written again.
+        ContainmentUndone => "containment_undone",
+        /// skipped: a watched CloudTrail call, but the ledger has no containment of that
+        /// principal in force (never contained by deadbolt, or released by an operator's
+        /// unblock, which is recorded before anything is removed).
+        NotUnderContainment => "not_under_containment",
+        /// skipped: the watched call was deadbolt's own (its function or the identity it
+        /// runs as).
+        UndoneByDeadbolt => "undone_by_deadbolt",
+        /// skipped: a watched CloudTrail call that undid nothing deadbolt writes (another
+        /// policy, a failed call, a key set inactive).
+        NothingUndone => "nothing_undone",
+        /// skipped: a watched call, but no ledger is configured, so deadbolt cannot tell
+        /// whether it contained the principal: it re-applies nothing on an event's word.
+        NoLedger => "no_ledger",
         /// skipped: a finding family deadbolt reports but does not contain by default
         /// (`Policy:S3/*`), unless `finding_types` names the family explicitly.
         NotifyOnly => "notify_only",
@@ -280,11 +300,31 @@ pub struct DecisionRecord {
     /// ([`Outcome::severity_rank`]), the first of equals. Absent for a single principal.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub principals: Vec<PrincipalDecision>,
+    /// The tamper watch's records only: the CloudTrail call that undid the containment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tamper: Option<TamperRecord>,
     /// How long each stage took. Measurements, not facts of the decision: they differ on
     /// every run, so they are not part of the record's JSON (pinned by golden files); the
     /// Lambdas emit them as metrics ([`crate::metrics`]) on the line after the record's.
     #[serde(skip)]
     pub timings: Option<Timings>,
+}
+
+/// Who undid a containment, and how (a [`crate::tamper::Undo`], as the record shows it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TamperRecord {
+    /// The CloudTrail call (`DeleteUserPolicy`, `DetachRolePolicy`, `UpdateAccessKey`, …).
+    pub event_name: String,
+    pub event_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<String>,
+    /// The caller's ARN (`userIdentity.arn`).
+    pub undone_by: String,
+    /// What the call undid, in words.
+    pub undid: String,
+    /// The ledger entry of the containment in force (what was re-applied).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_entry: Option<String>,
 }
 
 /// The decision about one of several principals a finding names.
@@ -319,6 +359,7 @@ impl Outcome {
             Outcome::Rejected => 8,
             Outcome::Released => 9,
             Outcome::WouldRelease => 10,
+            Outcome::Recontained => 1,
         }
     }
 }
@@ -370,6 +411,7 @@ impl DecisionRecord {
             acted_in_account: None,
             member_role: None,
             principals: Vec::new(),
+            tamper: None,
             timings: None,
         }
     }

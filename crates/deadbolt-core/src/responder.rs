@@ -182,6 +182,18 @@ where
     pub async fn handle(&self, raw: &str, settings: &Settings) -> DecisionRecord {
         match parse_event(raw) {
             Ok(event) => self.handle_parsed(&event, Some(raw), settings).await,
+            // The tamper watch's CloudTrail calls: looked for only once the GuardDuty parser
+            // refused the event, so a finding's path pays nothing for it.
+            Err(crate::finding::InputError::WrongDetailType { .. })
+            | Err(crate::finding::InputError::WrongSource { .. })
+            | Err(crate::finding::InputError::MissingField { .. })
+                if cloudtrail_call(raw).is_some() =>
+            {
+                match cloudtrail_call(raw) {
+                    Some(v) => self.handle_cloudtrail(&v, settings).await,
+                    None => DecisionRecord::empty(settings.mode),
+                }
+            }
             Err(e) => {
                 // Whatever the event said that passes the parser's own rules, so the
                 // rejection can be traced to its finding.
@@ -571,6 +583,249 @@ where
                 apply_recorded(policies, idc, plan, now, admission, ledger, entry).await
             }
         }
+    }
+}
+
+impl<P, I, C, B, G, H, M, L> Responder<P, I, C, B, G, H, M, L>
+where
+    L: Ledger,
+    M: MemberAccounts<P>,
+    P: InlinePolicies + ManagedPolicies + AccessKeys,
+    I: IdentityProvider,
+    C: IdentityCenter,
+    B: SharedBreaker,
+    G: GuardDutyFindings,
+    H: HeldFindings,
+{
+    /// The tamper watch: a CloudTrail call that undid part of a containment. Re-applied only
+    /// when the ledger says deadbolt's containment of that principal is in force and not
+    /// released; the event says only where to look. Never through the circuit breaker: a
+    /// re-containment locks out nobody new, and an attacker must not be able to undo
+    /// containment by tripping the breaker first.
+    pub async fn handle_cloudtrail(
+        &self,
+        event: &serde_json::Value,
+        settings: &Settings,
+    ) -> DecisionRecord {
+        use crate::tamper::{parse_watched, UndoKind, Watched};
+        let mut r = DecisionRecord::empty(settings.mode);
+        let undo = match parse_watched(event) {
+            Err(e) => {
+                (r.outcome, r.reason) = (Outcome::Rejected, e.reason());
+                r.message = format!("rejected: CloudTrail event: {e}; nothing was done");
+                return r;
+            }
+            Ok(Watched::Irrelevant { event_name, why }) => {
+                (r.outcome, r.reason) = (Outcome::Skipped, Reason::NothingUndone);
+                r.message = format!("{event_name}: {why}; nothing to re-apply");
+                return r;
+            }
+            Ok(Watched::Undo(undo)) => undo,
+        };
+        let target = &undo.target;
+        r.account_id = Some(undo.account_id.clone());
+        r.region = undo.region.clone();
+        r.tamper = Some(crate::record::TamperRecord {
+            event_name: undo.event_name.clone(),
+            event_id: undo.event_id.clone(),
+            event_time: undo.event_time.clone(),
+            undone_by: undo.actor_arn.clone(),
+            undid: undo.kind.describe(),
+            ledger_entry: None,
+        });
+        let what = format!(
+            "{} {} on {target} ({}, CloudTrail event {})",
+            undo.actor_arn,
+            undo.kind.describe(),
+            undo.event_name,
+            undo.event_id
+        );
+        let account = match self.account().await {
+            Ok(a) => a,
+            Err(e) => {
+                (r.outcome, r.reason, r.retryable) =
+                    (Outcome::Failed, Reason::IdentityUnavailable, e.retryable());
+                r.message = format!("{what}; could not establish which account deadbolt acts in (sts:GetCallerIdentity: {e}); nothing was re-applied");
+                return r;
+            }
+        };
+        if undo
+            .actor_identity
+            .as_deref()
+            .is_some_and(|arn| is_own_identity(arn, &account))
+        {
+            (r.outcome, r.reason) = (Outcome::Skipped, Reason::UndoneByDeadbolt);
+            r.message = format!("{what}: that is deadbolt's own identity; nothing to re-apply");
+            return r;
+        }
+        let member = if undo.account_id == account.account_id {
+            None
+        } else if settings.is_member_account(&undo.account_id) {
+            Some(MemberRole {
+                account_id: undo.account_id.clone(),
+                role_name: settings.member_role.clone(),
+                partition: crate::containment::partition_of(&undo.actor_arn)
+                    .unwrap_or("aws")
+                    .to_string(),
+            })
+        } else {
+            (r.outcome, r.reason) = (Outcome::NotContainable, Reason::ForeignAccount);
+            r.message = format!("{what}: account {} is neither deadbolt's ({}) nor among member_accounts; nothing was re-applied", undo.account_id, account.account_id);
+            return r;
+        };
+        if !self.ledger.configured() {
+            (r.outcome, r.reason) = (Outcome::Skipped, Reason::NoLedger);
+            r.message = format!("{what}; no containment ledger is configured (DEADBOLT_LEDGER_TABLE), so deadbolt cannot tell whether it contained {target}, and it re-applies nothing on an event's word");
+            return r;
+        }
+        let entries = match self.ledger.entries().await {
+            Ok(entries) => entries,
+            Err(e) => {
+                (r.outcome, r.reason, r.retryable) = (Outcome::Failed, e.reason(), e.retryable());
+                r.message = format!("{what}; could not read the containment ledger ({e}); nothing was re-applied yet (delivering the event again retries)");
+                return r;
+            }
+        };
+        let live = in_force(&entries, &undo.account_id, target);
+        let Some(first) = live.first() else {
+            (r.outcome, r.reason) = (Outcome::Skipped, Reason::NotUnderContainment);
+            r.message = format!("{what}; the ledger has no containment of {target} in force (never contained by deadbolt, or released by deadbolt unblock): nothing to re-apply");
+            return r;
+        };
+        r.finding_id = Some(first.finding_id.clone());
+        r.finding_type = first.reason.clone();
+        if let Some(t) = r.tamper.as_mut() {
+            t.ledger_entry = Some(first.id.clone());
+        }
+        if let Some((reason, message)) = crate::decision::never_contained(
+            settings,
+            &account,
+            &match &member {
+                None => crate::decision::ActingAccount::Own,
+                Some(m) => crate::decision::ActingAccount::Member(m.clone()),
+            },
+            target,
+            member.as_ref().map_or("aws", |m| m.partition.as_str()),
+            &undo.account_id,
+        ) {
+            (r.outcome, r.reason) = (Outcome::Skipped, reason);
+            r.message = format!("{what}; {message}, so the containment (ledger entry {}) is not re-applied: release it with deadbolt unblock if that is intended", first.id);
+            return r;
+        }
+        let strategy = match first.strategy.as_deref() {
+            None | Some("deny-all") => crate::decision::PlanStrategy::DenyAll,
+            Some("revoke-sessions") => crate::decision::PlanStrategy::RevokeSessions,
+            Some(other) => {
+                (r.outcome, r.reason) = (Outcome::Failed, Reason::StrategyNotApplicable);
+                r.message = format!("{what}; the containment in force (ledger entry {}) used strategy {other}, which the tamper watch does not re-apply by itself", first.id);
+                r.manual_steps = vec![format!(
+                    "deadbolt block --{} {} --reason \"re-apply after {}\"",
+                    target.kind.as_str(),
+                    target.name,
+                    undo.event_name
+                )];
+                return r;
+            }
+        };
+        // The key deadbolt set inactive (the ledger says it was active before), never another:
+        // the event's key is re-deactivated only if the ledger vouches for it.
+        let deactivate = live
+            .iter()
+            .flat_map(|e| e.prior_keys.iter())
+            .find(|k| {
+                k.active == Some(true)
+                    && match &undo.kind {
+                        UndoKind::KeyReactivated { access_key_id } => {
+                            &k.access_key_id == access_key_id
+                        }
+                        _ => true,
+                    }
+            })
+            .map(|k| k.access_key_id.clone());
+        let mut plan = ContainmentPlan::deny_all(target.clone(), &first.finding_id);
+        plan.strategy = strategy;
+        plan.deactivate_access_key =
+            deactivate.filter(|_| target.kind == crate::principal::TargetKind::User);
+        if let Some(m) = &member {
+            plan.partition = m.partition.clone();
+        }
+        plan.member = member;
+        r.strategy = Some(plan.strategy.as_str().to_string());
+        (r.acted_in_account, r.member_role) = acting(&plan, &undo.account_id);
+        let mode = settings.effective_mode(first.reason.as_deref().unwrap_or(""), &undo.account_id);
+        r.mode = mode;
+        if mode != Mode::Enforce {
+            let applied = dry_run(&plan);
+            (r.outcome, r.reason, r.actions) = (
+                Outcome::WouldContain,
+                Reason::ContainmentUndone,
+                applied.actions,
+            );
+            r.message = format!("{what}; deadbolt's containment (ledger entry {}) would be re-applied, but the mode for it is now {mode}: nothing was written", first.id);
+            return r;
+        }
+        let now = now_ms();
+        let mut entry = LedgerEntry::containment(
+            &undo.account_id,
+            target,
+            &first.finding_id,
+            &self.actor,
+            now,
+        );
+        // One entry per CloudTrail event: its redelivery finds its own.
+        entry.id = format!(
+            "contain#{}#{target}#recontain-{}",
+            undo.account_id, undo.event_id
+        );
+        entry.strategy = Some(plan.strategy.as_str().to_string());
+        entry.reason = first.reason.clone();
+        let gate = Intent {
+            gate: crate::breaker::Ungated,
+            plan: &plan,
+            logged: false,
+        };
+        let applied = {
+            let run = |iam| {
+                let (plan, entry) = (&plan, entry.clone());
+                async move {
+                    match &self.identity_center {
+                        Some(idc) => {
+                            apply_recorded(iam, idc, plan, now, gate, &self.ledger, entry).await
+                        }
+                        None => {
+                            apply_recorded(
+                                iam,
+                                &NoIdentityCenter,
+                                plan,
+                                now,
+                                gate,
+                                &self.ledger,
+                                entry,
+                            )
+                            .await
+                        }
+                    }
+                }
+            };
+            match &plan.member {
+                None => run(&self.policies).await,
+                Some(role) => match self.assume(role, &first.finding_id).await {
+                    Ok(iam) => run(&iam).await,
+                    Err(e) => member_role_unavailable(role, &e),
+                },
+            }
+        };
+        (r.actions, r.retryable) = (applied.actions, applied.retryable);
+        (r.outcome, r.reason) = match applied.outcome {
+            Outcome::Contained => (Outcome::Recontained, Reason::ContainmentUndone),
+            other => (other, applied.reason),
+        };
+        r.message = match r.outcome {
+            Outcome::Recontained => format!("{what}; deadbolt's containment (ledger entry {}) was in force and not released, so it was re-applied: {}. To release it, use deadbolt unblock (recorded first, so it is not re-applied)", first.id, applied.message),
+            Outcome::AlreadyContained => format!("{what}; but the containment is still in place ({}): nothing re-written", applied.message),
+            _ => format!("{what}; re-applying deadbolt's containment (ledger entry {}): {}", first.id, applied.message),
+        };
+        r
     }
 }
 
@@ -975,6 +1230,64 @@ impl<G: WriteGate> WriteGate for Intent<'_, G> {
     async fn nothing_written(&mut self) {
         self.gate.nothing_written().await;
     }
+}
+
+/// The event as JSON when it is a CloudTrail call (the tamper watch's input).
+fn cloudtrail_call(raw: &str) -> Option<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(raw).ok()?;
+    crate::tamper::is_cloudtrail_call(&v).then_some(v)
+}
+
+/// The ledger's containments of `target` in `account_id` still in force: written (contained,
+/// partly, or in flight when the function stopped) and not followed by any release, even one
+/// still in progress (an operator's `unblock` records its release before removing anything,
+/// so the removal it makes is never taken for tampering), unless that release failed. Oldest
+/// first.
+pub fn in_force<'a>(
+    entries: &'a [LedgerEntry],
+    account_id: &str,
+    target: &crate::principal::ContainmentTarget,
+) -> Vec<&'a LedgerEntry> {
+    use crate::ledger::{LedgerAction, LedgerState};
+    let name = target.to_string();
+    let mine = |e: &&LedgerEntry| e.account_id == account_id && e.target == name;
+    let released_at = entries
+        .iter()
+        .filter(mine)
+        // A release that failed removed nothing the operator meant to keep removed.
+        .filter(|e| e.action == LedgerAction::Release && e.outcome.as_deref() != Some("failed"))
+        .map(|e| e.started_at_ms)
+        .max();
+    let mut live: Vec<&LedgerEntry> = entries
+        .iter()
+        .filter(mine)
+        .filter(|e| e.action == LedgerAction::Contain)
+        .filter(|e| released_at.is_none_or(|r| e.started_at_ms > r))
+        .filter(|e| {
+            e.state == LedgerState::Open
+                || matches!(
+                    e.outcome.as_deref(),
+                    Some("contained" | "partially_contained" | "recontained")
+                )
+        })
+        .collect();
+    live.sort_by_key(|e| e.started_at_ms);
+    live
+}
+
+/// Is `arn` (a role or user ARN, with or without a path) deadbolt's own identity?
+fn is_own_identity(arn: &str, account: &AccountContext) -> bool {
+    let Some(own) = &account.own_identity else {
+        return false;
+    };
+    let mut parts = arn.splitn(6, ':');
+    let account_id = parts.nth(4).unwrap_or("");
+    let resource = parts.next().unwrap_or("");
+    let (kind, rest) = resource.split_once('/').unwrap_or(("", ""));
+    let name = rest.rsplit('/').next().unwrap_or("");
+    account_id == account.account_id
+        && kind == own.kind.as_str()
+        && name.eq_ignore_ascii_case(&own.name)
 }
 
 /// A `failed` record of a parsed event, before anything was written.

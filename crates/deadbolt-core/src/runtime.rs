@@ -81,6 +81,12 @@ pub struct RuntimeConfig {
     /// Why the history could not be read, the last time it was needed.
     history_error: Option<String>,
     next_check_ms: i64,
+    /// The store held a document at some read (valid or not): its disappearing afterwards is
+    /// a deletion, never a reason to fall back to the environment.
+    had_document: bool,
+    /// The stack wrote the document (`DEADBOLT_SETTINGS_REQUIRED`): without one, nothing is
+    /// decided, even on a cold start.
+    require_document: bool,
 }
 
 impl RuntimeConfig {
@@ -97,7 +103,16 @@ impl RuntimeConfig {
             last_good: None,
             history_error: None,
             next_check_ms: i64::MIN,
+            had_document: false,
+            require_document: false,
         }
+    }
+
+    /// The document must exist (the stack created it): a missing one is
+    /// `settings_unavailable`, never the environment.
+    pub fn requiring_document(mut self, required: bool) -> Self {
+        self.require_document = required;
+        self
     }
 
     /// The configuration in force, or why there is none.
@@ -128,6 +143,20 @@ impl RuntimeConfig {
         }
         let before = (self.current.clone(), self.origin.clone());
         match store.load().await {
+            Ok(None) if self.had_document => {
+                self.next_check_ms = now_ms.saturating_add(self.ttl_ms);
+                // Deleted after a good read (or by someone who wants deadbolt back on its
+                // environment): what was in force stays in force, said at every read.
+                self.origin = ConfigOrigin::Unreachable {
+                    error: "the settings document no longer exists (deleted after it was read); the last one read stays in force until it is restored (deadbolt config set)".into(),
+                };
+            }
+            Ok(None) if self.require_document => {
+                self.next_check_ms = now_ms.saturating_add(self.ttl_ms);
+                self.origin = ConfigOrigin::Unavailable {
+                    error: "the settings document does not exist, and the stack created it (DEADBOLT_SETTINGS_REQUIRED): restore it with deadbolt config set; nothing is decided without it".into(),
+                };
+            }
             Ok(None) => {
                 self.next_check_ms = now_ms.saturating_add(self.ttl_ms);
                 self.current = self.environment.clone();
@@ -136,6 +165,7 @@ impl RuntimeConfig {
             }
             Ok(Some(text)) => {
                 self.next_check_ms = now_ms.saturating_add(self.ttl_ms);
+                self.had_document = true;
                 self.apply(store, &text).await;
             }
             Err(e) => {
@@ -325,6 +355,40 @@ mod tests {
         assert!(
             matches!(rc.origin(), ConfigOrigin::LastGood { error, version: Some(1) } if error.contains("accepted values: off, dry-run, enforce"))
         );
+    }
+
+    /// The parameter deleted after a good read: the last document stays in force (never the
+    /// environment); a cold instance of a stack that created the parameter decides nothing.
+    #[tokio::test]
+    async fn a_deleted_document_never_falls_back_to_the_environment() {
+        let enforce = r#"{"version":1,"mode":"enforce"}"#;
+        let store = Memory::with(&[enforce]);
+        let mut warm = RuntimeConfig::new(Settings::default(), 1000);
+        warm.refresh(&store, 0).await;
+        assert_eq!(warm.current().unwrap().mode, Mode::Enforce);
+        store.versions.lock().unwrap().clear();
+        assert!(
+            warm.refresh(&store, 2000).await,
+            "the deletion is a change to log"
+        );
+        assert_eq!(warm.current().unwrap().mode, Mode::Enforce);
+        assert!(
+            matches!(warm.origin(), ConfigOrigin::Unreachable { error } if error.contains("no longer exists")),
+            "{:?}",
+            warm.origin()
+        );
+
+        let mut cold = RuntimeConfig::new(Settings::default(), 1000).requiring_document(true);
+        cold.refresh(&store, 0).await;
+        let unavailable = cold.current().unwrap_err();
+        assert!(
+            unavailable.error.contains("DEADBOLT_SETTINGS_REQUIRED"),
+            "{unavailable}"
+        );
+        // Without the stack's promise, no document means the environment, as before.
+        let mut plain = RuntimeConfig::new(Settings::default(), 1000);
+        plain.refresh(&store, 0).await;
+        assert_eq!(plain.origin(), &ConfigOrigin::Environment);
     }
 
     #[tokio::test]

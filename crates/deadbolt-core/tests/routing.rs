@@ -9,15 +9,27 @@ use serde_json::{json, Map, Value};
 
 /// The `EventPattern` of `GuardDutyFindingRule` in template.yaml, as JSON.
 fn rule_pattern() -> Value {
+    pattern_of("GuardDutyFindingRule")
+}
+
+/// The `EventPattern` of the rule `name` in template.yaml, as JSON.
+fn pattern_of(name: &str) -> Value {
+    pattern_in("template.yaml", name)
+}
+
+/// The `EventPattern` of the rule `name` in the repository's `file`.
+fn pattern_in(file: &str, name: &str) -> Value {
     let template = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(file),
     )
     .unwrap();
     let lines: Vec<&str> = template.lines().collect();
     let rule = lines
         .iter()
-        .position(|l| l.trim() == "GuardDutyFindingRule:")
-        .expect("GuardDutyFindingRule in template.yaml");
+        .position(|l| l.trim() == format!("{name}:"))
+        .unwrap_or_else(|| panic!("{name} in template.yaml"));
     let start = rule
         + lines[rule..]
             .iter()
@@ -130,6 +142,11 @@ fn leaf(matcher: &Value, field: Option<&Value>) -> bool {
                 return values
                     .iter()
                     .any(|v| v.as_str().is_some_and(|s| s.starts_with(prefix)));
+            }
+            if let Some(suffix) = m.get("suffix").and_then(Value::as_str) {
+                return values
+                    .iter()
+                    .any(|v| v.as_str().is_some_and(|s| s.ends_with(suffix)));
             }
             if let Some(w) = m.get("wildcard").and_then(Value::as_str) {
                 let glob = deadbolt_core::glob::Glob::new(w);
@@ -256,4 +273,65 @@ fn the_matcher_follows_eventbridge_semantics() {
     let or = json!({"$or": [{"k": ["1"]}, {"j": [{"wildcard": "*:S3/*"}]}]});
     assert!(matches(&or, &json!({"j": "Policy:S3/Foo"})));
     assert!(!matches(&or, &json!({"j": "Policy:IAMUser/Foo", "k": "2"})));
+}
+
+/// The tamper watch's rule delivers exactly the IAM calls that undo a containment: every
+/// fixture under tests/fixtures/tamper (EventBridge's wrapper), and not the same calls on
+/// other policies, failed calls, or a key set inactive.
+#[test]
+fn the_tamper_watch_rule_routes_the_undoing_calls_and_nothing_else() {
+    let pattern = pattern_of("TamperWatchRule");
+    let dir = fixtures_dir().join("../tamper");
+    let mut routed = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.ends_with(".record.json") {
+            continue; // a bare CloudTrail record (replay's input), not an EventBridge event
+        }
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert!(matches(&pattern, &event), "{name} is not routed");
+        routed += 1;
+    }
+    assert!(routed >= 3, "only {routed} tamper fixtures");
+    let delete: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("delete-user-policy-deny-all.json")).unwrap(),
+    )
+    .unwrap();
+    let variant = |pointer: &str, value: Value| {
+        let mut e = delete.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        e.pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .unwrap()
+            .insert(key.to_string(), value);
+        e
+    };
+    for (why, event) in [
+        (
+            "another policy",
+            variant("/detail/requestParameters/policyName", json!("AppAccess")),
+        ),
+        (
+            "a failed call",
+            variant("/detail/errorCode", json!("AccessDenied")),
+        ),
+        ("another service", variant("/source", json!("aws.s3"))),
+        (
+            "a key set inactive",
+            variant("/detail/eventName", json!("UpdateAccessKey")),
+        ),
+    ] {
+        assert!(!matches(&pattern, &event), "{why} is routed");
+    }
+}
+
+/// The us-east-1 forwarder (infra/tamper-forwarder.yaml) forwards exactly what the home
+/// region's TamperWatchRule routes: one pattern, two places.
+#[test]
+fn the_forwarder_forwards_what_the_tamper_watch_routes() {
+    assert_eq!(
+        pattern_in("infra/tamper-forwarder.yaml", "TamperForwardRule"),
+        pattern_of("TamperWatchRule")
+    );
 }

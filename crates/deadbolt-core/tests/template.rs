@@ -711,3 +711,62 @@ fn threat_list_and_trusted_ip_changes_page_the_alarm_topic() {
     }
     assert!(t.contains("aws:SourceArn: !GetAtt ThreatListChangeRule.Arn"));
 }
+
+/// The tamper watch lives in the home region's stack and reaches the responder; changes to
+/// deadbolt's own rules and functions page the alarm topic from every region's stack; the
+/// responder may read the ledger it checks; the functions never fall back to the environment
+/// when the stack wrote the settings parameter.
+#[test]
+fn the_tamper_watch_reaches_the_responder_and_changes_to_deadbolt_page() {
+    let t = template();
+    let blocks = top_level_blocks(&t);
+    let rule = blocks
+        .iter()
+        .find(|b| b.starts_with("  TamperWatchRule:\n"))
+        .expect("TamperWatchRule");
+    assert!(rule.contains("Condition: IsHomeRegion"), "{rule}");
+    for needed in [
+        "- aws.iam",
+        "- DeleteUserPolicy",
+        "- DetachRolePolicy",
+        "- DeleteRolePermissionsBoundary",
+        "- UpdateAccessKey",
+        "Arn: !GetAtt ResponderFunction.Arn",
+        "DeadLetterConfig:",
+    ] {
+        assert!(rule.contains(needed), "{needed}:\n{rule}");
+    }
+    assert!(t.contains("SourceArn: !GetAtt TamperWatchRule.Arn"));
+    let change = blocks
+        .iter()
+        .find(|b| b.starts_with("  DeadboltChangeRule:\n"))
+        .expect("DeadboltChangeRule");
+    assert!(
+        !change.contains("\n    Condition:"),
+        "every region's stack has it"
+    );
+    for needed in [
+        "- DisableRule",
+        "- DeleteRule",
+        "- RemoveTargets",
+        "prefix: UpdateFunctionConfiguration",
+        "prefix: UpdateFunctionCode",
+        "Arn: !Ref AlarmTopic",
+    ] {
+        assert!(change.contains(needed), "{needed}:\n{change}");
+    }
+    assert!(t.contains("aws:SourceArn: !GetAtt DeadboltChangeRule.Arn"));
+    let responder = statements(&t, "ResponderRolePolicy");
+    let ledger = sid(&responder, "RecordContainments");
+    assert!(ledger.actions.iter().any(|a| a == "dynamodb:Scan"));
+    assert!(!ledger
+        .actions
+        .iter()
+        .any(|a| a.starts_with("dynamodb:Delete")));
+    assert_eq!(
+        t.matches("DEADBOLT_SETTINGS_REQUIRED: !If [CreateSettings, \"true\", \"false\"]")
+            .count(),
+        2,
+        "both functions"
+    );
+}
