@@ -891,3 +891,90 @@ async fn a_user_that_blocks_every_policy_write_still_loses_the_findings_key_firs
         .and_then(|k| k.status);
     assert_eq!(status, Some(aws_sdk_iam::types::StatusType::Inactive));
 }
+
+/// The tamper watch on moto with IAM authentication: someone deletes deadbolt's DenyAll and
+/// the attacker's call works again; the CloudTrail event reaches the responder, which finds
+/// the containment in force in its ledger (DynamoDB) and writes it again: the call is denied
+/// once more. After an operator's `deadbolt unblock` (recorded first), the same kind of event
+/// re-applies nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_deny_all_is_re_applied_from_the_ledger_and_an_unblock_is_not() {
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start().await;
+    moto.create_breaker_table("deadbolt-ledger").await;
+    let mallory = moto.create_attacker_user("mallory").await;
+    let sdk = moto.sdk_config(&moto.admin);
+    let counter = RequestCounter::default();
+    let responder = responder(&moto, enforce(), &counter).with_ledger(
+        deadbolt_aws::DynamoLedger::from_conf(&sdk, "deadbolt-ledger"),
+        "function:deadbolt-responder",
+    );
+    let contained = responder
+        .handle(&finding_for(
+            "cloudtrail-logging-disabled.json",
+            &mallory.principal,
+        ))
+        .await;
+    assert_eq!(
+        contained.outcome,
+        Outcome::Contained,
+        "{}",
+        contained.message
+    );
+    assert_eq!(moto.probe(&mallory).await, Err("AccessDenied".to_string()));
+
+    // A second principal with IAM rights undoes it.
+    let iam = moto.iam(&moto.admin, None);
+    iam.delete_user_policy()
+        .user_name("mallory")
+        .policy_name("DenyAll")
+        .send()
+        .await
+        .expect("deleted by someone else");
+    assert_eq!(
+        moto.probe(&mallory).await,
+        Ok(()),
+        "undone: the attacker is back"
+    );
+
+    let tamper = |event_id: &str| {
+        let path = deadbolt_e2e::fixture_path("../tamper/delete-user-policy-deny-all.json");
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("3e2d1c0b-9a8f-4e7d-6c5b-4a3f2e1d0c9b", event_id)
+    };
+    let r = responder.handle(&tamper("e-1")).await;
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Recontained, Reason::ContainmentUndone),
+        "{}",
+        r.message
+    );
+    assert_eq!(
+        r.tamper.as_ref().map(|t| t.undone_by.as_str()),
+        Some("arn:aws:sts::123456789012:assumed-role/ci-helper/ci-helper")
+    );
+    assert_eq!(moto.probe(&mallory).await, Err("AccessDenied".to_string()));
+
+    // The operator releases: the ledger says so before the DenyAll goes.
+    let out = moto.deadbolt(&[
+        "unblock",
+        "--user",
+        "mallory",
+        "--reason",
+        "INC-7 false positive",
+        "--ledger-table",
+        "deadbolt-ledger",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(moto.probe(&mallory).await, Ok(()));
+    let r = responder.handle(&tamper("e-2")).await;
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Skipped, Reason::NotUnderContainment),
+        "{}",
+        r.message
+    );
+    assert_eq!(moto.probe(&mallory).await, Ok(()), "the release stands");
+}
