@@ -449,6 +449,49 @@ impl ManagedPolicies for AwsIam {
         Ok(boundary.and_then(|b| b.permissions_boundary_arn))
     }
 
+    async fn entity_info(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<Option<deadbolt_core::ports::EntityInfo>, AwsError> {
+        let c = &self.client;
+        let name = target.name.as_str();
+        let (created, path) = match target.kind {
+            TargetKind::User => {
+                let user = c
+                    .get_user()
+                    .user_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?
+                    .user;
+                match user {
+                    Some(u) => (u.create_date.to_millis().ok(), u.path),
+                    None => return Ok(None),
+                }
+            }
+            TargetKind::Role => {
+                let role = c
+                    .get_role()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?
+                    .role;
+                match role {
+                    Some(r) => (r.create_date.to_millis().ok(), r.path),
+                    None => return Ok(None),
+                }
+            }
+            TargetKind::Group => return Ok(None),
+        };
+        Ok(
+            created.map(|created_at_ms| deadbolt_core::ports::EntityInfo {
+                created_at_ms,
+                path,
+            }),
+        )
+    }
+
     async fn put_permissions_boundary(
         &self,
         target: &ContainmentTarget,

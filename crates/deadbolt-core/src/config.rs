@@ -132,7 +132,13 @@ pub enum ConfigError {
     },
     #[error("{var} entry {entry:?} is not a principal pattern; accepted values: comma-separated IAM names or ARNs with * and ? wildcards, e.g. \"break-glass-*\"")]
     Protected { var: &'static str, entry: String },
+    #[error("{var}={found:?} is not a time; accepted values: an RFC 3339 UTC time such as 2026-12-01T00:00:00Z (when the protected patterns were written)")]
+    ProtectedSince { var: &'static str, found: String },
 }
+
+/// When `DEADBOLT_PROTECTED_PRINCIPALS` was written: its patterns protect only principals
+/// created before then. Unset: they protect by name alone.
+pub const ENV_PROTECTED_SINCE: &str = "DEADBOLT_PROTECTED_SINCE";
 
 impl Settings {
     /// The settings the `DEADBOLT_*` environment variables (SAM parameters) describe: what
@@ -190,6 +196,19 @@ impl Settings {
                 settings
                     .protected_principals
                     .push(entry.to_ascii_lowercase());
+            }
+        }
+        if let Some(v) = value(ENV_PROTECTED_SINCE) {
+            let at = chrono::DateTime::parse_from_rfc3339(v.trim()).map_err(|_| {
+                ConfigError::ProtectedSince {
+                    var: ENV_PROTECTED_SINCE,
+                    found: v.clone(),
+                }
+            })?;
+            for pattern in &settings.protected_principals {
+                settings
+                    .protected_since
+                    .insert(pattern.clone(), at.timestamp_millis());
             }
         }
         if let Some(v) = value(ENV_MEMBER_ACCOUNTS) {

@@ -663,7 +663,7 @@ pub fn never_contained(
 /// do not carry IAM paths, so patterns match ARNs without one. Never the session ARN: the
 /// session name is the caller's choice (`RoleSessionName`), so a pattern such as
 /// `*break-glass*` would otherwise protect any session its attacker chose to name that way.
-fn protected_by(
+pub fn protected_by(
     settings: &Settings,
     target: &ContainmentTarget,
     partition: &str,

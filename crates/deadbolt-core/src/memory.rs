@@ -31,6 +31,8 @@ struct State {
     tags: HashMap<String, Vec<(String, String)>>,
     /// Permissions boundaries of users and roles, by `kind/name`.
     boundaries: HashMap<String, String>,
+    /// Creation time and path of users and roles, by `kind/name` (`GetUser`/`GetRole`).
+    info: HashMap<String, crate::ports::EntityInfo>,
 }
 
 impl MemoryPolicies {
@@ -80,6 +82,19 @@ impl MemoryPolicies {
         self.lock()
             .boundaries
             .insert(target.to_string(), policy_arn.to_string());
+        self
+    }
+
+    /// When a user or role was created and under which path (what IAM's `GetUser`/`GetRole`
+    /// say); without it, `entity_info` answers `None` (unknown).
+    pub fn with_created(self, target: &ContainmentTarget, created_at_ms: i64, path: &str) -> Self {
+        self.lock().info.insert(
+            target.to_string(),
+            crate::ports::EntityInfo {
+                created_at_ms,
+                path: path.to_string(),
+            },
+        );
         self
     }
 
@@ -196,6 +211,23 @@ impl MemoryPolicies {
 }
 
 impl ManagedPolicies for MemoryPolicies {
+    async fn entity_info(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<Option<crate::ports::EntityInfo>, AwsError> {
+        let api = match target.kind {
+            crate::principal::TargetKind::User => "iam:GetUser",
+            crate::principal::TargetKind::Role => "iam:GetRole",
+            crate::principal::TargetKind::Group => return Ok(None),
+        };
+        let mut s = self.lock();
+        s.calls.push(format!("{api} {target}"));
+        if let Some(e) = s.fail.get(api) {
+            return Err(e.clone());
+        }
+        Ok(s.info.get(&target.to_string()).cloned())
+    }
+
     async fn attached_policies(&self, target: &ContainmentTarget) -> Result<Vec<String>, AwsError> {
         let s = self.begin_managed(ManagedOp::ListAttached, target)?;
         Ok(s.attached

@@ -233,9 +233,35 @@ pub trait ManagedPolicies: Send + Sync {
         &self,
         target: &ContainmentTarget,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// When the user or role was created and under which IAM path (`GetUser`/`GetRole`):
+    /// what a protected pattern and a reserved name are checked against, so that neither can
+    /// be adopted by creating an entity with a chosen name. `None`: unknown (groups, or a
+    /// port that cannot tell), and the name alone decides, as before.
+    fn entity_info(
+        &self,
+        _target: &ContainmentTarget,
+    ) -> impl Future<Output = Result<Option<EntityInfo>, AwsError>> + Send {
+        async { Ok(None) }
+    }
+}
+
+/// What IAM says about a user or role, beyond its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityInfo {
+    /// `CreateDate`, milliseconds since the epoch.
+    pub created_at_ms: i64,
+    /// The IAM path (`/`, `/aws-reserved/sso.amazonaws.com/`, `/aws-service-role/…/`).
+    pub path: String,
 }
 
 impl<T: ManagedPolicies> ManagedPolicies for &T {
+    async fn entity_info(
+        &self,
+        target: &ContainmentTarget,
+    ) -> Result<Option<EntityInfo>, AwsError> {
+        (**self).entity_info(target).await
+    }
     async fn attached_policies(&self, target: &ContainmentTarget) -> Result<Vec<String>, AwsError> {
         (**self).attached_policies(target).await
     }

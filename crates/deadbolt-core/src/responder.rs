@@ -284,6 +284,7 @@ where
                     Prepared {
                         policies: &prefetch,
                         assumed: None,
+                        protected_info: None,
                     },
                 )
                 .await;
@@ -303,8 +304,28 @@ where
             }
             None
         };
-        let ((copy, verify_us), assumed) =
-            futures_util::future::join(timed(guardduty.get_finding(&f.id)), warm).await;
+        // A principal the event says is protected by a dated pattern: its creation date, read
+        // now, so that a protection adopted by creating a matching principal costs no extra
+        // round trip to refuse.
+        let protected_read = async {
+            let target = match &asked {
+                Decision::Pass {
+                    reason: Reason::ProtectedPrincipal,
+                    ..
+                } if f.account_id == account.account_id => {
+                    crate::principal::resolve(f).containment.ok()
+                }
+                _ => None,
+            }?;
+            let pattern =
+                crate::decision::protected_by(settings, &target, &f.partition, &f.account_id)?;
+            settings.protected_since.get(&pattern)?;
+            let info = self.policies.entity_info(&target).await;
+            Some((target, info))
+        };
+        let ((copy, verify_us), assumed, protected_info) =
+            futures_util::future::join3(timed(guardduty.get_finding(&f.id)), warm, protected_read)
+                .await;
         let r = match copy {
             Err(e) => failed(
                 event,
@@ -340,6 +361,7 @@ where
                     Prepared {
                         policies: &prefetch,
                         assumed,
+                        protected_info,
                     },
                 )
                 .await
@@ -357,7 +379,11 @@ where
         settings: &Settings,
         account: &AccountContext,
         verified: Option<Vec<FieldMismatch>>,
-        Prepared { policies, assumed }: Prepared<'_, '_, Timed<'_, P>, P>,
+        Prepared {
+            policies,
+            assumed,
+            protected_info,
+        }: Prepared<'_, '_, Timed<'_, P>, P>,
     ) -> DecisionRecord {
         let f = &event.detail;
         let mode = settings.effective_mode(&f.finding_type, &f.account_id);
@@ -371,11 +397,13 @@ where
                     event,
                     arrived,
                     settings,
+                    account,
                     principal,
                     decision,
                     verified.is_some(),
                     policies,
                     &mut assumed,
+                    &protected_info,
                 )
                 .await,
             );
@@ -409,14 +437,35 @@ where
         event: &GuardDutyEvent,
         arrived: &Arrived<'_>,
         settings: &Settings,
+        account: &AccountContext,
         principal: Option<crate::principal::Principal>,
         mut decision: Decision,
         verified: bool,
         policies: &Prefetch<'_, Timed<'_, P>>,
         assumed: &mut Option<(MemberRole, Result<P, AwsError>)>,
+        protected_info: &Option<ProtectedInfo>,
     ) -> DecisionRecord {
         let f = &event.detail;
         let mode = settings.effective_mode(&f.finding_type, &f.account_id);
+        let mut note = None;
+        if let (
+            Decision::Pass {
+                reason: Reason::ProtectedPrincipal,
+                ..
+            },
+            Some(p),
+        ) = (&decision, &principal)
+        {
+            if let Some((d, n)) = self
+                .adoption(event, settings, account, p, protected_info)
+                .await
+            {
+                note = Some(n);
+                if let Some(d) = d {
+                    decision = d;
+                }
+            }
+        }
         let acts = matches!(
             decision,
             Decision::Contain(_) | Decision::DryRun(_) | Decision::Manual { .. }
@@ -498,7 +547,68 @@ where
                 }
             }
         }
+        if let Some(n) = note {
+            r.message = format!("{n}; {}", r.message);
+        }
         r
+    }
+
+    /// A protected pattern protects only what existed when it was written. `Some((None,
+    /// note))`: still protected, and why (its creation date, or that it could not be read);
+    /// `Some((Some(decision), note))`: created after the pattern was written, so the pattern
+    /// does not protect it, and this is the decision without it. `None`: the pattern has no
+    /// date (protection by name, as before) or the principal is in a member account.
+    async fn adoption(
+        &self,
+        event: &GuardDutyEvent,
+        settings: &Settings,
+        account: &AccountContext,
+        principal: &crate::principal::Principal,
+        prefetched: &Option<ProtectedInfo>,
+    ) -> Option<(Option<Decision>, String)> {
+        let f = &event.detail;
+        if f.account_id != account.account_id {
+            return None;
+        }
+        let target = target_of(principal)?;
+        let pattern =
+            crate::decision::protected_by(settings, &target, &f.partition, &f.account_id)?;
+        let since = *settings.protected_since.get(&pattern)?;
+        let info = match prefetched {
+            Some((t, info)) if t == &target => info.clone(),
+            _ => self.policies.entity_info(&target).await,
+        };
+        match info {
+            Ok(Some(info)) if info.created_at_ms > since => {
+                let mut without = settings.clone();
+                without.protected_principals.retain(|p| p != &pattern);
+                let decision = decide_each(event, &without, account)
+                    .into_iter()
+                    .find(|(p, _)| p.as_ref() == Some(principal))
+                    .map(|(_, d)| d)?;
+                Some((
+                    Some(decision),
+                    format!(
+                        "protected_pattern_postdates: {target} matches the protected pattern {pattern:?}, but it was created at {} and the pattern was written at {}: a pattern protects only principals that existed when it was written, so it does not protect {target}",
+                        rfc3339_ms(info.created_at_ms),
+                        rfc3339_ms(since)
+                    ),
+                ))
+            }
+            Ok(Some(info)) => Some((
+                None,
+                format!(
+                    "{target} existed before the pattern was written (created {}, pattern written {})",
+                    rfc3339_ms(info.created_at_ms),
+                    rfc3339_ms(since)
+                ),
+            )),
+            Ok(None) => None,
+            Err(e) => Some((
+                None,
+                format!("could not read when {target} was created ({e}): protected by name"),
+            )),
+        }
     }
 
     /// The circuit breaker refused `plan`: keep the finding for an operator (outcome `held`),
@@ -991,6 +1101,31 @@ where
 struct Prepared<'p, 'a, Q, P> {
     policies: &'p Prefetch<'a, Q>,
     assumed: Option<(MemberRole, Result<P, AwsError>)>,
+    /// What IAM says about a principal the event names as protected, read while GuardDuty
+    /// answers (in deadbolt's own account only).
+    protected_info: Option<ProtectedInfo>,
+}
+
+type ProtectedInfo = (
+    crate::principal::ContainmentTarget,
+    Result<Option<crate::ports::EntityInfo>, AwsError>,
+);
+
+/// The user or role a principal is, when it is one.
+fn target_of(
+    principal: &crate::principal::Principal,
+) -> Option<crate::principal::ContainmentTarget> {
+    use crate::principal::{ContainmentTarget, PrincipalKind, TargetKind};
+    let kind = match principal.kind {
+        PrincipalKind::User => TargetKind::User,
+        PrincipalKind::Role => TargetKind::Role,
+        _ => return None,
+    };
+    ContainmentTarget::new(kind, principal.name.as_deref()?).ok()
+}
+
+fn rfc3339_ms(ms: i64) -> String {
+    crate::strategy::format_rfc3339_utc(ms / 1000)
 }
 
 /// The account a plan is for and, in a member account, the member role it goes through.

@@ -87,6 +87,8 @@ pub struct RuntimeConfig {
     /// The stack wrote the document (`DEADBOLT_SETTINGS_REQUIRED`): without one, nothing is
     /// decided, even on a cold start.
     require_document: bool,
+    /// The document whose protected patterns were last dated, and their dates.
+    dated: Option<(String, std::collections::BTreeMap<String, i64>)>,
 }
 
 impl RuntimeConfig {
@@ -105,6 +107,7 @@ impl RuntimeConfig {
             next_check_ms: i64::MIN,
             had_document: false,
             require_document: false,
+            dated: None,
         }
     }
 
@@ -183,11 +186,30 @@ impl RuntimeConfig {
 
     async fn apply<S: SettingsStore>(&mut self, store: &S, text: &str) {
         let error = match Settings::parse(text) {
-            Ok(settings) => {
+            Ok(mut settings) => {
+                self.history_error = None;
+                // When each protected pattern was written: from the history, read again only
+                // when the document changed (and never when nothing is protected).
+                if !settings.protected_principals.is_empty() {
+                    match &self.dated {
+                        Some((dated, since)) if dated == text => {
+                            settings.protected_since = since.clone();
+                        }
+                        _ => match store.history(MAX_HISTORY_VERSIONS).await {
+                            Ok(versions) => {
+                                settings.date_protections(&versions);
+                                self.dated =
+                                    Some((text.to_string(), settings.protected_since.clone()));
+                            }
+                            // Undated, the patterns protect by name alone until the history
+                            // is readable (logged by the caller).
+                            Err(e) => self.history_error = Some(e.to_string()),
+                        },
+                    }
+                }
                 self.current = settings.clone();
                 self.origin = ConfigOrigin::Document;
                 self.last_good = Some(settings);
-                self.history_error = None;
                 return;
             }
             Err(e) => e.to_string(),
@@ -198,7 +220,12 @@ impl RuntimeConfig {
             Ok(versions) => {
                 self.history_error = None;
                 match newest_valid(&versions) {
-                    Some((version, settings)) => {
+                    Some((version, mut settings)) => {
+                        let from = versions
+                            .iter()
+                            .position(|v| v.version == version)
+                            .unwrap_or(0);
+                        settings.date_protections(&versions[from..]);
                         self.current = settings;
                         self.origin = ConfigOrigin::LastGood {
                             error,

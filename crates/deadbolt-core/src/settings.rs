@@ -175,6 +175,45 @@ pub struct Settings {
     /// (`InstanceCredentialExfiltration`, `ResourceCredentialExfiltration`) is contained with
     /// revoke-sessions. A document that sets the key replaces the whole map.
     pub strategy_by_finding_type: BTreeMap<String, RoleStrategy>,
+    /// When each protected pattern was first written (milliseconds since the epoch): the
+    /// oldest version of the settings parameter, in the unbroken run of versions up to the
+    /// current one that all carry it (or `DEADBOLT_PROTECTED_SINCE` for the environment's
+    /// patterns). Not part of the document: the runtime fills it from the parameter's
+    /// history. A pattern protects only principals created before this moment, so nobody
+    /// adopts a protection by creating `break-glass-x`; a pattern without a date here
+    /// protects by name alone (and `config show` says so).
+    pub protected_since: BTreeMap<String, i64>,
+}
+
+impl Settings {
+    /// Fill [`Settings::protected_since`] from the parameter's history, newest first (the
+    /// first entry is the document in force): for each pattern, the `modified_at` of the
+    /// oldest version in the unbroken run of valid versions from the newest that carry it.
+    /// Invalid versions were never in force and do not break a run. A pattern whose run
+    /// reaches a version without a date gets none.
+    pub fn date_protections(&mut self, history: &[crate::runtime::StoredVersion]) {
+        let parsed: Vec<(Option<i64>, Settings)> = history
+            .iter()
+            .filter_map(|v| {
+                Settings::parse(&v.value)
+                    .ok()
+                    .map(|s| (v.modified_at.map(|t| t.timestamp_millis()), s))
+            })
+            .collect();
+        self.protected_since.clear();
+        for pattern in &self.protected_principals {
+            let mut since = None;
+            for (at, version) in &parsed {
+                if !version.protected_principals.contains(pattern) {
+                    break;
+                }
+                since = Some(*at);
+            }
+            if let Some(Some(at)) = since {
+                self.protected_since.insert(pattern.clone(), at);
+            }
+        }
+    }
 }
 
 impl Default for Settings {
@@ -204,6 +243,7 @@ impl Default for Settings {
                 .iter()
                 .map(|(prefix, strategy)| (prefix.to_string(), *strategy))
                 .collect(),
+            protected_since: BTreeMap::new(),
         }
     }
 }
@@ -1488,6 +1528,55 @@ struct DocumentOut<'a> {
     member_accounts: &'a [String],
     member_role: &'a str,
     strategy_by_finding_type: &'a BTreeMap<String, RoleStrategy>,
+}
+
+#[cfg(test)]
+mod protection_dates {
+    use super::*;
+    use crate::runtime::StoredVersion;
+
+    fn version(n: i64, day: u32, protected: &str) -> StoredVersion {
+        StoredVersion {
+            version: n,
+            value: format!(r#"{{"version":1,"protected_principals":[{protected}]}}"#),
+            modified_at: chrono::NaiveDate::from_ymd_opt(2026, 11, day)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc()),
+            modified_by: None,
+        }
+    }
+
+    /// A pattern dates from the oldest version of the unbroken run that carries it: removed
+    /// and added again, it dates from when it came back; an invalid version in between was
+    /// never in force and breaks nothing.
+    #[test]
+    fn a_pattern_dates_from_the_start_of_its_unbroken_run() {
+        let history = vec![
+            version(5, 20, r#""break-glass-*","ops-*""#),
+            StoredVersion {
+                value: "{not json".into(),
+                ..version(4, 18, "")
+            },
+            version(3, 15, r#""break-glass-*""#),
+            version(2, 10, r#""ops-*""#),
+            version(1, 5, r#""break-glass-*","ops-*""#),
+        ];
+        let mut s = Settings::parse(&history[0].value).unwrap();
+        s.date_protections(&history);
+        let day = |d: u32| {
+            history
+                .iter()
+                .find(|v| {
+                    v.modified_at
+                        .is_some_and(|t| t.format("%d").to_string() == format!("{d:02}"))
+                })
+                .and_then(|v| v.modified_at)
+                .unwrap()
+                .timestamp_millis()
+        };
+        assert_eq!(s.protected_since.get("break-glass-*"), Some(&day(15)));
+        assert_eq!(s.protected_since.get("ops-*"), Some(&day(20)));
+    }
 }
 
 #[cfg(test)]
