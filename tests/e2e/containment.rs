@@ -978,3 +978,70 @@ async fn a_deleted_deny_all_is_re_applied_from_the_ledger_and_an_unblock_is_not(
     );
     assert_eq!(moto.probe(&mallory).await, Ok(()), "the release stands");
 }
+
+/// Protection cannot be adopted, on moto with IAM authentication and moto's SSM: the real
+/// `break-glass-admin` existed before `break-glass-*` was written into the settings parameter
+/// and keeps its access; `break-glass-x`, created afterwards by the attacker, is contained.
+/// The pattern's date comes from the parameter's history, the users' from IAM's CreateDate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_created_after_break_glass_was_configured_is_contained_and_the_old_one_is_not() {
+    use deadbolt_core::runtime::{RuntimeConfig, SettingsStore};
+
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start().await;
+    let real = moto.create_attacker_user("break-glass-admin").await;
+    // IAM and SSM dates have second precision: keep the three moments apart.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let store = deadbolt_aws::SsmSettingsStore::from_conf(
+        &moto.sdk_config(&moto.admin),
+        "/deadbolt/config",
+    );
+    store
+        .store(r#"{"version":1,"mode":"enforce","protected_principals":["break-glass-*"]}"#)
+        .await
+        .expect("settings written");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let adopted = moto.create_attacker_user("break-glass-x").await;
+
+    let mut runtime = RuntimeConfig::new(Settings::default(), 60_000);
+    runtime
+        .refresh(&store, deadbolt_core::clock::now_ms())
+        .await;
+    let settings = runtime.current().expect("settings in force").clone();
+    assert!(
+        settings.protected_since.contains_key("break-glass-*"),
+        "dated from the history: {:?}",
+        settings.protected_since
+    );
+    let counter = RequestCounter::default();
+    let responder = responder(&moto, settings, &counter);
+
+    let r = responder
+        .handle(&finding_for("protected-break-glass.json", &real.principal))
+        .await;
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Skipped, Reason::ProtectedPrincipal),
+        "{}",
+        r.message
+    );
+    assert_eq!(
+        moto.probe(&real).await,
+        Ok(()),
+        "the real one keeps its access"
+    );
+
+    let r = responder
+        .handle(&finding_for(
+            "protected-break-glass.json",
+            &adopted.principal,
+        ))
+        .await;
+    assert_eq!(r.outcome, Outcome::Contained, "{}", r.message);
+    assert!(
+        r.message.starts_with("protected_pattern_postdates"),
+        "{}",
+        r.message
+    );
+    assert_eq!(moto.probe(&adopted).await, Err("AccessDenied".to_string()));
+}
