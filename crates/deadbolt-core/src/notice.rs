@@ -38,6 +38,9 @@ impl Notice {
 /// write nothing because every path was blocked (`failed` / `containment_blocked`); `None` for
 /// every other outcome.
 pub fn containment_notice(record: &DecisionRecord) -> Option<Notice> {
+    if let Some(notice) = protection_notice(record) {
+        return Some(notice);
+    }
     let (partly, blocked) = match record.outcome {
         Outcome::Contained | Outcome::Recontained => (false, false),
         Outcome::PartiallyContained => (true, false),
@@ -466,5 +469,103 @@ mod tests {
             subject.len() <= MAX_SUBJECT_CHARS && subject.is_ascii(),
             "{subject}"
         );
+    }
+}
+
+/// In enforce mode, a finding whose principal deadbolt never contains because of who it is
+/// (a protected principal, deadbolt itself, an Identity Center or service-linked role) is
+/// news: either the protection is being abused or one of the most powerful identities in
+/// the account is misbehaving. Announced so that people look, since deadbolt will not act.
+pub fn protection_notice(record: &DecisionRecord) -> Option<Notice> {
+    let why_not = match record.reason {
+        Reason::ProtectedPrincipal => "it is a protected principal",
+        Reason::DeadboltItself => "it is deadbolt's own identity",
+        Reason::SsoReservedRole => "it is an IAM Identity Center role",
+        Reason::ServiceLinkedRole => "it is a service-linked role",
+        _ => return None,
+    };
+    if record.mode != crate::config::Mode::Enforce
+        || !matches!(record.outcome, Outcome::Skipped | Outcome::NotContainable)
+    {
+        return None;
+    }
+    let p = record.principal.as_ref()?;
+    let target = format!("{}/{}", p.kind.as_str(), p.name.as_deref()?);
+    let region = record.region.as_deref().unwrap_or("us-east-1");
+    let account = record.account_id.as_deref().unwrap_or("?");
+    let finding_type = record.finding_type.as_deref().unwrap_or("?");
+    let finding_id = record.finding_id.as_deref().unwrap_or("?");
+    let headline =
+        format!("deadbolt did NOT contain {target} in account {account} ({region}): {why_not}");
+    let who = who(record, &target);
+    let finding_url = guardduty_finding_url(region, finding_id);
+    let text = format!(
+        "{headline}.\n\nWho:   {who}\nWhat:  {}\nWhy:   GuardDuty finding {finding_type}, id {finding_id}\nLeft:  the principal still works: check the finding now; if it must be stopped, do it by hand\n\nFinding:   {finding_url}\n",
+        record.message
+    );
+    let chat = json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": finding_id,
+        "content": {
+            "textType": "client-markdown",
+            "title": format!(":warning: {headline}"),
+            "description": format!("*Who:* {who}\n*What:* {}\n*Finding:* <{finding_url}|GuardDuty console>", record.message),
+            "nextSteps": ["Check the finding now: deadbolt will not act on this principal"],
+        },
+    })
+    .to_string();
+    Some(Notice {
+        subject: subject(&format!(
+            "deadbolt did NOT contain {target} ({finding_type})"
+        )),
+        text,
+        chat,
+    })
+}
+
+#[cfg(test)]
+mod protection_tests {
+    use super::*;
+    use crate::config::Mode;
+    use crate::principal::Principal;
+
+    fn skipped(reason: Reason, mode: Mode) -> DecisionRecord {
+        DecisionRecord {
+            finding_id: Some("f1".into()),
+            finding_type: Some("Stealth:IAMUser/CloudTrailLoggingDisabled".into()),
+            account_id: Some("123456789012".into()),
+            principal: Some(Principal {
+                kind: PrincipalKind::User,
+                name: Some("break-glass-admin".into()),
+                arn: None,
+                session: None,
+                access_key_id: None,
+            }),
+            outcome: Outcome::Skipped,
+            reason,
+            message: "user/break-glass-admin matches the protected-principal pattern".into(),
+            ..DecisionRecord::empty(mode)
+        }
+    }
+
+    #[test]
+    fn protected_skips_in_enforce_are_announced_and_nothing_else_is() {
+        for reason in [
+            Reason::ProtectedPrincipal,
+            Reason::DeadboltItself,
+            Reason::SsoReservedRole,
+            Reason::ServiceLinkedRole,
+        ] {
+            let n = containment_notice(&skipped(reason, Mode::Enforce)).expect("announced");
+            assert!(
+                n.subject
+                    .starts_with("deadbolt did NOT contain user/break-glass-admin"),
+                "{}",
+                n.subject
+            );
+            assert!(containment_notice(&skipped(reason, Mode::DryRun)).is_none());
+        }
+        assert!(containment_notice(&skipped(Reason::BelowMinSeverity, Mode::Enforce)).is_none());
     }
 }
