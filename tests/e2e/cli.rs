@@ -841,6 +841,10 @@ async fn the_documented_way_to_enable_enforce_keeps_the_break_glass_protection()
     use deadbolt_core::runtime::SettingsStore;
     deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
+    // The break-glass user exists before the protection is written (a pattern protects only
+    // principals that existed when it was written: issue 17).
+    let admin = moto.create_attacker_user("break-glass-admin").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     // As the stack creates it: a first document with the protection.
     store_document(
         &moto,
@@ -859,7 +863,6 @@ async fn the_documented_way_to_enable_enforce_keeps_the_break_glass_protection()
     assert_eq!(settings.protected_principals, vec!["break-glass-*"]);
 
     // A break-glass user's finding is still skipped, even replayed with --enforce.
-    let admin = moto.create_attacker_user("break-glass-admin").await;
     let file = write_event(
         &finding_for("cloudtrail-logging-disabled.json", &admin.principal),
         "break-glass",

@@ -579,7 +579,9 @@ where
             _ => self.policies.entity_info(&target).await,
         };
         match info {
-            Ok(Some(info)) if info.created_at_ms > since => {
+            // Compared to the second: IAM's CreateDate has no finer precision, and a
+            // principal created in the very second the pattern was written existed for it.
+            Ok(Some(info)) if info.created_at_ms.div_euclid(1000) > since.div_euclid(1000) => {
                 let mut without = settings.clone();
                 without.protected_principals.retain(|p| p != &pattern);
                 let decision = decide_each(event, &without, account)
