@@ -29,7 +29,8 @@ pub struct AccountContext {
 
 impl AccountContext {
     /// From the caller identity's account and ARN (`…:assumed-role/NAME/SESSION` for the
-    /// Lambda, `…:user/PATH/NAME` for an operator).
+    /// Lambda, `…:user/PATH/NAME` for an operator, `…:role/PATH/NAME` for a session's
+    /// issuer as CloudTrail names it).
     pub fn from_caller(account_id: &str, caller_arn: &str) -> Self {
         let resource = caller_arn.splitn(6, ':').nth(5).unwrap_or("");
         let own_identity = if let Some(rest) = resource.strip_prefix("assumed-role/") {
@@ -40,6 +41,10 @@ impl AccountContext {
             rest.rsplit('/')
                 .next()
                 .and_then(|n| ContainmentTarget::new(TargetKind::User, n).ok())
+        } else if let Some(rest) = resource.strip_prefix("role/") {
+            rest.rsplit('/')
+                .next()
+                .and_then(|n| ContainmentTarget::new(TargetKind::Role, n).ok())
         } else {
             None
         };

@@ -334,22 +334,61 @@ pub fn unreleased<'a>(
     account_id: &str,
     target: &ContainmentTarget,
 ) -> Unreleased<'a> {
+    Unreleased {
+        entries: since_release(entries, account_id, target, |e| {
+            e.outcome.as_deref() == Some("released")
+        }),
+    }
+}
+
+/// The ledger's containments of `target` in `account_id` still in force, oldest first: what
+/// the tamper watch re-applies. Written (contained, partly, re-contained, or in flight when
+/// the function stopped) and not followed by any release, even one still in progress (an
+/// operator's `unblock` records its release before removing anything, so the removal it
+/// makes is never taken for tampering), unless that release failed.
+pub fn in_force<'a>(
+    entries: &'a [LedgerEntry],
+    account_id: &str,
+    target: &ContainmentTarget,
+) -> Vec<&'a LedgerEntry> {
+    // A release that failed removed nothing the operator meant to keep removed.
+    let mut live = since_release(entries, account_id, target, |e| {
+        e.outcome.as_deref() != Some("failed")
+    });
+    live.retain(|e| {
+        e.state == LedgerState::Open
+            || matches!(
+                e.outcome.as_deref(),
+                Some("contained" | "partially_contained" | "recontained")
+            )
+    });
+    live
+}
+
+/// The containments of `target` in `account_id` started after the newest release that
+/// `counts`, oldest first.
+fn since_release<'a>(
+    entries: &'a [LedgerEntry],
+    account_id: &str,
+    target: &ContainmentTarget,
+    counts: impl Fn(&LedgerEntry) -> bool,
+) -> Vec<&'a LedgerEntry> {
     let target = target.to_string();
     let mine = |e: &&LedgerEntry| e.account_id == account_id && e.target == target;
     let released_at = entries
         .iter()
         .filter(mine)
-        .filter(|e| e.action == LedgerAction::Release && e.outcome.as_deref() == Some("released"))
+        .filter(|e| e.action == LedgerAction::Release && counts(e))
         .map(|e| e.started_at_ms)
         .max();
-    let mut open: Vec<&LedgerEntry> = entries
+    let mut after: Vec<&LedgerEntry> = entries
         .iter()
         .filter(mine)
         .filter(|e| e.action == LedgerAction::Contain)
         .filter(|e| released_at.is_none_or(|r| e.started_at_ms > r))
         .collect();
-    open.sort_by_key(|e| e.started_at_ms);
-    Unreleased { entries: open }
+    after.sort_by_key(|e| e.started_at_ms);
+    after
 }
 
 /// See [`unreleased`].

@@ -112,24 +112,35 @@ pub fn containment_notice(record: &DecisionRecord) -> Option<Notice> {
     if let Some(undo) = &undo {
         next_steps.push(format!("Undo: `{undo}`"));
     }
-    let chat = json!({
-        "version": "1.0",
-        "source": "custom",
-        "id": finding_id,
-        "content": {
-            "textType": "client-markdown",
-            "title": format!(":lock: {headline}"),
-            "description": description,
-            "nextSteps": next_steps,
-        },
-    })
-    .to_string();
+    let chat = chatbot_notification(
+        finding_id,
+        &format!(":lock: {headline}"),
+        &description,
+        &next_steps,
+    );
 
     Some(Notice {
         subject: subject(&format!("deadbolt {verb} {target} ({finding_type})")),
         text,
         chat,
     })
+}
+
+/// An AWS Chatbot custom notification (its schema: version, source, id, content with
+/// textType, title, description, nextSteps), as JSON text.
+fn chatbot_notification(id: &str, title: &str, description: &str, next_steps: &[String]) -> String {
+    json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": id,
+        "content": {
+            "textType": "client-markdown",
+            "title": title,
+            "description": description,
+            "nextSteps": next_steps,
+        },
+    })
+    .to_string()
 }
 
 /// The entity the record's actions wrote to (`user/NAME`, `role/NAME`, `group/NAME`,
@@ -503,18 +514,15 @@ pub fn protection_notice(record: &DecisionRecord) -> Option<Notice> {
         "{headline}.\n\nWho:   {who}\nWhat:  {}\nWhy:   GuardDuty finding {finding_type}, id {finding_id}\nLeft:  the principal still works: check the finding now; if it must be stopped, do it by hand\n\nFinding:   {finding_url}\n",
         record.message
     );
-    let chat = json!({
-        "version": "1.0",
-        "source": "custom",
-        "id": finding_id,
-        "content": {
-            "textType": "client-markdown",
-            "title": format!(":warning: {headline}"),
-            "description": format!("*Who:* {who}\n*What:* {}\n*Finding:* <{finding_url}|GuardDuty console>", record.message),
-            "nextSteps": ["Check the finding now: deadbolt will not act on this principal"],
-        },
-    })
-    .to_string();
+    let chat = chatbot_notification(
+        finding_id,
+        &format!(":warning: {headline}"),
+        &format!(
+            "*Who:* {who}\n*What:* {}\n*Finding:* <{finding_url}|GuardDuty console>",
+            record.message
+        ),
+        &["Check the finding now: deadbolt will not act on this principal".to_string()],
+    );
     Some(Notice {
         subject: subject(&format!(
             "deadbolt did NOT contain {target} ({finding_type})"

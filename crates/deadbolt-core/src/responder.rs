@@ -184,17 +184,17 @@ where
             Ok(event) => self.handle_parsed(&event, Some(raw), settings).await,
             // The tamper watch's CloudTrail calls: looked for only once the GuardDuty parser
             // refused the event, so a finding's path pays nothing for it.
-            Err(crate::finding::InputError::WrongDetailType { .. })
-            | Err(crate::finding::InputError::WrongSource { .. })
-            | Err(crate::finding::InputError::MissingField { .. })
-                if cloudtrail_call(raw).is_some() =>
-            {
-                match cloudtrail_call(raw) {
-                    Some(v) => self.handle_cloudtrail(&v, settings).await,
-                    None => DecisionRecord::empty(settings.mode),
-                }
-            }
             Err(e) => {
+                if matches!(
+                    e,
+                    crate::finding::InputError::WrongDetailType { .. }
+                        | crate::finding::InputError::WrongSource { .. }
+                        | crate::finding::InputError::MissingField { .. }
+                ) {
+                    if let Some(v) = cloudtrail_call(raw) {
+                        return self.handle_cloudtrail(&v, settings).await;
+                    }
+                }
                 // Whatever the event said that passes the parser's own rules, so the
                 // rejection can be traced to its finding.
                 let known = crate::finding::KnownFields::of(raw);
@@ -687,28 +687,34 @@ where
         let mut entry =
             LedgerEntry::containment(account, &plan.target, &plan.finding_id, &self.actor, now);
         entry.strategy = Some(plan.strategy.as_str().to_string());
+        self.apply_through(policies, plan, now, admission, entry)
+            .await
+    }
+
+    /// [`apply_recorded`] with this engine's Identity Center (if wired) and ledger: the one
+    /// place both the responder's containments and the tamper watch's re-containments write.
+    async fn apply_through<Q, W>(
+        &self,
+        policies: &Q,
+        plan: &ContainmentPlan,
+        now: i64,
+        gate: W,
+        entry: LedgerEntry,
+    ) -> Applied
+    where
+        Q: InlinePolicies + AccessKeys + ManagedPolicies,
+        W: WriteGate,
+    {
         let ledger = &self.ledger;
         match &self.identity_center {
-            Some(idc) => apply_recorded(policies, idc, plan, now, admission, ledger, entry).await,
+            Some(idc) => apply_recorded(policies, idc, plan, now, gate, ledger, entry).await,
             None => {
                 let idc = &NoIdentityCenter;
-                apply_recorded(policies, idc, plan, now, admission, ledger, entry).await
+                apply_recorded(policies, idc, plan, now, gate, ledger, entry).await
             }
         }
     }
-}
 
-impl<P, I, C, B, G, H, M, L> Responder<P, I, C, B, G, H, M, L>
-where
-    L: Ledger,
-    M: MemberAccounts<P>,
-    P: InlinePolicies + ManagedPolicies + AccessKeys,
-    I: IdentityProvider,
-    C: IdentityCenter,
-    B: SharedBreaker,
-    G: GuardDutyFindings,
-    H: HeldFindings,
-{
     /// The tamper watch: a CloudTrail call that undid part of a containment. Re-applied only
     /// when the ledger says deadbolt's containment of that principal is in force and not
     /// released; the event says only where to look. Never through the circuit breaker: a
@@ -798,7 +804,7 @@ where
                 return r;
             }
         };
-        let live = in_force(&entries, &undo.account_id, target);
+        let live = crate::ledger::in_force(&entries, &undo.account_id, target);
         let Some(first) = live.first() else {
             (r.outcome, r.reason) = (Outcome::Skipped, Reason::NotUnderContainment);
             r.message = format!("{what}; the ledger has no containment of {target} in force (never contained by deadbolt, or released by deadbolt unblock): nothing to re-apply");
@@ -896,36 +902,15 @@ where
             plan: &plan,
             logged: false,
         };
-        let applied = {
-            let run = |iam| {
-                let (plan, entry) = (&plan, entry.clone());
-                async move {
-                    match &self.identity_center {
-                        Some(idc) => {
-                            apply_recorded(iam, idc, plan, now, gate, &self.ledger, entry).await
-                        }
-                        None => {
-                            apply_recorded(
-                                iam,
-                                &NoIdentityCenter,
-                                plan,
-                                now,
-                                gate,
-                                &self.ledger,
-                                entry,
-                            )
-                            .await
-                        }
-                    }
-                }
-            };
-            match &plan.member {
-                None => run(&self.policies).await,
-                Some(role) => match self.assume(role, &first.finding_id).await {
-                    Ok(iam) => run(&iam).await,
-                    Err(e) => member_role_unavailable(role, &e),
-                },
+        let applied = match &plan.member {
+            None => {
+                self.apply_through(&self.policies, &plan, now, gate, entry)
+                    .await
             }
+            Some(role) => match self.assume(role, &first.finding_id).await {
+                Ok(iam) => self.apply_through(&iam, &plan, now, gate, entry).await,
+                Err(e) => member_role_unavailable(role, &e),
+            },
         };
         (r.actions, r.retryable) = (applied.actions, applied.retryable);
         (r.outcome, r.reason) = match applied.outcome {
@@ -1375,56 +1360,18 @@ fn cloudtrail_call(raw: &str) -> Option<serde_json::Value> {
     crate::tamper::is_cloudtrail_call(&v).then_some(v)
 }
 
-/// The ledger's containments of `target` in `account_id` still in force: written (contained,
-/// partly, or in flight when the function stopped) and not followed by any release, even one
-/// still in progress (an operator's `unblock` records its release before removing anything,
-/// so the removal it makes is never taken for tampering), unless that release failed. Oldest
-/// first.
-pub fn in_force<'a>(
-    entries: &'a [LedgerEntry],
-    account_id: &str,
-    target: &crate::principal::ContainmentTarget,
-) -> Vec<&'a LedgerEntry> {
-    use crate::ledger::{LedgerAction, LedgerState};
-    let name = target.to_string();
-    let mine = |e: &&LedgerEntry| e.account_id == account_id && e.target == name;
-    let released_at = entries
-        .iter()
-        .filter(mine)
-        // A release that failed removed nothing the operator meant to keep removed.
-        .filter(|e| e.action == LedgerAction::Release && e.outcome.as_deref() != Some("failed"))
-        .map(|e| e.started_at_ms)
-        .max();
-    let mut live: Vec<&LedgerEntry> = entries
-        .iter()
-        .filter(mine)
-        .filter(|e| e.action == LedgerAction::Contain)
-        .filter(|e| released_at.is_none_or(|r| e.started_at_ms > r))
-        .filter(|e| {
-            e.state == LedgerState::Open
-                || matches!(
-                    e.outcome.as_deref(),
-                    Some("contained" | "partially_contained" | "recontained")
-                )
-        })
-        .collect();
-    live.sort_by_key(|e| e.started_at_ms);
-    live
-}
-
 /// Is `arn` (a role or user ARN, with or without a path) deadbolt's own identity?
 fn is_own_identity(arn: &str, account: &AccountContext) -> bool {
-    let Some(own) = &account.own_identity else {
-        return false;
-    };
-    let mut parts = arn.splitn(6, ':');
-    let account_id = parts.nth(4).unwrap_or("");
-    let resource = parts.next().unwrap_or("");
-    let (kind, rest) = resource.split_once('/').unwrap_or(("", ""));
-    let name = rest.rsplit('/').next().unwrap_or("");
-    account_id == account.account_id
-        && kind == own.kind.as_str()
-        && name.eq_ignore_ascii_case(&own.name)
+    let account_id = arn.split(':').nth(4).unwrap_or("");
+    let actor = AccountContext::from_caller(account_id, arn).own_identity;
+    match (&account.own_identity, actor) {
+        (Some(own), Some(actor)) => {
+            account_id == account.account_id
+                && own.kind == actor.kind
+                && own.name.eq_ignore_ascii_case(&actor.name)
+        }
+        _ => false,
+    }
 }
 
 /// A `failed` record of a parsed event, before anything was written.
