@@ -685,6 +685,48 @@ pub fn protected_by(
         .map(|g| g.as_str().to_string())
 }
 
+/// Why a session assumed from the finding's principal is not denied on its own, if it is not:
+/// it lives in another account (contained there, by that account's deadbolt or member role),
+/// or it is a session of the finding's own role, which the finding's containment already
+/// denies (unless that containment is `deny-session`, which spares every other session).
+fn derived_session_refusal(
+    entity: &CreatedEntity,
+    target: &ContainmentTarget,
+    finding: &Finding,
+    settings: &Settings,
+) -> Option<Decision> {
+    let userid = entity
+        .session_userid
+        .as_deref()
+        .unwrap_or("(no assumedRoleId)");
+    if let Some(other) = entity
+        .account_id
+        .as_deref()
+        .filter(|a| *a != finding.account_id)
+    {
+        return Some(Decision::Pass {
+            outcome: Outcome::NotContainable,
+            reason: Reason::CrossAccountPrincipal,
+            message: format!(
+                "{target} session {userid} was assumed in account {other}, not the finding's \
+                 account {}; deny it there (deadbolt block {target} in that account)",
+                finding.account_id
+            ),
+        });
+    }
+    let own = resolve(finding).containment.ok();
+    let spares_sessions =
+        settings.role_strategy_for(&finding.finding_type) == RoleStrategy::DenySession;
+    (own.as_ref() == Some(target) && !spares_sessions).then(|| Decision::Pass {
+        outcome: Outcome::Skipped,
+        reason: Reason::CoveredByFindingContainment,
+        message: format!(
+            "{target} session {userid} is a session of the finding's own role: its containment \
+             already denies it"
+        ),
+    })
+}
+
 /// One created entity and the decision about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FollowUpItem {
@@ -708,15 +750,22 @@ pub fn plan_follow_ups(
     let mut items = Vec::new();
     for entity in created {
         let kind = match entity.kind {
-            CreatedKind::User | CreatedKind::AccessKey => TargetKind::User,
-            CreatedKind::Role => TargetKind::Role,
+            CreatedKind::User | CreatedKind::AccessKey | CreatedKind::IssuingUser => {
+                TargetKind::User
+            }
+            CreatedKind::Role | CreatedKind::DerivedSession => TargetKind::Role,
         };
         let target = format!(
             "{}/{}",
             kind.as_str(),
             entity.name.as_deref().unwrap_or("(unknown)")
         );
-        if !seen.insert((target.clone(), entity.access_key_id.clone())) {
+        let distinct = (
+            target.clone(),
+            entity.access_key_id.clone(),
+            entity.session_userid.clone(),
+        );
+        if !seen.insert(distinct) {
             continue;
         }
         let decision = if items.len() >= MAX_FOLLOW_UPS {
@@ -754,6 +803,19 @@ fn decide_follow_up(
         Err(refusal) => return refusal.into(),
     };
     let Some(name) = entity.name.as_deref() else {
+        if entity.kind == CreatedKind::IssuingUser {
+            return pass(
+                Outcome::NotContainable,
+                Reason::FederationIssuerUnknown,
+                "a FederatedUser session carries its issuing IAM user's permissions, but the \
+                 evidence searched has neither the GetFederationToken event that issued the \
+                 finding's key nor a call made with it whose \
+                 userIdentity.sessionContext.sessionIssuer names the user; nothing is contained \
+                 (add the CloudTrail logs of the hours before the finding, or deadbolt block \
+                 user/NAME once you know the user)"
+                    .into(),
+            );
+        }
         return pass(
             Outcome::NotContainable,
             Reason::NoPrincipal,
@@ -770,7 +832,33 @@ fn decide_follow_up(
             )
         }
     };
+    if entity.kind == CreatedKind::DerivedSession {
+        if let Some(refusal) = derived_session_refusal(entity, &target, finding, settings) {
+            return refusal;
+        }
+    }
     let (strategy, deactivate_access_key) = match entity.access_key_id.as_deref() {
+        _ if entity.kind == CreatedKind::DerivedSession => {
+            let userid = entity.session_userid.as_deref().unwrap_or_default();
+            match role_session_userid(userid) {
+                Ok(userid) => (
+                    PlanStrategy::DenySession {
+                        userid: userid.to_string(),
+                    },
+                    None,
+                ),
+                Err(e) => {
+                    return pass(
+                        Outcome::NotContainable,
+                        Reason::InvalidValue,
+                        format!(
+                            "{} event's responseElements.assumedRoleUser.assumedRoleId: {e}",
+                            entity.event_name
+                        ),
+                    )
+                }
+            }
+        }
         Some(k) if is_long_term_key(k) => (PlanStrategy::AccessKeyOnly, Some(k.to_string())),
         Some(k) => {
             return pass(

@@ -63,6 +63,10 @@ pub struct LedgerEntry {
     pub finding_id: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub strategy: Option<String>,
+    /// The role session a `deny-session` containment denies (`aws:userid`), so the tamper
+    /// watch can deny that session again and nothing more.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub session: Option<String>,
     /// The document under deadbolt's policy name before this containment wrote it (`None`:
     /// there was none). Present only when one was read.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -109,6 +113,7 @@ impl LedgerEntry {
             target: target.to_string(),
             finding_id: finding_id.to_string(),
             strategy: None,
+            session: None,
             prior_policy: None,
             prior_policy_read: false,
             prior_keys: Vec::new(),

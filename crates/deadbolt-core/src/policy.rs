@@ -93,6 +93,19 @@ impl DenyStatement {
         }
     }
 
+    /// Whether IAM applies this statement to a request made with the role session `userid`
+    /// (`ROLEID:session`, `aws:userid`) whose token was issued at `token_issued` (RFC 3339,
+    /// `aws:TokenIssueTime`): how AWS evaluates the three shapes deadbolt writes.
+    /// `StringEquals` is case-sensitive; `DateLessThan` compares instants, and deadbolt writes
+    /// both sides as `YYYY-MM-DDTHH:MM:SSZ`, so comparing the strings is comparing the times.
+    pub fn denies(&self, userid: &str, token_issued: &str) -> bool {
+        match self {
+            DenyStatement::Everything { .. } => true,
+            DenyStatement::IssuedBefore { before, .. } => token_issued < before.as_str(),
+            DenyStatement::Session { userid: denied, .. } => denied == userid,
+        }
+    }
+
     /// Written by deadbolt: an unconditional deny with deadbolt's Sid, or one of its
     /// conditional statements (only ever recognised with deadbolt's Sid).
     pub fn is_deadbolts(&self) -> bool {
@@ -167,6 +180,14 @@ pub fn deny_statements(document: &str) -> Option<Vec<DenyStatement>> {
         return None;
     }
     statements.into_iter().map(deny_statement).collect()
+}
+
+/// Whether a DenyAll document deadbolt understands denies the role session `userid` issued
+/// at `token_issued` ([`DenyStatement::denies`]); `None` when the document is not one
+/// deadbolt understands. What the decision record and tests use to say whose sessions a
+/// written policy stops, and whose it leaves alone.
+pub fn denies_session(document: &str, userid: &str, token_issued: &str) -> Option<bool> {
+    deny_statements(document).map(|all| all.iter().any(|s| s.denies(userid, token_issued)))
 }
 
 /// Classify a policy document (already URL-decoded) found under the DenyAll name.

@@ -223,7 +223,8 @@ pub fn resolve_details(details: &AccessKeyDetails, p: &str, acct: &str) -> Resol
             Err((
                 Reason::FederatedPrincipal,
                 "federated-user credentials (GetFederationToken) carry the issuing IAM user's \
-                 permissions; find and contain that user (enrichment reports it)"
+                 permissions; the enricher names that user from CloudTrail and contains it as a \
+                 follow-up (follow_up: enforce), or contain it with deadbolt block --user NAME"
                     .into(),
             ))
         }

@@ -131,6 +131,9 @@ code_enum! {
         /// would_contain: enforce was configured, but the finding was not verified with
         /// GuardDuty (`deadbolt replay --no-verify`, or no GuardDuty client): never enforced.
         NotVerified => "not_verified",
+        /// skipped: a session assumed from the finding's role is that role's own session,
+        /// which the finding's containment already denies.
+        CoveredByFindingContainment => "covered_by_finding_containment",
         // not_containable
         ForeignAccount => "foreign_account",
         RootPrincipal => "root_principal",
@@ -145,6 +148,9 @@ code_enum! {
         /// The configured strategy cannot be applied to what the finding says (e.g. deny-session
         /// without a role session id).
         StrategyNotApplicable => "strategy_not_applicable",
+        /// not_containable: a FederatedUser finding whose issuing IAM user the evidence does
+        /// not name (no GetFederationToken event, no sessionIssuer).
+        FederationIssuerUnknown => "federation_issuer_unknown",
         // failed
         /// failed (or partially contained, when the finding's access key was set inactive):
         /// every way deadbolt restrains a principal was blocked (the inline name held by a

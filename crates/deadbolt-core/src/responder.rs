@@ -687,6 +687,11 @@ where
         let mut entry =
             LedgerEntry::containment(account, &plan.target, &plan.finding_id, &self.actor, now);
         entry.strategy = Some(plan.strategy.as_str().to_string());
+        if let crate::decision::PlanStrategy::DenySession { userid } = &plan.strategy {
+            // Sessions of one role denied for one finding: one entry each.
+            entry.session = Some(userid.clone());
+            entry.id = format!("{}#session-{userid}", entry.id);
+        }
         self.apply_through(policies, plan, now, admission, entry)
             .await
     }
@@ -830,10 +835,12 @@ where
             r.message = format!("{what}; {message}, so the containment (ledger entry {}) is not re-applied: release it with deadbolt unblock if that is intended", first.id);
             return r;
         }
-        let strategy = match first.strategy.as_deref() {
-            None | Some("deny-all") => crate::decision::PlanStrategy::DenyAll,
-            Some("revoke-sessions") => crate::decision::PlanStrategy::RevokeSessions,
-            Some(other) => {
+        // What is in force decides what is re-applied: a deny-all (or revoke-sessions) entry
+        // covers every session; otherwise exactly the sessions the deny-session entries name,
+        // so the role's other sessions stay untouched.
+        let strategies: Vec<crate::decision::PlanStrategy> = match reapplied_strategies(&live) {
+            Ok(s) => s,
+            Err(other) => {
                 (r.outcome, r.reason) = (Outcome::Failed, Reason::StrategyNotApplicable);
                 r.message = format!("{what}; the containment in force (ledger entry {}) used strategy {other}, which the tamper watch does not re-apply by itself", first.id);
                 r.manual_steps = vec![format!(
@@ -844,6 +851,12 @@ where
                 )];
                 return r;
             }
+        };
+        let Some(strategy) = strategies.first().cloned() else {
+            (r.outcome, r.reason) = (Outcome::Skipped, Reason::NotUnderContainment);
+            r.message =
+                format!("{what}; the ledger's containment of {target} names nothing to re-apply");
+            return r;
         };
         // The key deadbolt set inactive (the ledger says it was active before), never another:
         // the event's key is re-deactivated only if the ledger vouches for it.
@@ -868,50 +881,71 @@ where
             plan.partition = m.partition.clone();
         }
         plan.member = member;
+        // One plan per strategy to re-apply (several only for deny-session entries, one per
+        // denied session); the first carries the key, if any.
+        let plans: Vec<ContainmentPlan> = std::iter::once(plan.clone())
+            .chain(strategies.iter().skip(1).map(|s| {
+                let mut next = plan.clone();
+                next.strategy = s.clone();
+                next.deactivate_access_key = None;
+                next
+            }))
+            .collect();
         r.strategy = Some(plan.strategy.as_str().to_string());
         (r.acted_in_account, r.member_role) = acting(&plan, &undo.account_id);
         let mode = settings.effective_mode(first.reason.as_deref().unwrap_or(""), &undo.account_id);
         r.mode = mode;
         if mode != Mode::Enforce {
-            let applied = dry_run(&plan);
-            (r.outcome, r.reason, r.actions) = (
-                Outcome::WouldContain,
-                Reason::ContainmentUndone,
-                applied.actions,
-            );
+            (r.outcome, r.reason) = (Outcome::WouldContain, Reason::ContainmentUndone);
+            r.actions = plans.iter().flat_map(|p| dry_run(p).actions).collect();
             r.message = format!("{what}; deadbolt's containment (ledger entry {}) would be re-applied, but the mode for it is now {mode}: nothing was written", first.id);
             return r;
         }
-        let now = now_ms();
-        let mut entry = LedgerEntry::containment(
-            &undo.account_id,
-            target,
-            &first.finding_id,
-            &self.actor,
-            now,
-        );
-        // One entry per CloudTrail event: its redelivery finds its own.
-        entry.id = format!(
-            "contain#{}#{target}#recontain-{}",
-            undo.account_id, undo.event_id
-        );
-        entry.strategy = Some(plan.strategy.as_str().to_string());
-        entry.reason = first.reason.clone();
-        let gate = Intent {
-            gate: crate::breaker::Ungated,
-            plan: &plan,
-            logged: false,
-        };
-        let applied = match &plan.member {
-            None => {
-                self.apply_through(&self.policies, &plan, now, gate, entry)
+        let assumed = match &plan.member {
+            None => None,
+            Some(role) => Some(
+                self.assume(role, &first.finding_id)
                     .await
-            }
-            Some(role) => match self.assume(role, &first.finding_id).await {
-                Ok(iam) => self.apply_through(&iam, &plan, now, gate, entry).await,
-                Err(e) => member_role_unavailable(role, &e),
-            },
+                    .map_err(|e| (role, e)),
+            ),
         };
+        let mut results: Vec<Applied> = Vec::with_capacity(plans.len());
+        for plan in &plans {
+            let now = now_ms();
+            let mut entry = LedgerEntry::containment(
+                &undo.account_id,
+                target,
+                &first.finding_id,
+                &self.actor,
+                now,
+            );
+            // One entry per CloudTrail event (and denied session): its redelivery finds its own.
+            entry.id = format!(
+                "contain#{}#{target}#recontain-{}",
+                undo.account_id, undo.event_id
+            );
+            if let crate::decision::PlanStrategy::DenySession { userid } = &plan.strategy {
+                entry.session = Some(userid.clone());
+                entry.id = format!("{}#session-{userid}", entry.id);
+            }
+            entry.strategy = Some(plan.strategy.as_str().to_string());
+            entry.reason = first.reason.clone();
+            let gate = Intent {
+                gate: crate::breaker::Ungated,
+                plan,
+                logged: false,
+            };
+            let applied = match &assumed {
+                None => {
+                    self.apply_through(&self.policies, plan, now, gate, entry)
+                        .await
+                }
+                Some(Ok(iam)) => self.apply_through(iam, plan, now, gate, entry).await,
+                Some(Err((role, e))) => member_role_unavailable(role, e),
+            };
+            results.push(applied);
+        }
+        let applied = combine_applied(results);
         (r.actions, r.retryable) = (applied.actions, applied.retryable);
         (r.outcome, r.reason) = match applied.outcome {
             Outcome::Contained => (Outcome::Recontained, Reason::ContainmentUndone),
@@ -923,6 +957,62 @@ where
             _ => format!("{what}; re-applying deadbolt's containment (ledger entry {}): {}", first.id, applied.message),
         };
         r
+    }
+}
+
+/// What the tamper watch re-applies for the containments in force: DenyAll when any of them
+/// is deny-all, revoke-sessions when one is, else one deny-session per denied session (the
+/// role's other sessions stay untouched). `Err(strategy)` for one it does not re-apply alone.
+fn reapplied_strategies(
+    live: &[&LedgerEntry],
+) -> Result<Vec<crate::decision::PlanStrategy>, String> {
+    use crate::decision::PlanStrategy;
+    let mut sessions: Vec<PlanStrategy> = Vec::new();
+    let mut revoke = false;
+    for entry in live {
+        match (entry.strategy.as_deref(), &entry.session) {
+            (None | Some("deny-all"), _) => return Ok(vec![PlanStrategy::DenyAll]),
+            (Some("revoke-sessions"), _) => revoke = true,
+            (Some("deny-session"), Some(userid)) => {
+                let strategy = PlanStrategy::DenySession {
+                    userid: userid.clone(),
+                };
+                if !sessions.contains(&strategy) {
+                    sessions.push(strategy);
+                }
+            }
+            (Some(other), _) => return Err(other.to_string()),
+        }
+    }
+    Ok(if revoke {
+        vec![PlanStrategy::RevokeSessions]
+    } else {
+        sessions
+    })
+}
+
+/// Several applies as one: the first failure decides, else any containment written, else
+/// already in place; every action and message kept, in order.
+fn combine_applied(results: Vec<Applied>) -> Applied {
+    let decisive = results
+        .iter()
+        .find(|a| a.outcome == Outcome::Failed)
+        .or_else(|| results.iter().find(|a| a.outcome == Outcome::Contained))
+        .or_else(|| results.first());
+    let (outcome, reason) = decisive
+        .map_or((Outcome::AlreadyContained, Reason::NothingUndone), |a| {
+            (a.outcome, a.reason)
+        });
+    Applied {
+        outcome,
+        reason,
+        retryable: results.iter().any(|a| a.retryable),
+        message: results
+            .iter()
+            .map(|a| a.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        actions: results.into_iter().flat_map(|a| a.actions).collect(),
     }
 }
 
@@ -952,6 +1042,7 @@ where
                 event_ids: Vec::new(),
                 target: String::new(),
                 access_key_id: None,
+                session: None,
                 mode,
                 outcome: Outcome::Failed,
                 reason,
@@ -1070,6 +1161,7 @@ where
                 event_ids: item.entity.event_ids,
                 target: item.target,
                 access_key_id: item.entity.access_key_id,
+                session: item.entity.session_userid,
                 mode: settings.follow_up,
                 outcome: applied.outcome,
                 reason: applied.reason,

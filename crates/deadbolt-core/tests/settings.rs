@@ -88,13 +88,13 @@ fn follow_ups_obey_the_kill_switch_too() {
         Ok(event) => event.detail,
         Err(e) => panic!("fixture: {e}"),
     };
-    let created = [CreatedEntity {
-        kind: CreatedKind::User,
-        event_name: "CreateUser".into(),
-        event_ids: vec!["e1".into()],
-        name: Some("backdoor".into()),
-        access_key_id: None,
-    }];
+    let created = [CreatedEntity::created(
+        CreatedKind::User,
+        "CreateUser",
+        vec!["e1".into()],
+        Some("backdoor".into()),
+        None,
+    )];
     let account = deadbolt_core::AccountContext::from_caller(ACCOUNT, OWN_ARN);
     let plan = |document: &str| {
         let settings = Settings::parse(document).unwrap();

@@ -70,6 +70,10 @@ pub struct Hop {
     pub session_name: Option<String>,
     /// `responseElements.assumedRoleUser.arn` or `responseElements.federatedUser.arn`.
     pub session_arn: Option<String>,
+    /// `responseElements.assumedRoleUser.assumedRoleId` (`AROA…:session`): the session's
+    /// `aws:userid`, which a `deny-session` statement names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assumed_role_id: Option<String>,
     /// The key this call handed out.
     pub issued_access_key_id: String,
     /// Who made the call.
@@ -611,6 +615,9 @@ fn build_hops(issuing_events: &[&Record], index: &KeyIndex<'_>, gaps: &mut Vec<G
             role_arn,
             session_name,
             session_arn,
+            assumed_role_id: event
+                .response_str("assumedRoleUser.assumedRoleId")
+                .map(str::to_string),
             issued_access_key_id,
             caller_type: identity.identity_type.clone(),
             caller_arn: identity.arn.clone(),

@@ -295,10 +295,13 @@ impl<S: EvidenceSource, N: Notifier, F: FollowUpPort, R: SourceRouter<S>> Enrich
         };
         // Archived findings are still investigated (the history matters), never acted on.
         if !f.service.archived {
+            // What the attacker created, then the sessions they went on to assume from the
+            // finding's principal (and a federated session's issuing user).
             let created: Vec<CreatedEntity> = report
                 .persistence
                 .iter()
                 .filter_map(|c| c.created())
+                .chain(crate::session_tree::session_tree_follow_ups(&report, f))
                 .collect();
             record.follow_up = self.follow_up.follow_up(f, &created, settings).await;
             record.retryable = record.follow_up.iter().any(|r| r.retryable);
@@ -307,7 +310,10 @@ impl<S: EvidenceSource, N: Notifier, F: FollowUpPort, R: SourceRouter<S>> Enrich
             let subject_line = summary_subject(&f.finding_type, &report.origin_summary);
             let mut text = report.to_text();
             if !record.follow_up.is_empty() {
-                text.push_str("\nFollow-up containment (entities the attacker created)\n");
+                text.push_str(
+                    "\nFollow-up containment (what the attacker created, the sessions they \
+                     assumed from the principal)\n",
+                );
                 for r in &record.follow_up {
                     text.push_str(&format!(
                         "- {} {}: {} ({}): {}\n",

@@ -519,6 +519,7 @@ pub async fn investigate<S: EvidenceSource>(
     // 6. What they left behind.
     let persistence = persistence_sweep(&activity_keys, &run.records, window);
 
+    report.issuing_user = crate::session_tree::issuing_user(finding_key, &chain.hops, &run.records);
     report.origin = chain.origin.clone();
     report.chain_complete = chain.is_complete();
     report.gaps = chain.gaps.iter().map(ToString::to_string).collect();

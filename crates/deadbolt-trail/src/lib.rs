@@ -22,6 +22,7 @@ pub mod persistence;
 pub mod queries;
 pub mod record;
 pub mod report;
+pub mod session_tree;
 pub mod source;
 
 pub use activity::{
@@ -57,6 +58,7 @@ pub use report::{
     describe_origin, InvestigationReport, QuestionReport, SourceReport, Truncated, WindowSpan,
     REPORT_VERSION,
 };
+pub use session_tree::{descendants, issuing_user, session_tree_follow_ups, IssuingUser};
 pub use source::{
     Admission, Budget, Coverage, EventFilter, EvidenceError, EvidenceSource, FileSource,
 };

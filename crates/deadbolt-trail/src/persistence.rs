@@ -82,13 +82,13 @@ impl PersistenceCandidate {
             ),
             _ => return None,
         };
-        Some(CreatedEntity {
+        Some(CreatedEntity::created(
             kind,
-            event_name: self.event_name.clone(),
-            event_ids: self.event_ids.clone(),
-            name: name.clone(),
-            access_key_id: key,
-        })
+            &self.event_name,
+            self.event_ids.clone(),
+            name.clone(),
+            key,
+        ))
     }
 }
 

@@ -105,6 +105,10 @@ pub struct InvestigationReport {
     pub chain: Vec<Hop>,
     /// Sessions created from the chain's sessions inside the window (role chaining onwards).
     pub derived_sessions: Vec<Hop>,
+    /// The IAM user behind a federated session (`GetFederationToken`), when the evidence
+    /// names one exactly ([`crate::session_tree::issuing_user`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuing_user: Option<crate::session_tree::IssuingUser>,
     pub gaps: Vec<String>,
     /// One entry per session: the chain's, the finding key's when no hop issued it, then the
     /// derived ones.
@@ -135,6 +139,7 @@ impl InvestigationReport {
             chain_complete: false,
             chain: Vec::new(),
             derived_sessions: Vec::new(),
+            issuing_user: None,
             gaps: Vec::new(),
             activity: Vec::new(),
             undated_calls: 0,

@@ -179,8 +179,12 @@ mod follow_up {
     fn bob() -> ContainmentTarget {
         ContainmentTarget::new(TargetKind::User, "bob").unwrap()
     }
+    fn demo_role() -> ContainmentTarget {
+        ContainmentTarget::new(TargetKind::Role, "DemoRole1").unwrap()
+    }
     fn iam() -> MemoryPolicies {
         MemoryPolicies::new()
+            .with_entity(&demo_role())
             .with_entity(&backdoor())
             .with_entity(&bob())
             .with_access_key("backdoor-admin", "AKIARBACKDOOR0000001")
@@ -257,6 +261,13 @@ mod follow_up {
                     Outcome::Skipped,
                     Reason::ModeOff
                 ),
+                // sara's session went on to assume DemoRole1: that session is the tree.
+                (
+                    "AssumeRole",
+                    "role/DemoRole1",
+                    Outcome::Skipped,
+                    Reason::ModeOff
+                ),
             ]
         );
         assert!(p.calls().is_empty());
@@ -286,9 +297,32 @@ mod follow_up {
                     Reason::AccessKeyDeactivated
                 ),
                 ("user/bob", Outcome::Contained, Reason::AccessKeyDeactivated),
+                ("role/DemoRole1", Outcome::Contained, Reason::SessionDenied),
             ]
         );
         assert!(p.policy(&backdoor(), "DenyAll").is_some());
+        // The session sara assumed into DemoRole1 is denied; bob's own DemoRole1 session (in
+        // the same trail, assumed with his key) is not.
+        let demo = p.policy(&demo_role(), "DenyAll").unwrap();
+        let statements: serde_json::Value = serde_json::from_str(&demo).unwrap();
+        assert_eq!(
+            statements["Statement"][0]["Condition"],
+            serde_json::json!({"StringEquals": {"aws:userid": "AROARDEMOROLE1EXAMPLE:sara"}})
+        );
+        assert_eq!(statements["Statement"].as_array().unwrap().len(), 1);
+        let issued = "2026-11-20T14:05:27Z";
+        assert_eq!(
+            deadbolt_core::policy::denies_session(&demo, "AROARDEMOROLE1EXAMPLE:sara", issued),
+            Some(true)
+        );
+        assert_eq!(
+            deadbolt_core::policy::denies_session(&demo, "AROARDEMOROLE1EXAMPLE:bob", issued),
+            Some(false)
+        );
+        let tree = &record.follow_up[3];
+        assert_eq!(tree.session.as_deref(), Some("AROARDEMOROLE1EXAMPLE:sara"));
+        assert_eq!(tree.strategy.as_deref(), Some("deny-session"));
+        assert_eq!(tree.event_ids, ["d4e5f6a7-2222-4b3c-8d4e-0c0ffee00005"]);
         // bob did not create anything: his policies and his own key are untouched.
         assert!(p.policy(&bob(), "DenyAll").is_none());
         assert_eq!(
@@ -406,6 +440,7 @@ mod follow_up {
             outcomes,
             [
                 (Outcome::Contained, Reason::DenyAllAttached),
+                (Outcome::WouldContain, Reason::CircuitBreakerOpen),
                 (Outcome::WouldContain, Reason::CircuitBreakerOpen),
                 (Outcome::WouldContain, Reason::CircuitBreakerOpen),
             ]
