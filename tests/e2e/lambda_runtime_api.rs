@@ -488,6 +488,16 @@ async fn enricher_binary_contains_what_the_attacker_created_when_follow_up_is_en
     let backdoor_key = new_key("backdoor-admin").await;
     let bobs_own_key = new_key("bob").await;
     let bobs_new_key = new_key("bob").await;
+    // The walkthrough's role chaining: sara's session went on to assume DemoRole1; bob has a
+    // DemoRole1 session of his own. Both are real moto sessions, so the trail carries the keys
+    // and assumedRoleIds moto handed out.
+    let sara_demo = moto.create_attacker_session("DemoRole1", "sara").await;
+    let bob_demo = moto.assume_session("DemoRole1", "bob").await;
+    assert_eq!(
+        moto.probe(&sara_demo).await,
+        Ok(()),
+        "sara's DemoRole1 session works before"
+    );
 
     // The scenario, in moto's account, with the keys moto handed out, two days ago (CloudWatch
     // Logs, like moto, refuses events older than 14 days).
@@ -498,7 +508,17 @@ async fn enricher_binary_contains_what_the_attacker_created_when_follow_up_is_en
         .unwrap()
         .replace("111122223333", "123456789012")
         .replace("AKIARBACKDOOR0000001", &backdoor_key)
-        .replace("AKIARBOBSECONDKEY002", &bobs_new_key);
+        .replace("AKIARBOBSECONDKEY002", &bobs_new_key)
+        .replace("ASIARDEMO1SARAEXAMP2", &sara_demo.principal.access_key_id)
+        .replace(
+            "AROARDEMOROLE1EXAMPLE:sara",
+            &sara_demo.principal.principal_id,
+        )
+        .replace("ASIARDEMO1BOBEXAMPL3", &bob_demo.principal.access_key_id)
+        .replace(
+            "AROARDEMOROLE1EXAMPLE:bob",
+            &bob_demo.principal.principal_id,
+        );
     let hour = 3_600_000i64;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -593,8 +613,34 @@ async fn enricher_binary_contains_what_the_attacker_created_when_follow_up_is_en
             expect("user/backdoor-admin", "contained", "deny_all_attached"),
             expect("user/backdoor-admin", "contained", "access_key_deactivated"),
             expect("user/bob", "contained", "access_key_deactivated"),
+            expect("role/DemoRole1", "contained", "session_denied"),
         ],
         "{record}"
+    );
+
+    // The session tree: sara's DemoRole1 session is now refused by IAM (moto, authentication
+    // on). The document denies exactly that session's aws:userid; bob's DemoRole1 session is
+    // not named. (moto does not evaluate policy conditions, so on moto bob's session would be
+    // refused too; IAM's StringEquals is what `denies_session` models.)
+    assert_eq!(
+        moto.probe(&sara_demo).await,
+        Err("AccessDenied".to_string()),
+        "sara's DemoRole1 session after the follow-up"
+    );
+    let demo = moto
+        .role_policy("DemoRole1", "DenyAll")
+        .await
+        .expect("deny-session written");
+    let issued = "2026-11-20T14:05:27Z";
+    assert_eq!(
+        deadbolt_core::policy::denies_session(&demo, &sara_demo.principal.principal_id, issued),
+        Some(true),
+        "{demo}"
+    );
+    assert_eq!(
+        deadbolt_core::policy::denies_session(&demo, &bob_demo.principal.principal_id, issued),
+        Some(false),
+        "{demo}"
     );
 
     // What IAM now says: the created user blocked, exactly the created keys inactive.
@@ -632,5 +678,5 @@ async fn enricher_binary_contains_what_the_attacker_created_when_follow_up_is_en
         .iter()
         .filter(|l| l["fields"]["message"] == "follow_up")
         .count();
-    assert_eq!(logged, 3, "{lines:?}");
+    assert_eq!(logged, 4, "{lines:?}");
 }

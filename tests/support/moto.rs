@@ -342,6 +342,12 @@ impl Moto {
             .send()
             .await
             .expect("role policy");
+        self.assume_session(role, session).await
+    }
+
+    /// Another session of a role [`Moto::create_attacker_session`] created, as the
+    /// administrator assumes it (`role`'s other, legitimate sessions).
+    pub async fn assume_session(&self, role: &str, session: &str) -> AttackerCredentials {
         let out = self
             .sts(&self.admin, None)
             .assume_role()
