@@ -1045,3 +1045,50 @@ async fn a_user_created_after_break_glass_was_configured_is_contained_and_the_ol
     );
     assert_eq!(moto.probe(&adopted).await, Err("AccessDenied".to_string()));
 }
+
+/// An attacker with `iam:CreateRole` names a role like an Identity Center or service-linked
+/// role, at the default path: IAM's own path, read while GuardDuty answers, says it is an
+/// ordinary role, and it is contained as one (moto with IAM authentication).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_named_like_a_reserved_one_outside_its_path_is_contained() {
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start().await;
+    for (name, fixture) in [
+        (
+            "AWSReservedSSO_AdministratorAccess_0123456789abcdef",
+            "cloudtrail-logging-disabled-sso.json",
+        ),
+        ("AWSServiceRoleForSupport", "service-linked-role.json"),
+    ] {
+        let session = moto.create_attacker_session(name, "attacker").await;
+        assert_eq!(moto.probe(&session).await, Ok(()), "{name} works before");
+        let counter = RequestCounter::default();
+        let record = responder(&moto, enforce(), &counter)
+            .handle(&finding_for(fixture, &session.principal))
+            .await;
+        assert_eq!(
+            (record.outcome, record.reason),
+            (Outcome::Contained, Reason::DenyAllAttached),
+            "{name}: {}",
+            record.message
+        );
+        assert!(
+            record
+                .message
+                .starts_with("reserved_name_outside_reserved_path"),
+            "{}",
+            record.message
+        );
+        assert_eq!(
+            moto.probe(&session).await,
+            Err("AccessDenied".to_string()),
+            "{name} after"
+        );
+        // The path read is the one extra read, and it ran before any write.
+        let requests = counter.requests();
+        assert!(
+            requests.contains(&"iam:GetRole".to_string()),
+            "{requests:?}"
+        );
+    }
+}

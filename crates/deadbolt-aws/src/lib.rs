@@ -457,26 +457,20 @@ impl ManagedPolicies for AwsIam {
         let name = target.name.as_str();
         let (created, path) = match target.kind {
             TargetKind::User => {
-                let user = c
-                    .get_user()
-                    .user_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| classify(&e))?
-                    .user;
+                let user = match c.get_user().user_name(name).send().await {
+                    Ok(out) => out.user,
+                    Err(e) => return absent_as_none(classify(&e)),
+                };
                 match user {
                     Some(u) => (u.create_date.to_millis().ok(), u.path),
                     None => return Ok(None),
                 }
             }
             TargetKind::Role => {
-                let role = c
-                    .get_role()
-                    .role_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| classify(&e))?
-                    .role;
+                let role = match c.get_role().role_name(name).send().await {
+                    Ok(out) => out.role,
+                    Err(e) => return absent_as_none(classify(&e)),
+                };
                 match role {
                     Some(r) => (r.create_date.to_millis().ok(), r.path),
                     None => return Ok(None),
@@ -892,5 +886,13 @@ mod wire_tests {
         let iam = AwsIam::new(client);
         assert_eq!(iam.put_policy(&mallory(), "DenyAll", "{}").await, Ok(()));
         assert_eq!(rule.num_calls(), 3);
+    }
+}
+
+/// No such entity is nothing to say about it, not a failure to read it.
+fn absent_as_none<T>(e: AwsError) -> Result<Option<T>, AwsError> {
+    match e.kind {
+        deadbolt_core::ports::AwsErrorKind::NoSuchEntity => Ok(None),
+        _ => Err(e),
     }
 }

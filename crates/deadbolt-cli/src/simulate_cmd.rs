@@ -77,6 +77,7 @@ pub async fn run(
         Some(id) => AccountContext {
             account_id: id.clone(),
             own_identity: None,
+            unreserved_roles: Vec::new(),
         },
         None => {
             let me = StsIdentity::from_conf(&sdk)

@@ -25,6 +25,12 @@ pub struct AccountContext {
     pub account_id: String,
     /// deadbolt's own identity, always protected: locking itself out would end containment.
     pub own_identity: Option<ContainmentTarget>,
+    /// Roles named like reserved ones (`AWSReservedSSO_…`, `AWSServiceRoleFor…`) whose IAM path
+    /// IAM says is not the reserved one (`/aws-reserved/sso.amazonaws.com/`,
+    /// `/aws-service-role/`): anyone with `iam:CreateRole` can choose such a name, so these are
+    /// ordinary roles and are contained as such. Filled per finding from one `GetRole`, read
+    /// while GuardDuty answers.
+    pub unreserved_roles: Vec<String>,
 }
 
 impl AccountContext {
@@ -51,6 +57,7 @@ impl AccountContext {
         AccountContext {
             account_id: account_id.to_string(),
             own_identity,
+            unreserved_roles: Vec::new(),
         }
     }
 }
@@ -261,10 +268,23 @@ fn decide_principal(
         reason,
         message,
     };
-    let resolution = match named {
+    let mut resolution = match named {
         Some(r) => resolve_ref(r, f),
         None => resolve(f),
     };
+    // A reserved-looking name outside the reserved path is an ordinary role (see
+    // `AccountContext::unreserved_roles`); only in deadbolt's own account, where it was read.
+    if let (Err((Reason::SsoReservedRole | Reason::ServiceLinkedRole, _)), Some(name)) = (
+        &resolution.containment,
+        resolution.principal.name.as_deref(),
+    ) {
+        if f.account_id == account.account_id && account.unreserved_roles.iter().any(|r| r == name)
+        {
+            if let Ok(t) = ContainmentTarget::new(TargetKind::Role, name) {
+                resolution.containment = Ok(t);
+            }
+        }
+    }
     let principal = Some(resolution.principal);
 
     let acting = match acting_account(f, settings, account) {
@@ -571,7 +591,10 @@ pub fn may_contain(
         message,
     };
     let acting = acting_account(finding, settings, account)?;
-    if target.kind == TargetKind::Role && target.name.starts_with("AWSServiceRoleFor") {
+    if target.kind == TargetKind::Role
+        && target.name.starts_with("AWSServiceRoleFor")
+        && !account.unreserved_roles.contains(&target.name)
+    {
         return Err(pass(
             Outcome::NotContainable,
             Reason::ServiceLinkedRole,
@@ -888,6 +911,17 @@ fn decide_follow_up(
             ),
         );
     }
+    // A role made with CreateRole is never service-linked (those come from
+    // CreateServiceLinkedRole, under /aws-service-role/), whatever its name.
+    let created_role;
+    let account = if entity.kind == CreatedKind::Role && entity.event_name == "CreateRole" {
+        let mut ordinary = account.clone();
+        ordinary.unreserved_roles.push(plan.target.name.clone());
+        created_role = ordinary;
+        &created_role
+    } else {
+        account
+    };
     // The same rule as the finding's own principal: a finding the operators keep out of
     // scope does not have its follow-ups acted on either.
     if let Err(refusal) = may_contain(finding, &plan.target, settings, account) {

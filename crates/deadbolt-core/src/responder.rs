@@ -307,19 +307,29 @@ where
         // A principal the event says is protected by a dated pattern: its creation date, read
         // now, so that a protection adopted by creating a matching principal costs no extra
         // round trip to refuse.
+        // Likewise a role named like a reserved one (Identity Center, service-linked): its
+        // IAM path, read now, says whether it is one.
         let protected_read = async {
+            if f.account_id != account.account_id {
+                return None;
+            }
             let target = match &asked {
                 Decision::Pass {
                     reason: Reason::ProtectedPrincipal,
                     ..
-                } if f.account_id == account.account_id => {
-                    crate::principal::resolve(f).containment.ok()
+                } => {
+                    let target = crate::principal::resolve(f).containment.ok()?;
+                    let pattern = crate::decision::protected_by(
+                        settings,
+                        &target,
+                        &f.partition,
+                        &f.account_id,
+                    )?;
+                    settings.protected_since.get(&pattern)?;
+                    target
                 }
-                _ => None,
-            }?;
-            let pattern =
-                crate::decision::protected_by(settings, &target, &f.partition, &f.account_id)?;
-            settings.protected_since.get(&pattern)?;
+                _ => reserved_looking_role(f)?,
+            };
             let info = self.policies.entity_info(&target).await;
             Some((target, info))
         };
@@ -387,6 +397,8 @@ where
     ) -> DecisionRecord {
         let f = &event.detail;
         let mode = settings.effective_mode(&f.finding_type, &f.account_id);
+        let (account, reserved_note) = self.reserved_path(f, account, &protected_info).await;
+        let account = &account;
         let each = decide_each(event, settings, account);
         let count = each.len();
         let mut assumed = assumed;
@@ -416,6 +428,9 @@ where
                 None => record(event, mode, None, Outcome::Skipped, Reason::ModeOff),
             }
         };
+        if let Some(note) = reserved_note {
+            r.message = format!("{note}; {}", r.message);
+        }
         r.verified_with_guardduty = verified.is_some();
         r.event_mismatch = verified.clone().unwrap_or_default();
         if !r.event_mismatch.is_empty() {
@@ -551,6 +566,53 @@ where
             r.message = format!("{n}; {}", r.message);
         }
         r
+    }
+
+    /// A role named like an Identity Center or service-linked role is one only under its
+    /// reserved IAM path; anyone with `iam:CreateRole` can choose the name. Returns the account
+    /// context to decide with (the role marked as ordinary when IAM says its path is not the
+    /// reserved one) and the note for the record. A path that cannot be read leaves the name's
+    /// verdict (nothing is written on a guess), and says so.
+    async fn reserved_path(
+        &self,
+        f: &Finding,
+        account: &AccountContext,
+        prefetched: &Option<ProtectedInfo>,
+    ) -> (AccountContext, Option<String>) {
+        let unchanged = (account.clone(), None);
+        if f.account_id != account.account_id {
+            return unchanged;
+        }
+        let Some(target) = reserved_looking_role(f) else {
+            return unchanged;
+        };
+        let info = match prefetched {
+            Some((t, info)) if t == &target => info.clone(),
+            _ => self.policies.entity_info(&target).await,
+        };
+        let reserved_path = if target.name.starts_with("AWSReservedSSO_") {
+            "/aws-reserved/sso.amazonaws.com/"
+        } else {
+            "/aws-service-role/"
+        };
+        match info {
+            Ok(Some(info)) if !info.path.starts_with(reserved_path) => {
+                let mut ordinary = account.clone();
+                ordinary.unreserved_roles.push(target.name.clone());
+                let note = format!(
+                    "reserved_name_outside_reserved_path: {target} is named like a reserved role, but its IAM path is {:?}, not {reserved_path}: it is an ordinary role and is decided as one",
+                    info.path
+                );
+                (ordinary, Some(note))
+            }
+            Ok(_) => unchanged,
+            Err(e) => (
+                account.clone(),
+                Some(format!(
+                    "could not read the IAM path of {target} ({e}): recognised by its name"
+                )),
+            ),
+        }
     }
 
     /// A protected pattern protects only what existed when it was written. `Some((None,
@@ -1172,6 +1234,22 @@ where
             });
         }
         records
+    }
+}
+
+/// The role a finding names when its name is a reserved one's (`AWSReservedSSO_…`,
+/// `AWSServiceRoleFor…`): whether it really is one is its IAM path's to say.
+fn reserved_looking_role(f: &Finding) -> Option<crate::principal::ContainmentTarget> {
+    let resolution = crate::principal::resolve(f);
+    match resolution.containment {
+        Err((Reason::SsoReservedRole | Reason::ServiceLinkedRole, _)) => {
+            crate::principal::ContainmentTarget::new(
+                crate::principal::TargetKind::Role,
+                resolution.principal.name.as_deref()?,
+            )
+            .ok()
+        }
+        _ => None,
     }
 }
 

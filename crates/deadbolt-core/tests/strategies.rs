@@ -530,7 +530,11 @@ async fn identity_center_default_is_manual_with_exact_steps_and_no_calls() {
     assert!(steps.contains(r#"aws identitystore get-user-id --identity-store-id IDENTITY_STORE_ID --alternate-identifier '{"UniqueAttribute":{"AttributePath":"userName","AttributeValue":"sara"}}'"#), "{steps}");
     assert!(steps.contains(r#"{"Sid":"DeadboltDenyIdcUser32eeae3963771621a5fa1490b88154ef","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"identitystore:UserId":"<USER_ID from step 1>"}}}"#), "{steps}");
     assert!(steps.contains("--target-type ALL_PROVISIONED_ACCOUNTS"));
-    assert!(p.calls().is_empty());
+    // IAM is only read (the role's path: is it really Identity Center's?), never written.
+    assert_eq!(
+        p.calls(),
+        ["iam:GetRole role/AWSReservedSSO_AdministratorAccess_598c5f73f8b2b4e5"]
+    );
     // And the JSON record carries them.
     let v: Value = serde_json::from_str(&record.to_json()).unwrap();
     assert_eq!(
@@ -586,8 +590,9 @@ async fn identity_center_user_is_denied_in_the_permission_set_keeping_its_statem
     );
     assert_eq!(idc.provisioned().len(), 1);
     assert!(
-        p.calls().is_empty(),
-        "IAM is never asked to change an AWSReservedSSO role"
+        p.calls().iter().all(|c| c.starts_with("iam:GetRole ")),
+        "IAM is never asked to change an AWSReservedSSO role: {:?}",
+        p.calls()
     );
 
     // Delivered again: covered, not duplicated, re-provisioned (a failed provision heals).

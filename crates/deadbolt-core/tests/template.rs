@@ -317,16 +317,22 @@ fn every_iam_write_of_a_function_role_is_conditioned_and_denied_on_protected_arn
             "{policy}: unconditional self-deny"
         );
         for needed in [
-            "role/deadbolt/*",
             "role/aws-reserved/sso.amazonaws.com/*",
             "role/aws-service-role/*",
             "!GetAtt ResponderRole.Arn",
+            "!GetAtt EnricherRole.Arn",
         ] {
             assert!(
                 own.text.contains(needed),
                 "{policy}: self-deny lacks {needed}"
             );
         }
+        // deadbolt's roles by exact ARN: a path would shelter any role an attacker creates
+        // under it.
+        assert!(
+            !own.text.contains("role/deadbolt/"),
+            "{policy}: self-deny names a path an attacker can create roles under"
+        );
         for (s, action) in granted.iter().filter(|(_, a)| a.contains("Role")) {
             assert!(
                 own.actions.contains(action),
