@@ -355,9 +355,12 @@ async fn identity_center_user_is_denied_in_the_permission_set_and_it_is_reprovis
         .permission_sets
         .unwrap_or_default();
     assert!(provisioned.contains(&ps_arn), "{provisioned:?}");
-    // IAM was never asked to change the AWSReservedSSO role.
+    // IAM was never asked to change the AWSReservedSSO role: only read, for its path.
     assert!(
-        !counter.requests().iter().any(|r| r.starts_with("iam:")),
+        counter
+            .requests()
+            .iter()
+            .all(|r| !r.starts_with("iam:") || r == "iam:GetRole"),
         "{:?}",
         counter.requests()
     );

@@ -647,8 +647,16 @@ async fn operator(
                     )
                 })?;
             }
-            let mut applied =
-                containment::release_with(&iam, &target, dry_run, keep_sessions).await;
+            // With a ledger, what deadbolt attached is the ledger's to say, not a tag's.
+            let attached = before.attached();
+            let mut applied = containment::release_vouched(
+                &iam,
+                &target,
+                dry_run,
+                keep_sessions,
+                ledger.as_ref().map(|_| attached.as_slice()),
+            )
+            .await;
             // A boundary deadbolt set goes back to exactly what the ledger says was there.
             if let Some(boundary) = before.boundary() {
                 if applied.outcome != Outcome::Failed {

@@ -1413,6 +1413,20 @@ pub async fn release_with<P: InlinePolicies + ManagedPolicies>(
     dry_run: bool,
     keep_revoked_sessions: bool,
 ) -> Applied {
+    release_vouched(policies, target, dry_run, keep_revoked_sessions, None).await
+}
+
+/// [`release_with`], with the ledger's word on what deadbolt attached: `Some(arns)` (a ledger
+/// is configured) detaches only the `AWSDenyAll` ARNs the unreleased containments recorded as
+/// attached by deadbolt, whatever tags say (a tag is one `iam:TagUser` away from forged);
+/// `None` (no ledger) falls back to deadbolt's tag.
+pub async fn release_vouched<P: InlinePolicies + ManagedPolicies>(
+    policies: &P,
+    target: &ContainmentTarget,
+    dry_run: bool,
+    keep_revoked_sessions: bool,
+    attached_by_deadbolt: Option<&[String]>,
+) -> Applied {
     let name = DENY_ALL_POLICY_NAME;
     let nothing_removed = |e: &AwsError, what: &str, actions: Vec<ActionRecord>| {
         failed(
@@ -1477,7 +1491,16 @@ pub async fn release_with<P: InlinePolicies + ManagedPolicies>(
 
     let inline = existing.as_deref().map(classify_existing);
     let inline_ours = matches!(inline, Some(ExistingDenyAll::Deadbolt { .. }));
-    let detach: &[String] = if tag.is_some() { &managed } else { &[] };
+    let vouched: Vec<String> = match attached_by_deadbolt {
+        Some(recorded) => managed
+            .iter()
+            .filter(|a| recorded.contains(a))
+            .cloned()
+            .collect(),
+        None if tag.is_some() => managed.clone(),
+        None => Vec::new(),
+    };
+    let detach: &[String] = &vouched;
     // A tag with nothing attached (detached by hand) is stale: removed so it cannot vouch for
     // an attachment someone makes later.
     let untag = tag.is_some();
@@ -1491,7 +1514,15 @@ pub async fn release_with<P: InlinePolicies + ManagedPolicies>(
         )),
         _ => {}
     }
-    if tag.is_none() {
+    if attached_by_deadbolt.is_some() {
+        for arn in managed.iter().filter(|a| !detach.contains(a)) {
+            notes.push(format!(
+                "{MANAGED_DENY_ALL_NAME} stays attached (the containment ledger has no record of deadbolt attaching it{}; if intended, detach by hand: {})",
+                if tag.is_some() { ", whatever its deadbolt:managed-deny-all tag says" } else { "" },
+                detach_by_hand(target, arn)
+            ));
+        }
+    } else if tag.is_none() {
         for arn in &managed {
             let why = if target.kind == crate::principal::TargetKind::Group {
                 "groups cannot be tagged, so deadbolt cannot tell who attached it; if deadbolt's record says managed_deny_all_attached"
@@ -1554,7 +1585,14 @@ pub async fn release_with<P: InlinePolicies + ManagedPolicies>(
                 ManagedOp::Detach,
                 ActionStatus::Planned,
             ));
-            removed.push(format!("{MANAGED_DENY_ALL_NAME} (deadbolt's tag)"));
+            removed.push(format!(
+                "{MANAGED_DENY_ALL_NAME} ({})",
+                if attached_by_deadbolt.is_some() {
+                    "attached by deadbolt per the ledger"
+                } else {
+                    "deadbolt's tag"
+                }
+            ));
         }
         if untag {
             actions.extend(managed_action(

@@ -303,6 +303,26 @@ fn decide_principal(
             return (principal, pass(Outcome::NotContainable, reason, message));
         }
     };
+    // A protected unique id names exactly this principal: a principal re-created under the
+    // same name gets a new id, so, unlike a name, it cannot be adopted.
+    let details = named
+        .map(|r| &r.details)
+        .or(f.resource.access_key_details.as_ref());
+    if let Some(id) = details
+        .and_then(|d| d.principal_id.as_deref())
+        .and_then(unique_id)
+    {
+        if settings.protected_principals.iter().any(|p| p == id) {
+            return (
+                principal,
+                pass(
+                    Outcome::Skipped,
+                    Reason::ProtectedPrincipal,
+                    format!("{target} has the protected unique id {id}"),
+                ),
+            );
+        }
+    }
     if let Err(refusal) = may_contain(f, &target, settings, account) {
         return (principal, refusal.into());
     }
@@ -748,6 +768,21 @@ fn derived_session_refusal(
              already denies it"
         ),
     })
+}
+
+/// The IAM unique id in a finding's `principalId`: a user's `AIDA…`, or the role's `AROA…`
+/// before the `:` of a role session's. `None` for anything else (a federated user's
+/// `ACCOUNT:name`, root's account id).
+pub fn unique_id(principal_id: &str) -> Option<&str> {
+    let id = principal_id.split(':').next()?;
+    let well_formed = (16..=128).contains(&id.len())
+        && (id.starts_with("AIDA") || id.starts_with("AROA"))
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    // A user's principalId has no session part; a role's always has one.
+    let shape_agrees = id.starts_with("AROA") == principal_id.contains(':');
+    (well_formed && shape_agrees).then_some(id)
 }
 
 /// One created entity and the decision about it.

@@ -417,6 +417,18 @@ impl Unreleased<'_> {
         self.entries.iter().find_map(|e| e.boundary.as_ref())
     }
 
+    /// Every managed policy an unreleased containment recorded deadbolt attaching: what
+    /// `unblock` may detach, and nothing else.
+    pub fn attached(&self) -> Vec<String> {
+        let mut all: Vec<String> = Vec::new();
+        for arn in self.entries.iter().flat_map(|e| e.attached.iter()) {
+            if !all.contains(arn) {
+                all.push(arn.clone());
+            }
+        }
+        all
+    }
+
     /// The earliest unreleased entry.
     pub fn earliest(&self) -> Option<&LedgerEntry> {
         self.entries.first().copied()

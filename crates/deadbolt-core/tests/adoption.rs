@@ -109,3 +109,90 @@ async fn without_a_date_or_a_readable_creation_date_the_pattern_protects_by_name
     assert_eq!(r.reason, Reason::ProtectedPrincipal, "{}", r.message);
     assert!(r.message.contains("protected by name"), "{}", r.message);
 }
+
+/// A unique id names exactly one principal: the user protected by `AIDA…` is skipped, and a
+/// user re-created under the same name (a new id) is contained. Roles by their `AROA…`.
+#[tokio::test]
+async fn a_protected_unique_id_protects_exactly_that_principal_and_never_a_namesake() {
+    let mallory = ContainmentTarget::new(TargetKind::User, "mallory").unwrap();
+    let app = ContainmentTarget::new(TargetKind::Role, "app-deployer").unwrap();
+    let settings = Settings {
+        mode: Mode::Enforce,
+        protected_principals: vec![
+            "AIDA2MLRYQ7ZLQ4WN3XAB".into(),
+            "AROA2MLRYQ7ZGH5D6PLQC".into(),
+        ],
+        ..Settings::default()
+    };
+    let policies = MemoryPolicies::new()
+        .with_entity(&mallory)
+        .with_entity(&app);
+    let r = Configured::new(settings, &policies, FixedIdentity::new(ACCOUNT, OWN_ARN));
+
+    let protected = r.handle(&fixture("cloudtrail-logging-disabled.json")).await;
+    assert_eq!(
+        (protected.outcome, protected.reason),
+        (Outcome::Skipped, Reason::ProtectedPrincipal),
+        "{}",
+        protected.message
+    );
+    assert!(
+        protected
+            .message
+            .contains("protected unique id AIDA2MLRYQ7ZLQ4WN3XAB"),
+        "{}",
+        protected.message
+    );
+    let role = r.handle(&fixture("tor-ip-caller.json")).await;
+    assert_eq!(
+        (role.outcome, role.reason),
+        (Outcome::Skipped, Reason::ProtectedPrincipal),
+        "{}",
+        role.message
+    );
+    assert!(
+        policies.calls().iter().all(|c| !c.contains("Put")),
+        "{:?}",
+        policies.calls()
+    );
+
+    // mallory deleted and re-created by the attacker: same name, new id, contained.
+    let namesake = fixture_with(
+        "cloudtrail-logging-disabled.json",
+        &[(
+            "/detail/resource/accessKeyDetails/principalId",
+            serde_json::json!("AIDA2MLRYQ7ZNEWID0001"),
+        )],
+    );
+    let contained = r.handle(&namesake).await;
+    assert_eq!(
+        contained.outcome,
+        Outcome::Contained,
+        "{}",
+        contained.message
+    );
+    assert!(policies.policy(&mallory, "DenyAll").is_some());
+}
+
+#[test]
+fn unique_ids_are_read_only_from_principal_ids_of_their_shape() {
+    use deadbolt_core::decision::unique_id;
+    assert_eq!(
+        unique_id("AIDA2MLRYQ7ZLQ4WN3XAB"),
+        Some("AIDA2MLRYQ7ZLQ4WN3XAB")
+    );
+    assert_eq!(
+        unique_id("AROA2MLRYQ7ZGH5D6PLQC:ci-runner-42"),
+        Some("AROA2MLRYQ7ZGH5D6PLQC")
+    );
+    for not_one in [
+        "123456789012:contractor-bob", // a federated user
+        "123456789012",                // root
+        "AIDA2MLRYQ7ZLQ4WN3XAB:x",     // a user id never has a session part
+        "AROA2MLRYQ7ZGH5D6PLQC",       // a role session's always has one
+        "aroa2mlryq7zgh5d6plqc:s",     // unique ids are upper case
+        "AROA:s",
+    ] {
+        assert_eq!(unique_id(not_one), None, "{not_one}");
+    }
+}

@@ -753,3 +753,43 @@ async fn a_group_is_contained_untagged_and_unblock_leaves_the_attachment() {
         r.message
     );
 }
+
+/// With a ledger, `unblock` detaches only the `AWSDenyAll` the ledger says deadbolt attached:
+/// a deadbolt tag the attacker planted vouches for nothing, and AWS's own quarantine policy
+/// is never touched.
+#[tokio::test]
+async fn with_a_ledger_unblock_detaches_only_what_the_ledger_says_deadbolt_attached() {
+    const QUARANTINE: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3";
+    let forged = || {
+        MemoryPolicies::new()
+            .with_entity(&mallory())
+            .with_attached(&mallory(), AWS_DENY_ALL)
+            .with_attached(&mallory(), QUARANTINE)
+            .with_tag(&mallory(), MANAGED_DENY_ALL_TAG, FINDING_ID)
+    };
+    // The ledger has no record of deadbolt attaching it: it stays, and so does the quarantine.
+    let p = forged();
+    let r = containment::release_vouched(&p, &mallory(), false, false, Some(&[])).await;
+    assert_eq!(
+        p.attached(&mallory()),
+        [AWS_DENY_ALL.to_string(), QUARANTINE.to_string()],
+        "{}",
+        r.message
+    );
+    assert!(
+        r.message
+            .contains("ledger has no record of deadbolt attaching it"),
+        "{}",
+        r.message
+    );
+    // The ledger recorded the attachment: detached, the quarantine left alone.
+    let p = forged();
+    let recorded = [AWS_DENY_ALL.to_string()];
+    let r = containment::release_vouched(&p, &mallory(), false, false, Some(&recorded)).await;
+    assert_eq!(r.outcome, Outcome::Released, "{}", r.message);
+    assert_eq!(p.attached(&mallory()), [QUARANTINE.to_string()]);
+    // Without a ledger the tag is all there is (the documented fallback).
+    let p = forged();
+    containment::release_vouched(&p, &mallory(), false, false, None).await;
+    assert_eq!(p.attached(&mallory()), [QUARANTINE.to_string()]);
+}
