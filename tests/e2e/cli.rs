@@ -471,9 +471,8 @@ async fn config_set_show_and_validate_round_trip_through_ssm() {
 
     let refused = deadbolt(&moto, &["config", "set", "mode", "enforcing"]);
     assert_eq!(refused.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("accepted values: off, dry-run, enforce")
-    );
+    assert!(String::from_utf8_lossy(&refused.stderr)
+        .contains("accepted values: off, dry-run, approve, enforce"));
     let unknown = deadbolt(&moto, &["config", "set", "moed", "enforce"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("mode, min_severity"));
@@ -495,7 +494,7 @@ async fn config_set_show_and_validate_round_trip_through_ssm() {
     assert_eq!(refused.status.code(), Some(2));
     let msg = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        msg.contains("line 3") && msg.contains("accepted values: off, dry-run, enforce"),
+        msg.contains("line 3") && msg.contains("accepted values: off, dry-run, approve, enforce"),
         "{msg}"
     );
 }

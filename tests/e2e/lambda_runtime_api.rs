@@ -291,7 +291,7 @@ fn invalid_configuration_stops_the_function_before_any_event() {
     );
     assert!(text.contains("DEADBOLT_MODE"), "{text}");
     assert!(
-        text.contains("accepted values: off, dry-run, enforce"),
+        text.contains("accepted values: off, dry-run, approve, enforce"),
         "{text}"
     );
 }
@@ -432,7 +432,7 @@ async fn the_settings_document_in_ssm_toggles_enforcement_without_a_redeploy() {
         invalid["fields"]["error"]
             .as_str()
             .unwrap()
-            .contains("accepted values: off, dry-run, enforce"),
+            .contains("accepted values: off, dry-run, approve, enforce"),
         "{invalid}"
     );
 }

@@ -480,6 +480,11 @@ impl Moto {
     }
 
     pub fn deadbolt_unconfirmed(&self, args: &[&str]) -> std::process::Output {
+        self.deadbolt_with(args, &[])
+    }
+
+    /// [`Moto::deadbolt_unconfirmed`] with extra environment variables (`NAME`, `value`).
+    pub fn deadbolt_with(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         Command::new(crate::runtime_api::built_binary("deadbolt"))
             .args(args)
             .env_clear()
@@ -489,6 +494,7 @@ impl Moto {
             .env("AWS_ACCESS_KEY_ID", self.admin.access_key_id())
             .env("AWS_SECRET_ACCESS_KEY", self.admin.secret_access_key())
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(env.iter().copied())
             .output()
             .expect("deadbolt runs")
     }

@@ -2,6 +2,12 @@
 //! `pk = held#<finding id>`, written by the responder when the breaker refuses a containment
 //! and deleted by `deadbolt release-held` once the principal is contained. With an alarm topic,
 //! a newly held finding is announced there once.
+//!
+//! Pending approvals (`approve` mode) live in the same table, `pk = approval#<finding id>`,
+//! the whole approval as JSON in `approval`; their `expires_at` (the table's TTL attribute)
+//! is a week after the approval's own expiry, so DynamoDB removes what nobody answered long
+//! after deadbolt stopped acting on it. The three item kinds are told apart by the key's
+//! prefix: `breaker#<hour>`, `held#<finding id>`, `approval#<finding id>`.
 
 use std::collections::HashMap;
 
@@ -11,6 +17,9 @@ use deadbolt_core::ports::{AwsError, AwsErrorKind, HeldFinding, HeldFindings};
 use crate::classify;
 
 const PREFIX: &str = "held#";
+const APPROVAL_PREFIX: &str = "approval#";
+/// DynamoDB's TTL removes an unanswered approval this long after it expired.
+const APPROVAL_TTL_GRACE_SECS: i64 = 7 * 86_400;
 
 #[derive(Debug, Clone)]
 pub struct DynamoHeldFindings {
@@ -18,6 +27,38 @@ pub struct DynamoHeldFindings {
     table: String,
     /// The alarm topic newly held findings are announced on, if any.
     announce: Option<(aws_sdk_sns::Client, String)>,
+    /// One EventBridge Scheduler one-time schedule per pending approval, if configured.
+    schedules: Option<ExpirySchedules>,
+}
+
+/// Where a pending approval's expiry is scheduled: one one-time schedule per approval in
+/// `group`, sending the responder ([`deadbolt_core::approval::expiry_event_for`]) through
+/// `role`; Scheduler retries a failed invocation and then hands the event to `dead_letter`.
+#[derive(Debug, Clone)]
+pub struct ExpirySchedules {
+    pub client: aws_sdk_scheduler::Client,
+    pub group: String,
+    /// The responder's own ARN (`DEADBOLT_APPROVAL_TARGET_ARN`, else learnt from its first
+    /// invocation's context: a function cannot name its own ARN in its environment without a
+    /// circular reference), and the role Scheduler invokes it with. Creation only; the CLI,
+    /// which only deletes, has neither.
+    pub target_arn: std::sync::Arc<std::sync::OnceLock<String>>,
+    pub role_arn: String,
+    pub dead_letter: Option<String>,
+}
+
+/// The schedule of approval `id` (Scheduler names: up to 64 of letters, digits, `-_.`).
+fn schedule_name(id: &str) -> String {
+    format!(
+        "deadbolt-approval-{}",
+        id.chars().take(45).collect::<String>()
+    )
+}
+
+/// `at(...)` in UTC, to the second.
+fn at_expression(ms: i64) -> String {
+    let text = deadbolt_core::strategy::format_rfc3339_utc(ms.div_euclid(1000));
+    format!("at({})", text.trim_end_matches('Z'))
 }
 
 impl DynamoHeldFindings {
@@ -26,6 +67,134 @@ impl DynamoHeldFindings {
             client,
             table: table.into(),
             announce: None,
+            schedules: None,
+        }
+    }
+
+    /// Schedule (and unschedule) each pending approval's expiry with EventBridge Scheduler.
+    pub fn scheduling(mut self, schedules: ExpirySchedules) -> Self {
+        self.schedules = Some(schedules);
+        self
+    }
+
+    /// The schedules from the environment the stack sets: `DEADBOLT_APPROVAL_SCHEDULE_GROUP`,
+    /// and for creating them `DEADBOLT_APPROVAL_TARGET_ARN`, `DEADBOLT_APPROVAL_SCHEDULER_ROLE_ARN`
+    /// and `DEADBOLT_APPROVAL_DLQ_ARN` (optional).
+    pub fn scheduling_from_env(self, config: &aws_config::SdkConfig) -> Self {
+        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        match var("DEADBOLT_APPROVAL_SCHEDULE_GROUP") {
+            Some(group) => self.scheduling(ExpirySchedules {
+                client: aws_sdk_scheduler::Client::new(config),
+                group,
+                target_arn: std::sync::Arc::new(
+                    var("DEADBOLT_APPROVAL_TARGET_ARN")
+                        .map(std::sync::OnceLock::from)
+                        .unwrap_or_default(),
+                ),
+                role_arn: var("DEADBOLT_APPROVAL_SCHEDULER_ROLE_ARN").unwrap_or_default(),
+                dead_letter: var("DEADBOLT_APPROVAL_DLQ_ARN"),
+            }),
+            None => self,
+        }
+    }
+
+    /// The responder's own ARN, from an invocation's context, for the schedules it creates
+    /// (kept from the first; a clone of this store shares it).
+    pub fn learn_target(&self, invoked_function_arn: &str) {
+        if let Some(s) = &self.schedules {
+            if !invoked_function_arn.is_empty() {
+                let _ = s.target_arn.set(invoked_function_arn.to_string());
+            }
+        }
+    }
+
+    async fn schedule(
+        &self,
+        approval: &deadbolt_core::approval::PendingApproval,
+    ) -> Result<(), AwsError> {
+        use aws_sdk_scheduler::types::{
+            ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
+            RetryPolicy, Target,
+        };
+        let Some(s) = &self.schedules else {
+            return Ok(());
+        };
+        let invalid = |e: aws_sdk_scheduler::error::BuildError| {
+            AwsError::new(AwsErrorKind::Other, "InvalidSchedule", e.to_string())
+        };
+        let Some(target_arn) = s.target_arn.get() else {
+            return Err(AwsError::new(
+                AwsErrorKind::Other,
+                "NoScheduleTarget",
+                "the responder's own ARN is not known (DEADBOLT_APPROVAL_TARGET_ARN), so the approval's expiry cannot be scheduled",
+            ));
+        };
+        let target = Target::builder()
+            .arn(target_arn)
+            .role_arn(&s.role_arn)
+            .input(deadbolt_core::approval::expiry_event_for(&approval.id))
+            // Scheduler retries a failed invocation for up to an hour, then the DLQ has it.
+            .retry_policy(
+                RetryPolicy::builder()
+                    .maximum_retry_attempts(10)
+                    .maximum_event_age_in_seconds(3600)
+                    .build(),
+            )
+            .set_dead_letter_config(
+                s.dead_letter
+                    .as_ref()
+                    .map(|arn| DeadLetterConfig::builder().arn(arn).build()),
+            )
+            .build()
+            .map_err(invalid)?;
+        s.client
+            .create_schedule()
+            .name(schedule_name(&approval.id))
+            .group_name(&s.group)
+            .schedule_expression(at_expression(approval.expires_at_ms))
+            .schedule_expression_timezone("UTC")
+            .flexible_time_window(
+                FlexibleTimeWindow::builder()
+                    .mode(FlexibleTimeWindowMode::Off)
+                    .build()
+                    .map_err(invalid)?,
+            )
+            .target(target)
+            .action_after_completion(ActionAfterCompletion::Delete)
+            .description(format!(
+                "deadbolt: approval {} for {} expires ({})",
+                approval.id,
+                approval.target,
+                approval.on_expiry.as_str()
+            ))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify(&e))
+    }
+
+    async fn unschedule(&self, id: &str) -> Result<(), AwsError> {
+        let Some(s) = &self.schedules else {
+            return Ok(());
+        };
+        match s
+            .client
+            .delete_schedule()
+            .name(schedule_name(id))
+            .group_name(&s.group)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = classify(&e);
+                // Fired and deleted itself already, or never created: nothing to remove.
+                if e.code == "ResourceNotFoundException" {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
         }
     }
 
@@ -184,6 +353,117 @@ impl HeldFindings for DynamoHeldFindings {
             .send()
             .await
             .map_err(|e| classify(&e))?;
+        Ok(())
+    }
+
+    async fn propose(
+        &self,
+        approval: &deadbolt_core::approval::PendingApproval,
+    ) -> Result<bool, AwsError> {
+        let json = serde_json::to_string(approval)
+            .map_err(|e| AwsError::new(AwsErrorKind::Other, "Serialization", e.to_string()))?;
+        let ttl = approval.expires_at_ms / 1000 + APPROVAL_TTL_GRACE_SECS;
+        // Conditional: a redelivery must not move the expiry of the approval already pending.
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(
+                "pk",
+                AttributeValue::S(format!("{APPROVAL_PREFIX}{}", approval.id)),
+            )
+            .item("approval", AttributeValue::S(json))
+            .item("expires_at", AttributeValue::N(ttl.to_string()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => {
+                // Without its schedule an approval would never expire (and an on_expiry
+                // contain never contain): the approval is taken back and the error returned,
+                // so the event is delivered again.
+                if let Err(e) = self.schedule(approval).await {
+                    let _ = self
+                        .client
+                        .delete_item()
+                        .table_name(&self.table)
+                        .key(
+                            "pk",
+                            AttributeValue::S(format!("{APPROVAL_PREFIX}{}", approval.id)),
+                        )
+                        .send()
+                        .await;
+                    return Err(e);
+                }
+                Ok(true)
+            }
+            Err(e) => {
+                let e = classify(&e);
+                if e.code == "ConditionalCheckFailedException" {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn pending(&self) -> Result<Vec<deadbolt_core::approval::PendingApproval>, AwsError> {
+        let mut out = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(APPROVAL_PREFIX.into()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            for item in page.items() {
+                let pk = item
+                    .get("pk")
+                    .and_then(|v| v.as_s().ok())
+                    .map_or("?", String::as_str);
+                let approval = item
+                    .get("approval")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|j| serde_json::from_str(j).ok())
+                    .ok_or_else(|| {
+                        AwsError::new(
+                            AwsErrorKind::Other,
+                            "MalformedPendingApproval",
+                            format!(
+                                "the pending-approval item {pk} has no readable attribute approval"
+                            ),
+                        )
+                    })?;
+                out.push(approval);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        out.sort_by_key(|a: &deadbolt_core::approval::PendingApproval| a.created_at_ms);
+        Ok(out)
+    }
+
+    async fn forget(&self, id: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("{APPROVAL_PREFIX}{id}")))
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        // Best effort, after the item: a schedule left behind fires into "no pending
+        // approval", which does nothing (and deletes itself after it fires).
+        if let Err(e) = self.unschedule(id).await {
+            tracing::warn!(approval = %id, error = %e, "the approval's expiry schedule was not deleted; when it fires it finds nothing to do");
+        }
         Ok(())
     }
 }

@@ -27,7 +27,7 @@ pub use announce::AlarmAnnouncer;
 pub use breaker::{hour_bucket, DynamoBreaker};
 pub(crate) use error::classify;
 pub use guardduty::{AwsGuardDuty, UnreadableFinding, GUARDDUTY_BATCH};
-pub use held::DynamoHeldFindings;
+pub use held::{DynamoHeldFindings, ExpirySchedules};
 pub use identity_center::AwsIdentityCenter;
 pub use ledger::DynamoLedger;
 pub use live::LiveSettings;

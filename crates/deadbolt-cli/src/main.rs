@@ -105,6 +105,44 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pending approvals (approve mode): id, finding type, target, age and expiry.
+    Pending {
+        #[command(flatten)]
+        table: HeldTable,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending approval: re-verified with GuardDuty (archived since: refused), then
+    /// contained exactly like `deadbolt replay FILE --enforce`; the ledger names you and your
+    /// reason. An expired approval is refused and dropped.
+    Approve {
+        /// The pending approval's id (the finding id; see `deadbolt pending`).
+        id: String,
+        /// Why, for the ledger.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        table: HeldTable,
+        /// The containment ledger (the stack's LedgerTable) the approval is recorded in.
+        #[arg(long = "ledger-table", env = "DEADBOLT_LEDGER_TABLE")]
+        ledger_table: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject a pending approval: recorded in the ledger with who and why, the plan
+    /// forgotten; nothing is written to IAM.
+    Reject {
+        /// The pending approval's id (see `deadbolt pending`).
+        id: String,
+        /// Why, for the ledger.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        table: HeldTable,
+        /// The containment ledger (the stack's LedgerTable) the rejection is recorded in.
+        #[arg(long = "ledger-table", env = "DEADBOLT_LEDGER_TABLE")]
+        ledger_table: Option<String>,
+    },
     /// Attach deadbolt's DenyAll to a user, role or group (playbook 2.4).
     Block(OperatorArgs),
     /// Remove deadbolt's DenyAll (playbook 2.5). A DenyAll deadbolt did not write is left alone.
@@ -359,6 +397,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     no_verify,
                     member,
                     held_at_ms: None,
+                    approval_reason: None,
+                    ledger_table: None,
                 },
             )
             .await
@@ -385,6 +425,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Held { table, json } => held(&options, &table, json).await,
+        Command::Pending { table, json } => pending(&options, &table, json).await,
+        Command::Approve {
+            id,
+            reason,
+            table,
+            ledger_table,
+            json,
+        } => {
+            let answer = Answer {
+                table: &table,
+                id: &id,
+                reason: &reason,
+                ledger_table: ledger_table.as_deref(),
+            };
+            approve(&options, &cli.config_parameter, answer, json).await
+        }
+        Command::Reject {
+            id,
+            reason,
+            table,
+            ledger_table,
+        } => {
+            let answer = Answer {
+                table: &table,
+                id: &id,
+                reason: &reason,
+                ledger_table: ledger_table.as_deref(),
+            };
+            reject(&options, answer).await
+        }
         Command::ReleaseHeld {
             finding_id,
             table,
@@ -751,6 +821,7 @@ async fn history(
         let action = match e.action {
             deadbolt_core::ledger::LedgerAction::Contain => "contain",
             deadbolt_core::ledger::LedgerAction::Release => "release",
+            deadbolt_core::ledger::LedgerAction::Reject => "reject",
         };
         let state = e.outcome.as_deref().unwrap_or("open (no outcome recorded)");
         println!(
@@ -1216,6 +1287,8 @@ async fn release_held(
         no_verify: false,
         member: None,
         held_at_ms: Some(held.held_at_ms),
+        approval_reason: None,
+        ledger_table: None,
     };
     let record = match replay_decision(options, parameter, &held.event, flags).await {
         Ok(record) => record,
@@ -1248,6 +1321,258 @@ async fn release_held(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `deadbolt pending`: the pending approvals, with age and expiry.
+async fn pending(options: &AwsOptions, table: &HeldTable, json: bool) -> anyhow::Result<ExitCode> {
+    let sdk = load_config(options).await;
+    let store = DynamoHeldFindings::from_conf(&sdk, &table.name);
+    let list = store
+        .pending()
+        .await
+        .map_err(|e| anyhow::anyhow!("could not list pending approvals in {}: {e}", table.name))?;
+    let now = deadbolt_core::clock::now_ms();
+    let at = |ms: i64| deadbolt_core::strategy::format_rfc3339_utc(ms / 1000);
+    if json {
+        let items: Vec<serde_json::Value> = list
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "id": a.id,
+                    "finding_type": a.finding_type,
+                    "account_id": a.account_id,
+                    "region": a.region,
+                    "target": a.target,
+                    "strategy": a.strategy,
+                    "writes": a.writes,
+                    "created_at": at(a.created_at_ms),
+                    "age_seconds": (now - a.created_at_ms).max(0) / 1000,
+                    "expires_at": at(a.expires_at_ms),
+                    "expired": a.expired(now),
+                    "on_expiry": a.on_expiry.as_str(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(items));
+    } else if list.is_empty() {
+        println!("no pending approvals");
+    } else {
+        for a in &list {
+            let age_min = (now - a.created_at_ms).max(0) / 60_000;
+            let expiry = if a.expired(now) {
+                format!("EXPIRED at {}", at(a.expires_at_ms))
+            } else {
+                format!(
+                    "expires {} then {}",
+                    at(a.expires_at_ms),
+                    a.on_expiry.as_str()
+                )
+            };
+            println!(
+                "{}  {}  {}  {}  {age_min} min old, {expiry}",
+                a.id, a.finding_type, a.target, a.strategy
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The pending approval `id`, or the exit code of a refusal already explained.
+async fn find_pending(
+    store: &DynamoHeldFindings,
+    table: &HeldTable,
+    id: &str,
+) -> Result<deadbolt_core::approval::PendingApproval, ExitCode> {
+    let list = match store.pending().await {
+        Ok(list) => list,
+        Err(e) => {
+            eprintln!(
+                "deadbolt: could not list pending approvals in {}: {e}",
+                table.name
+            );
+            return Err(ExitCode::from(1));
+        }
+    };
+    let Some(approval) = list.into_iter().find(|a| a.id == id) else {
+        eprintln!(
+            "deadbolt: no pending approval {id} in {} (see deadbolt pending)",
+            table.name
+        );
+        return Err(ExitCode::from(2));
+    };
+    let now = deadbolt_core::clock::now_ms();
+    if approval.expired(now) {
+        let at = deadbolt_core::strategy::format_rfc3339_utc(approval.expires_at_ms / 1000);
+        let dropped = store.forget(id).await;
+        eprintln!(
+            "deadbolt: the pending approval {id} expired at {at}; refused{}",
+            if dropped.is_ok() {
+                " and dropped"
+            } else {
+                " (and it could not be dropped)"
+            }
+        );
+        return Err(ExitCode::from(1));
+    }
+    Ok(approval)
+}
+
+/// `deadbolt approve ID --reason TEXT`: the stored event through `replay --enforce`, verified
+/// with GuardDuty, the approver and reason in the ledger; the approval is forgotten once the
+/// principal is contained, or when GuardDuty's copy shows it may no longer be acted on.
+async fn approve(
+    options: &AwsOptions,
+    parameter: &str,
+    Answer {
+        table,
+        id,
+        reason,
+        ledger_table,
+    }: Answer<'_>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let sdk = load_config(options).await;
+    // Answering deletes the approval's expiry schedule too (DEADBOLT_APPROVAL_SCHEDULE_GROUP).
+    let store = DynamoHeldFindings::from_conf(&sdk, &table.name).scheduling_from_env(&sdk);
+    let approval = match find_pending(&store, table, id).await {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
+    // What was approved is what gets contained: the plan is decided again (dry-run, on
+    // GuardDuty's copy) and must name the same principal before anything is written.
+    let flags = |enforce| ReplayFlags {
+        enforce,
+        no_verify: false,
+        member: None,
+        held_at_ms: Some(approval.created_at_ms),
+        approval_reason: Some(reason),
+        ledger_table,
+    };
+    let preview = match replay_decision(options, parameter, &approval.event, flags(false)).await {
+        Ok(record) => record,
+        Err(code) => return Ok(code),
+    };
+    if preview.outcome == Outcome::WouldContain
+        && preview.actions.first().map(|a| a.target.as_str()) != Some(approval.target.as_str())
+    {
+        eprintln!(
+            "deadbolt: approval of {id} refused: the plan now names {}, but {} was approved; nothing was written (deadbolt reject {id} --reason ..., then act by hand)",
+            preview.actions.first().map_or("nothing", |a| a.target.as_str()),
+            approval.target
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let record = match replay_decision(options, parameter, &approval.event, flags(true)).await {
+        Ok(record) => record,
+        Err(code) => return Ok(code),
+    };
+    if json {
+        println!("{}", record.to_json());
+    } else {
+        print!("{}", record.to_text());
+    }
+    match record.outcome {
+        Outcome::Contained | Outcome::AlreadyContained | Outcome::PartiallyContained => {
+            store.forget(id).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "{id} is {}, but its pending approval could not be removed from {}: {e}",
+                    record.outcome.as_str(),
+                    table.name
+                )
+            })?;
+            eprintln!("deadbolt: approved {id}: {}", record.outcome.as_str());
+            Ok(if record.outcome == Outcome::PartiallyContained {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        // GuardDuty says it may not be acted on any more (archived, unknown, stale): refused,
+        // and the plan is forgotten, since no later approval could act on it either.
+        Outcome::Skipped | Outcome::Rejected | Outcome::NotContainable => {
+            let _ = store.forget(id).await;
+            eprintln!(
+                "deadbolt: approval of {id} refused: {} ({}); the pending approval is dropped, nothing was written",
+                record.outcome.as_str(),
+                record.reason.as_str()
+            );
+            Ok(ExitCode::from(1))
+        }
+        other => {
+            eprintln!(
+                "deadbolt: {id} is {} ({}), not contained; the approval stays pending",
+                other.as_str(),
+                record.reason.as_str()
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `deadbolt reject ID --reason TEXT`: recorded (who and why) in the ledger, then forgotten.
+async fn reject(
+    options: &AwsOptions,
+    Answer {
+        table,
+        id,
+        reason,
+        ledger_table,
+    }: Answer<'_>,
+) -> anyhow::Result<ExitCode> {
+    let sdk = load_config(options).await;
+    // Answering deletes the approval's expiry schedule too (DEADBOLT_APPROVAL_SCHEDULE_GROUP).
+    let store = DynamoHeldFindings::from_conf(&sdk, &table.name).scheduling_from_env(&sdk);
+    let approval = match find_pending(&store, table, id).await {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
+    let ledger = match ledger_table {
+        Some(t) => Some(deadbolt_aws::DynamoLedger::from_conf(&sdk, t)),
+        None => deadbolt_aws::DynamoLedger::from_env(&sdk),
+    };
+    if let Some(ledger) = ledger {
+        let me = StsIdentity::from_conf(&sdk).caller_identity().await?;
+        let target = approval
+            .target
+            .split_once('/')
+            .and_then(|(kind, name)| {
+                let kind = match kind {
+                    "user" => TargetKind::User,
+                    "role" => TargetKind::Role,
+                    "group" => TargetKind::Group,
+                    _ => return None,
+                };
+                ContainmentTarget::new(kind, name).ok()
+            })
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the pending approval {id} names no principal ({:?})",
+                    approval.target
+                )
+            })?;
+        let entry = LedgerEntry::rejection(
+            &approval.account_id,
+            &target,
+            id,
+            &format!("deadbolt reject by {}", me.arn),
+            reason,
+            deadbolt_core::clock::now_ms(),
+        );
+        ledger.open(&entry).await.map_err(|e| {
+            anyhow::anyhow!("could not record the rejection in the containment ledger {} ({e}); the approval stays pending", ledger.table())
+        })?;
+    }
+    store.forget(id).await.map_err(|e| {
+        anyhow::anyhow!(
+            "rejected {id}, but its pending approval could not be removed from {}: {e}",
+            table.name
+        )
+    })?;
+    println!(
+        "rejected {id} ({} {}): nothing was written",
+        approval.finding_type, approval.target
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The responder's decision on `raw`, exactly as the Lambda would take it: the settings
 /// document (or the environment), verified with GuardDuty unless `no_verify`, enforced only
 /// when `enforce`. `Err` is the exit code of a refusal already explained on stderr.
@@ -1258,6 +1583,18 @@ struct ReplayFlags<'a> {
     member: Option<(&'a str, &'a str)>,
     /// `release-held`: when the breaker held it (its age counts from then).
     held_at_ms: Option<i64>,
+    /// `approve`: the approver's reason, recorded in the ledger with their ARN.
+    approval_reason: Option<&'a str>,
+    /// The ledger table, when named on the command line (else DEADBOLT_LEDGER_TABLE).
+    ledger_table: Option<&'a str>,
+}
+
+/// A person's answer to a pending approval.
+struct Answer<'a> {
+    table: &'a HeldTable,
+    id: &'a str,
+    reason: &'a str,
+    ledger_table: Option<&'a str>,
 }
 
 async fn replay_decision(
@@ -1269,6 +1606,8 @@ async fn replay_decision(
         no_verify,
         member,
         held_at_ms,
+        approval_reason,
+        ledger_table,
     }: ReplayFlags<'_>,
 ) -> Result<deadbolt_core::DecisionRecord, ExitCode> {
     let environment = match Settings::from_env() {
@@ -1333,14 +1672,22 @@ async fn replay_decision(
             deadbolt_core::clock::now_ms(),
         );
     }
-    let ledger = deadbolt_aws::DynamoLedger::from_env(&sdk);
+    let ledger = match ledger_table {
+        Some(table) => Some(deadbolt_aws::DynamoLedger::from_conf(&sdk, table)),
+        None => deadbolt_aws::DynamoLedger::from_env(&sdk),
+    };
+    let verb = if approval_reason.is_some() {
+        "deadbolt approve"
+    } else {
+        "deadbolt replay"
+    };
     let actor = match &ledger {
         Some(_) => StsIdentity::from_conf(&sdk)
             .caller_identity()
             .await
-            .map(|c| format!("deadbolt replay by {}", c.arn))
-            .unwrap_or_else(|_| "deadbolt replay".into()),
-        None => "deadbolt replay".into(),
+            .map(|c| format!("{verb} by {}", c.arn))
+            .unwrap_or_else(|_| verb.into()),
+        None => verb.into(),
     };
     // --account: this member's findings are contained there through the member role, as the
     // Lambda does for an account in member_accounts.
@@ -1362,6 +1709,10 @@ async fn replay_decision(
     .with_members(deadbolt_aws::MemberSessions::from_conf(&sdk))
     // An enforced replay is recorded in the ledger (DEADBOLT_LEDGER_TABLE) as the caller.
     .with_ledger(ledger, actor);
+    let responder = match approval_reason {
+        Some(reason) => responder.with_reason(reason),
+        None => responder,
+    };
     if no_verify {
         eprintln!(
             "deadbolt: --no-verify: deciding on the file alone, dry-run (GuardDuty was not asked)"

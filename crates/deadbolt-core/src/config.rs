@@ -67,7 +67,7 @@ pub const DEFAULT_STRATEGY_BY_FINDING_TYPE: &[(&str, crate::strategy::RoleStrate
 
 /// What deadbolt does with a finding it would contain.
 ///
-/// `Deserialize` accepts exactly the three documented spellings (the configuration document is
+/// `Deserialize` accepts exactly the four documented spellings (the configuration document is
 /// strict); the environment variable's more lenient spellings go through [`Mode::parse`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -79,16 +79,21 @@ pub enum Mode {
     DryRun,
     /// Decide, record and write the DenyAll policy.
     Enforce,
+    /// Decide and plan exactly as `enforce`, write nothing, and keep a pending approval that
+    /// a person approves (`deadbolt approve ID`) or rejects; on expiry it is dropped, or
+    /// contained where `approval.on_expiry` says `contain`.
+    Approve,
 }
 
 impl Mode {
-    pub const ACCEPTED: &'static str = "off, dry-run, enforce";
+    pub const ACCEPTED: &'static str = "off, dry-run, approve, enforce";
 
     pub fn parse(s: &str) -> Option<Mode> {
         match s.trim().to_ascii_lowercase().as_str() {
             "off" => Some(Mode::Off),
             "dry-run" | "dryrun" | "dry_run" => Some(Mode::DryRun),
             "enforce" => Some(Mode::Enforce),
+            "approve" => Some(Mode::Approve),
             _ => None,
         }
     }
@@ -97,6 +102,7 @@ impl Mode {
         match self {
             Mode::Off => "off",
             Mode::DryRun => "dry-run",
+            Mode::Approve => "approve",
             Mode::Enforce => "enforce",
         }
     }
@@ -324,7 +330,7 @@ mod tests {
             (
                 ENV_MODE,
                 "enforcing",
-                "accepted values: off, dry-run, enforce",
+                "accepted values: off, dry-run, approve, enforce",
             ),
             (ENV_MIN_SEVERITY, "high", "a number from 0 to 10"),
             (ENV_MIN_SEVERITY, "11", "a number from 0 to 10"),

@@ -6,7 +6,7 @@
 //! 2. the account: a finding from another account is never acted on here;
 //! 3. the principal: one an inline policy cannot restrain (root, federated, SSO, service-linked…);
 //! 4. operator scope: finding type, minimum severity, protected principals, deadbolt itself;
-//! 5. the mode: off, dry-run, enforce.
+//! 5. the mode: off, dry-run, approve (plan, keep for a person), enforce.
 
 use crate::config::Mode;
 use crate::finding::Finding;

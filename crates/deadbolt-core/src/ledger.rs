@@ -22,6 +22,9 @@ use crate::principal::ContainmentTarget;
 pub enum LedgerAction {
     Contain,
     Release,
+    /// `deadbolt reject ID`: a pending approval refused, who refused it and why. Nothing was
+    /// written to IAM, so it never counts as a containment or a release.
+    Reject,
 }
 
 /// Open: the first write was about to happen; completed: the outcome is known.
@@ -124,6 +127,26 @@ impl LedgerEntry {
             started_at_ms: now_ms,
             completed_at_ms: None,
             outcome: None,
+        }
+    }
+
+    /// A rejection of the pending approval for `finding_id` by `actor`, complete as written.
+    pub fn rejection(
+        account_id: &str,
+        target: &ContainmentTarget,
+        finding_id: &str,
+        actor: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Self {
+        LedgerEntry {
+            id: format!("reject#{account_id}#{target}#{finding_id}"),
+            action: LedgerAction::Reject,
+            state: LedgerState::Completed,
+            reason: Some(reason.to_string()),
+            completed_at_ms: Some(now_ms),
+            outcome: Some("approval_rejected".to_string()),
+            ..LedgerEntry::containment(account_id, target, finding_id, actor, now_ms)
         }
     }
 
@@ -230,7 +253,7 @@ pub async fn complete<L: Ledger>(
     if let Some(e) = open_error.or(completed) {
         let consequence = match entry.action {
             LedgerAction::Contain => ": unblock cannot restore key states exactly",
-            LedgerAction::Release => "",
+            LedgerAction::Release | LedgerAction::Reject => "",
         };
         applied.message = format!(
             "{}; the containment ledger could not record it ({e}){consequence}",

@@ -2,6 +2,7 @@
 //! about it, and the policy documents it writes. Pure Rust: no AWS SDK types, no I/O. The AWS
 //! side lives behind the traits in [`ports`], implemented by the `deadbolt-aws` crate.
 
+pub mod approval;
 pub mod breaker;
 pub mod clock;
 pub mod config;

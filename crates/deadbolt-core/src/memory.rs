@@ -682,6 +682,8 @@ impl<'a> crate::ports::MemberAccounts<&'a MemoryPolicies> for MemoryMembers<'a> 
 #[derive(Debug, Default)]
 pub struct MemoryHeldFindings {
     items: std::sync::Mutex<std::collections::BTreeMap<String, crate::ports::HeldFinding>>,
+    approvals:
+        std::sync::Mutex<std::collections::BTreeMap<String, crate::approval::PendingApproval>>,
     fail: std::sync::Mutex<Option<AwsError>>,
 }
 
@@ -725,6 +727,35 @@ impl crate::ports::HeldFindings for MemoryHeldFindings {
         self.failure()?;
         if let Ok(mut m) = self.items.lock() {
             m.remove(finding_id);
+        }
+        Ok(())
+    }
+    async fn propose(&self, approval: &crate::approval::PendingApproval) -> Result<bool, AwsError> {
+        self.failure()?;
+        let mut m = self
+            .approvals
+            .lock()
+            .map_err(|_| crate::approval::no_store())?;
+        if m.contains_key(&approval.id) {
+            return Ok(false);
+        }
+        m.insert(approval.id.clone(), approval.clone());
+        Ok(true)
+    }
+    async fn pending(&self) -> Result<Vec<crate::approval::PendingApproval>, AwsError> {
+        self.failure()?;
+        let mut all: Vec<_> = self
+            .approvals
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        all.sort_by_key(|a: &crate::approval::PendingApproval| a.created_at_ms);
+        Ok(all)
+    }
+    async fn forget(&self, id: &str) -> Result<(), AwsError> {
+        self.failure()?;
+        if let Ok(mut m) = self.approvals.lock() {
+            m.remove(id);
         }
         Ok(())
     }

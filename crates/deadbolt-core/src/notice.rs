@@ -41,6 +41,9 @@ pub fn containment_notice(record: &DecisionRecord) -> Option<Notice> {
     if let Some(notice) = protection_notice(record) {
         return Some(notice);
     }
+    if let Some(notice) = approval_notice(record) {
+        return Some(notice);
+    }
     let (partly, blocked) = match record.outcome {
         Outcome::Contained | Outcome::Recontained => (false, false),
         Outcome::PartiallyContained => (true, false),
@@ -123,6 +126,77 @@ pub fn containment_notice(record: &DecisionRecord) -> Option<Notice> {
         subject: subject(&format!("deadbolt {verb} {target} ({finding_type})")),
         text,
         chat,
+    })
+}
+
+/// approve mode: a new pending approval asks a person, with the plan and the two exact
+/// commands (Chatbot: as its next steps). A redelivery of one already pending asks nothing.
+pub fn approval_notice(record: &DecisionRecord) -> Option<Notice> {
+    let approval = record
+        .approval
+        .as_ref()
+        .filter(|a| a.new && record.outcome == Outcome::PendingApproval)?;
+    let target = record.actions.first().map(|a| a.target.clone())?;
+    let region = record.region.as_deref().unwrap_or("us-east-1");
+    let account = record.account_id.as_deref().unwrap_or("?");
+    let finding_type = record.finding_type.as_deref().unwrap_or("?");
+    let who = who(record, &target);
+    let severity = record
+        .severity
+        .map(|s| format!(", severity {s}"))
+        .unwrap_or_default();
+    let why = format!(
+        "GuardDuty finding {finding_type}{severity}, id {}",
+        approval.id
+    );
+    let plan: Vec<String> = record
+        .actions
+        .iter()
+        .map(|a| format!("{} {}", a.api, a.target))
+        .collect();
+    let then = match approval.on_expiry {
+        crate::approval::OnExpiry::Drop => "it is dropped and nothing is written",
+        crate::approval::OnExpiry::Contain => "deadbolt CONTAINS unless it was rejected",
+    };
+    let headline = format!("deadbolt asks to contain {target} in account {account} ({region})");
+    let finding_url = guardduty_finding_url(region, &approval.id);
+    let mut text = format!(
+        "{headline}.\n\nWho:     {who}\nWhy:     {why}\nPlan:    {}\nExpires: {} ({then})\nWho did it: the enricher's investigation summary follows on the summary topic (it runs alongside)\n\n",
+        plan.join(", "),
+        approval.expires_at,
+    );
+    for c in &approval.commands {
+        text.push_str(&format!("  {c}\n"));
+    }
+    text.push_str(&format!("\nFinding: {finding_url}\n"));
+    let description = format!(
+        "*Who:* {who}\n*Why:* {why}\n*Plan:* {}\n*Expires:* {} ({then})\n*Who did it:* the investigation summary follows\n*Finding:* <{finding_url}|GuardDuty console>",
+        plan.join(", "),
+        approval.expires_at
+    );
+    let next_steps: Vec<String> = approval
+        .commands
+        .iter()
+        .map(|c| {
+            let verb = if c.starts_with("deadbolt approve") {
+                "Approve"
+            } else {
+                "Reject"
+            };
+            format!("{verb}: `{c}`")
+        })
+        .collect();
+    Some(Notice {
+        subject: subject(&format!(
+            "deadbolt: APPROVE containment of {target}? ({finding_type})"
+        )),
+        text,
+        chat: chatbot_notification(
+            &approval.id,
+            &format!(":raised_hand: {headline}?"),
+            &description,
+            &next_steps,
+        ),
     })
 }
 

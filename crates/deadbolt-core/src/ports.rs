@@ -617,11 +617,43 @@ pub trait HeldFindings: Send + Sync {
     fn list(&self) -> impl Future<Output = Result<Vec<HeldFinding>, AwsError>> + Send;
     /// Forget the held finding `finding_id` (no error if there is none).
     fn remove(&self, finding_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Keep a pending approval (`approve` mode), in the same table, told apart by its key
+    /// (`approval#<finding id>` beside `held#<finding id>`). `Ok(false)`: one for this finding
+    /// exists (a redelivery: the first one, with its expiry, stands). A store that keeps none
+    /// says so, and approve mode then writes nothing and records `failed`.
+    fn propose(
+        &self,
+        approval: &crate::approval::PendingApproval,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        let _ = approval;
+        async { Err(crate::approval::no_store()) }
+    }
+    /// Every pending approval, oldest first.
+    fn pending(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::approval::PendingApproval>, AwsError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+    /// Forget the pending approval `id` (no error if there is none).
+    fn forget(&self, id: &str) -> impl Future<Output = Result<(), AwsError>> + Send {
+        let _ = id;
+        async { Ok(()) }
+    }
 }
 
 impl<T: HeldFindings> HeldFindings for &T {
     async fn hold(&self, held: &HeldFinding) -> Result<(), AwsError> {
         (**self).hold(held).await
+    }
+    async fn propose(&self, approval: &crate::approval::PendingApproval) -> Result<bool, AwsError> {
+        (**self).propose(approval).await
+    }
+    async fn pending(&self) -> Result<Vec<crate::approval::PendingApproval>, AwsError> {
+        (**self).pending().await
+    }
+    async fn forget(&self, id: &str) -> Result<(), AwsError> {
+        (**self).forget(id).await
     }
     async fn list(&self) -> Result<Vec<HeldFinding>, AwsError> {
         (**self).list().await
@@ -634,6 +666,15 @@ impl<T: HeldFindings> HeldFindings for &T {
 impl<T: HeldFindings> HeldFindings for std::sync::Arc<T> {
     async fn hold(&self, held: &HeldFinding) -> Result<(), AwsError> {
         (**self).hold(held).await
+    }
+    async fn propose(&self, approval: &crate::approval::PendingApproval) -> Result<bool, AwsError> {
+        (**self).propose(approval).await
+    }
+    async fn pending(&self) -> Result<Vec<crate::approval::PendingApproval>, AwsError> {
+        (**self).pending().await
+    }
+    async fn forget(&self, id: &str) -> Result<(), AwsError> {
+        (**self).forget(id).await
     }
     async fn list(&self) -> Result<Vec<HeldFinding>, AwsError> {
         (**self).list().await

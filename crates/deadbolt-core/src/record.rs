@@ -75,6 +75,13 @@ code_enum! {
         /// and not released (deleted the DenyAll, detached AWSDenyAll, removed the boundary,
         /// set the key active), and deadbolt wrote it again. Pages the alarm topic.
         Recontained => "recontained",
+        /// `approve` mode: verified, decided and planned as in enforce, nothing written; the
+        /// plan waits for a person (`deadbolt approve ID` / `deadbolt reject ID`) until it
+        /// expires (`approval` in the record). Reason `awaiting_approval`.
+        PendingApproval => "pending_approval",
+        /// `deadbolt reject ID`: the pending approval was refused and forgotten; nothing was
+        /// written. Reason `approval_rejected`.
+        ApprovalRejected => "approval_rejected",
     }
 }
 
@@ -217,6 +224,15 @@ code_enum! {
         /// skipped: a finding family deadbolt reports but does not contain by default
         /// (`Policy:S3/*`), unless `finding_types` names the family explicitly.
         NotifyOnly => "notify_only",
+        /// pending_approval: the plan waits for `deadbolt approve` or `deadbolt reject`.
+        AwaitingApproval => "awaiting_approval",
+        /// failed: approve mode could not keep the pending approval (no breaker table, or
+        /// the table refused); nothing was written, the event is delivered again.
+        ApprovalNotKept => "approval_not_kept",
+        /// approval_rejected: a person rejected the pending approval.
+        RejectedByOperator => "rejected_by_operator",
+        /// skipped: the pending approval expired unanswered and its on_expiry is drop.
+        ApprovalExpired => "approval_expired",
     }
 }
 
@@ -309,11 +325,29 @@ pub struct DecisionRecord {
     /// The tamper watch's records only: the CloudTrail call that undid the containment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tamper: Option<TamperRecord>,
+    /// `pending_approval` records: the approval waiting for a person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalRecord>,
     /// How long each stage took. Measurements, not facts of the decision: they differ on
     /// every run, so they are not part of the record's JSON (pinned by golden files); the
     /// Lambdas emit them as metrics ([`crate::metrics`]) on the line after the record's.
     #[serde(skip)]
     pub timings: Option<Timings>,
+}
+
+/// A pending approval, as the record shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApprovalRecord {
+    /// What `deadbolt approve` / `reject` take (the finding id).
+    pub id: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// `drop` or `contain`: what happens when nobody answers.
+    pub on_expiry: crate::approval::OnExpiry,
+    /// The two exact commands.
+    pub commands: Vec<String>,
+    /// False for a redelivery: the approval already pending stands, with its expiry.
+    pub new: bool,
 }
 
 /// Who undid a containment, and how (a [`crate::tamper::Undo`], as the record shows it).
@@ -366,6 +400,8 @@ impl Outcome {
             Outcome::Released => 9,
             Outcome::WouldRelease => 10,
             Outcome::Recontained => 1,
+            Outcome::PendingApproval => 2,
+            Outcome::ApprovalRejected => 8,
         }
     }
 }
@@ -418,6 +454,7 @@ impl DecisionRecord {
             member_role: None,
             principals: Vec::new(),
             tamper: None,
+            approval: None,
             timings: None,
         }
     }

@@ -93,6 +93,8 @@ pub struct Responder<
     ledger: L,
     /// Who this engine acts as in the ledger: `function:NAME`, or the operator's ARN.
     actor: String,
+    /// Why, in the ledger: an approver's `--reason`.
+    reason: Option<String>,
     /// Caller identity, fetched once per process: one STS call per cold start, not per finding.
     account: AccountCache,
     /// Enforcements counted by the circuit breaker in this process.
@@ -113,6 +115,7 @@ impl<P, I, C, B, G, H> Responder<P, I, C, B, G, H, NoMemberAccounts, NoLedger> {
             members: None,
             ledger: NoLedger,
             actor: "deadbolt".to_string(),
+            reason: None,
             account: AccountCache::default(),
             breaker: ProcessBreaker::default(),
         }
@@ -133,6 +136,7 @@ impl<P, I, C, B, G, H, M, L> Responder<P, I, C, B, G, H, M, L> {
             members: Some(members),
             ledger: self.ledger,
             actor: self.actor,
+            reason: self.reason,
             account: self.account,
             breaker: self.breaker,
         }
@@ -155,9 +159,19 @@ impl<P, I, C, B, G, H, M, L> Responder<P, I, C, B, G, H, M, L> {
             members: self.members,
             ledger,
             actor: actor.into(),
+            reason: self.reason,
             account: self.account,
             breaker: self.breaker,
         }
+    }
+}
+
+impl<P, I, C, B, G, H, M, L> Responder<P, I, C, B, G, H, M, L> {
+    /// The same engine, recording `reason` with every containment it makes (an approver's
+    /// `deadbolt approve ID --reason TEXT`).
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
     }
 }
 
@@ -193,6 +207,9 @@ where
                 ) {
                     if let Some(v) = cloudtrail_call(raw) {
                         return self.handle_cloudtrail(&v, settings).await;
+                    }
+                    if let Some(id) = crate::approval::expiry_event(raw) {
+                        return self.handle_approval_expiry(&id, settings).await;
                     }
                 }
                 // Whatever the event said that passes the parser's own rules, so the
@@ -509,6 +526,14 @@ where
                 (r.outcome, r.reason, r.message) = (Outcome::NotContainable, reason, message);
                 r.manual_steps = steps;
             }
+            // approve mode: the same plan, kept for a person; only for a verified finding
+            // (a replay without verification shows the plan, as dry-run).
+            Decision::DryRun(plan) if mode == Mode::Approve && verified => {
+                r.strategy = Some(plan.strategy.as_str().to_string());
+                (r.acted_in_account, r.member_role) = acting(&plan, &f.account_id);
+                r.actions = dry_run(&plan).actions;
+                self.propose(&mut r, f, &plan, arrived, settings).await;
+            }
             Decision::DryRun(plan) => {
                 r.strategy = Some(plan.strategy.as_str().to_string());
                 (r.acted_in_account, r.member_role) = acting(&plan, &f.account_id);
@@ -675,6 +700,194 @@ where
         }
     }
 
+    /// A pending approval's window closed (its one-time EventBridge Scheduler schedule fired):
+    /// dropped, or, with `on_expiry: contain`, the stored event decided again as in enforce,
+    /// verified with GuardDuty, through the one engine. Only while the finding is still in
+    /// approve mode: an operator who has since switched it to dry-run or off is obeyed, and
+    /// the kill switch wins. An approval already answered is nothing to do.
+    pub async fn handle_approval_expiry(&self, id: &str, settings: &Settings) -> DecisionRecord {
+        use crate::approval::OnExpiry;
+        let mut r = DecisionRecord::empty(settings.mode);
+        r.finding_id = Some(id.to_string());
+        let Some(store) = &self.held else {
+            (r.outcome, r.reason) = (Outcome::Failed, Reason::ApprovalNotKept);
+            r.message = format!("the approval {id} expired, but no store of pending approvals is wired (DEADBOLT_BREAKER_TABLE); nothing was done");
+            return r;
+        };
+        let approval = match store.pending().await {
+            Ok(all) => all.into_iter().find(|a| a.id == id),
+            Err(e) => {
+                (r.outcome, r.reason, r.retryable) = (Outcome::Failed, e.reason(), e.retryable());
+                r.message = format!("the approval {id} expired, but the pending approvals could not be read ({e}); nothing was done yet (the invocation is retried)");
+                return r;
+            }
+        };
+        let Some(approval) = approval else {
+            (r.outcome, r.reason) = (Outcome::Skipped, Reason::ApprovalExpired);
+            r.message = format!("no pending approval {id}: it was approved or rejected before its window closed; nothing to do");
+            return r;
+        };
+        (r.finding_type, r.account_id, r.region) = (
+            Some(approval.finding_type.clone()),
+            Some(approval.account_id.clone()),
+            Some(approval.region.clone()),
+        );
+        let now = now_ms();
+        // The scheduler fires on the minute; a minute's slack for clocks.
+        if now + 60_000 < approval.expires_at_ms {
+            (r.outcome, r.reason) = (Outcome::PendingApproval, Reason::AwaitingApproval);
+            r.message = format!(
+                "the approval {id} does not expire until {}; it stays pending",
+                rfc3339_ms(approval.expires_at_ms)
+            );
+            return r;
+        }
+        let mode = settings.effective_mode(&approval.finding_type, &approval.account_id);
+        let contain = approval.on_expiry == OnExpiry::Contain && mode == Mode::Approve;
+        if !contain {
+            let forgot = store.forget(id).await;
+            (r.outcome, r.reason, r.retryable) = (
+                Outcome::Skipped,
+                Reason::ApprovalExpired,
+                forgot.as_ref().is_err_and(|e| e.retryable()),
+            );
+            let why = if approval.on_expiry == OnExpiry::Drop {
+                "on_expiry is drop".to_string()
+            } else {
+                format!("on_expiry is contain, but the finding's mode is now {mode}, not approve")
+            };
+            r.message = format!(
+                "the approval {id} for {} expired unanswered and {why}: dropped, nothing was written{}",
+                approval.target,
+                forgot.err().map(|e| format!(" (it could not be removed: {e})")).unwrap_or_default()
+            );
+            return r;
+        }
+        let event = match parse_event(&approval.event) {
+            Ok(event) => event,
+            Err(e) => {
+                let _ = store.forget(id).await;
+                (r.outcome, r.reason) = (Outcome::Rejected, e.reason());
+                r.message = format!("the approval {id} expired with on_expiry contain, but its stored event does not parse ({e}); dropped, nothing was written");
+                return r;
+            }
+        };
+        // Enforce for exactly this finding's account: the global kill switch still wins.
+        let mut now_enforce = settings.clone();
+        now_enforce
+            .mode_by_account
+            .insert(approval.account_id.clone(), Mode::Enforce);
+        let mut record = self
+            .handle_parsed(&event, Some(&approval.event), &now_enforce)
+            .await;
+        let done = matches!(
+            record.outcome,
+            Outcome::Contained | Outcome::AlreadyContained | Outcome::PartiallyContained
+        );
+        // Not to be acted on any more (archived, stale, unknown to GuardDuty): forgotten too.
+        let finished = done
+            || matches!(
+                record.outcome,
+                Outcome::Skipped | Outcome::Rejected | Outcome::NotContainable
+            );
+        if finished {
+            if let Err(e) = store.forget(id).await {
+                record.message = format!(
+                    "{}; the pending approval could not be removed ({e})",
+                    record.message
+                );
+            }
+        }
+        record.message = format!(
+            "the approval {id} expired unanswered with on_expiry contain: {}",
+            record.message
+        );
+        record
+    }
+
+    /// approve mode: keep `plan` as a pending approval where held findings live, and say
+    /// how to answer it. Without a store nothing can wait for a person, so nothing is
+    /// decided: `failed`, retryable when the store's error is.
+    async fn propose(
+        &self,
+        r: &mut DecisionRecord,
+        f: &Finding,
+        plan: &ContainmentPlan,
+        arrived: &Arrived<'_>,
+        settings: &Settings,
+    ) {
+        let now = now_ms();
+        let window = settings.approval_for(&f.finding_type);
+        let wanted = crate::approval::PendingApproval {
+            id: f.id.clone(),
+            account_id: f.account_id.clone(),
+            region: f.region.clone(),
+            finding_type: f.finding_type.clone(),
+            target: plan.target.to_string(),
+            strategy: plan.strategy.as_str().to_string(),
+            writes: r
+                .actions
+                .iter()
+                .filter(|a| !a.api.contains(":Get") && !a.api.contains(":List"))
+                .map(|a| format!("{} {}", a.api, a.target))
+                .collect(),
+            created_at_ms: now,
+            expires_at_ms: now.saturating_add(
+                i64::try_from(window.expires_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            ),
+            on_expiry: window.on_expiry,
+            event: arrived.text(),
+        };
+        let kept = match &self.held {
+            None => Err(crate::approval::no_store()),
+            Some(store) => match store.propose(&wanted).await {
+                Ok(true) => Ok((wanted.clone(), true)),
+                // A redelivery: the approval already pending, with its own expiry, stands.
+                Ok(false) => store
+                    .pending()
+                    .await
+                    .map(|all| {
+                        all.into_iter()
+                            .find(|a| a.id == wanted.id)
+                            .unwrap_or_else(|| wanted.clone())
+                    })
+                    .map(|a| (a, false)),
+                Err(e) => Err(e),
+            },
+        };
+        match kept {
+            Ok((approval, new)) => {
+                let expires_at = rfc3339_ms(approval.expires_at_ms);
+                let [approve, reject] = approval.commands();
+                (r.outcome, r.reason) = (Outcome::PendingApproval, Reason::AwaitingApproval);
+                r.message = format!(
+                    "approve mode: would {}; nothing was written. {} Approve: {approve}; reject: {reject}; expires at {expires_at}, then {}",
+                    crate::containment::describe(plan),
+                    if new { "Waiting for a person." } else { "Already pending (a redelivery): the first request and its expiry stand." },
+                    match approval.on_expiry {
+                        crate::approval::OnExpiry::Drop => "dropped (nothing written)",
+                        crate::approval::OnExpiry::Contain => "CONTAINED unless rejected",
+                    }
+                );
+                r.approval = Some(crate::record::ApprovalRecord {
+                    id: approval.id.clone(),
+                    expires_at,
+                    on_expiry: approval.on_expiry,
+                    commands: vec![approve, reject],
+                    new,
+                });
+            }
+            Err(e) => {
+                (r.outcome, r.reason, r.retryable) =
+                    (Outcome::Failed, Reason::ApprovalNotKept, e.retryable());
+                r.message = format!(
+                    "approve mode: would {}, but the pending approval could not be kept ({e}); nothing was written",
+                    crate::containment::describe(plan)
+                );
+            }
+        }
+    }
+
     /// The circuit breaker refused `plan`: keep the finding for an operator (outcome `held`),
     /// when a store is wired. A failed hold leaves the record `would_contain` and retryable,
     /// so the event is delivered again rather than lost.
@@ -749,6 +962,7 @@ where
         let mut entry =
             LedgerEntry::containment(account, &plan.target, &plan.finding_id, &self.actor, now);
         entry.strategy = Some(plan.strategy.as_str().to_string());
+        entry.reason = self.reason.clone();
         if let crate::decision::PlanStrategy::DenySession { userid } = &plan.strategy {
             // Sessions of one role denied for one finding: one entry each.
             entry.session = Some(userid.clone());

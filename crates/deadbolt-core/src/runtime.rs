@@ -380,7 +380,7 @@ mod tests {
             "the last good document stays in force"
         );
         assert!(
-            matches!(rc.origin(), ConfigOrigin::LastGood { error, version: Some(1) } if error.contains("accepted values: off, dry-run, enforce"))
+            matches!(rc.origin(), ConfigOrigin::LastGood { error, version: Some(1) } if error.contains("accepted values: off, dry-run, approve, enforce"))
         );
     }
 

@@ -43,7 +43,9 @@ pub const MAX_ENFORCED_PER_HOUR_LIMIT: u32 = 10_000;
 pub const DEFAULT_MAX_ENFORCED_PER_HOUR: u32 = 10;
 
 /// Top-level keys of the document.
-pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role, strategy_by_finding_type";
+pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role, strategy_by_finding_type, approval, approval_by_finding_type";
+/// Keys of the `approval` object and of each `approval_by_finding_type` entry.
+pub const APPROVAL_KEYS: &str = "expires_after, on_expiry";
 /// `max_finding_age` when absent: 24 hours.
 pub const DEFAULT_MAX_FINDING_AGE_SECS: u64 = 24 * 3600;
 /// `member_role` when absent: the role `infra/member-role.yaml` creates in every member account.
@@ -58,7 +60,7 @@ pub const STRATEGY_KEYS: &str = "role, user_deactivate_access_key, identity_cent
 /// Keys of the `circuit_breaker` object.
 pub const CIRCUIT_BREAKER_KEYS: &str = "max_enforced_per_hour";
 /// Keys [`Settings::set`] accepts.
-pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.role, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, max_finding_age, member_accounts, member_role, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>, strategy_by_finding_type.<finding-type prefix>";
+pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.role, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, max_finding_age, member_accounts, member_role, approval.expires_after, approval.on_expiry, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>, strategy_by_finding_type.<finding-type prefix>, approval_by_finding_type.<finding-type prefix>.expires_after, approval_by_finding_type.<finding-type prefix>.on_expiry";
 
 const VERSION_ACCEPTED: &str = "1";
 const SEVERITY_ACCEPTED: &str =
@@ -69,7 +71,9 @@ const FINDING_TYPE_KEY_ACCEPTED: &str = "finding-type prefixes containing ':' su
 const ACCOUNT_KEY_ACCEPTED: &str = "12-digit AWS account ids such as \"123456789012\"";
 const BOOL_ACCEPTED: &str = "true, false";
 const MAX_PER_HOUR_ACCEPTED: &str = "a whole number from 0 (no limit) to 10000";
-const OVERRIDE_ACCEPTED: &str = "off, dry-run, enforce, or unset to remove the override";
+const OVERRIDE_ACCEPTED: &str = "off, dry-run, approve, enforce, or unset to remove the override";
+/// `follow_up` takes no `approve`: follow-ups of a finding in approve mode are planned, dry-run.
+const FOLLOW_UP_ACCEPTED: &str = "off, dry-run, enforce";
 const BREAKER_SET_ACCEPTED: &str =
     "a whole number from 0 (no limit) to 10000, or unset for the default of 10";
 
@@ -183,9 +187,23 @@ pub struct Settings {
     /// adopts a protection by creating `break-glass-x`; a pattern without a date here
     /// protects by name alone (and `config show` says so).
     pub protected_since: BTreeMap<String, i64>,
+    /// `approve` mode: how long a pending approval waits and what happens when it expires.
+    pub approval: crate::approval::ApprovalSettings,
+    /// The same per finding-type prefix (longest matching prefix wins; what an entry leaves
+    /// out is `approval`'s), e.g. 15 minutes then `contain` for `AttackSequence:IAM/`.
+    pub approval_by_finding_type: BTreeMap<String, crate::approval::ApprovalOverride>,
 }
 
 impl Settings {
+    /// The approval settings for a finding type.
+    pub fn approval_for(&self, finding_type: &str) -> crate::approval::ApprovalSettings {
+        self.approval_by_finding_type
+            .iter()
+            .filter(|(prefix, _)| finding_type.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map_or(self.approval, |(_, o)| o.over(self.approval))
+    }
+
     /// Fill [`Settings::protected_since`] from the parameter's history, newest first (the
     /// first entry is the document in force): for each pattern, the `modified_at` of the
     /// oldest version in the unbroken run of valid versions from the newest that carry it.
@@ -244,6 +262,8 @@ impl Default for Settings {
                 .map(|(prefix, strategy)| (prefix.to_string(), *strategy))
                 .collect(),
             protected_since: BTreeMap::new(),
+            approval: crate::approval::ApprovalSettings::default(),
+            approval_by_finding_type: BTreeMap::new(),
         }
     }
 }
@@ -420,8 +440,9 @@ impl Settings {
                     .map_err(|p| invalid(p, PATTERNS_ACCEPTED))?;
             }
             "follow_up" => {
-                self.follow_up =
-                    parse_word(value).ok_or_else(|| invalid(not_accepted(), Mode::ACCEPTED))?;
+                self.follow_up = parse_word(value)
+                    .filter(|m| *m != Mode::Approve)
+                    .ok_or_else(|| invalid(not_accepted(), FOLLOW_UP_ACCEPTED))?;
             }
             "max_finding_age" => {
                 self.max_finding_age_secs =
@@ -465,8 +486,55 @@ impl Settings {
                     breaker_of(max)
                 };
             }
+            "approval.expires_after" => {
+                self.approval.expires_after_secs = check_approval_expiry(value)
+                    .map_err(|p| invalid(p, APPROVAL_EXPIRES_ACCEPTED))?;
+            }
+            "approval.on_expiry" => {
+                self.approval.on_expiry = parse_word(value)
+                    .ok_or_else(|| invalid(not_accepted(), crate::approval::OnExpiry::ACCEPTED))?;
+            }
             _ => {
-                if let Some(account) = key.strip_prefix("mode_by_account.") {
+                if let Some(rest) = key.strip_prefix("approval_by_finding_type.") {
+                    let (prefix, field) = rest
+                        .rsplit_once('.')
+                        .filter(|(_, f)| ["expires_after", "on_expiry"].contains(f))
+                        .ok_or_else(|| SettingsError::UnknownKey {
+                            key: key.to_string(),
+                            position: None,
+                            accepted: SETTABLE_KEYS.to_string(),
+                        })?;
+                    let prefix = check_finding_type(prefix, false).map_err(|p| {
+                        SettingsError::InvalidValue {
+                            key: "approval_by_finding_type".into(),
+                            problem: format!("key {p}"),
+                            position: None,
+                            accepted: FINDING_TYPE_KEY_ACCEPTED.into(),
+                        }
+                    })?;
+                    let entry = self
+                        .approval_by_finding_type
+                        .entry(prefix.clone())
+                        .or_default();
+                    match (field, value) {
+                        (_, "unset") if field == "expires_after" => entry.expires_after_secs = None,
+                        (_, "unset") => entry.on_expiry = None,
+                        ("expires_after", v) => {
+                            entry.expires_after_secs = Some(
+                                check_approval_expiry(v)
+                                    .map_err(|p| invalid(p, APPROVAL_EXPIRES_ACCEPTED))?,
+                            )
+                        }
+                        (_, v) => {
+                            entry.on_expiry = Some(parse_word(v).ok_or_else(|| {
+                                invalid(not_accepted(), crate::approval::OnExpiry::ACCEPTED)
+                            })?)
+                        }
+                    }
+                    if *entry == crate::approval::ApprovalOverride::default() {
+                        self.approval_by_finding_type.remove(&prefix);
+                    }
+                } else if let Some(account) = key.strip_prefix("mode_by_account.") {
                     let account =
                         check_account(account).map_err(|p| SettingsError::InvalidValue {
                             key: "mode_by_account".into(),
@@ -615,16 +683,19 @@ fn truncate(s: &str) -> String {
 // carries the position of what is wrong. Nothing here reads serde's messages.
 
 /// Accepted values when the document is not a JSON object.
-const DOCUMENT_ACCEPTED: &str = "a JSON object with the keys version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role, strategy_by_finding_type";
+const DOCUMENT_ACCEPTED: &str = "a JSON object with the keys version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role, strategy_by_finding_type, approval, approval_by_finding_type";
+const APPROVAL_ACCEPTED: &str = "an object with the keys expires_after (a duration such as 15m or 24h, at most 7d) and on_expiry (drop or contain)";
+const APPROVAL_BY_FINDING_TYPE_ACCEPTED: &str = "an object whose keys are finding-type prefixes containing ':' and whose values are objects with expires_after and/or on_expiry";
+const APPROVAL_EXPIRES_ACCEPTED: &str = "a duration from 1m to 7d, such as 15m, 2h or 24h";
 const STRATEGY_BY_FINDING_TYPE_ACCEPTED: &str = "an object whose keys are finding-type prefixes containing ':' and whose values are deny-all, revoke-sessions, deny-session";
 const STRATEGY_OVERRIDE_ACCEPTED: &str =
     "deny-all, revoke-sessions, deny-session, or unset to remove the override";
 const STRATEGY_ACCEPTED: &str =
     "an object with the keys role, user_deactivate_access_key, identity_center";
 const CIRCUIT_BREAKER_ACCEPTED: &str = "an object with the key max_enforced_per_hour";
-const MODE_BY_FINDING_TYPE_ACCEPTED: &str = "an object whose keys are finding-type prefixes containing ':' and whose values are off, dry-run, enforce";
+const MODE_BY_FINDING_TYPE_ACCEPTED: &str = "an object whose keys are finding-type prefixes containing ':' and whose values are off, dry-run, approve, enforce";
 const MODE_BY_ACCOUNT_ACCEPTED: &str =
-    "an object whose keys are 12-digit account ids and whose values are off, dry-run, enforce";
+    "an object whose keys are 12-digit account ids and whose values are off, dry-run, approve, enforce";
 
 /// What is wrong with a document; `Settings::parse` adds the position.
 #[derive(Debug)]
@@ -824,15 +895,15 @@ where
 struct Keys<'p> {
     ctx: Ctx<'p>,
     /// The object's key path (`strategy`), empty for the document itself.
-    parent: &'static str,
+    parent: std::borrow::Cow<'static, str>,
     seen: BTreeSet<String>,
 }
 
 impl<'p> Keys<'p> {
-    fn new(ctx: Ctx<'p>, parent: &'static str) -> Self {
+    fn new(ctx: Ctx<'p>, parent: impl Into<std::borrow::Cow<'static, str>>) -> Self {
         Keys {
             ctx,
-            parent,
+            parent: parent.into(),
             seen: BTreeSet::new(),
         }
     }
@@ -962,9 +1033,19 @@ impl<'de> Reader<'de> for DocumentReader<'_> {
                     }
                 }
                 "follow_up" => {
-                    if let Some(mode) =
-                        optional_value(&mut map, ctx, |v| word("follow_up", v, Mode::ACCEPTED))?
-                    {
+                    if let Some(mode) = optional_value(&mut map, ctx, |v| {
+                        word("follow_up", v, FOLLOW_UP_ACCEPTED).and_then(|m: Mode| {
+                            if m == Mode::Approve {
+                                Err(Problem::invalid(
+                                    "follow_up",
+                                    "\"approve\" is not accepted (approve is the finding's own mode; its follow-ups are planned dry-run)".to_string(),
+                                    FOLLOW_UP_ACCEPTED,
+                                ))
+                            } else {
+                                Ok(m)
+                            }
+                        })
+                    })? {
                         s.follow_up = mode;
                     }
                 }
@@ -993,6 +1074,19 @@ impl<'de> Reader<'de> for DocumentReader<'_> {
                         checked_string("member_role", v, MEMBER_ROLE_ACCEPTED, check_member_role)
                     })? {
                         s.member_role = role;
+                    }
+                }
+                "approval" => {
+                    if let Some(o) = map.next_value_seed(Walk(ApprovalReader {
+                        ctx,
+                        path: "approval".to_string(),
+                    }))? {
+                        s.approval = o.over(crate::approval::ApprovalSettings::default());
+                    }
+                }
+                "approval_by_finding_type" => {
+                    if let Some(m) = map.next_value_seed(Walk(ApprovalMapReader(ctx)))? {
+                        s.approval_by_finding_type = m;
                     }
                 }
                 "strategy_by_finding_type" => {
@@ -1116,6 +1210,97 @@ impl<'de> Reader<'de> for CircuitBreakerReader<'_> {
         })?;
         Ok(breaker_of(max_enforced_per_hour))
     }
+}
+
+/// `approval` (or one `approval_by_finding_type` entry, at `path`): an object with
+/// `expires_after` and `on_expiry`, either left out; `null` for the defaults.
+struct ApprovalReader<'p> {
+    ctx: Ctx<'p>,
+    path: String,
+}
+
+impl<'de> Reader<'de> for ApprovalReader<'_> {
+    type Output = Option<crate::approval::ApprovalOverride>;
+
+    fn value<E: de::Error>(self, found: Value) -> Result<Self::Output, E> {
+        match found {
+            Value::Null => Ok(None),
+            other => Err(self
+                .ctx
+                .fail(Problem::wrong_type(self.path, &other, APPROVAL_ACCEPTED))),
+        }
+    }
+
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Output, A::Error> {
+        let ctx = self.ctx;
+        let mut out = crate::approval::ApprovalOverride::default();
+        let mut keys = Keys::new(ctx, self.path.clone());
+        while let Some(key) = keys.next(&mut map)? {
+            let path = keys.path(&key);
+            match key.as_str() {
+                "expires_after" => {
+                    out.expires_after_secs = optional_value(&mut map, ctx, |v| {
+                        checked_string(&path, v, APPROVAL_EXPIRES_ACCEPTED, check_approval_expiry)
+                    })?;
+                }
+                "on_expiry" => {
+                    out.on_expiry = optional_value(&mut map, ctx, |v| {
+                        word(&path, v, crate::approval::OnExpiry::ACCEPTED)
+                    })?;
+                }
+                _ => return Err(keys.unknown(&key, APPROVAL_KEYS)),
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+/// `approval_by_finding_type`: finding-type prefixes to [`ApprovalReader`] objects.
+struct ApprovalMapReader<'p>(Ctx<'p>);
+
+impl<'de> Reader<'de> for ApprovalMapReader<'_> {
+    type Output = Option<BTreeMap<String, crate::approval::ApprovalOverride>>;
+
+    fn value<E: de::Error>(self, found: Value) -> Result<Self::Output, E> {
+        match found {
+            Value::Null => Ok(None),
+            other => Err(self.0.fail(Problem::wrong_type(
+                "approval_by_finding_type",
+                &other,
+                APPROVAL_BY_FINDING_TYPE_ACCEPTED,
+            ))),
+        }
+    }
+
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Output, A::Error> {
+        let ctx = self.0;
+        let mut out = BTreeMap::new();
+        let mut keys = Keys::new(ctx, "approval_by_finding_type");
+        while let Some(key) = keys.next(&mut map)? {
+            let prefix = check_finding_type(&key, false).map_err(|p| {
+                ctx.fail(Problem::invalid(
+                    "approval_by_finding_type",
+                    format!("key {p}"),
+                    FINDING_TYPE_KEY_ACCEPTED,
+                ))
+            })?;
+            let path = keys.path(&prefix);
+            if let Some(o) = map.next_value_seed(Walk(ApprovalReader { ctx, path }))? {
+                out.insert(prefix, o);
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+/// A pending approval's window: a minute at least (the scheduler's granularity), a week at
+/// most (nobody approves a containment from last month).
+fn check_approval_expiry(text: &str) -> Result<u64, String> {
+    let secs = check_duration(text)?;
+    if !(60..=7 * 86_400).contains(&secs) {
+        return Err(format!("{text:?} is out of range"));
+    }
+    Ok(secs)
 }
 
 /// `0` is "no limit": no breaker.
@@ -1508,8 +1693,33 @@ impl Settings {
             member_accounts: &self.member_accounts,
             member_role: &self.member_role,
             strategy_by_finding_type: &self.strategy_by_finding_type,
+            approval: ApprovalOut {
+                expires_after: Some(format_duration(self.approval.expires_after_secs)),
+                on_expiry: Some(self.approval.on_expiry),
+            },
+            approval_by_finding_type: self
+                .approval_by_finding_type
+                .iter()
+                .map(|(k, o)| {
+                    (
+                        k.as_str(),
+                        ApprovalOut {
+                            expires_after: o.expires_after_secs.map(format_duration),
+                            on_expiry: o.on_expiry,
+                        },
+                    )
+                })
+                .collect(),
         }
     }
+}
+
+#[derive(Serialize)]
+struct ApprovalOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_after: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_expiry: Option<crate::approval::OnExpiry>,
 }
 
 #[derive(Serialize)]
@@ -1528,6 +1738,8 @@ struct DocumentOut<'a> {
     member_accounts: &'a [String],
     member_role: &'a str,
     strategy_by_finding_type: &'a BTreeMap<String, RoleStrategy>,
+    approval: ApprovalOut,
+    approval_by_finding_type: BTreeMap<&'a str, ApprovalOut>,
 }
 
 #[cfg(test)]
@@ -1725,7 +1937,7 @@ mod tests {
         let e = err("{\n  \"version\": 1,\n  \"mode\": \"enforcing\"\n}");
         assert_eq!(
             e.to_string(),
-            "line 3, column 21: mode \"enforcing\" is not accepted; accepted values: off, dry-run, enforce"
+            "line 3, column 21: mode \"enforcing\" is not accepted; accepted values: off, dry-run, approve, enforce"
         );
     }
 
@@ -1840,7 +2052,7 @@ mod tests {
             (
                 r#"{"mode_by_account": {"123456789012": "enforcing"}}"#,
                 "mode_by_account.123456789012 \"enforcing\" is not accepted",
-                "accepted values: off, dry-run, enforce",
+                "accepted values: off, dry-run, approve, enforce",
             ),
             (
                 r#"{"mode_by_finding_type": {"*": "off"}}"#,
@@ -2129,9 +2341,13 @@ mod tests {
             (
                 "mode",
                 "enforcing",
-                "accepted values: off, dry-run, enforce",
+                "accepted values: off, dry-run, approve, enforce",
             ),
-            ("mode", "Enforce", "accepted values: off, dry-run, enforce"),
+            (
+                "mode",
+                "Enforce",
+                "accepted values: off, dry-run, approve, enforce",
+            ),
             ("min_severity", "high", "a number from 0 to 10"),
             ("min_severity", "10.5", "a number from 0 to 10"),
             ("finding_types", "", "finding-type prefixes"),
@@ -2175,7 +2391,7 @@ mod tests {
         assert_eq!(s, before);
         assert_eq!(
             s.set("mode", "enforcing").unwrap_err().to_string(),
-            "mode \"enforcing\" is not accepted; accepted values: off, dry-run, enforce"
+            "mode \"enforcing\" is not accepted; accepted values: off, dry-run, approve, enforce"
         );
     }
 

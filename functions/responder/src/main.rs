@@ -21,6 +21,7 @@ use serde_json::value::RawValue;
 const DEADLINE_RESERVE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 struct Deps {
+    held_store: Option<DynamoHeldFindings>,
     responder: Responder<
         AwsIam,
         StsIdentity,
@@ -52,7 +53,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = load_config(&AwsOptions::default()).await;
     // The settings parameter and the breaker table (with held findings) of the home region.
     let home = home_region_config(&sdk);
+    // Held findings, and approve mode's pending approvals with their expiry schedules; the
+    // handle kept here learns the function's own ARN (the schedules' target) from the first
+    // invocation's context.
+    let held = DynamoHeldFindings::from_env(&home).map(|h| h.scheduling_from_env(&sdk));
     let deps = Deps {
+        held_store: held.clone(),
         settings: LiveSettings::new(
             SsmSettingsStore::from_conf(&home, parameter),
             config.clone(),
@@ -71,7 +77,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             guardduty: Some(AwsGuardDuty::from_conf(&sdk)),
             // Findings the breaker refuses are kept on the same table (outcome held) until
             // an operator runs deadbolt release-held; without a table, would_contain.
-            held: DynamoHeldFindings::from_env(&home),
+            // Held findings, and approve mode's pending approvals with their expiry schedules.
+            held: held.clone(),
         })
         // A member account's finding (settings member_accounts) is contained there through
         // the member role; STS is only called for such findings.
@@ -104,6 +111,9 @@ async fn handle(
     deps: &Deps,
 ) -> Result<DecisionRecord, Diagnostic> {
     let raw = event.payload.get();
+    if let Some(store) = &deps.held_store {
+        store.learn_target(&event.context.invoked_function_arn);
+    }
     let work = async {
         match deps.settings.current().await {
             Ok(settings) => deps.responder.handle(raw, &settings).await,
