@@ -680,3 +680,77 @@ async fn enricher_binary_contains_what_the_attacker_created_when_follow_up_is_en
         .count();
     assert_eq!(logged, 4, "{lines:?}");
 }
+
+/// The Security Hub write-back on the wire: the built responder with SecurityHubWriteBack
+/// (`DEADBOLT_SECURITY_HUB=enabled`, so `security_hub.write_back` is on) contains on moto with
+/// IAM authentication, then sends one `BatchUpdateFindings` naming GuardDuty's product and the
+/// finding's ARN, with the note and `NOTIFIED`. (An unprocessed finding is an error:
+/// `crates/deadbolt-aws/src/securityhub.rs`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_containment_is_written_back_to_the_findings_security_hub_copy() {
+    deadbolt_e2e::require_tools!(MotoServer, CargoLambda);
+    let moto = Moto::start().await;
+    let mallory = moto.create_attacker_user("mallory").await;
+    let mut env = env_for(&moto, "enforce");
+    env.push(("DEADBOLT_SECURITY_HUB", "enabled".into()));
+    env.push(("AWS_ENDPOINT_URL_SECURITYHUB", moto.guardduty.endpoint()));
+    env.push(("DEADBOLT_METRICS_NAMESPACE", "deadbolt/e2e".into()));
+    let log = std::env::temp_dir().join(format!("deadbolt-securityhub-{}.log", std::process::id()));
+    let lambda = LambdaHarness::start(&built_binary("responder"), &env, log);
+    let event = finding_for("cloudtrail-logging-disabled.json", &mallory.principal);
+    moto.confirm(&event);
+    let (lambda, record) = tokio::task::spawn_blocking(move || {
+        let r = lambda.invoke(&event);
+        (lambda, r)
+    })
+    .await
+    .unwrap();
+    let record = record.expect("the responder answers");
+    assert_eq!(record["outcome"], "contained", "{record}");
+    assert_eq!(moto.probe(&mallory).await, Err("AccessDenied".to_string()));
+
+    let updates: Vec<serde_json::Value> = moto
+        .guardduty
+        .request_bodies()
+        .into_iter()
+        .filter(|(line, _)| line == "PATCH /findings/batchupdate")
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    let u = &updates[0];
+    assert_eq!(
+        u["FindingIdentifiers"][0]["ProductArn"],
+        "arn:aws:securityhub:us-east-1::product/aws/guardduty"
+    );
+    let arn = u["FindingIdentifiers"][0]["Id"].as_str().unwrap();
+    assert!(
+        arn.ends_with("/finding/92b108e6e29fae28af700f610bd20943"),
+        "{arn}"
+    );
+    assert_eq!(u["Workflow"]["Status"], "NOTIFIED");
+    // The function's name (AWS_LAMBDA_FUNCTION_NAME; `cargo lambda watch` calls it `_`).
+    assert!(
+        u["Note"]["UpdatedBy"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty() && n.len() <= 512),
+        "{u}"
+    );
+    let note = u["Note"]["Text"].as_str().unwrap();
+    assert!(
+        note.starts_with("deadbolt: contained (deny_all_attached)"),
+        "{note}"
+    );
+    assert!(note.contains("iam:PutUserPolicy user/mallory"), "{note}");
+    assert!(
+        note.contains("undo: deadbolt unblock --user mallory"),
+        "{note}"
+    );
+    assert!(note.chars().count() <= 512);
+    let lines = lambda.log_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "security hub updated"),
+        "{lines:?}"
+    );
+}

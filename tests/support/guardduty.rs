@@ -403,6 +403,33 @@ fn handle(state: &Mutex<State>, request: &Request) -> Response {
             }
             list_findings(&state, &body)
         }
+        // Security Hub's BatchUpdateFindings (also REST-JSON; reached through
+        // AWS_ENDPOINT_URL_SECURITYHUB): a GuardDuty finding's copy this stand-in holds is
+        // processed, any other identifier unprocessed with FindingNotFound, as Security Hub
+        // answers.
+        ("PATCH", ["findings", "batchupdate"]) => {
+            let mut processed = Vec::new();
+            let mut unprocessed = Vec::new();
+            for id in body["FindingIdentifiers"].as_array().into_iter().flatten() {
+                let known = state.findings.iter().any(|f| f["arn"] == id["Id"])
+                    && id["ProductArn"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with("::product/aws/guardduty"));
+                if known {
+                    processed.push(id.clone());
+                } else {
+                    unprocessed.push(json!({
+                        "FindingIdentifier": id,
+                        "ErrorCode": "FindingNotFound",
+                        "ErrorMessage": "Finding not found",
+                    }));
+                }
+            }
+            Response::ok(json!({
+                "ProcessedFindings": processed,
+                "UnprocessedFindings": unprocessed,
+            }))
+        }
         _ => Response::error(
             404,
             "UnknownOperationException",

@@ -23,6 +23,7 @@ mod identity_center;
 mod ledger;
 pub mod live;
 mod members;
+mod securityhub;
 pub use announce::AlarmAnnouncer;
 pub use breaker::{hour_bucket, DynamoBreaker};
 pub(crate) use error::classify;
@@ -32,6 +33,7 @@ pub use identity_center::AwsIdentityCenter;
 pub use ledger::DynamoLedger;
 pub use live::LiveSettings;
 pub use members::MemberSessions;
+pub use securityhub::SecurityHubWriteBack;
 
 /// Where the SDK should connect and as whom. Unset fields follow the standard AWS
 /// configuration chain (environment, profile, container/instance credentials).

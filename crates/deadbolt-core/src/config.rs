@@ -145,6 +145,10 @@ pub enum ConfigError {
 /// When `DEADBOLT_PROTECTED_PRINCIPALS` was written: its patterns protect only principals
 /// created before then. Unset: they protect by name alone.
 pub const ENV_PROTECTED_SINCE: &str = "DEADBOLT_PROTECTED_SINCE";
+/// `enabled` where the stack granted the Security Hub write-back (SecurityHubWriteBack):
+/// then, without a settings document, `security_hub.write_back` is on, as in the document
+/// the stack writes.
+pub const ENV_SECURITY_HUB: &str = "DEADBOLT_SECURITY_HUB";
 
 impl Settings {
     /// The settings the `DEADBOLT_*` environment variables (SAM parameters) describe: what
@@ -158,6 +162,7 @@ impl Settings {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
         let mut settings = Settings::default();
         let value = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        settings.security_hub.write_back = value(ENV_SECURITY_HUB).as_deref() == Some("enabled");
 
         if let Some(v) = value(ENV_MODE) {
             settings.mode = Mode::parse(&v).ok_or_else(|| ConfigError::Mode {

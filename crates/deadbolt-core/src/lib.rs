@@ -23,6 +23,7 @@ pub mod principal;
 pub mod record;
 pub mod responder;
 pub mod runtime;
+pub mod securityhub;
 pub mod sequence;
 pub mod settings;
 pub mod simulate;

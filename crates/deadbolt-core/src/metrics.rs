@@ -32,6 +32,9 @@ pub const IAM_READ_LATENCY: &str = "IamReadLatency";
 /// Milliseconds spent in IAM writes for one finding.
 pub const IAM_WRITE_LATENCY: &str = "IamWriteLatency";
 
+/// Count: a Security Hub write-back that failed (logged, never retried).
+pub const SECURITY_HUB_WRITE_BACK_FAILURES: &str = "SecurityHubWriteBackFailures";
+
 /// Every metric name the responder emits.
 pub const RESPONDER_METRICS: &[&str] = &[
     DECISIONS,
@@ -39,7 +42,20 @@ pub const RESPONDER_METRICS: &[&str] = &[
     VERIFY_LATENCY,
     IAM_READ_LATENCY,
     IAM_WRITE_LATENCY,
+    SECURITY_HUB_WRITE_BACK_FAILURES,
 ];
+
+/// One EMF line counting a failed Security Hub write-back for `finding_id`.
+pub fn write_back_failure_emf(finding_id: &str, namespace: &str, timestamp_ms: i64) -> String {
+    emf_line(
+        namespace,
+        timestamp_ms,
+        &[],
+        &[(SECURITY_HUB_WRITE_BACK_FAILURES, "Count", 1.0)],
+        &[],
+        &[("finding_id", Value::from(finding_id))],
+    )
+}
 
 /// The namespace from [`NAMESPACE_ENV`], or [`DEFAULT_NAMESPACE`].
 pub fn namespace_from_env() -> String {
@@ -254,6 +270,11 @@ mod tests {
                 assert!(RESPONDER_METRICS.contains(&name), "{name}");
             }
         }
-        assert_eq!(RESPONDER_METRICS.len(), 5);
+        // ... and the write-back failure line's, a valid EMF document of its own.
+        let failure = write_back_failure_emf("f1", "deadbolt", 0);
+        assert_ok(&failure);
+        let v: Value = serde_json::from_str(&failure).unwrap();
+        assert_eq!(v[SECURITY_HUB_WRITE_BACK_FAILURES], 1.0);
+        assert_eq!(RESPONDER_METRICS.len(), 6);
     }
 }

@@ -325,6 +325,10 @@ pub struct DecisionRecord {
     /// The tamper watch's records only: the CloudTrail call that undid the containment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tamper: Option<TamperRecord>,
+    /// The GuardDuty finding's ARN (GuardDuty's copy), for the Security Hub write-back. Not
+    /// in the record's JSON: the record names the finding by id, as it always has.
+    #[serde(skip)]
+    pub finding_arn: Option<String>,
     /// `pending_approval` records: the approval waiting for a person.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalRecord>,
@@ -454,6 +458,7 @@ impl DecisionRecord {
             member_role: None,
             principals: Vec::new(),
             tamper: None,
+            finding_arn: None,
             approval: None,
             timings: None,
         }

@@ -1586,6 +1586,7 @@ fn record(
     let f = &event.detail;
     DecisionRecord {
         finding_id: Some(f.id.clone()),
+        finding_arn: Some(f.arn.clone()).filter(|a| a.starts_with("arn:")),
         finding_type: Some(f.finding_type.clone()),
         account_id: Some(f.account_id.clone()),
         region: Some(f.region.clone()),

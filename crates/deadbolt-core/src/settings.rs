@@ -43,7 +43,9 @@ pub const MAX_ENFORCED_PER_HOUR_LIMIT: u32 = 10_000;
 pub const DEFAULT_MAX_ENFORCED_PER_HOUR: u32 = 10;
 
 /// Top-level keys of the document.
-pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role, strategy_by_finding_type, approval, approval_by_finding_type";
+pub const KEYS: &str = "version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role, strategy_by_finding_type, approval, approval_by_finding_type, security_hub";
+/// Keys of the `security_hub` object.
+pub const SECURITY_HUB_KEYS: &str = "write_back, resolve_on_contain";
 /// Keys of the `approval` object and of each `approval_by_finding_type` entry.
 pub const APPROVAL_KEYS: &str = "expires_after, on_expiry";
 /// `max_finding_age` when absent: 24 hours.
@@ -60,7 +62,7 @@ pub const STRATEGY_KEYS: &str = "role, user_deactivate_access_key, identity_cent
 /// Keys of the `circuit_breaker` object.
 pub const CIRCUIT_BREAKER_KEYS: &str = "max_enforced_per_hour";
 /// Keys [`Settings::set`] accepts.
-pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.role, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, max_finding_age, member_accounts, member_role, approval.expires_after, approval.on_expiry, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>, strategy_by_finding_type.<finding-type prefix>, approval_by_finding_type.<finding-type prefix>.expires_after, approval_by_finding_type.<finding-type prefix>.on_expiry";
+pub const SETTABLE_KEYS: &str = "mode, min_severity, finding_types, protected_principals, strategy.role, strategy.user_deactivate_access_key, strategy.identity_center, follow_up, circuit_breaker.max_enforced_per_hour, max_finding_age, member_accounts, member_role, approval.expires_after, approval.on_expiry, security_hub.write_back, security_hub.resolve_on_contain, mode_by_account.<12-digit account id>, mode_by_finding_type.<finding-type prefix>, strategy_by_finding_type.<finding-type prefix>, approval_by_finding_type.<finding-type prefix>.expires_after, approval_by_finding_type.<finding-type prefix>.on_expiry";
 
 const VERSION_ACCEPTED: &str = "1";
 const SEVERITY_ACCEPTED: &str =
@@ -192,6 +194,8 @@ pub struct Settings {
     /// The same per finding-type prefix (longest matching prefix wins; what an entry leaves
     /// out is `approval`'s), e.g. 15 minutes then `contain` for `AttackSequence:IAM/`.
     pub approval_by_finding_type: BTreeMap<String, crate::approval::ApprovalOverride>,
+    /// Write-back to the finding's Security Hub copy (off by default).
+    pub security_hub: crate::securityhub::SecurityHubSettings,
 }
 
 impl Settings {
@@ -264,6 +268,7 @@ impl Default for Settings {
             protected_since: BTreeMap::new(),
             approval: crate::approval::ApprovalSettings::default(),
             approval_by_finding_type: BTreeMap::new(),
+            security_hub: crate::securityhub::SecurityHubSettings::default(),
         }
     }
 }
@@ -486,6 +491,18 @@ impl Settings {
                     breaker_of(max)
                 };
             }
+            "security_hub.write_back" | "security_hub.resolve_on_contain" => {
+                let b = match value {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(invalid(not_accepted(), BOOL_ACCEPTED)),
+                };
+                if key.ends_with("write_back") {
+                    self.security_hub.write_back = b;
+                } else {
+                    self.security_hub.resolve_on_contain = b;
+                }
+            }
             "approval.expires_after" => {
                 self.approval.expires_after_secs = check_approval_expiry(value)
                     .map_err(|p| invalid(p, APPROVAL_EXPIRES_ACCEPTED))?;
@@ -683,9 +700,11 @@ fn truncate(s: &str) -> String {
 // carries the position of what is wrong. Nothing here reads serde's messages.
 
 /// Accepted values when the document is not a JSON object.
-const DOCUMENT_ACCEPTED: &str = "a JSON object with the keys version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role, strategy_by_finding_type, approval, approval_by_finding_type";
+const DOCUMENT_ACCEPTED: &str = "a JSON object with the keys version, mode, min_severity, finding_types, protected_principals, mode_by_finding_type, mode_by_account, strategy, follow_up, circuit_breaker, max_finding_age, member_accounts, member_role, strategy_by_finding_type, approval, approval_by_finding_type, security_hub";
 const APPROVAL_ACCEPTED: &str = "an object with the keys expires_after (a duration such as 15m or 24h, at most 7d) and on_expiry (drop or contain)";
 const APPROVAL_BY_FINDING_TYPE_ACCEPTED: &str = "an object whose keys are finding-type prefixes containing ':' and whose values are objects with expires_after and/or on_expiry";
+const SECURITY_HUB_ACCEPTED: &str =
+    "an object with the keys write_back and resolve_on_contain (true or false)";
 const APPROVAL_EXPIRES_ACCEPTED: &str = "a duration from 1m to 7d, such as 15m, 2h or 24h";
 const STRATEGY_BY_FINDING_TYPE_ACCEPTED: &str = "an object whose keys are finding-type prefixes containing ':' and whose values are deny-all, revoke-sessions, deny-session";
 const STRATEGY_OVERRIDE_ACCEPTED: &str =
@@ -1084,6 +1103,11 @@ impl<'de> Reader<'de> for DocumentReader<'_> {
                         s.approval = o.over(crate::approval::ApprovalSettings::default());
                     }
                 }
+                "security_hub" => {
+                    if let Some(h) = map.next_value_seed(Walk(SecurityHubReader(ctx)))? {
+                        s.security_hub = h;
+                    }
+                }
                 "approval_by_finding_type" => {
                     if let Some(m) = map.next_value_seed(Walk(ApprovalMapReader(ctx)))? {
                         s.approval_by_finding_type = m;
@@ -1249,6 +1273,45 @@ impl<'de> Reader<'de> for ApprovalReader<'_> {
                     })?;
                 }
                 _ => return Err(keys.unknown(&key, APPROVAL_KEYS)),
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+/// `security_hub`: an object with two booleans, either left out (false); `null` for the defaults.
+struct SecurityHubReader<'p>(Ctx<'p>);
+
+impl<'de> Reader<'de> for SecurityHubReader<'_> {
+    type Output = Option<crate::securityhub::SecurityHubSettings>;
+
+    fn value<E: de::Error>(self, found: Value) -> Result<Self::Output, E> {
+        match found {
+            Value::Null => Ok(None),
+            other => Err(self.0.fail(Problem::wrong_type(
+                "security_hub",
+                &other,
+                SECURITY_HUB_ACCEPTED,
+            ))),
+        }
+    }
+
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Output, A::Error> {
+        let ctx = self.0;
+        let mut out = crate::securityhub::SecurityHubSettings::default();
+        let mut keys = Keys::new(ctx, "security_hub");
+        while let Some(key) = keys.next(&mut map)? {
+            let path = keys.path(&key);
+            let slot = match key.as_str() {
+                "write_back" => &mut out.write_back,
+                "resolve_on_contain" => &mut out.resolve_on_contain,
+                _ => return Err(keys.unknown(&key, SECURITY_HUB_KEYS)),
+            };
+            if let Some(b) = optional_value(&mut map, ctx, |v| match v {
+                Value::Bool(b) => Ok(b),
+                other => Err(Problem::wrong_type(&path, &other, BOOL_ACCEPTED)),
+            })? {
+                *slot = b;
             }
         }
         Ok(Some(out))
@@ -1693,6 +1756,10 @@ impl Settings {
             member_accounts: &self.member_accounts,
             member_role: &self.member_role,
             strategy_by_finding_type: &self.strategy_by_finding_type,
+            security_hub: SecurityHubOut {
+                write_back: self.security_hub.write_back,
+                resolve_on_contain: self.security_hub.resolve_on_contain,
+            },
             approval: ApprovalOut {
                 expires_after: Some(format_duration(self.approval.expires_after_secs)),
                 on_expiry: Some(self.approval.on_expiry),
@@ -1712,6 +1779,12 @@ impl Settings {
                 .collect(),
         }
     }
+}
+
+#[derive(Serialize)]
+struct SecurityHubOut {
+    write_back: bool,
+    resolve_on_contain: bool,
 }
 
 #[derive(Serialize)]
@@ -1738,6 +1811,7 @@ struct DocumentOut<'a> {
     member_accounts: &'a [String],
     member_role: &'a str,
     strategy_by_finding_type: &'a BTreeMap<String, RoleStrategy>,
+    security_hub: SecurityHubOut,
     approval: ApprovalOut,
     approval_by_finding_type: BTreeMap<&'a str, ApprovalOut>,
 }

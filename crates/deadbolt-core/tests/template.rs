@@ -519,8 +519,11 @@ fn the_first_settings_document_agrees_with_the_environment_fallback() {
         .map(String::from),
         ["dry-run", "*", "0", "x"].map(String::from),
     ];
-    for [mode, types, severity, protected] in cases {
+    for (n, [mode, types, severity, protected]) in cases.into_iter().enumerate() {
+        // SecurityHubWriteBack=Enabled in one case: the document and the environment agree.
+        let hub = n == 1;
         let doc = format
+            .replace("${SecurityHubOn}", if hub { "true" } else { "false" })
             .replace("${DeadboltMode}", &mode)
             .replace("${MinSeverity}", &severity)
             .replace("${FindingTypesJson}", &list(&types, "null"))
@@ -532,6 +535,7 @@ fn the_first_settings_document_agrees_with_the_environment_fallback() {
             ENV_FINDING_TYPES => Some(types.clone()),
             ENV_MIN_SEVERITY => Some(severity.clone()),
             ENV_PROTECTED_PRINCIPALS => Some(protected.clone()),
+            "DEADBOLT_SECURITY_HUB" if hub => Some("enabled".into()),
             _ => None,
         })
         .unwrap();

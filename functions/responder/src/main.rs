@@ -6,11 +6,12 @@ use deadbolt_aws::live::{
 use deadbolt_aws::{
     load_config, AlarmAnnouncer, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions,
     DynamoBreaker, DynamoHeldFindings, DynamoLedger, LiveSettings, MemberSessions,
-    SsmSettingsStore, StsIdentity,
+    SecurityHubWriteBack, SsmSettingsStore, StsIdentity,
 };
 use deadbolt_core::clock::now_ms;
-use deadbolt_core::metrics::{decision_emf, namespace_from_env};
+use deadbolt_core::metrics::{decision_emf, namespace_from_env, write_back_failure_emf};
 use deadbolt_core::notice::containment_notice;
+use deadbolt_core::securityhub::{write_back, FindingsWriteBack};
 use deadbolt_core::{DecisionRecord, Ports, Responder, Settings};
 use lambda_runtime::tracing::{self, error, info, warn};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
@@ -21,6 +22,8 @@ use serde_json::value::RawValue;
 const DEADLINE_RESERVE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 struct Deps {
+    /// The Security Hub write-back, where the stack granted it (SecurityHubWriteBack).
+    security_hub: Option<SecurityHubWriteBack>,
     held_store: Option<DynamoHeldFindings>,
     responder: Responder<
         AwsIam,
@@ -58,6 +61,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // invocation's context.
     let held = DynamoHeldFindings::from_env(&home).map(|h| h.scheduling_from_env(&sdk));
     let deps = Deps {
+        security_hub: SecurityHubWriteBack::from_env(&sdk),
         held_store: held.clone(),
         settings: LiveSettings::new(
             SsmSettingsStore::from_conf(&home, parameter),
@@ -96,11 +100,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 }
 
 /// Who the ledger says acted: this function, by name.
+fn function_name() -> String {
+    std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "deadbolt-responder".into())
+}
+
 fn function_actor() -> String {
-    format!(
-        "function:{}",
-        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "deadbolt-responder".into())
-    )
+    format!("function:{}", function_name())
 }
 
 /// One event in, one decision record out (and one log line). Transient failures are returned
@@ -114,10 +119,11 @@ async fn handle(
     if let Some(store) = &deps.held_store {
         store.learn_target(&event.context.invoked_function_arn);
     }
+    let settings = deps.settings.current().await;
     let work = async {
-        match deps.settings.current().await {
-            Ok(settings) => deps.responder.handle(raw, &settings).await,
-            Err(unavailable) => deps.responder.settings_unavailable(raw, &unavailable),
+        match &settings {
+            Ok(settings) => deps.responder.handle(raw, settings).await,
+            Err(unavailable) => deps.responder.settings_unavailable(raw, unavailable),
         }
     };
     let record = match before_deadline(event.context.deadline, DEADLINE_RESERVE, work).await {
@@ -148,6 +154,34 @@ async fn handle(
                 error = %e,
                 "containment not announced"
             );
+        }
+    }
+    // Where analysts work: a note on the finding's Security Hub copy. Best effort: logged and
+    // counted when it fails, never retried, never in the way of the containment.
+    if let (Some(hub), Ok(settings)) = (&deps.security_hub, &settings) {
+        if let Some(update) = write_back(&record, settings.security_hub, &function_name()) {
+            match hub.update(&update).await {
+                Ok(()) => info!(
+                    finding_id = record.finding_id.as_deref().unwrap_or(""),
+                    workflow = update.workflow.as_str(),
+                    "security hub updated"
+                ),
+                Err(e) => {
+                    warn!(
+                        finding_id = record.finding_id.as_deref().unwrap_or(""),
+                        error = %e,
+                        "security hub not updated"
+                    );
+                    println!(
+                        "{}",
+                        write_back_failure_emf(
+                            record.finding_id.as_deref().unwrap_or(""),
+                            &deps.namespace,
+                            now_ms()
+                        )
+                    );
+                }
+            }
         }
     }
     if record.retryable {
