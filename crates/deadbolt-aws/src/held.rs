@@ -108,6 +108,33 @@ impl DynamoHeldFindings {
         }
     }
 
+    /// Every item whose key starts with `prefix` (every page).
+    async fn scan_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, AwsError> {
+        let mut out = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.into()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            out.extend(page.items().iter().cloned());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
     async fn schedule(
         &self,
         approval: &deadbolt_core::approval::PendingApproval,
@@ -256,6 +283,10 @@ fn key(finding_id: &str) -> AttributeValue {
     AttributeValue::S(format!("{PREFIX}{finding_id}"))
 }
 
+fn approval_key(id: &str) -> AttributeValue {
+    AttributeValue::S(format!("{APPROVAL_PREFIX}{id}"))
+}
+
 /// An item read back as a held finding; an item missing an attribute is an error naming it
 /// (never skipped: a held finding must not disappear from the list).
 fn from_item(item: &HashMap<String, AttributeValue>) -> Result<HeldFinding, AwsError> {
@@ -320,27 +351,12 @@ impl HeldFindings for DynamoHeldFindings {
     }
 
     async fn list(&self) -> Result<Vec<HeldFinding>, AwsError> {
-        let mut out = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("begins_with(pk, :prefix)")
-                .expression_attribute_values(":prefix", AttributeValue::S(PREFIX.into()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify(&e))?;
-            for item in page.items() {
-                out.push(from_item(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
+        let mut out = self
+            .scan_prefix(PREFIX)
+            .await?
+            .iter()
+            .map(from_item)
+            .collect::<Result<Vec<_>, _>>()?;
         out.sort_by_key(|h| h.held_at_ms);
         Ok(out)
     }
@@ -368,10 +384,7 @@ impl HeldFindings for DynamoHeldFindings {
             .client
             .put_item()
             .table_name(&self.table)
-            .item(
-                "pk",
-                AttributeValue::S(format!("{APPROVAL_PREFIX}{}", approval.id)),
-            )
+            .item("pk", approval_key(&approval.id))
             .item("approval", AttributeValue::S(json))
             .item("expires_at", AttributeValue::N(ttl.to_string()))
             .condition_expression("attribute_not_exists(pk)")
@@ -387,10 +400,7 @@ impl HeldFindings for DynamoHeldFindings {
                         .client
                         .delete_item()
                         .table_name(&self.table)
-                        .key(
-                            "pk",
-                            AttributeValue::S(format!("{APPROVAL_PREFIX}{}", approval.id)),
-                        )
+                        .key("pk", approval_key(&approval.id))
                         .send()
                         .await;
                     return Err(e);
@@ -410,42 +420,25 @@ impl HeldFindings for DynamoHeldFindings {
 
     async fn pending(&self) -> Result<Vec<deadbolt_core::approval::PendingApproval>, AwsError> {
         let mut out = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("begins_with(pk, :prefix)")
-                .expression_attribute_values(":prefix", AttributeValue::S(APPROVAL_PREFIX.into()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify(&e))?;
-            for item in page.items() {
-                let pk = item
-                    .get("pk")
-                    .and_then(|v| v.as_s().ok())
-                    .map_or("?", String::as_str);
-                let approval = item
-                    .get("approval")
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|j| serde_json::from_str(j).ok())
-                    .ok_or_else(|| {
-                        AwsError::new(
-                            AwsErrorKind::Other,
-                            "MalformedPendingApproval",
-                            format!(
-                                "the pending-approval item {pk} has no readable attribute approval"
-                            ),
-                        )
-                    })?;
-                out.push(approval);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
+        for item in self.scan_prefix(APPROVAL_PREFIX).await? {
+            let pk = item
+                .get("pk")
+                .and_then(|v| v.as_s().ok())
+                .map_or("?", String::as_str);
+            let approval = item
+                .get("approval")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|j| serde_json::from_str(j).ok())
+                .ok_or_else(|| {
+                    AwsError::new(
+                        AwsErrorKind::Other,
+                        "MalformedPendingApproval",
+                        format!(
+                            "the pending-approval item {pk} has no readable attribute approval"
+                        ),
+                    )
+                })?;
+            out.push(approval);
         }
         out.sort_by_key(|a: &deadbolt_core::approval::PendingApproval| a.created_at_ms);
         Ok(out)
@@ -455,7 +448,7 @@ impl HeldFindings for DynamoHeldFindings {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(format!("{APPROVAL_PREFIX}{id}")))
+            .key("pk", approval_key(id))
             .send()
             .await
             .map_err(|e| classify(&e))?;
