@@ -10,11 +10,13 @@
 //! endpoint (`AWS_ENDPOINT_URL_SCHEDULER` for the CLI). IAM, the tables and the ledger are on
 //! the authenticated one.
 
-use deadbolt_aws::{AwsIam, DynamoHeldFindings, DynamoLedger, ExpirySchedules, StsIdentity};
+use deadbolt_aws::{
+    AwsIam, DynamoBreaker, DynamoHeldFindings, DynamoLedger, ExpirySchedules, StsIdentity,
+};
 use deadbolt_core::approval::{expiry_event_for, OnExpiry};
 use deadbolt_core::config::Mode;
 use deadbolt_core::memory::Configured;
-use deadbolt_core::ports::{HeldFindings, NoIdentityCenter, NoSharedBreaker};
+use deadbolt_core::ports::{HeldFindings, NoIdentityCenter, NoSharedBreaker, SharedBreaker};
 use deadbolt_core::settings::Settings;
 use deadbolt_core::{Outcome, Ports, Reason};
 use deadbolt_e2e::{finding_for, AttackerCredentials, Moto};
@@ -182,9 +184,65 @@ async fn approve_mode_waits_for_a_person_and_does_exactly_what_they_answer() {
     assert_eq!(listed[0]["on_expiry"], "drop");
     assert_eq!(listed[0]["expired"], false);
 
+    // 1b. An approval takes a slot of the breaker's shared hourly count like the responder's
+    //     own containment: with this hour's 10 slots taken, approving writes nothing and the
+    //     approval stays pending.
+    moto.confirm(&event);
+    let shared = DynamoBreaker::from_conf(&sdk, TABLE);
+    let now = deadbolt_core::clock::now_ms();
+    // This hour and the next, so the test cannot straddle an hour boundary.
+    for at in [now, now + 3_600_000] {
+        for _ in 0..10 {
+            assert!(shared.try_admit(10, at).await.unwrap());
+        }
+        assert!(!shared.try_admit(10, at).await.unwrap(), "full");
+    }
+    let out = cli(&moto, &sch, &["approve", id, "--reason", "INC-7", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not contained; the approval stays pending"),
+        "{stderr}"
+    );
+    let refused: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(refused["outcome"], "would_contain", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("circuit breaker")),
+        "{refused}"
+    );
+    assert_eq!(
+        moto.probe(&mallory).await,
+        Ok(()),
+        "refused: nothing written"
+    );
+    assert_eq!(store.pending().await.unwrap().len(), 1);
+    assert!(
+        schedule_exists(&sch, id).await,
+        "still pending: still scheduled"
+    );
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    for at in [now, now + 3_600_000] {
+        dynamo
+            .delete_item()
+            .table_name(TABLE)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(deadbolt_aws::hour_bucket(at).0),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
     // 2. Approved: re-verified with GuardDuty, contained, the approver in the ledger, the
     //    approval and its schedule gone.
-    moto.confirm(&event);
     let out = cli(
         &moto,
         &sch,

@@ -24,7 +24,6 @@ use deadbolt_core::ledger::{self, unreleased, Ledger, LedgerEntry};
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
 use deadbolt_core::ports::{
     HeldFindings, IamDirectory, IdentityProvider, InlinePolicies, NoHeldFindings, NoIdentityCenter,
-    NoSharedBreaker,
 };
 use deadbolt_core::runtime::{ConfigOrigin, RuntimeConfig};
 use deadbolt_core::{
@@ -399,6 +398,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     held_at_ms: None,
                     approval_reason: None,
                     ledger_table: None,
+                    breaker_table: None,
                 },
             )
             .await
@@ -1289,6 +1289,7 @@ async fn release_held(
         held_at_ms: Some(held.held_at_ms),
         approval_reason: None,
         ledger_table: None,
+        breaker_table: None,
     };
     let record = match replay_decision(options, parameter, &held.event, flags).await {
         Ok(record) => record,
@@ -1445,6 +1446,7 @@ async fn approve(
         held_at_ms: Some(approval.created_at_ms),
         approval_reason: Some(reason),
         ledger_table,
+        breaker_table: Some(&table.name),
     };
     let preview = match replay_decision(options, parameter, &approval.event, flags(false)).await {
         Ok(record) => record,
@@ -1587,6 +1589,10 @@ struct ReplayFlags<'a> {
     approval_reason: Option<&'a str>,
     /// The ledger table, when named on the command line (else DEADBOLT_LEDGER_TABLE).
     ledger_table: Option<&'a str>,
+    /// `approve`: the breaker table whose hourly count the responders share. An approved
+    /// containment takes a slot like the responder's own would (a full hour refuses it and
+    /// the approval stays pending); an operator's replay or release is not rate-limited.
+    breaker_table: Option<&'a str>,
 }
 
 /// A person's answer to a pending approval.
@@ -1608,6 +1614,7 @@ async fn replay_decision(
         held_at_ms,
         approval_reason,
         ledger_table,
+        breaker_table,
     }: ReplayFlags<'_>,
 ) -> Result<deadbolt_core::DecisionRecord, ExitCode> {
     let environment = match Settings::from_env() {
@@ -1701,7 +1708,7 @@ async fn replay_decision(
         iam: AwsIam::from_conf(&sdk),
         identity: StsIdentity::from_conf(&sdk),
         identity_center: Some(AwsIdentityCenter::from_conf(&sdk)),
-        shared_breaker: None::<NoSharedBreaker>,
+        shared_breaker: breaker_table.map(|t| deadbolt_aws::DynamoBreaker::from_conf(&sdk, t)),
         guardduty: (!no_verify).then(|| AwsGuardDuty::from_conf(&sdk)),
         // An operator's replay is never held: it has no shared count to be refused by.
         held: None::<NoHeldFindings>,

@@ -196,3 +196,44 @@ fn both_functions_get_the_metrics_namespace() {
     );
     assert_eq!(t.matches(&line).count(), 2, "{line}");
 }
+
+/// Issue 18: the dashboard shows pending approvals (proposed, expired unanswered) and the
+/// expiry events Scheduler could not deliver, in a panel of their own.
+#[test]
+fn the_dashboard_shows_pending_approvals() {
+    let body = dashboard_body(&template());
+    let widget = body["widgets"]
+        .as_array()
+        .expect("widgets")
+        .iter()
+        .find(|w| {
+            w["properties"]["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Pending approvals"))
+        })
+        .expect("a pending-approvals panel");
+    let series: Vec<String> = widget["properties"]["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .map(|m| {
+            let s: Vec<&str> = m
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            s.join(" ")
+        })
+        .collect();
+    for wanted in [
+        "Decisions Outcome pending_approval",
+        "Decisions Reason approval_expired",
+        "ApproximateNumberOfMessagesVisible QueueName ${ApprovalExpiryDeadLetterQueue.QueueName}",
+    ] {
+        assert!(
+            series.iter().any(|s| s.contains(wanted)),
+            "{wanted} missing from {series:?}"
+        );
+    }
+}
