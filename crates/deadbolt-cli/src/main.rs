@@ -1532,24 +1532,12 @@ async fn reject(
     };
     if let Some(ledger) = ledger {
         let me = StsIdentity::from_conf(&sdk).caller_identity().await?;
-        let target = approval
-            .target
-            .split_once('/')
-            .and_then(|(kind, name)| {
-                let kind = match kind {
-                    "user" => TargetKind::User,
-                    "role" => TargetKind::Role,
-                    "group" => TargetKind::Group,
-                    _ => return None,
-                };
-                ContainmentTarget::new(kind, name).ok()
-            })
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "the pending approval {id} names no principal ({:?})",
-                    approval.target
-                )
-            })?;
+        let target = ContainmentTarget::from_display(&approval.target).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the pending approval {id} names no principal ({:?})",
+                approval.target
+            )
+        })?;
         let entry = LedgerEntry::rejection(
             &approval.account_id,
             &target,

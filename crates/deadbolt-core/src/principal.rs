@@ -112,6 +112,22 @@ impl fmt::Display for ContainmentTarget {
     }
 }
 
+impl ContainmentTarget {
+    /// The inverse of `Display` (`user/NAME`, `role/NAME`, `group/NAME`), as stored in a
+    /// pending approval or a held finding; the name is checked as [`ContainmentTarget::new`]
+    /// does. `None` for anything else (a permission set is not an IAM entity).
+    pub fn from_display(s: &str) -> Option<Self> {
+        let (kind, name) = s.split_once('/')?;
+        let kind = match kind {
+            "user" => TargetKind::User,
+            "role" => TargetKind::Role,
+            "group" => TargetKind::Group,
+            _ => return None,
+        };
+        ContainmentTarget::new(kind, name).ok()
+    }
+}
+
 /// The result of resolving a finding's principal.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolution {
@@ -268,5 +284,28 @@ fn unknown(name: Option<String>) -> Principal {
         arn: None,
         session: None,
         access_key_id: None,
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn a_target_reads_back_what_it_displays_and_nothing_else() {
+        for kind in [TargetKind::User, TargetKind::Role, TargetKind::Group] {
+            let t = ContainmentTarget::new(kind, "ci-deployer").unwrap();
+            assert_eq!(ContainmentTarget::from_display(&t.to_string()), Some(t));
+        }
+        for bad in [
+            "",
+            "mallory",
+            "user/",
+            "user/a/b",
+            "permission-set/AdministratorAccess",
+            "USER/mallory",
+        ] {
+            assert_eq!(ContainmentTarget::from_display(bad), None, "{bad:?}");
+        }
     }
 }
