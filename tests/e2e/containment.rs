@@ -954,6 +954,16 @@ async fn a_deleted_deny_all_is_re_applied_from_the_ledger_and_an_unblock_is_not(
         r.tamper.as_ref().map(|t| t.undone_by.as_str()),
         Some("arn:aws:sts::123456789012:assumed-role/ci-helper/ci-helper")
     );
+    // The finding it was for, kept in the DynamoDB ledger entry: the re-containment is
+    // written back to that finding's Security Hub copy.
+    assert!(
+        r.finding_arn
+            .as_deref()
+            .is_some_and(|a| a.starts_with("arn:aws:guardduty:")
+                && a.ends_with("/finding/92b108e6e29fae28af700f610bd20943")),
+        "{:?}",
+        r.finding_arn
+    );
     assert_eq!(moto.probe(&mallory).await, Err("AccessDenied".to_string()));
 
     // The operator releases: the ledger says so before the DenyAll goes.

@@ -64,6 +64,10 @@ pub struct LedgerEntry {
     pub target: String,
     /// The finding, or `Manual` for an operator's block.
     pub finding_id: String,
+    /// The finding's ARN (its Security Hub copy's `Id`), when a finding was acted on: a
+    /// re-containment by the tamper watch is written back to the same Security Hub finding.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub finding_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub strategy: Option<String>,
     /// The role session a `deny-session` containment denies (`aws:userid`), so the tamper
@@ -115,6 +119,7 @@ impl LedgerEntry {
             account_id: account_id.to_string(),
             target: target.to_string(),
             finding_id: finding_id.to_string(),
+            finding_arn: None,
             strategy: None,
             session: None,
             prior_policy: None,

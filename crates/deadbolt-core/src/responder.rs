@@ -561,7 +561,7 @@ where
                 r.strategy = Some(plan.strategy.as_str().to_string());
                 (r.acted_in_account, r.member_role) = acting(&plan, &f.account_id);
                 let applied = match &plan.member {
-                    None => self.execute(policies, &plan, settings, &f.account_id).await,
+                    None => self.execute(policies, &plan, settings, &f).await,
                     Some(role) => {
                         // Assumed now that GuardDuty's copy names the account.
                         let iam = match assumed.take() {
@@ -569,7 +569,7 @@ where
                             _ => self.assume(role, &f.id).await,
                         };
                         match iam {
-                            Ok(iam) => self.execute(&iam, &plan, settings, &f.account_id).await,
+                            Ok(iam) => self.execute(&iam, &plan, settings, &f).await,
                             Err(e) => member_role_unavailable(role, &e),
                         }
                     }
@@ -945,8 +945,9 @@ where
         policies: &Q,
         plan: &ContainmentPlan,
         settings: &Settings,
-        account_id: &str,
+        finding: &Finding,
     ) -> Applied {
+        let account_id = finding.account_id.as_str();
         let now = now_ms();
         let admission = Intent {
             gate: Admission::new(
@@ -963,6 +964,7 @@ where
             LedgerEntry::containment(account, &plan.target, &plan.finding_id, &self.actor, now);
         entry.strategy = Some(plan.strategy.as_str().to_string());
         entry.reason = self.reason.clone();
+        entry.finding_arn = Some(finding.arn.clone()).filter(|a| a.starts_with("arn:"));
         if let crate::decision::PlanStrategy::DenySession { userid } = &plan.strategy {
             // Sessions of one role denied for one finding: one entry each.
             entry.session = Some(userid.clone());
@@ -1093,6 +1095,8 @@ where
         };
         r.finding_id = Some(first.finding_id.clone());
         r.finding_type = first.reason.clone();
+        // The finding the containment was for: its Security Hub copy hears of the re-containment.
+        r.finding_arn = live.iter().find_map(|e| e.finding_arn.clone());
         if let Some(t) = r.tamper.as_mut() {
             t.ledger_entry = Some(first.id.clone());
         }
@@ -1206,6 +1210,7 @@ where
             }
             entry.strategy = Some(plan.strategy.as_str().to_string());
             entry.reason = first.reason.clone();
+            entry.finding_arn = first.finding_arn.clone();
             let gate = Intent {
                 gate: crate::breaker::Ungated,
                 plan,
@@ -1418,14 +1423,11 @@ where
                 Decision::Contain(plan) => {
                     let applied = match &plan.member {
                         None => {
-                            self.execute(&self.policies, &plan, settings, &finding.account_id)
+                            self.execute(&self.policies, &plan, settings, &finding)
                                 .await
                         }
                         Some(role) => match self.assume(role, &finding.id).await {
-                            Ok(iam) => {
-                                self.execute(&iam, &plan, settings, &finding.account_id)
-                                    .await
-                            }
+                            Ok(iam) => self.execute(&iam, &plan, settings, &finding).await,
                             Err(e) => member_role_unavailable(role, &e),
                         },
                     };

@@ -64,7 +64,8 @@ pub trait FindingsWriteBack: Send + Sync {
 
 /// The update for `record`, when its outcome is one analysts must see (contained, partially
 /// contained, pending approval, held, failed, re-contained) and the record knows the finding's
-/// ARN (GuardDuty's copy carries it; a tamper-watch record has only the ledger's finding id).
+/// ARN (GuardDuty's copy carries it; a tamper-watch record takes it from the ledger entry of
+/// the containment it re-applies).
 pub fn write_back(
     record: &DecisionRecord,
     settings: SecurityHubSettings,
@@ -132,7 +133,9 @@ pub fn write_back(
         finding_arn,
         note: bounded(&note, NOTE_MAX_CHARS),
         updated_by: updated_by.to_string(),
-        workflow: if contained && settings.resolve_on_contain {
+        // A re-containment stays NOTIFIED: someone undid a containment, which an analyst
+        // must look at whatever the operator chose for first containments.
+        workflow: if record.outcome == Outcome::Contained && settings.resolve_on_contain {
             WorkflowStatus::Resolved
         } else {
             WorkflowStatus::Notified

@@ -113,7 +113,8 @@ async fn a_failure_is_noted_within_security_hubs_limit() {
     assert_eq!(u.note.chars().count(), NOTE_MAX_CHARS);
     assert!(u.note.starts_with("deadbolt: failed"));
     assert!(u.note.ends_with('…'));
-    // Without GuardDuty's ARN (a tamper-watch record), nothing can be named.
+    // Without the finding's ARN (a ledger entry written before entries kept it), nothing
+    // can be named.
     record.finding_arn = None;
     assert_eq!(write_back(&record, ON, "f"), None);
 }

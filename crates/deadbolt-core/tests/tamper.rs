@@ -10,6 +10,7 @@ use deadbolt_core::ledger::{LedgerEntry, MemoryLedger};
 use deadbolt_core::memory::{Configured, FixedIdentity, MemoryPolicies};
 use deadbolt_core::notice::containment_notice;
 use deadbolt_core::ports::{AccessKeys, InlinePolicies};
+use deadbolt_core::securityhub::{write_back, SecurityHubSettings, WorkflowStatus};
 use deadbolt_core::settings::Settings;
 use deadbolt_core::{ContainmentTarget, Outcome, Reason, TargetKind};
 
@@ -84,6 +85,28 @@ async fn a_deleted_deny_all_is_re_applied_within_one_event_and_paged() {
     );
     let json = r.to_json();
     assert!(json.contains(r#""outcome":"recontained""#), "{json}");
+    // The containment's finding, from its ledger entry: its Security Hub copy is told, and
+    // stays NOTIFIED (someone undid a containment) even where first containments resolve it.
+    let finding_arn = "arn:aws:guardduty:us-east-1:123456789012:detector/12abc34d567e8fa901bc2d34e56789f0/finding/92b108e6e29fae28af700f610bd20943";
+    assert_eq!(r.finding_arn.as_deref(), Some(finding_arn));
+    let update = write_back(
+        &r,
+        SecurityHubSettings {
+            write_back: true,
+            resolve_on_contain: true,
+        },
+        "deadbolt-responder",
+    )
+    .expect("a re-containment is written back");
+    assert_eq!(update.finding_arn, finding_arn);
+    assert_eq!(update.workflow, WorkflowStatus::Notified);
+    assert!(
+        update
+            .note
+            .starts_with("deadbolt: recontained (containment_undone)"),
+        "{}",
+        update.note
+    );
     let notice = containment_notice(&r).expect("paged");
     assert!(
         notice.subject.contains("RE-contained user/mallory"),
