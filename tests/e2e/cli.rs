@@ -503,6 +503,7 @@ async fn config_set_show_and_validate_round_trip_through_ssm() {
 async fn block_with_access_key_deactivates_that_key_and_unblock_reactivates_it() {
     deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
+    moto.create_breaker_table("deadbolt-ledger").await;
     let user = moto.create_attacker_user("mallory").await;
     let key = user.principal.access_key_id.clone();
     let status = |moto: &Moto| {
@@ -533,6 +534,8 @@ async fn block_with_access_key_deactivates_that_key_and_unblock_reactivates_it()
             "--access-key",
             &key,
             "--json",
+            "--ledger-table",
+            "deadbolt-ledger",
         ],
     );
     let record: serde_json::Value = serde_json::from_slice(&block.stdout).unwrap();
@@ -549,9 +552,10 @@ async fn block_with_access_key_deactivates_that_key_and_unblock_reactivates_it()
     );
     assert_eq!(status(&moto).await, "Inactive");
 
-    let unblock = deadbolt(
-        &moto,
-        &[
+    // Without the ledger there is no status from before the block: the DenyAll goes, the key
+    // stays inactive (deadbolt cannot tell it set it so), and the message says how to do it.
+    let unblock = |ledger: bool| {
+        let mut args = vec![
             "unblock",
             "--reason",
             "e2e",
@@ -560,10 +564,36 @@ async fn block_with_access_key_deactivates_that_key_and_unblock_reactivates_it()
             "--access-key",
             &key,
             "--json",
-        ],
-    );
-    let record: serde_json::Value = serde_json::from_slice(&unblock.stdout).unwrap();
+        ];
+        if ledger {
+            args.extend(["--ledger-table", "deadbolt-ledger"]);
+        }
+        let out = deadbolt(&moto, &args);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let record = unblock(false);
     assert_eq!(record["outcome"], "released", "{record}");
+    let message = record["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "access key {key} left as it is: no containment ledger"
+        )) && message.contains("--status Active"),
+        "{message}"
+    );
+    assert_eq!(status(&moto).await, "Inactive");
+    assert_eq!(moto.user_policy("mallory", "DenyAll").await, None);
+
+    // With the ledger, which recorded the key active before the block: active again (the
+    // DenyAll is gone already, so the policy part has nothing to remove).
+    let record = unblock(true);
+    assert_eq!(record["outcome"], "skipped", "{record}");
+    assert!(
+        record["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("set access key {key} active again")),
+        "{record}"
+    );
     assert_eq!(status(&moto).await, "Active");
     assert_eq!(moto.probe(&user).await, Ok(()));
 

@@ -747,11 +747,17 @@ async fn operator(
                     applied.message.push_str(&format!(
                         "; access key {key} was already inactive before deadbolt contained {target} (ledger entry {entry_id}), so it stays inactive"
                     ));
-                } else if ledger.is_some() && prior.is_none() {
+                } else if prior != Some(Some(true)) {
                     // Never re-activate what the ledger cannot vouch deadbolt deactivated: the
-                    // key may have been inactive for a reason nobody here knows.
+                    // key may have been inactive for a reason nobody here knows. Without a
+                    // ledger there is no prior status at all, so the answer is the same.
+                    let why = if ledger.is_some() {
+                        format!("the ledger has no active status for it from before a containment of {target}")
+                    } else {
+                        "no containment ledger was given (--ledger-table or DEADBOLT_LEDGER_TABLE, the stack's LedgerTable output), so there is no status for it from before".to_string()
+                    };
                     applied.message.push_str(&format!(
-                        "; access key {key} left as it is: the ledger has no status for it before a containment of {target}, so deadbolt cannot tell whether it set it inactive. If it should work again: aws iam update-access-key --user-name {} --access-key-id {key} --status Active",
+                        "; access key {key} left as it is: {why}, and deadbolt cannot tell whether it set it inactive. If it should work again: aws iam update-access-key --user-name {} --access-key-id {key} --status Active",
                         target.name
                     ));
                 } else {
