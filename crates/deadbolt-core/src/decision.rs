@@ -28,8 +28,9 @@ pub struct AccountContext {
     /// Roles named like reserved ones (`AWSReservedSSO_…`, `AWSServiceRoleFor…`) whose IAM path
     /// IAM says is not the reserved one (`/aws-reserved/sso.amazonaws.com/`,
     /// `/aws-service-role/`): anyone with `iam:CreateRole` can choose such a name, so these are
-    /// ordinary roles and are contained as such. Filled per finding from one `GetRole`, read
-    /// while GuardDuty answers.
+    /// ordinary roles and are contained as such. Filled per finding from one `GetRole` in the
+    /// finding's account (deadbolt's own: while GuardDuty answers; a member's: through its
+    /// member role, after).
     pub unreserved_roles: Vec<String>,
 }
 
@@ -273,13 +274,12 @@ fn decide_principal(
         None => resolve(f),
     };
     // A reserved-looking name outside the reserved path is an ordinary role (see
-    // `AccountContext::unreserved_roles`); only in deadbolt's own account, where it was read.
+    // `AccountContext::unreserved_roles`, read in the finding's account for this finding).
     if let (Err((Reason::SsoReservedRole | Reason::ServiceLinkedRole, _)), Some(name)) = (
         &resolution.containment,
         resolution.principal.name.as_deref(),
     ) {
-        if f.account_id == account.account_id && account.unreserved_roles.iter().any(|r| r == name)
-        {
+        if account.unreserved_roles.iter().any(|r| r == name) {
             if let Ok(t) = ContainmentTarget::new(TargetKind::Role, name) {
                 resolution.containment = Ok(t);
             }

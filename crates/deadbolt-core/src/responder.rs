@@ -414,11 +414,13 @@ where
     ) -> DecisionRecord {
         let f = &event.detail;
         let mode = settings.effective_mode(&f.finding_type, &f.account_id);
-        let (account, reserved_note) = self.reserved_path(f, account, &protected_info).await;
+        let mut assumed = assumed;
+        let (account, reserved_note) = self
+            .reserved_path(f, settings, account, &protected_info, &mut assumed)
+            .await;
         let account = &account;
         let each = decide_each(event, settings, account);
         let count = each.len();
-        let mut assumed = assumed;
         let mut parts = Vec::with_capacity(count);
         for (principal, decision) in each {
             parts.push(
@@ -489,7 +491,7 @@ where
         ) = (&decision, &principal)
         {
             if let Some((d, n)) = self
-                .adoption(event, settings, account, p, protected_info)
+                .adoption(event, settings, account, p, protected_info, assumed)
                 .await
             {
                 note = Some(n);
@@ -593,6 +595,33 @@ where
         r
     }
 
+    /// What IAM says about `target` in the finding's account: deadbolt's own with its own
+    /// credentials; a member account's through its member role, assumed (or reused: the
+    /// containment that may follow takes the same session from `assumed`) now that the event
+    /// is GuardDuty's copy naming that account. `None` for an account deadbolt does not act in.
+    async fn entity_info_where(
+        &self,
+        f: &Finding,
+        settings: &Settings,
+        account: &AccountContext,
+        target: &crate::principal::ContainmentTarget,
+        assumed: &mut Option<(MemberRole, Result<P, AwsError>)>,
+    ) -> Option<Result<Option<crate::ports::EntityInfo>, AwsError>> {
+        match crate::decision::acting_account(f, settings, account).ok()? {
+            crate::decision::ActingAccount::Own => Some(self.policies.entity_info(target).await),
+            crate::decision::ActingAccount::Member(role) => {
+                if !matches!(assumed, Some((r, _)) if r == &role) {
+                    let iam = self.assume(&role, &f.id).await;
+                    *assumed = Some((role, iam));
+                }
+                match assumed.as_ref()? {
+                    (_, Ok(iam)) => Some(iam.entity_info(target).await),
+                    (_, Err(e)) => Some(Err(e.clone())),
+                }
+            }
+        }
+    }
+
     /// A role named like an Identity Center or service-linked role is one only under its
     /// reserved IAM path; anyone with `iam:CreateRole` can choose the name. Returns the account
     /// context to decide with (the role marked as ordinary when IAM says its path is not the
@@ -601,19 +630,24 @@ where
     async fn reserved_path(
         &self,
         f: &Finding,
+        settings: &Settings,
         account: &AccountContext,
         prefetched: &Option<ProtectedInfo>,
+        assumed: &mut Option<(MemberRole, Result<P, AwsError>)>,
     ) -> (AccountContext, Option<String>) {
         let unchanged = (account.clone(), None);
-        if f.account_id != account.account_id {
-            return unchanged;
-        }
         let Some(target) = reserved_looking_role(f) else {
             return unchanged;
         };
         let info = match prefetched {
             Some((t, info)) if t == &target => info.clone(),
-            _ => self.policies.entity_info(&target).await,
+            _ => match self
+                .entity_info_where(f, settings, account, &target, assumed)
+                .await
+            {
+                Some(info) => info,
+                None => return unchanged,
+            },
         };
         let reserved_path = if target.name.starts_with("AWSReservedSSO_") {
             "/aws-reserved/sso.amazonaws.com/"
@@ -644,7 +678,7 @@ where
     /// note))`: still protected, and why (its creation date, or that it could not be read);
     /// `Some((Some(decision), note))`: created after the pattern was written, so the pattern
     /// does not protect it, and this is the decision without it. `None`: the pattern has no
-    /// date (protection by name, as before) or the principal is in a member account.
+    /// date (protection by name, as before), or the account is not one deadbolt acts in.
     async fn adoption(
         &self,
         event: &GuardDutyEvent,
@@ -652,18 +686,19 @@ where
         account: &AccountContext,
         principal: &crate::principal::Principal,
         prefetched: &Option<ProtectedInfo>,
+        assumed: &mut Option<(MemberRole, Result<P, AwsError>)>,
     ) -> Option<(Option<Decision>, String)> {
         let f = &event.detail;
-        if f.account_id != account.account_id {
-            return None;
-        }
         let target = target_of(principal)?;
         let pattern =
             crate::decision::protected_by(settings, &target, &f.partition, &f.account_id)?;
         let since = *settings.protected_since.get(&pattern)?;
         let info = match prefetched {
             Some((t, info)) if t == &target => info.clone(),
-            _ => self.policies.entity_info(&target).await,
+            _ => {
+                self.entity_info_where(f, settings, account, &target, assumed)
+                    .await?
+            }
         };
         match info {
             // Compared to the second: IAM's CreateDate has no finer precision, and a
@@ -1475,7 +1510,8 @@ struct Prepared<'p, 'a, Q, P> {
     policies: &'p Prefetch<'a, Q>,
     assumed: Option<(MemberRole, Result<P, AwsError>)>,
     /// What IAM says about a principal the event names as protected, read while GuardDuty
-    /// answers (in deadbolt's own account only).
+    /// answers (in deadbolt's own account only: a member account is read through its member
+    /// role once GuardDuty's copy names it).
     protected_info: Option<ProtectedInfo>,
 }
 

@@ -247,3 +247,93 @@ async fn a_forged_members_finding_assumes_no_member_role() {
     assert!(members.assumed().is_empty(), "{:?}", members.assumed());
     assert!(member.calls().is_empty() && own.calls().is_empty());
 }
+
+/// Protection cannot be adopted in a member account either: the principal's CreateDate and
+/// IAM path are read there, through the member role (assumed once: the containment that
+/// follows reuses the session), and decided as in deadbolt's own account.
+#[tokio::test]
+async fn in_a_member_account_a_dated_pattern_and_a_reserved_path_are_checked_there() {
+    const WRITTEN_MS: i64 = 1_790_000_000_000;
+    let protecting = || {
+        let mut s = hub(Mode::Enforce, &[MEMBER]);
+        s.protected_principals = vec!["mallory".into()];
+        s.protected_since.insert("mallory".into(), WRITTEN_MS);
+        s
+    };
+    let own = MemoryPolicies::new();
+
+    // mallory created in the member account a day after the pattern: contained there.
+    let member = MemoryPolicies::new().with_entity(&mallory()).with_created(
+        &mallory(),
+        WRITTEN_MS + 86_400_000,
+        "/",
+    );
+    let members = MemoryMembers::new().account(MEMBER, &member);
+    let r = Configured::new(protecting(), &own, FixedIdentity::new(ACCOUNT, OWN_ARN))
+        .with_members(&members)
+        .handle(&fixture(FINDING))
+        .await;
+    assert_eq!(r.outcome, Outcome::Contained, "{}", r.message);
+    assert!(
+        r.message
+            .starts_with("protected_pattern_postdates: user/mallory"),
+        "{}",
+        r.message
+    );
+    assert!(member.policy(&mallory(), "DenyAll").is_some());
+    assert_eq!(members.assumed().len(), 1, "one session, read then write");
+    assert!(own.calls().is_empty(), "{:?}", own.calls());
+
+    // The same pattern, and a mallory who existed before it: protected, nothing written.
+    let member = MemoryPolicies::new().with_entity(&mallory()).with_created(
+        &mallory(),
+        WRITTEN_MS - 86_400_000,
+        "/",
+    );
+    let members = MemoryMembers::new().account(MEMBER, &member);
+    let r = Configured::new(protecting(), &own, FixedIdentity::new(ACCOUNT, OWN_ARN))
+        .with_members(&members)
+        .handle(&fixture(FINDING))
+        .await;
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Skipped, Reason::ProtectedPrincipal),
+        "{}",
+        r.message
+    );
+    assert_eq!(member.policy(&mallory(), "DenyAll"), None);
+
+    // A role named like Identity Center's in the member account, created under "/": an
+    // ordinary role there; under Identity Center's path it is Identity Center's.
+    let sso = "AWSReservedSSO_AdministratorAccess_598c5f73f8b2b4e5";
+    let role = deadbolt_core::ContainmentTarget::new(deadbolt_core::TargetKind::Role, sso).unwrap();
+    let event = fixture("cloudtrail-logging-disabled-sso.json").replace(ACCOUNT, MEMBER);
+    for (path, expected) in [
+        ("/", (Outcome::Contained, Reason::DenyAllAttached)),
+        (
+            "/aws-reserved/sso.amazonaws.com/",
+            (Outcome::NotContainable, Reason::SsoReservedRole),
+        ),
+    ] {
+        let member = MemoryPolicies::new()
+            .with_entity(&role)
+            .with_created(&role, WRITTEN_MS, path);
+        let members = MemoryMembers::new().account(MEMBER, &member);
+        let r = Configured::new(
+            hub(Mode::Enforce, &[MEMBER]),
+            &own,
+            FixedIdentity::new(ACCOUNT, OWN_ARN),
+        )
+        .with_members(&members)
+        .handle(&event)
+        .await;
+        assert_eq!((r.outcome, r.reason), expected, "{path}: {}", r.message);
+        assert_eq!(
+            member.policy(&role, "DenyAll").is_some(),
+            path == "/",
+            "{path}"
+        );
+        assert_eq!(members.assumed().len(), 1, "{path}");
+    }
+    assert!(own.calls().is_empty(), "{:?}", own.calls());
+}
