@@ -563,7 +563,7 @@ where
                 r.strategy = Some(plan.strategy.as_str().to_string());
                 (r.acted_in_account, r.member_role) = acting(&plan, &f.account_id);
                 let applied = match &plan.member {
-                    None => self.execute(policies, &plan, settings, &f).await,
+                    None => self.execute(policies, &plan, settings, f).await,
                     Some(role) => {
                         // Assumed now that GuardDuty's copy names the account.
                         let iam = match assumed.take() {
@@ -571,7 +571,7 @@ where
                             _ => self.assume(role, &f.id).await,
                         };
                         match iam {
-                            Ok(iam) => self.execute(&iam, &plan, settings, &f).await,
+                            Ok(iam) => self.execute(&iam, &plan, settings, f).await,
                             Err(e) => member_role_unavailable(role, &e),
                         }
                     }
@@ -1457,12 +1457,9 @@ where
                 }
                 Decision::Contain(plan) => {
                     let applied = match &plan.member {
-                        None => {
-                            self.execute(&self.policies, &plan, settings, &finding)
-                                .await
-                        }
+                        None => self.execute(&self.policies, &plan, settings, finding).await,
                         Some(role) => match self.assume(role, &finding.id).await {
-                            Ok(iam) => self.execute(&iam, &plan, settings, &finding).await,
+                            Ok(iam) => self.execute(&iam, &plan, settings, finding).await,
                             Err(e) => member_role_unavailable(role, &e),
                         },
                     };
