@@ -8,4 +8,13 @@ export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDE
 scripts/setup-venv.sh
 echo "==> building the responder Lambda, the deadbolt CLI and the demo (first build takes a few minutes)" >&2
 cargo build --workspace --bins --locked --quiet
-exec target/debug/deadbolt-demo
+target/debug/deadbolt-demo
+# The demo's investigation page, opened in a real headless Chromium (Debian's chromium and a
+# pinned playwright-core, installed on first use): it must render with no console error, no
+# blocked resource and no fetch, and its screenshot is saved beside it.
+if scripts/browser-check.sh target/deadbolt-demo-report.html target/deadbolt-demo-report.png >&2; then
+    echo "   Screenshot of that page: target/deadbolt-demo-report.png"
+else
+    echo "   (the browser check of target/deadbolt-demo-report.html failed: see above)" >&2
+    exit 1
+fi

@@ -34,3 +34,8 @@ step "cargo test"
 # skip the way it does on a bare `cargo test` without the venv.
 export DEADBOLT_REQUIRE_TOOLS=1
 cargo test --workspace --locked
+
+step "the HTML investigation report in a real browser (headless Chromium; about 20 s with installs, 1-2 s warm)"
+target/debug/deadbolt report tests/fixtures/scenario/finding.json --cloudtrail tests/fixtures/cloudtrail \
+    --html target/report-scenario.html > /dev/null
+scripts/browser-check.sh target/report-scenario.html target/report-scenario.png

@@ -172,10 +172,26 @@ async fn main() {
         println!("   {line}");
     }
 
+    // The same investigation as a page to look at: one self-contained HTML file.
+    if let Some(report) = &record.report {
+        let panel = serde_json::from_str(&decision.to_json())
+            .ok()
+            .and_then(|v| deadbolt_trail::html::DecisionPanel::from_record_json(&v));
+        let page = deadbolt_trail::html::render(report, panel.as_ref());
+        let path = deadbolt_e2e::repo_root().join("target/deadbolt-demo-report.html");
+        match std::fs::write(&path, page) {
+            Ok(()) => println!(
+                "\n   The investigation as a page (inline CSS and SVG, no script, fetches nothing):\n   {}",
+                path.display()
+            ),
+            Err(e) => println!("\n   could not write {}: {e}", path.display()),
+        }
+    }
+
     println!("\nUndo the block: deadbolt unblock --user mallory --reason \"demo over\"   (or playbook 2.5: aws iam delete-user-policy --user-name mallory --policy-name DenyAll)");
     println!("Replay any finding yourself, dry-run by default: deadbolt replay FINDING.json");
     println!(
-        "Investigate one: deadbolt report FINDING.json [--cloudtrail DIR] [--markdown|--json]"
+        "Investigate one: deadbolt report FINDING.json [--cloudtrail DIR] [--markdown|--json] [--html FILE]"
     );
 }
 

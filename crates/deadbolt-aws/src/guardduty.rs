@@ -367,6 +367,15 @@ fn remote_ip_details(r: &gd::RemoteIpDetails) -> RemoteIpDetails {
             ])
         }),
         city: r.city().map(|c| object([("cityName", c.city_name())])),
+        geo_location: r.geo_location().map(|g| {
+            let mut point = serde_json::Map::new();
+            for (key, value) in [("lat", g.lat()), ("lon", g.lon())] {
+                if let Some(number) = value.and_then(serde_json::Number::from_f64) {
+                    point.insert(key.to_string(), Value::Number(number));
+                }
+            }
+            Value::Object(point)
+        }),
     }
 }
 

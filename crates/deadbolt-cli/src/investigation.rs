@@ -155,14 +155,48 @@ pub fn read_input(path: &Path) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
 }
 
+/// How `deadbolt report` prints, and where it writes the HTML page.
+pub struct ReportOutput<'a> {
+    pub json: bool,
+    pub markdown: bool,
+    pub html: Option<&'a Path>,
+    pub decision: Option<&'a Path>,
+}
+
 pub async fn report(
     options: &AwsOptions,
     finding: &Path,
     evidence: &EvidenceArgs,
-    json: bool,
-    markdown: bool,
+    ReportOutput {
+        json,
+        markdown,
+        html,
+        decision,
+    }: ReportOutput<'_>,
 ) -> anyhow::Result<ExitCode> {
     let raw = read_input(finding)?;
+    // The decision record is read before any evidence is fetched: a bad one is refused at once.
+    let decision = match decision {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("cannot read the decision record {}: {e}", path.display())
+            })?;
+            let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                anyhow::anyhow!("the decision record {} is not JSON: {e}", path.display())
+            })?;
+            match deadbolt_trail::html::DecisionPanel::from_record_json(&value) {
+                Some(panel) => Some(panel),
+                None => {
+                    eprintln!(
+                        "deadbolt: {} is not a decision record (no \"outcome\"); expected the output of deadbolt replay --json",
+                        path.display()
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+    };
     let event = match deadbolt_core::parse_event(&raw) {
         Ok(e) => e,
         Err(e) => {
@@ -187,6 +221,17 @@ pub async fn report(
         }
     };
     let report = investigate(&source, &subject, &how, budget).await;
+    if let Some(path) = html {
+        let page = deadbolt_trail::html::render(&report, decision.as_ref());
+        std::fs::write(path, &page).map_err(|e| {
+            anyhow::anyhow!("cannot write the HTML report to {}: {e}", path.display())
+        })?;
+        eprintln!(
+            "deadbolt: wrote the HTML report to {} ({} bytes)",
+            path.display(),
+            page.len()
+        );
+    }
     if json {
         println!("{}", report.to_json());
     } else if markdown {

@@ -159,6 +159,14 @@ enum Command {
         /// Print the summary as Markdown (for a ticket).
         #[arg(long)]
         markdown: bool,
+        /// Also write the investigation as one self-contained HTML page (inline CSS and SVG,
+        /// no script, nothing fetched) to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// A decision record (deadbolt replay --json, or the responder's decision_record) for
+        /// the HTML page's decision panel.
+        #[arg(long, value_name = "RECORD.json", requires = "html")]
+        decision: Option<PathBuf>,
     },
     /// Run one of the playbook's CloudTrail queries (2.1) over a time range.
     Investigate {
@@ -530,7 +538,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             evidence,
             json,
             markdown,
-        } => investigation::report(&options, &finding, &evidence, json, markdown).await,
+            html,
+            decision,
+        } => {
+            let output = investigation::ReportOutput {
+                json,
+                markdown,
+                html: html.as_deref(),
+                decision: decision.as_deref(),
+            };
+            investigation::report(&options, &finding, &evidence, output).await
+        }
         Command::Investigate {
             query,
             argument,

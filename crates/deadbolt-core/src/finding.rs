@@ -125,6 +125,9 @@ pub struct RemoteIpDetails {
     pub country: Option<Value>,
     #[serde(default)]
     pub city: Option<Value>,
+    /// `{"lat": …, "lon": …}`: context for people (the report's map), never decided on.
+    #[serde(default)]
+    pub geo_location: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

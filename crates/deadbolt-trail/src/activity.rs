@@ -70,6 +70,16 @@ pub struct ActionSummary {
     pub error_codes: BTreeSet<String>,
 }
 
+/// One call, for the timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallPoint {
+    pub at_ms: i64,
+    pub event_source: String,
+    pub event_name: String,
+    /// `errorCode`, when the call failed.
+    pub error_code: Option<String>,
+}
+
 /// Everything one session of the chain did in the window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SessionActivity {
@@ -82,6 +92,10 @@ pub struct SessionActivity {
     pub source_ips: BTreeSet<String>,
     pub user_agents: BTreeSet<String>,
     pub regions: BTreeSet<String>,
+    /// Every call in the window, oldest first (capped by the report): what the HTML report's
+    /// timeline draws. Not in the JSON report, which stays one bounded log line.
+    #[serde(skip)]
+    pub calls: Vec<CallPoint>,
 }
 
 impl SessionActivity {
@@ -116,6 +130,7 @@ struct SessionTally {
     source_ips: BTreeSet<String>,
     user_agents: BTreeSet<String>,
     regions: BTreeSet<String>,
+    calls: Vec<CallPoint>,
 }
 
 /// Groups the calls each session of `chain` made inside `window`.
@@ -156,6 +171,7 @@ impl SessionActivity {
             source_ips: BTreeSet::new(),
             user_agents: BTreeSet::new(),
             regions: BTreeSet::new(),
+            calls: Vec::new(),
         }
     }
 }
@@ -189,14 +205,14 @@ pub fn sessions_activity<'r>(
         else {
             continue;
         };
-        match record.event_time_ms() {
-            Ok(epoch_ms) if window.contains(epoch_ms) => {}
+        let at_ms = match record.event_time_ms() {
+            Ok(epoch_ms) if window.contains(epoch_ms) => epoch_ms,
             Ok(_) => continue,
             Err(_) => {
                 undated_calls += 1;
                 continue;
             }
-        }
+        };
         if !counted_events.insert(record.event_id.as_str()) {
             continue;
         }
@@ -211,13 +227,20 @@ pub fn sessions_activity<'r>(
                 failures: 0,
                 error_codes: BTreeSet::new(),
             });
-        match record.error_code.as_deref() {
-            Some(code) if !code.is_empty() => {
+        let error_code = record.error_code.clone().filter(|code| !code.is_empty());
+        match error_code.as_deref() {
+            Some(code) => {
                 action.failures += 1;
                 action.error_codes.insert(code.to_string());
             }
-            _ => action.successes += 1,
+            None => action.successes += 1,
         }
+        tally.calls.push(CallPoint {
+            at_ms,
+            event_source: record.event_source.clone(),
+            event_name: record.event_name.clone(),
+            error_code,
+        });
         tally.source_ips.extend(record.source_ip_address.clone());
         tally.user_agents.extend(record.user_agent.clone());
         tally.regions.extend(record.aws_region.clone());
@@ -226,8 +249,12 @@ pub fn sessions_activity<'r>(
     let sessions = sessions
         .into_iter()
         .zip(tallies)
-        .map(|(session, tally)| SessionActivity {
+        .map(|(session, mut tally)| SessionActivity {
             actions: tally.actions.into_values().collect(),
+            calls: {
+                tally.calls.sort_by_key(|c| c.at_ms);
+                tally.calls
+            },
             source_ips: tally.source_ips,
             user_agents: tally.user_agents,
             regions: tally.regions,

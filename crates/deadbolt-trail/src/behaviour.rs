@@ -64,6 +64,19 @@ pub struct CallVolume {
     /// `None` when the baseline has no calls: a ratio against zero would be a made-up number.
     pub ratio: Option<f64>,
     pub statement: String,
+    /// Calls per UTC hour over the baseline and the window (hours without calls left out),
+    /// oldest first: what the HTML report draws. Not in the JSON report, which stays one
+    /// bounded log line.
+    #[serde(skip)]
+    pub hourly: Vec<HourlyCalls>,
+}
+
+/// The calls that fell in one UTC hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourlyCalls {
+    /// The hour's start, epoch milliseconds.
+    pub hour_start_ms: i64,
+    pub calls: u64,
 }
 
 /// The difference between the window and the baseline.
@@ -91,6 +104,7 @@ struct Profile {
     user_agents: BTreeSet<String>,
     regions: BTreeSet<String>,
     calls: u64,
+    hourly: BTreeMap<i64, u64>,
 }
 
 impl Profile {
@@ -103,6 +117,12 @@ impl Profile {
                 continue;
             }
             profile.calls += 1;
+            if let Ok(at) = record.event_time_ms() {
+                *profile
+                    .hourly
+                    .entry(at.div_euclid(3_600_000) * 3_600_000)
+                    .or_default() += 1;
+            }
             let api = profile
                 .apis
                 .entry((record.event_source.clone(), record.event_name.clone()))
@@ -164,8 +184,25 @@ pub fn new_behaviour<'w, 'b>(
         new_user_agents: new(&now.user_agents, &before.user_agents),
         new_regions: new(&now.regions, &before.regions),
         autonomous_system: assess_asn(network, &before.ips),
-        call_volume: call_volume(now.calls, window, before.calls, baseline),
+        call_volume: CallVolume {
+            hourly: hourly(&before.hourly, &now.hourly),
+            ..call_volume(now.calls, window, before.calls, baseline)
+        },
     }
+}
+
+/// The baseline's and the window's hourly counts, merged, oldest first.
+fn hourly(before: &BTreeMap<i64, u64>, now: &BTreeMap<i64, u64>) -> Vec<HourlyCalls> {
+    let mut all = before.clone();
+    for (hour, calls) in now {
+        *all.entry(*hour).or_default() += calls;
+    }
+    all.into_iter()
+        .map(|(hour_start_ms, calls)| HourlyCalls {
+            hour_start_ms,
+            calls,
+        })
+        .collect()
 }
 
 fn assess_asn(network: &FindingNetwork, baseline_ips: &BTreeSet<String>) -> Option<AsnAssessment> {
@@ -243,6 +280,7 @@ fn call_volume(
         baseline_hours,
         ratio,
         statement,
+        hourly: Vec::new(),
     }
 }
 

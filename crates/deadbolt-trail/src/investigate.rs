@@ -26,7 +26,7 @@ use crate::source::{Budget, EventFilter, EvidenceSource};
 const MS_PER_DAY: i64 = 86_400_000;
 
 /// What a finding says, as far as the investigation needs it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Subject {
     pub finding_id: String,
     pub finding_type: String,
@@ -42,6 +42,42 @@ pub struct Subject {
     pub asn_org: Option<String>,
     /// `service.additionalInfo.userAgent`, when GuardDuty recorded one.
     pub user_agent: Option<String>,
+    /// Where GuardDuty placed the remote IP address (`remoteIpDetails.city`, `.country`,
+    /// `.geoLocation`), when it did. Context for the report's map only: read leniently.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// A point GuardDuty geolocated (latitude and longitude in degrees, checked to be on Earth).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Location {
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub lat: f64,
+    pub lon: f64,
+}
+
+impl Location {
+    fn from_details(details: &deadbolt_core::finding::RemoteIpDetails) -> Option<Location> {
+        let geo = details.geo_location.as_ref()?;
+        let (lat, lon) = (geo.get("lat")?.as_f64()?, geo.get("lon")?.as_f64()?);
+        if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+            return None;
+        }
+        let name = |value: &Option<serde_json::Value>, field: &str| {
+            value
+                .as_ref()
+                .and_then(|v| v.get(field))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        Some(Location {
+            city: name(&details.city, "cityName"),
+            country: name(&details.country, "countryName"),
+            lat,
+            lon,
+        })
+    }
 }
 
 /// A finding that cannot be investigated in CloudTrail.
@@ -120,6 +156,7 @@ impl Subject {
             asn: organization.and_then(|org| org.asn.clone()),
             asn_org: organization.and_then(|org| org.asn_org.clone()),
             user_agent,
+            location: remote.and_then(Location::from_details),
         })
     }
 }

@@ -16,6 +16,7 @@ pub mod behaviour;
 pub mod chain;
 pub mod enrich;
 pub mod files;
+pub mod html;
 pub mod investigate;
 pub mod metrics;
 pub mod persistence;

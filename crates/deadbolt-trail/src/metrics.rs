@@ -111,6 +111,7 @@ mod tests {
             asn: None,
             asn_org: None,
             user_agent: None,
+            location: None,
         };
         let mut report = InvestigationReport::empty(subject);
         report.sources = vec![SourceReport {

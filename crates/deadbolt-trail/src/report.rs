@@ -23,6 +23,8 @@ pub const MAX_PERSISTENCE_CANDIDATES: usize = 100;
 /// Source IPs, user agents and regions per session, and each "new" list.
 pub const MAX_LIST_ITEMS: usize = 50;
 pub const MAX_MISSING_LINES: usize = 100;
+/// Calls per session drawn on the HTML report's timeline.
+pub const MAX_TIMELINE_CALLS: usize = 2000;
 
 /// A time range, readable and exact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -87,6 +89,8 @@ pub struct Truncated {
     /// More chained sessions than are followed.
     pub derived_sessions: bool,
     pub missing: bool,
+    /// Some session had more than [`MAX_TIMELINE_CALLS`] calls (the timeline shows the first).
+    pub timeline: bool,
 }
 
 /// Everything an investigation found, and what it could not look at.
@@ -162,6 +166,7 @@ impl InvestigationReport {
             truncated.source_ips |= cap_set(&mut session.source_ips, MAX_LIST_ITEMS);
             truncated.user_agents |= cap_set(&mut session.user_agents, MAX_LIST_ITEMS);
             truncated.regions |= cap_set(&mut session.regions, MAX_LIST_ITEMS);
+            truncated.timeline |= cap_vec(&mut session.calls, MAX_TIMELINE_CALLS);
         }
         truncated.persistence |= cap_vec(&mut self.persistence, MAX_PERSISTENCE_CANDIDATES);
         if let Some(new) = &mut self.new_behaviour {
@@ -485,7 +490,7 @@ impl InvestigationReport {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Style {
+pub(crate) enum Style {
     Text,
     Markdown,
 }
@@ -597,7 +602,7 @@ fn last_segment(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-fn session_label(session: &SessionActivity, style: Style) -> String {
+pub(crate) fn session_label(session: &SessionActivity, style: Style) -> String {
     let name = session.session_name.as_deref().unwrap_or("(unnamed)");
     match session.role_arn.as_deref() {
         Some(role) => format!(
@@ -613,7 +618,7 @@ fn session_label(session: &SessionActivity, style: Style) -> String {
     }
 }
 
-fn describe_hop(hop: &Hop, style: Style) -> String {
+pub(crate) fn describe_hop(hop: &Hop, style: Style) -> String {
     let target = match (&hop.role_name, &hop.session_name) {
         (Some(role), Some(session)) => format!(
             "into role {} as session {}",
@@ -663,7 +668,7 @@ fn describe_hop(hop: &Hop, style: Style) -> String {
     )
 }
 
-fn describe_entity(candidate: &PersistenceCandidate) -> String {
+pub(crate) fn describe_entity(candidate: &PersistenceCandidate) -> String {
     let entity = &candidate.entity;
     let mut parts = Vec::new();
     let mut push = |label: &str, value: &Option<String>| {
