@@ -370,7 +370,15 @@ fn remote_ip_details(r: &gd::RemoteIpDetails) -> RemoteIpDetails {
         geo_location: r.geo_location().map(|g| {
             let mut point = serde_json::Map::new();
             for (key, value) in [("lat", g.lat()), ("lon", g.lon())] {
-                if let Some(number) = value.and_then(serde_json::Number::from_f64) {
+                // As the event writes it: a whole number of degrees is an integer (`0`).
+                let number = value.and_then(|v| {
+                    if v.fract() == 0.0 && v.abs() <= 180.0 {
+                        Some(serde_json::Number::from(v as i64))
+                    } else {
+                        serde_json::Number::from_f64(v)
+                    }
+                });
+                if let Some(number) = number {
                     point.insert(key.to_string(), Value::Number(number));
                 }
             }
