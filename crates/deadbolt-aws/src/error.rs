@@ -87,12 +87,7 @@ fn no_credentials(err: &(dyn std::error::Error + 'static)) -> bool {
 fn short<E: std::error::Error + 'static>(err: &SdkError<E, HttpResponse>) -> String {
     let full = DisplayErrorContext(err).to_string();
     let one_line = full.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= 300 {
-        return one_line;
-    }
-    let mut cut: String = one_line.chars().take(299).collect();
-    cut.push('…');
-    cut
+    deadbolt_core::text::bounded(&one_line, 300)
 }
 
 /// The domain's kind for a service error: deadbolt's own codes first (IAM's `LimitExceeded`

@@ -29,6 +29,7 @@ pub mod settings;
 pub mod simulate;
 pub mod strategy;
 pub mod tamper;
+pub mod text;
 pub mod timing;
 
 pub use config::{ConfigError, Mode};

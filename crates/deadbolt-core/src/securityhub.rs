@@ -131,7 +131,7 @@ pub fn write_back(
     Some(FindingUpdate {
         product_arn: format!("arn:{partition}:securityhub:{region}::product/aws/guardduty"),
         finding_arn,
-        note: bounded(&note, NOTE_MAX_CHARS),
+        note: crate::text::bounded(&note, NOTE_MAX_CHARS),
         updated_by: updated_by.to_string(),
         // A re-containment stays NOTIFIED: someone undid a containment, which an analyst
         // must look at whatever the operator chose for first containments.
@@ -141,14 +141,4 @@ pub fn write_back(
             WorkflowStatus::Notified
         },
     })
-}
-
-/// `text` in at most `max` characters (cut with `…`).
-fn bounded(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }

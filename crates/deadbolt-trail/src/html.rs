@@ -10,6 +10,7 @@
 //! concatenation of markup. The charts are our own code over maud's SVG elements: no chart
 //! crate draws without JavaScript in a way that fits one small, static file.
 
+use deadbolt_core::text::bounded as clip;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::activity::SessionActivity;
@@ -274,17 +275,6 @@ fn attribution_panel(report: &InvestigationReport) -> Markup {
                 ul.gaps { @for g in &report.gaps { li { (g) } } }
             }
         }
-    }
-}
-
-/// The first `max` characters of `s`, with `…` when cut: SVG text does not wrap.
-fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-        out.push('…');
-        out
     }
 }
 
