@@ -137,6 +137,32 @@ async fn lambda_binary_announces_a_containment_with_its_undo_command() {
     ] {
         assert!(sent[0].1.contains(part), "{part}: {}", sent[0].1);
     }
+    assert!(!sent[0].1.contains("Report:"), "no ReportBucket, no link");
+
+    // ReportBucket: the notice links the investigation page the enricher writes, by its S3
+    // console page (nothing in the link grants access).
+    let trudy = moto.create_attacker_user("trudy").await;
+    env.push(("DEADBOLT_REPORT_BUCKET", "deadbolt-reports-e2e".into()));
+    env.push(("DEADBOLT_REPORT_BUCKET_OWNER", "123456789012".into()));
+    let log = std::env::temp_dir().join(format!("deadbolt-announce-r-{}.log", std::process::id()));
+    let lambda = LambdaHarness::start(&built_binary("responder"), &env, log);
+    let event = finding_for("cloudtrail-logging-disabled.json", &trudy.principal);
+    moto.confirm(&event);
+    let finding_id = serde_json::from_str::<serde_json::Value>(&event).unwrap()["detail"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let record = tokio::task::spawn_blocking(move || lambda.invoke(&event))
+        .await
+        .unwrap()
+        .expect("invocation succeeds");
+    assert_eq!(record["outcome"], "contained", "{record}");
+    let sent = moto.sent_notifications(&alarms);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let link = format!(
+        "Report:    https://us-east-1.console.aws.amazon.com/s3/object/deadbolt-reports-e2e?region=us-east-1&bucketType=general&prefix=reports%2F123456789012%2F{finding_id}.html"
+    );
+    assert!(sent[1].1.contains(&link), "{link}\n{}", sent[1].1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,6 +369,9 @@ async fn enricher_binary_investigates_publishes_and_says_what_it_could_not_searc
         "{}",
         sent[0].1
     );
+    // No ReportBucket: no page, no link, nothing about it in the record.
+    assert!(!sent[0].1.contains("Investigation page"), "{}", sent[0].1);
+    assert!(record.get("report_object").is_none() && record.get("report_error").is_none());
     let lines = lambda.log_lines();
     assert!(lines
         .iter()
@@ -583,6 +612,15 @@ async fn enricher_binary_contains_what_the_attacker_created_when_follow_up_is_en
         "DEADBOLT_TRAIL_LOG_GROUP",
         "CloudTrail/DefaultLogGroup".into(),
     ));
+    // ReportBucket: the investigation's page goes to moto's S3 (IAM authentication on).
+    let s3 = moto.s3(&moto.admin);
+    s3.create_bucket()
+        .bucket("deadbolt-reports")
+        .send()
+        .await
+        .unwrap();
+    env.push(("DEADBOLT_REPORT_BUCKET", "deadbolt-reports".into()));
+    env.push(("DEADBOLT_REPORT_BUCKET_OWNER", "123456789012".into()));
     let log = std::env::temp_dir().join(format!("deadbolt-followup-{}.log", std::process::id()));
     let lambda = LambdaHarness::start(&built_binary("enricher"), &env, log);
     let event = finding.to_string();
@@ -594,6 +632,35 @@ async fn enricher_binary_contains_what_the_attacker_created_when_follow_up_is_en
     .await
     .unwrap();
     let record = result.expect("the enricher answers");
+    // The page is in the bucket, where the record and the summary say: the walkthrough's
+    // chain and what the attacker created, as HTML with its CSP.
+    let key = "reports/123456789012/5ab7c7a1f0e3d2c1b0a9f8e7d6c5b4a3.html";
+    assert_eq!(
+        record["report_object"],
+        format!("s3://deadbolt-reports/{key}"),
+        "{record}"
+    );
+    assert!(record["report_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("prefix=reports%2F123456789012%2F5ab7c7a1f0e3d2c1b0a9f8e7d6c5b4a3.html"));
+    let page = s3
+        .get_object()
+        .bucket("deadbolt-reports")
+        .key(key)
+        .send()
+        .await
+        .expect("the report page is in the bucket");
+    assert_eq!(page.content_type(), Some("text/html; charset=utf-8"));
+    let html = String::from_utf8(page.body.collect().await.unwrap().to_vec()).unwrap();
+    for part in [
+        "Content-Security-Policy",
+        "id=\"attribution\"",
+        "DemoRole1",
+        "backdoor-admin",
+    ] {
+        assert!(html.contains(part), "the page lacks {part}");
+    }
     let follow_ups: Vec<(String, String, String)> = record["follow_up"]
         .as_array()
         .unwrap_or_else(|| panic!("no follow_up in {record}"))

@@ -21,6 +21,7 @@ pub mod ports;
 pub mod prefetch;
 pub mod principal;
 pub mod record;
+pub mod report_object;
 pub mod responder;
 pub mod runtime;
 pub mod securityhub;

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::principal::PrincipalKind;
 use crate::record::{ActionStatus, DecisionRecord, Outcome, Reason};
+use crate::report_object::ReportObject;
 
 /// SNS subjects: ASCII, at most 100 characters.
 const MAX_SUBJECT_CHARS: usize = 100;
@@ -31,6 +32,26 @@ impl Notice {
     /// `https` (AWS Chatbot's subscription) the custom notification.
     pub fn sns_message(&self) -> String {
         json!({"default": self.text, "https": self.chat}).to_string()
+    }
+
+    /// The same notice linking the finding's investigation page in the report bucket
+    /// (`ReportBucket`): its S3 console page, which asks for sign-in. The enricher writes the
+    /// page alongside (it investigates while the responder contains), so the line says when
+    /// to expect it.
+    pub fn with_report(mut self, report: &ReportObject) -> Notice {
+        let url = report.console_url();
+        self.text.push_str(&format!(
+            "Report:    {url} (the investigation, written by the enricher within minutes)\n"
+        ));
+        if let Ok(mut chat) = serde_json::from_str::<serde_json::Value>(&self.chat) {
+            if let Some(serde_json::Value::String(d)) = chat.pointer_mut("/content/description") {
+                d.push_str(&format!(
+                    "\n*Report:* <{url}|investigation page (S3 console)>"
+                ));
+            }
+            self.chat = chat.to_string();
+        }
+        self
     }
 }
 
@@ -286,7 +307,7 @@ pub fn undo_command(record: &DecisionRecord, target: &str) -> Option<String> {
 }
 
 /// The console's host for `region`'s partition.
-fn console_host(region: &str) -> String {
+pub(crate) fn console_host(region: &str) -> String {
     if region.starts_with("cn-") {
         format!("{region}.console.amazonaws.cn")
     } else if region.starts_with("us-gov-") {
@@ -322,7 +343,7 @@ pub fn iam_console_url(region: &str, target: &str) -> Option<String> {
 }
 
 /// Percent-encode everything but unreserved characters (RFC 3986).
-fn url_component(s: &str) -> String {
+pub(crate) fn url_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -412,6 +433,43 @@ mod tests {
             verified_with_guardduty: true,
             ..DecisionRecord::empty(Mode::Enforce)
         }
+    }
+
+    #[test]
+    fn with_a_report_bucket_the_notice_links_the_investigation_page_and_only_then() {
+        let plain = containment_notice(&contained_user()).expect("a notice");
+        assert!(!plain.text.contains("Report:") && !plain.chat.contains("Report"));
+        let bucket = crate::report_object::ReportBucket::new(
+            "deadbolt-reports",
+            Some("123456789012"),
+            "eu-west-1",
+        )
+        .unwrap();
+        let object = bucket
+            .object_for("123456789012", "92b108e6e29fae28af700f610bd20943")
+            .unwrap();
+        let linked = plain.clone().with_report(&object);
+        let url = "https://eu-west-1.console.aws.amazon.com/s3/object/deadbolt-reports?region=eu-west-1&bucketType=general&prefix=reports%2F123456789012%2F92b108e6e29fae28af700f610bd20943.html";
+        assert_eq!(
+            linked.text,
+            format!(
+                "{}Report:    {url} (the investigation, written by the enricher within minutes)\n",
+                plain.text
+            )
+        );
+        let chat: serde_json::Value = serde_json::from_str(&linked.chat).unwrap();
+        let description = chat["content"]["description"].as_str().unwrap();
+        assert!(
+            description.ends_with(&format!(
+                "\n*Report:* <{url}|investigation page (S3 console)>"
+            )),
+            "{description}"
+        );
+        // Everything else of the Chatbot notification is as it was.
+        let before: serde_json::Value = serde_json::from_str(&plain.chat).unwrap();
+        assert_eq!(chat["content"]["nextSteps"], before["content"]["nextSteps"]);
+        assert_eq!(chat["id"], before["id"]);
+        assert_eq!(linked.subject, plain.subject);
     }
 
     #[test]

@@ -780,3 +780,75 @@ fn the_tamper_watch_reaches_the_responder_and_changes_to_deadbolt_page() {
         "both functions"
     );
 }
+
+/// ReportBucket: off by default; when set, both functions name the bucket and its owner (this
+/// account), the enricher may only put objects under `reports/` (never read, list or delete),
+/// the responder gets no S3 permission, and a bucket the stack creates is private, encrypted,
+/// TLS only, versioned, owner-enforced, expiring, and retained with the stack.
+#[test]
+fn the_report_bucket_is_opt_in_private_versioned_and_write_only_for_the_enricher() {
+    use deadbolt_core::report_object::{ENV_REPORT_BUCKET, ENV_REPORT_BUCKET_OWNER};
+    let t = template();
+    let blocks = top_level_blocks(&t);
+    let block = |name: &str| -> &str {
+        blocks
+            .iter()
+            .find(|b| b.starts_with(&format!("  {name}:\n")))
+            .unwrap_or_else(|| panic!("{name} in template.yaml"))
+    };
+    let parameter = blocks
+        .iter()
+        .rev()
+        .find(|b| b.starts_with("  ReportBucket:\n"))
+        .unwrap();
+    assert!(parameter.contains("Default: \"\""), "{parameter}");
+    assert!(parameter.contains("^$|^Create$|"), "{parameter}");
+
+    for function in ["ResponderFunction", "EnricherFunction"] {
+        let f = block(function);
+        assert!(
+            f.contains(&format!(
+                "{ENV_REPORT_BUCKET}: !If [CreateReportBucket, !Ref ReportsBucket, !Ref ReportBucket]"
+            )),
+            "{function}"
+        );
+        assert!(
+            f.contains(&format!(
+                "{ENV_REPORT_BUCKET_OWNER}: !If [HasReportBucket, !Ref AWS::AccountId, \"\"]"
+            )),
+            "{function}"
+        );
+    }
+
+    let enricher = statements(&t, "EnricherRolePolicy");
+    let write = sid(&enricher, "WriteReportPages");
+    assert_eq!(write.condition.as_deref(), Some("HasReportBucket"));
+    assert_eq!(write.actions, ["s3:PutObject"]);
+    assert!(write.text.contains("/reports/*"), "{}", write.text);
+    // Nothing else of either role names the report bucket.
+    for s in enricher.iter().filter(|s| s.sid != "WriteReportPages") {
+        assert!(!s.text.contains("Report"), "{}: {}", s.sid, s.text);
+    }
+    for s in statements(&t, "ResponderRolePolicy") {
+        assert!(!s.text.contains("Report"), "{}: {}", s.sid, s.text);
+    }
+
+    let bucket = block("ReportsBucket");
+    for part in [
+        "Condition: CreateReportBucket",
+        "DeletionPolicy: Retain",
+        "SSEAlgorithm: AES256",
+        "BlockPublicAcls: true",
+        "BlockPublicPolicy: true",
+        "IgnorePublicAcls: true",
+        "RestrictPublicBuckets: true",
+        "ObjectOwnership: BucketOwnerEnforced",
+        "VersioningConfiguration:\n        Status: Enabled",
+        "ExpirationInDays: !Ref ReportRetentionDays",
+        "NoncurrentVersionExpiration:",
+    ] {
+        assert!(bucket.contains(part), "ReportsBucket lacks {part}");
+    }
+    let policy = block("ReportsBucketPolicy");
+    assert!(policy.contains("aws:SecureTransport: \"false\"") && policy.contains("Effect: Deny"));
+}

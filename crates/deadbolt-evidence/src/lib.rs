@@ -8,6 +8,7 @@ pub mod athena;
 pub mod insights;
 pub mod logs;
 pub mod lookup_events;
+pub mod reports;
 pub mod s3;
 pub mod sns;
 
@@ -16,6 +17,7 @@ pub use athena::AthenaSource;
 pub use insights::{run_insights, InsightsResult};
 pub use logs::CloudWatchLogsSource;
 pub use lookup_events::{LookupEventsSource, RateLimiter};
+pub use reports::S3ReportStore;
 pub use s3::S3LogSource;
 pub use sns::SnsNotifier;
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use deadbolt_core::finding::parse_event;
 use deadbolt_core::followup::{CreatedEntity, FollowUpPort, FollowUpRecord};
+use deadbolt_core::report_object::{ReportBucket, ReportObject};
 use deadbolt_core::runtime::SettingsUnavailable;
 use deadbolt_core::settings::Settings;
 use deadbolt_core::Reason;
@@ -34,6 +35,37 @@ pub trait Notifier: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("could not publish the summary: {0}")]
 pub struct NotifyError(pub String);
+
+/// Where the HTML investigation pages go (the `ReportBucket`, S3 in production): one object
+/// per finding, overwritten when GuardDuty updates the finding (the bucket keeps versions).
+pub trait ReportStore: Send + Sync {
+    /// Write `html` as `object`; the bucket must belong to `expected_owner` when given.
+    fn put(
+        &self,
+        object: &ReportObject,
+        expected_owner: Option<&str>,
+        html: String,
+    ) -> impl Future<Output = Result<(), ReportStoreError>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("could not store the report page: {0}")]
+pub struct ReportStoreError(pub String);
+
+/// No report bucket: no page is written and no message links one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoReportStore;
+
+impl ReportStore for NoReportStore {
+    async fn put(
+        &self,
+        _: &ReportObject,
+        _: Option<&str>,
+        _: String,
+    ) -> Result<(), ReportStoreError> {
+        Err(ReportStoreError("no report bucket".into()))
+    }
+}
 
 deadbolt_core::code_enum! {
     /// What the enricher did with one event.
@@ -115,6 +147,16 @@ pub struct EnrichmentRecord {
     pub publish_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<InvestigationReport>,
+    /// The HTML page in the report bucket (`s3://BUCKET/reports/ACCOUNT/FINDING_ID.html`),
+    /// when one is configured and the page was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_object: Option<String>,
+    /// Its S3 console page, the link the summary carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_url: Option<String>,
+    /// Why the page was not written (a bucket is configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_error: Option<String>,
     /// Follow-up containment of entities the attacker created (`follow_up` setting).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub follow_up: Vec<FollowUpRecord>,
@@ -145,13 +187,14 @@ impl Default for Limits {
     }
 }
 
-pub struct Enricher<S, N, F, R = OwnAccountOnly> {
+pub struct Enricher<S, N, F, R = OwnAccountOnly, P = NoReportStore> {
     source: S,
     notifier: Option<N>,
     follow_up: F,
     options: InvestigationOptions,
     limits: Limits,
     router: R,
+    reports: Option<(ReportBucket, P)>,
 }
 
 /// Where a finding's evidence is: the enricher's own source, or (a GuardDuty administrator)
@@ -180,9 +223,9 @@ impl<S: Send> SourceRouter<S> for OwnAccountOnly {
     }
 }
 
-impl<S, N, F, R> Enricher<S, N, F, R> {
+impl<S, N, F, R, P> Enricher<S, N, F, R, P> {
     /// The same enricher, investigating member accounts' findings where `router` says.
-    pub fn with_router<Q>(self, router: Q) -> Enricher<S, N, F, Q> {
+    pub fn with_router<Q>(self, router: Q) -> Enricher<S, N, F, Q, P> {
         Enricher {
             source: self.source,
             notifier: self.notifier,
@@ -190,6 +233,21 @@ impl<S, N, F, R> Enricher<S, N, F, R> {
             options: self.options,
             limits: self.limits,
             router,
+            reports: self.reports,
+        }
+    }
+
+    /// The same enricher, writing each investigation's HTML page to `bucket` through `store`
+    /// and linking it in the summary; `None`: no page, and the summary is as without.
+    pub fn with_reports<Q>(self, reports: Option<(ReportBucket, Q)>) -> Enricher<S, N, F, R, Q> {
+        Enricher {
+            source: self.source,
+            notifier: self.notifier,
+            follow_up: self.follow_up,
+            options: self.options,
+            limits: self.limits,
+            router: self.router,
+            reports,
         }
     }
 }
@@ -211,11 +269,14 @@ impl<S, N, F> Enricher<S, N, F> {
             options,
             limits,
             router: OwnAccountOnly,
+            reports: None,
         }
     }
 }
 
-impl<S: EvidenceSource, N: Notifier, F: FollowUpPort, R: SourceRouter<S>> Enricher<S, N, F, R> {
+impl<S: EvidenceSource, N: Notifier, F: FollowUpPort, R: SourceRouter<S>, P: ReportStore>
+    Enricher<S, N, F, R, P>
+{
     /// Investigate one raw EventBridge event, stopping by `deadline` (the Lambda's), under the
     /// settings in force for this invocation (or none, if they could not be read: then the
     /// investigation still runs, and follow-ups are not decided).
@@ -234,6 +295,9 @@ impl<S: EvidenceSource, N: Notifier, F: FollowUpPort, R: SourceRouter<S>> Enrich
                 published: false,
                 publish_error: None,
                 report: None,
+                report_object: None,
+                report_url: None,
+                report_error: None,
                 follow_up: Vec::new(),
                 retryable: false,
             }
@@ -290,6 +354,9 @@ impl<S: EvidenceSource, N: Notifier, F: FollowUpPort, R: SourceRouter<S>> Enrich
             published: false,
             publish_error: None,
             report: None,
+            report_object: None,
+            report_url: None,
+            report_error: None,
             follow_up: Vec::new(),
             retryable: false,
         };
@@ -306,9 +373,39 @@ impl<S: EvidenceSource, N: Notifier, F: FollowUpPort, R: SourceRouter<S>> Enrich
             record.follow_up = self.follow_up.follow_up(f, &created, settings).await;
             record.retryable = record.follow_up.iter().any(|r| r.retryable);
         }
+        // The page is written before the summary goes out, so that its link works when
+        // someone follows it.
+        if let Some((bucket, store)) = &self.reports {
+            match bucket.object_for(&f.account_id, &f.id) {
+                Ok(object) => {
+                    let html = crate::html::render(&report, None);
+                    match store
+                        .put(&object, bucket.expected_owner.as_deref(), html)
+                        .await
+                    {
+                        Ok(()) => {
+                            record.report_object = Some(object.s3_uri());
+                            record.report_url = Some(object.console_url());
+                        }
+                        Err(e) => record.report_error = Some(e.to_string()),
+                    }
+                }
+                Err(e) => record.report_error = Some(e.to_string()),
+            }
+        }
         if let Some(notifier) = &self.notifier {
             let subject_line = summary_subject(&f.finding_type, &report.origin_summary);
-            let mut text = report.to_text();
+            let mut text = String::new();
+            match (&record.report_url, &record.report_error) {
+                (Some(url), _) => text.push_str(&format!(
+                    "Investigation page (S3 console, sign-in required): {url}\n\n"
+                )),
+                (None, Some(e)) => text.push_str(&format!(
+                    "Investigation page: not written ({e}); the full report is in the enricher's log\n\n"
+                )),
+                (None, None) => {}
+            }
+            text.push_str(&report.to_text());
             if !record.follow_up.is_empty() {
                 text.push_str(
                     "\nFollow-up containment (what the attacker created, the sessions they \

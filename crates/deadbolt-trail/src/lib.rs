@@ -38,8 +38,8 @@ pub use chain::{
     MAX_CHAIN_HOPS,
 };
 pub use enrich::{
-    Enricher, EnrichmentOutcome, EnrichmentReason, EnrichmentRecord, Limits, Notifier, NotifyError,
-    OwnAccountOnly, SourceRouter,
+    Enricher, EnrichmentOutcome, EnrichmentReason, EnrichmentRecord, Limits, NoReportStore,
+    Notifier, NotifyError, OwnAccountOnly, ReportStore, ReportStoreError, SourceRouter,
 };
 pub use files::{
     read_log_stream, read_path, FileProblem, ReadError, ReadStats, StreamError, StreamOutcome,

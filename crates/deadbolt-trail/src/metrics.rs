@@ -21,12 +21,17 @@ pub const EVIDENCE_CALLS: &str = "EvidenceCalls";
 /// requests, records or time ran out), else 0; investigated events only.
 pub const BUDGET_HITS: &str = "BudgetHits";
 
+/// With a report bucket: 1 when the investigation's HTML page could not be written, else 0
+/// (absent without a bucket).
+pub const REPORT_WRITE_FAILURES: &str = "ReportWriteFailures";
+
 /// Every metric name the enricher emits.
 pub const ENRICHER_METRICS: &[&str] = &[
     INVESTIGATIONS,
     ENRICHMENT_DURATION,
     EVIDENCE_CALLS,
     BUDGET_HITS,
+    REPORT_WRITE_FAILURES,
 ];
 
 /// Whether any question of `report` was cut short or not asked for lack of budget (the
@@ -56,6 +61,11 @@ pub fn enrichment_emf(
             "Count",
             if hit_budget(report) { 1.0 } else { 0.0 },
         ));
+    }
+    match (&record.report_object, &record.report_error) {
+        (Some(_), _) => plain.push((REPORT_WRITE_FAILURES, "Count", 0.0)),
+        (None, Some(_)) => plain.push((REPORT_WRITE_FAILURES, "Count", 1.0)),
+        (None, None) => {}
     }
     emf_line(
         namespace,
@@ -130,6 +140,9 @@ mod tests {
             published: true,
             publish_error: None,
             report: Some(report),
+            report_object: None,
+            report_url: None,
+            report_error: None,
             follow_up: Vec::new(),
             retryable: false,
         }
@@ -180,5 +193,21 @@ mod tests {
             "{line}"
         );
         assert_eq!(v[INVESTIGATIONS], 1.0);
+    }
+
+    #[test]
+    fn a_report_write_counts_only_with_a_report_bucket() {
+        let value = |r: &EnrichmentRecord| -> Value {
+            serde_json::from_str(&enrichment_emf(r, 1.0, "deadbolt", 0)).unwrap()
+        };
+        let mut r = investigated(Vec::new());
+        assert!(value(&r).get(REPORT_WRITE_FAILURES).is_none());
+        r.report_object = Some("s3://reports/reports/123456789012/x.html".into());
+        assert_eq!(value(&r)[REPORT_WRITE_FAILURES], 0.0);
+        r.report_object = None;
+        r.report_error = Some("could not store the report page: AccessDenied".into());
+        let line = enrichment_emf(&r, 1.0, "deadbolt", 0);
+        check_emf(&line).unwrap();
+        assert_eq!(value(&r)[REPORT_WRITE_FAILURES], 1.0);
     }
 }

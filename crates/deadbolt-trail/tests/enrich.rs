@@ -601,3 +601,168 @@ async fn findings_with_access_key_details_of_any_resource_type_are_investigated(
     assert_eq!(skipped.reason, EnrichmentReason::NotIamFinding);
     assert!(skipped.message.contains("Instance"), "{}", skipped.message);
 }
+
+/// One object written: bucket, key, expected owner, body.
+type Written = (String, String, Option<String>, String);
+
+/// A report bucket that keeps what was written (or refuses, like a bucket policy would).
+#[derive(Default)]
+struct Bucket {
+    objects: Mutex<Vec<Written>>,
+    refuse: bool,
+}
+
+impl deadbolt_trail::ReportStore for Bucket {
+    async fn put(
+        &self,
+        object: &deadbolt_core::report_object::ReportObject,
+        expected_owner: Option<&str>,
+        html: String,
+    ) -> Result<(), deadbolt_trail::ReportStoreError> {
+        if self.refuse {
+            return Err(deadbolt_trail::ReportStoreError(
+                "AccessDenied: Access Denied".into(),
+            ));
+        }
+        self.objects.lock().unwrap().push((
+            object.bucket.clone(),
+            object.key.clone(),
+            expected_owner.map(str::to_string),
+            html,
+        ));
+        Ok(())
+    }
+}
+
+impl deadbolt_trail::ReportStore for &Bucket {
+    async fn put(
+        &self,
+        object: &deadbolt_core::report_object::ReportObject,
+        expected_owner: Option<&str>,
+        html: String,
+    ) -> Result<(), deadbolt_trail::ReportStoreError> {
+        (**self).put(object, expected_owner, html).await
+    }
+}
+
+fn report_bucket() -> deadbolt_core::report_object::ReportBucket {
+    deadbolt_core::report_object::ReportBucket::new(
+        "deadbolt-reports",
+        Some("111122223333"),
+        "us-east-1",
+    )
+    .unwrap()
+}
+
+/// ReportBucket: the page is written to `reports/ACCOUNT/FINDING_ID.html` in the bucket, with
+/// the bucket's owner checked, and the summary links its S3 console page; without a bucket
+/// the summary and the record are what they were.
+#[tokio::test]
+async fn with_a_report_bucket_the_page_is_written_and_the_summary_links_it() {
+    let plain = enricher(Inbox::default());
+    let without = plain
+        .handle(&scenario_event(), None, Ok(&Settings::default()))
+        .await;
+    let json = serde_json::to_value(&without).unwrap();
+    for field in ["report_object", "report_url", "report_error"] {
+        assert!(json.get(field).is_none(), "{field} without a bucket");
+    }
+
+    let inbox = Inbox::default();
+    let bucket = Bucket::default();
+    let e = Enricher::new(
+        FileSource::new(fixtures().join("cloudtrail")),
+        Some(&inbox),
+        NoFollowUp,
+        InvestigationOptions::default(),
+        Limits::default(),
+    )
+    .with_reports(Some((report_bucket(), &bucket)));
+    let record = e
+        .handle(&scenario_event(), None, Ok(&Settings::default()))
+        .await;
+    let key = "reports/111122223333/5ab7c7a1f0e3d2c1b0a9f8e7d6c5b4a3.html";
+    assert_eq!(
+        record.report_object.as_deref(),
+        Some(&*format!("s3://deadbolt-reports/{key}"))
+    );
+    let url = "https://us-east-1.console.aws.amazon.com/s3/object/deadbolt-reports?region=us-east-1&bucketType=general&prefix=reports%2F111122223333%2F5ab7c7a1f0e3d2c1b0a9f8e7d6c5b4a3.html";
+    assert_eq!(record.report_url.as_deref(), Some(url));
+    assert_eq!(record.report_error, None);
+    // What went into the bucket is the investigation page (the same renderer as
+    // `deadbolt report --html`), for that finding, in a bucket of the expected owner.
+    {
+        let objects = bucket.objects.lock().unwrap();
+        assert_eq!(objects.len(), 1);
+        let (name, written, owner, html) = &objects[0];
+        assert_eq!((name.as_str(), written.as_str()), ("deadbolt-reports", key));
+        assert_eq!(owner.as_deref(), Some("111122223333"));
+        assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..80]);
+        assert!(html.contains("Content-Security-Policy"));
+        assert!(html.contains("5ab7c7a1f0e3d2c1b0a9f8e7d6c5b4a3") && html.contains("DemoRole1"));
+    }
+    let messages = inbox.messages.lock().unwrap();
+    let body = &messages[0].1;
+    assert!(
+        body.starts_with(&format!(
+            "Investigation page (S3 console, sign-in required): {url}\n\n"
+        )),
+        "{body}"
+    );
+    // The rest is the summary as without a bucket.
+    assert!(body.contains("StopLogging") && body.contains("DemoRole1"));
+}
+
+/// A page that cannot be written (a bucket policy, an outage) never stops the summary: it
+/// says the page is missing and why; a forged finding id never names another key.
+#[tokio::test]
+async fn a_page_that_cannot_be_written_is_said_and_a_forged_id_writes_nothing() {
+    let inbox = Inbox::default();
+    let refusing = Bucket {
+        refuse: true,
+        ..Bucket::default()
+    };
+    let e = Enricher::new(
+        FileSource::new(fixtures().join("cloudtrail")),
+        Some(&inbox),
+        NoFollowUp,
+        InvestigationOptions::default(),
+        Limits::default(),
+    )
+    .with_reports(Some((report_bucket(), &refusing)));
+    let record = e
+        .handle(&scenario_event(), None, Ok(&Settings::default()))
+        .await;
+    assert!(record.published);
+    assert_eq!((&record.report_object, &record.report_url), (&None, &None));
+    let error = record.report_error.clone().unwrap();
+    assert_eq!(
+        error,
+        "could not store the report page: AccessDenied: Access Denied"
+    );
+    assert!(inbox.messages.lock().unwrap()[0].1.starts_with(&format!(
+        "Investigation page: not written ({error}); the full report is in the enricher's log\n\n"
+    )));
+
+    let bucket = Bucket::default();
+    let e = enricher(Inbox::default()).with_reports(Some((report_bucket(), &bucket)));
+    // The event parser already refuses a '/' in `detail.id`; dots pass it (GuardDuty's ids
+    // are hex), and the report key refuses them.
+    let forged = scenario_event().replace("5ab7c7a1f0e3d2c1b0a9f8e7d6c5b4a3", "..");
+    let record = e.handle(&forged, None, Ok(&Settings::default())).await;
+    assert_eq!(
+        record.outcome,
+        EnrichmentOutcome::Investigated,
+        "{}",
+        record.message
+    );
+    assert!(bucket.objects.lock().unwrap().is_empty());
+    assert!(
+        record
+            .report_error
+            .as_deref()
+            .is_some_and(|e| e.contains("is not a GuardDuty finding id")),
+        "{:?}",
+        record.report_error
+    );
+}

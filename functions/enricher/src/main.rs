@@ -11,9 +11,12 @@ use deadbolt_core::clock::now_ms;
 use deadbolt_core::decision::AccountCache;
 use deadbolt_core::metrics::namespace_from_env;
 use deadbolt_core::ports::{NoHeldFindings, NoIdentityCenter};
+use deadbolt_core::report_object::ReportBucket;
 use deadbolt_core::{Ports, Responder, Settings};
 use deadbolt_evidence::athena::AthenaSettings;
-use deadbolt_evidence::{AnySource, CloudWatchLogsSource, LookupEventsSource, SnsNotifier};
+use deadbolt_evidence::{
+    AnySource, CloudWatchLogsSource, LookupEventsSource, S3ReportStore, SnsNotifier,
+};
 use deadbolt_trail::metrics::enrichment_emf;
 use deadbolt_trail::{Enricher, EnrichmentRecord, EvidenceSource, InvestigationOptions, Limits};
 use lambda_runtime::tracing::{self, error, info};
@@ -36,7 +39,7 @@ mod members;
 use members::MemberLookupEvents;
 
 struct Deps {
-    enricher: Enricher<AnySource, SnsNotifier, FollowUpEngine, MemberLookupEvents>,
+    enricher: Enricher<AnySource, SnsNotifier, FollowUpEngine, MemberLookupEvents, S3ReportStore>,
     settings: LiveSettings,
     /// The CloudWatch namespace of the metrics line (`DEADBOLT_METRICS_NAMESPACE`).
     namespace: String,
@@ -54,6 +57,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let athena =
         AthenaSettings::from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let sdk = load_config(&AwsOptions::default()).await;
+    // ReportBucket: each investigation's HTML page, in this region's bucket.
+    let report_bucket = ReportBucket::from_env(sdk.region().map_or("us-east-1", |r| r.as_ref()))
+        .inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     // The settings parameter and the breaker table of the home region (HomeRegion).
     let home = home_region_config(&sdk);
     // Athena over the organization trail's table when the template created one (each
@@ -80,9 +86,21 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .ok()
         .filter(|arn| !arn.is_empty())
         .map(|arn| SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), arn));
+    // Custom endpoints (local emulators, S3-compatible stores) rarely resolve bucket
+    // subdomains: address the bucket by path there.
+    let reports = report_bucket.map(|bucket| {
+        let conf = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build();
+        (
+            bucket,
+            S3ReportStore::new(aws_sdk_s3::Client::from_conf(conf)),
+        )
+    });
     info!(
         source = source.name(),
         publishes = notifier.is_some(),
+        report_bucket = reports.as_ref().map_or("", |(b, _)| b.name.as_str()),
         "deadbolt enricher starting"
     );
     let organization_wide_source = matches!(source, AnySource::Athena(_));
@@ -123,7 +141,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             sessions: MemberSessions::from_conf(&sdk),
             own_account: AccountCache::default(),
             identity: StsIdentity::from_conf(&sdk),
-        }),
+        })
+        .with_reports(reports),
         settings: LiveSettings::new(
             SsmSettingsStore::from_conf(&home, config_parameter_from_env()),
             config,
@@ -172,6 +191,8 @@ async fn handle(
         reason = record.reason.as_str(),
         published = record.published,
         publish_error = record.publish_error.as_deref().unwrap_or(""),
+        report_object = record.report_object.as_deref().unwrap_or(""),
+        report_error = record.report_error.as_deref().unwrap_or(""),
         investigation_report = %report,
         "investigation"
     );

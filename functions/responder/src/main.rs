@@ -11,6 +11,7 @@ use deadbolt_aws::{
 use deadbolt_core::clock::now_ms;
 use deadbolt_core::metrics::{decision_emf, namespace_from_env, write_back_failure_emf};
 use deadbolt_core::notice::containment_notice;
+use deadbolt_core::report_object::ReportBucket;
 use deadbolt_core::securityhub::{write_back, FindingsWriteBack};
 use deadbolt_core::{DecisionRecord, Ports, Responder, Settings};
 use lambda_runtime::tracing::{self, error, info, warn};
@@ -38,6 +39,8 @@ struct Deps {
     settings: LiveSettings,
     /// Containment notices for people (the alarm topic), when the stack made one.
     announcer: Option<AlarmAnnouncer>,
+    /// ReportBucket: the notices link the enricher's investigation page there.
+    report_bucket: Option<ReportBucket>,
     /// The CloudWatch namespace of the metrics line (`DEADBOLT_METRICS_NAMESPACE`).
     namespace: String,
 }
@@ -91,6 +94,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         // which function, for which finding.
         .with_ledger(DynamoLedger::from_env(&home), function_actor()),
         announcer: AlarmAnnouncer::from_env(&sdk),
+        // Only a link in a message: a bad bucket setting is logged and the notices go out
+        // without it, never in the way of a containment.
+        report_bucket: ReportBucket::from_env(sdk.region().map_or("us-east-1", |r| r.as_ref()))
+            .inspect_err(|e| warn!(error = %e, "notices will not link the report page"))
+            .ok()
+            .flatten(),
         namespace: namespace_from_env(),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
@@ -146,7 +155,19 @@ async fn handle(
     println!("{}", decision_emf(&record, &deps.namespace, now_ms()));
     // Who was contained, what was written, why, how to undo it: for people. Best effort: the
     // containment is done and recorded, so a failed publish is logged, never retried.
-    if let (Some(announcer), Some(notice)) = (&deps.announcer, containment_notice(&record)) {
+    let notice = containment_notice(&record).map(|notice| {
+        let object = deps.report_bucket.as_ref().and_then(|bucket| {
+            let account = record.account_id.as_deref()?;
+            bucket
+                .object_for(account, record.finding_id.as_deref()?)
+                .ok()
+        });
+        match object {
+            Some(object) => notice.with_report(&object),
+            None => notice,
+        }
+    });
+    if let (Some(announcer), Some(notice)) = (&deps.announcer, notice) {
         if let Err(e) = announcer.announce(&notice).await {
             warn!(
                 finding_id = record.finding_id.as_deref().unwrap_or(""),
