@@ -821,3 +821,107 @@ async fn a_containment_is_written_back_to_the_findings_security_hub_copy() {
         "{lines:?}"
     );
 }
+
+/// Issue 20's request sequence: every AWS request of one enforced containment in deadbolt's
+/// own account, made by the built responder under the Lambda runtime API as deployed (the
+/// settings document in SSM, the breaker and ledger tables), seen by a recording proxy in
+/// front of moto (IAM authentication on) and the GuardDuty stand-in, cold (the instance's
+/// first event) and warm (the next one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_enforced_containment_makes_exactly_these_requests_cold_and_warm() {
+    use deadbolt_core::runtime::SettingsStore;
+    deadbolt_e2e::require_tools!(MotoServer, CargoLambda);
+    let moto = Moto::start().await;
+    let mallory = moto.create_attacker_user("mallory").await;
+    let trudy = moto.create_attacker_user("trudy").await;
+    moto.create_breaker_table("deadbolt-breaker").await;
+    moto.create_breaker_table("deadbolt-ledger").await;
+    deadbolt_aws::SsmSettingsStore::from_conf(&moto.sdk_config(&moto.admin), "/deadbolt/config")
+        .store(r#"{"version": 1, "mode": "enforce"}"#)
+        .await
+        .unwrap();
+
+    // 20 ms a round trip, as to a regional endpoint.
+    let recorder =
+        deadbolt_e2e::recorder::Recorder::with_latency(std::time::Duration::from_millis(20));
+    let mut env = env_for(&moto, "dry-run");
+    for (name, value) in env.iter_mut() {
+        match *name {
+            "AWS_ENDPOINT_URL" => *value = recorder.proxy(value),
+            "AWS_ENDPOINT_URL_GUARDDUTY" => *value = recorder.proxy(value),
+            _ => {}
+        }
+    }
+    env.push(("DEADBOLT_BREAKER_TABLE", "deadbolt-breaker".into()));
+    env.push(("DEADBOLT_LEDGER_TABLE", "deadbolt-ledger".into()));
+    env.push(("DEADBOLT_SETTINGS_REQUIRED", "true".into()));
+    let log = std::env::temp_dir().join(format!("deadbolt-sequence-{}.log", std::process::id()));
+    let lambda = std::sync::Arc::new(LambdaHarness::start(&built_binary("responder"), &env, log));
+    let invoke = |attacker: &deadbolt_e2e::AttackerCredentials| {
+        let lambda = lambda.clone();
+        let event = finding_for("cloudtrail-logging-disabled.json", &attacker.principal);
+        moto.confirm(&event);
+        async move {
+            tokio::task::spawn_blocking(move || lambda.invoke(&event))
+                .await
+                .unwrap()
+                .expect("invocation")
+        }
+    };
+    // Start-up makes no request before the first event.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let at_start = recorder.calls();
+
+    let record = invoke(&mallory).await;
+    assert_eq!(record["outcome"], "contained", "{record}");
+    let cold = recorder.calls();
+    recorder.clear();
+    let record = invoke(&trudy).await;
+    assert_eq!(record["outcome"], "contained", "{record}");
+    let warm = recorder.calls();
+    assert_eq!(moto.probe(&mallory).await, Err("AccessDenied".to_string()));
+    assert_eq!(moto.probe(&trudy).await, Err("AccessDenied".to_string()));
+
+    use deadbolt_e2e::recorder::Recorder;
+    let trips = |calls: &[deadbolt_e2e::recorder::Call]| Recorder::round_trips(calls);
+    assert!(at_start.is_empty(), "start-up calls nothing: {at_start:?}");
+    let show = |calls: &[deadbolt_e2e::recorder::Call]| {
+        calls
+            .iter()
+            .map(|c| format!("{} {:.1}-{:.1}", c.operation, c.start_ms, c.end_ms))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // Cold: the settings document and the caller identity together; GuardDuty (its detector
+    // id, then the finding) while the policy is read; the breaker's slot and the ledger's
+    // entry together; the write; the entry completed.
+    assert_eq!(
+        trips(&cold),
+        [
+            vec!["ssm:GetParameter", "sts:GetCallerIdentity"],
+            vec![
+                "guardduty:GetFindings",
+                "guardduty:ListDetectors",
+                "iam:GetUserPolicy"
+            ],
+            vec!["dynamodb:PutItem", "dynamodb:UpdateItem"],
+            vec!["iam:PutUserPolicy"],
+            vec!["dynamodb:PutItem"],
+        ],
+        "cold:\n{}",
+        show(&cold)
+    );
+    // Warm: everything cached per instance is not asked again; three round trips before the
+    // lockout (read with GuardDuty, breaker with ledger, write) and one after it.
+    assert_eq!(
+        trips(&warm),
+        [
+            vec!["guardduty:GetFindings", "iam:GetUserPolicy"],
+            vec!["dynamodb:PutItem", "dynamodb:UpdateItem"],
+            vec!["iam:PutUserPolicy"],
+            vec!["dynamodb:PutItem"],
+        ],
+        "warm:\n{}",
+        show(&warm)
+    );
+}

@@ -4,6 +4,7 @@
 
 pub mod guardduty;
 pub mod moto;
+pub mod recorder;
 pub mod runtime_api;
 pub mod tools;
 

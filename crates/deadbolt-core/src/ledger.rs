@@ -658,24 +658,35 @@ struct Recorded<'e, 'o, 'p, G, L, P> {
 
 impl<G: WriteGate, L: Ledger, P: Send + Sync> WriteGate for Recorded<'_, '_, '_, G, L, P> {
     async fn before_write(&mut self) -> Result<(), BreakerRefusal> {
-        self.inner.before_write().await?;
         if !self.opened {
             self.opened = true;
             self.entry.observe(self.observed);
-            match self.ledger.open(self.entry).await {
-                Ok(true) => {}
-                // This finding's entry exists (an earlier delivery wrote, or timed out after
-                // writing): this delivery gets an entry of its own, and the earlier one keeps
-                // what it saw before deadbolt's writes.
-                Ok(false) => {
-                    self.entry.id = format!("{}#{}", self.entry.id, self.entry.started_at_ms);
-                    if let Err(e) = self.ledger.open(self.entry).await {
-                        self.error = Some(e);
+            // The breaker's admission and the entry's opening are both needed before the
+            // first write and depend on nothing of each other: one round trip, not two. The
+            // entry opens with what was read (the state before), as when it waited for the
+            // breaker; a refused containment completes it as not written (its outcome is
+            // never in force), which costs one write on that rare path only.
+            let (inner, ledger, entry) = (&mut self.inner, self.ledger, &mut *self.entry);
+            let open = async move {
+                match ledger.open(entry).await {
+                    Ok(true) => None,
+                    // This finding's entry exists (an earlier delivery wrote, or timed out
+                    // after writing): this delivery gets an entry of its own, and the earlier
+                    // one keeps what it saw before deadbolt's writes.
+                    Ok(false) => {
+                        entry.id = format!("{}#{}", entry.id, entry.started_at_ms);
+                        ledger.open(entry).await.err()
                     }
+                    Err(e) => Some(e),
                 }
-                Err(e) => self.error = Some(e),
-            }
-        } else if self.entry.boundary.is_none() && self.observed.boundary_read() {
+            };
+            let (admitted, open_error) =
+                futures_util::future::join(inner.before_write(), open).await;
+            self.error = open_error;
+            return admitted;
+        }
+        self.inner.before_write().await?;
+        if self.entry.boundary.is_none() && self.observed.boundary_read() {
             // About to set the permissions boundary: the boundary before goes into the open
             // entry first, so a Lambda that times out right after the write leaves it behind
             // for unblock. One more write, on this rare path only.
@@ -742,6 +753,87 @@ mod tests {
     fn entry(target: &str, account: &str, at: i64) -> LedgerEntry {
         let t = ContainmentTarget::new(TargetKind::User, target).unwrap();
         LedgerEntry::containment(account, &t, "f1", "function:deadbolt", at)
+    }
+
+    /// A breaker that answers only once the ledger's entry has started opening: the two run
+    /// in one round trip (if the gate waited for the breaker first, this would never finish).
+    struct WaitsForTheLedger<'a> {
+        ledger: &'a OpenSignal,
+        refuse: bool,
+    }
+
+    impl WriteGate for WaitsForTheLedger<'_> {
+        async fn before_write(&mut self) -> Result<(), BreakerRefusal> {
+            self.ledger.started.notified().await;
+            if self.refuse {
+                return Err(BreakerRefusal::Shared { limit: 10 });
+            }
+            Ok(())
+        }
+    }
+
+    #[derive(Default)]
+    struct OpenSignal {
+        started: tokio::sync::Notify,
+        inner: MemoryLedger,
+    }
+
+    impl Ledger for OpenSignal {
+        async fn open(&self, entry: &LedgerEntry) -> Result<bool, AwsError> {
+            self.started.notify_one();
+            tokio::task::yield_now().await;
+            self.inner.open(entry).await
+        }
+        async fn complete(&self, entry: &LedgerEntry) -> Result<(), AwsError> {
+            self.inner.complete(entry).await
+        }
+        async fn entries(&self) -> Result<Vec<LedgerEntry>, AwsError> {
+            self.inner.entries().await
+        }
+    }
+
+    #[tokio::test]
+    async fn the_entry_opens_while_the_breaker_answers_and_a_refusal_is_never_in_force() {
+        let t = ContainmentTarget::new(TargetKind::User, "mallory").unwrap();
+        for refuse in [false, true] {
+            let policies = crate::memory::MemoryPolicies::new().with_entity(&t);
+            let ledger = OpenSignal::default();
+            let gate = WaitsForTheLedger {
+                ledger: &ledger,
+                refuse,
+            };
+            let entry = LedgerEntry::containment("123456789012", &t, "f1", "function:deadbolt", 1);
+            let applied = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                apply_recorded(
+                    &policies,
+                    &crate::ports::NoIdentityCenter,
+                    &crate::containment::manual_plan(t.clone()),
+                    1,
+                    gate,
+                    &ledger,
+                    entry,
+                ),
+            )
+            .await
+            .expect("the breaker and the entry's opening run concurrently");
+            let all = ledger.inner.all();
+            assert_eq!(all.len(), 1, "{all:?}");
+            assert_eq!(all[0].state, LedgerState::Completed);
+            let live = in_force(&all, "123456789012", &t);
+            if refuse {
+                assert_ne!(applied.outcome, crate::record::Outcome::Contained);
+                assert!(policies.policy(&t, "DenyAll").is_none(), "nothing written");
+                assert!(
+                    live.is_empty(),
+                    "a refused containment is not in force: {all:?}"
+                );
+            } else {
+                assert_eq!(applied.outcome, crate::record::Outcome::Contained);
+                assert_eq!(live.len(), 1);
+                assert!(all[0].prior_policy_read, "the state before is in the entry");
+            }
+        }
     }
 
     #[test]
