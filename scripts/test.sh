@@ -33,6 +33,10 @@ step "cargo test"
 # The venv exists by now: a test that cannot find moto or cargo-lambda must fail here, not
 # skip the way it does on a bare `cargo test` without the venv.
 export DEADBOLT_REQUIRE_TOOLS=1
+# Test threads get 8 MiB of stack (Rust's default is 2 MiB): the engine's futures are several
+# times larger in debug builds than in the release build the Lambdas run (whose main thread
+# has 8 MiB), and an end-to-end test polls the whole responder on its test thread.
+export RUST_MIN_STACK=8388608
 cargo test --workspace --locked
 
 step "the HTML investigation report in a real browser (headless Chromium; about 20 s with installs, 1-2 s warm)"

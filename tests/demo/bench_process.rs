@@ -1,80 +1,304 @@
-//! Whole-process figures for the responder binary: cold start to first decision (through the
-//! Lambda Runtime API, against moto on loopback), warm invocations, peak RSS, binary size.
-//! Run by scripts/bench.sh on the release build; prints a Markdown table.
+//! Whole-process figures, run by scripts/bench.sh on the release build; prints Markdown tables.
+//!
+//! 1. The responder binary through the Lambda Runtime API against moto on loopback: cold start
+//!    to first decision, a warm invocation, peak RSS, binary size.
+//! 2. One enforced containment in one process, as a new user measures it: `deadbolt replay
+//!    FINDING --enforce` against the same moto and GuardDuty stand-in as a plain Python/boto3
+//!    responder doing the same containment (`scripts/bench/boto3_responder.py`), each run
+//!    interleaved, wall time and peak RSS of the child process (`scripts/bench/measure.py`).
+//!
+//! With `DEADBOLT_BENCH_BASELINE=DIR` (a directory holding another build's `responder` and
+//! `deadbolt`, which scripts/bench.sh builds from a git ref), every figure is measured for both
+//! builds in the same run, side by side with the ratio, and the process exits 1 when this
+//! build is slower than the baseline beyond noise (medians: time +25 %, peak RSS +10 %).
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use deadbolt_e2e::runtime_api::{built_binary, LambdaHarness};
-use deadbolt_e2e::{finding_for, Moto};
+use deadbolt_e2e::{finding_for, repo_root, Moto};
 
-const RUNS: usize = 5;
+const RUNS: usize = 7;
+/// Beyond these, a difference from the baseline is a regression, not noise (the machine is
+/// shared: run-to-run variation of medians is of the order of 10-20 %).
+const TIME_NOISE: f64 = 1.25;
+const RSS_NOISE: f64 = 1.10;
+
+/// One build's binaries.
+#[derive(Clone)]
+struct Build {
+    name: &'static str,
+    responder: PathBuf,
+    cli: PathBuf,
+}
+
+#[derive(Default)]
+struct Figures {
+    cold_ms: Vec<f64>,
+    warm_ms: Vec<f64>,
+    lambda_rss_kib: Vec<f64>,
+    replay_ms: Vec<f64>,
+    replay_rss_kib: Vec<f64>,
+}
 
 #[tokio::main]
 async fn main() {
-    let binary = built_binary("responder");
-    let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
-    let mut cold = Vec::new();
-    let mut warm = Vec::new();
-    let mut rss = Vec::new();
+    let current = Build {
+        name: "this build",
+        responder: built_binary("responder"),
+        cli: built_binary("deadbolt"),
+    };
+    let baseline = std::env::var_os("DEADBOLT_BENCH_BASELINE")
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| {
+            let dir = PathBuf::from(dir);
+            Build {
+                name: "baseline",
+                responder: dir.join("responder"),
+                cli: dir.join("deadbolt"),
+            }
+        });
+    let builds: Vec<Build> = std::iter::once(current).chain(baseline).collect();
+    let mut figures: Vec<Figures> = builds.iter().map(|_| Figures::default()).collect();
+    let mut python_ms = Vec::new();
+    let mut python_rss = Vec::new();
+
     for run in 0..RUNS {
         let moto = Moto::start().await;
-        let user = format!("mallory{run}");
-        let attacker = moto.create_attacker_user(&user).await;
-        let second = moto.create_attacker_user(&format!("trudy{run}")).await;
-        let mut env = moto.binary_env();
-        env.push(("DEADBOLT_MODE", "enforce".to_string()));
-        // moto imports each service's Python module on its first request (hundreds of ms for
-        // SSM); touch SSM once so the figure is the function's cold start, not moto's.
-        {
-            use deadbolt_core::runtime::SettingsStore;
-            let warm = deadbolt_aws::SsmSettingsStore::from_conf(
-                &moto.sdk_config(&moto.admin),
-                "/deadbolt/config",
-            );
-            let _ = warm.load().await;
+        warm_moto(&moto).await;
+        for (i, build) in builds.iter().enumerate() {
+            let (cold, warm, rss) = lambda_run(&moto, build, run, i).await;
+            figures[i].cold_ms.push(cold);
+            figures[i].warm_ms.push(warm);
+            figures[i].lambda_rss_kib.push(rss);
+            let (ms, rss) = replay_run(&moto, build, &format!("replay{run}x{i}")).await;
+            figures[i].replay_ms.push(ms);
+            figures[i].replay_rss_kib.push(rss);
         }
-        let first = finding_for("cloudtrail-logging-disabled.json", &attacker.principal);
-        let next = finding_for("malicious-ip-caller.json", &second.principal);
-        moto.confirm(&first);
-        moto.confirm(&next);
-        let log = std::env::temp_dir().join(format!("deadbolt-bench-{run}.log"));
-        let (c, w, r) = tokio::task::spawn_blocking(move || {
-            let t0 = Instant::now();
-            let lambda = LambdaHarness::start(&binary_path(), &env, log);
-            let record = lambda.invoke(&first).expect("first invocation");
-            let cold = t0.elapsed();
-            assert_eq!(record["outcome"], "contained");
-            let t1 = Instant::now();
-            let record = lambda.invoke(&next).expect("warm invocation");
-            let warm = t1.elapsed();
-            assert_eq!(record["outcome"], "contained");
-            (cold, warm, lambda.peak_rss_kib())
-        })
-        .await
-        .expect("bench thread");
-        cold.push(c.as_secs_f64() * 1e3);
-        warm.push(w.as_secs_f64() * 1e3);
-        rss.push(r as f64);
+        let (ms, rss) = python_run(&moto, &format!("boto{run}")).await;
+        python_ms.push(ms);
+        python_rss.push(rss);
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
+
+    let med = |v: &[f64]| median(v.to_vec());
+    println!("**The responder under the Lambda Runtime API** (median of {RUNS} fresh processes)\n");
+    print!("| figure |");
+    for b in &builds {
+        print!(" {} |", b.name);
+    }
+    if builds.len() > 1 {
+        print!(" ratio |");
+    }
+    println!();
+    println!(
+        "|---|{}",
+        "---|".repeat(builds.len() + usize::from(builds.len() > 1))
+    );
+    let mut regressions = Vec::new();
+    let mut row = |label: &str, values: Vec<f64>, unit: &str, noise: f64| {
+        print!("| {label} |");
+        for v in &values {
+            print!(" {v:.1} {unit} |");
+        }
+        if let [now, before] = values[..] {
+            let ratio = now / before;
+            print!(" {ratio:.2}× |");
+            if ratio > noise {
+                regressions.push(format!(
+                    "{label}: {now:.1} {unit} against {before:.1} {unit} ({ratio:.2}×)"
+                ));
+            }
+        }
+        println!();
     };
-    println!("| figure | median of {RUNS} |");
-    println!("| --- | --- |");
-    println!("| start-up to first decision (process spawn → contained record, incl. emulator hop, 4 moto calls: SSM settings, STS, IAM read, IAM write, and 2 GuardDuty stand-in calls: ListDetectors, GetFindings concurrent with the IAM read) | {:.1} ms |", median(&mut cold));
-    println!("| warm invocation (event → contained record, incl. 2 moto calls, 1 GetFindings concurrent with the read, and the `cargo lambda invoke` process) | {:.1} ms |", median(&mut warm));
-    println!(
-        "| peak RSS of the function process (VmHWM) | {:.1} MiB |",
-        median(&mut rss) / 1024.0
+    row(
+        "start-up to first decision (process spawn → contained record, emulator hop included)",
+        figures.iter().map(|f| med(&f.cold_ms)).collect(),
+        "ms",
+        TIME_NOISE,
+    );
+    row(
+        "warm invocation (event → contained record, `cargo lambda invoke` included)",
+        figures.iter().map(|f| med(&f.warm_ms)).collect(),
+        "ms",
+        TIME_NOISE,
+    );
+    row(
+        "peak RSS of the function process (VmHWM)",
+        figures
+            .iter()
+            .map(|f| med(&f.lambda_rss_kib) / 1024.0)
+            .collect(),
+        "MiB",
+        RSS_NOISE,
+    );
+    row(
+        "one containment in one process: `deadbolt replay FINDING --enforce`, wall time",
+        figures.iter().map(|f| med(&f.replay_ms)).collect(),
+        "ms",
+        TIME_NOISE,
+    );
+    row(
+        "one containment in one process: peak RSS",
+        figures
+            .iter()
+            .map(|f| med(&f.replay_rss_kib) / 1024.0)
+            .collect(),
+        "MiB",
+        RSS_NOISE,
+    );
+    for b in &builds {
+        let size = std::fs::metadata(&b.responder)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        println!(
+            "\n{}: `responder` {:.2} MB, `deadbolt` {:.2} MB (stripped)",
+            b.name,
+            size as f64 / 1e6,
+            std::fs::metadata(&b.cli).map(|m| m.len()).unwrap_or(0) as f64 / 1e6
+        );
+    }
+
+    let (py_ms, py_rss) = (med(&python_ms), med(&python_rss) / 1024.0);
+    let (rs_ms, rs_rss) = (
+        med(&figures[0].replay_ms),
+        med(&figures[0].replay_rss_kib) / 1024.0,
     );
     println!(
-        "| binary size ({}) | {:.2} MB |",
-        binary.display(),
-        size as f64 / 1e6
+        "\n**One enforced containment in one process, against a plain Python/boto3 responder** (same moto, same GuardDuty stand-in, same finding shape; median of {RUNS}, interleaved)\n"
     );
+    println!("| | wall time | peak RSS |");
+    println!("|---|---|---|");
+    println!("| `deadbolt replay FINDING --enforce` | {rs_ms:.1} ms | {rs_rss:.1} MiB |");
+    println!("| `scripts/bench/boto3_responder.py FINDING` | {py_ms:.1} ms | {py_rss:.1} MiB |");
+    println!(
+        "| ratio | {:.1}× faster | {:.1}× less memory |",
+        py_ms / rs_ms,
+        py_rss / rs_rss
+    );
+
+    if !regressions.is_empty() {
+        eprintln!("\nREGRESSION against the baseline (beyond noise):");
+        for r in &regressions {
+            eprintln!("  {r}");
+        }
+        std::process::exit(1);
+    }
 }
 
-fn binary_path() -> std::path::PathBuf {
-    built_binary("responder")
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// moto imports each service's Python module on its first request (hundreds of ms for SSM):
+/// touch every service once so the figures are deadbolt's, not moto's first import.
+async fn warm_moto(moto: &Moto) {
+    use deadbolt_core::runtime::SettingsStore;
+    let store = deadbolt_aws::SsmSettingsStore::from_conf(
+        &moto.sdk_config(&moto.admin),
+        "/deadbolt/config",
+    );
+    let _ = store.load().await;
+    let _ = moto
+        .sts(&moto.admin, None)
+        .get_caller_identity()
+        .send()
+        .await;
+}
+
+async fn lambda_run(moto: &Moto, build: &Build, run: usize, i: usize) -> (f64, f64, f64) {
+    let attacker = moto
+        .create_attacker_user(&format!("mallory{run}x{i}"))
+        .await;
+    let second = moto.create_attacker_user(&format!("trudy{run}x{i}")).await;
+    let mut env = moto.binary_env();
+    env.push(("DEADBOLT_MODE", "enforce".to_string()));
+    let first = finding_for("cloudtrail-logging-disabled.json", &attacker.principal);
+    let next = finding_for("malicious-ip-caller.json", &second.principal);
+    moto.confirm(&first);
+    moto.confirm(&next);
+    let log = std::env::temp_dir().join(format!("deadbolt-bench-{run}-{i}.log"));
+    let binary = build.responder.clone();
+    let (c, w, r) = tokio::task::spawn_blocking(move || {
+        let t0 = Instant::now();
+        let lambda = LambdaHarness::start(&binary, &env, log);
+        let record = lambda.invoke(&first).expect("first invocation");
+        let cold = t0.elapsed();
+        assert_eq!(record["outcome"], "contained", "{record}");
+        let t1 = Instant::now();
+        let record = lambda.invoke(&next).expect("warm invocation");
+        let warm = t1.elapsed();
+        assert_eq!(record["outcome"], "contained", "{record}");
+        (cold, warm, lambda.peak_rss_kib())
+    })
+    .await
+    .expect("bench thread");
+    (c.as_secs_f64() * 1e3, w.as_secs_f64() * 1e3, r as f64)
+}
+
+/// A finding about a fresh user in a file, confirmed by the GuardDuty stand-in.
+async fn finding_file(moto: &Moto, user: &str) -> PathBuf {
+    let attacker = moto.create_attacker_user(user).await;
+    let event = finding_for("cloudtrail-logging-disabled.json", &attacker.principal);
+    moto.confirm(&event);
+    let path = std::env::temp_dir().join(format!("deadbolt-bench-{user}.json"));
+    std::fs::write(&path, event).expect("finding file");
+    path
+}
+
+/// `measure.py` on `command` with moto's environment: (ms, peak RSS KiB).
+fn measured(moto: &Moto, command: &[&Path]) -> (f64, f64) {
+    let python = deadbolt_e2e::moto::venv().join("bin/python");
+    let out = std::process::Command::new(&python)
+        .arg(repo_root().join("scripts/bench/measure.py"))
+        .args(command)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(moto.binary_env())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("DEADBOLT_MODE", "enforce")
+        .output()
+        .expect("measure.py runs");
+    let figures: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "measure.py: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(
+        figures["rc"],
+        0,
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        figures["ms"].as_f64().unwrap_or(f64::NAN),
+        figures["rss_kib"].as_f64().unwrap_or(f64::NAN),
+    )
+}
+
+async fn replay_run(moto: &Moto, build: &Build, user: &str) -> (f64, f64) {
+    let file = finding_file(moto, user).await;
+    let enforce = PathBuf::from("--enforce");
+    let replay = PathBuf::from("replay");
+    let figures = measured(moto, &[&build.cli, &replay, &file, &enforce]);
+    assert!(
+        moto.user_policy(user, "DenyAll").await.is_some(),
+        "deadbolt replay contained {user}"
+    );
+    figures
+}
+
+async fn python_run(moto: &Moto, user: &str) -> (f64, f64) {
+    let file = finding_file(moto, user).await;
+    let python = deadbolt_e2e::moto::venv().join("bin/python");
+    let script = repo_root().join("scripts/bench/boto3_responder.py");
+    let figures = measured(moto, &[&python, &script, &file]);
+    assert!(
+        moto.user_policy(user, "DenyAll").await.is_some(),
+        "the boto3 responder contained {user}"
+    );
+    figures
 }

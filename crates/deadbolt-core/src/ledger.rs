@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::breaker::{BreakerRefusal, WriteGate};
 use crate::containment::Applied;
 use crate::decision::ContainmentPlan;
+use crate::decorate::{Decorated, IamAnswer, IamCall, IamHook};
 use crate::ports::{AccessKeys, AwsError, IdentityCenter, InlinePolicies, ManagedPolicies};
 use crate::principal::ContainmentTarget;
 
@@ -175,7 +176,7 @@ impl LedgerEntry {
 
     /// Fill in what `observed` saw before and during the writes.
     fn observe<P>(&mut self, observed: &Observed<'_, P>) {
-        if let Ok(o) = observed.seen.lock() {
+        if let Ok(o) = observed.hook.seen.lock() {
             if let Some(doc) = o.policies.values().next() {
                 self.prior_policy_read = true;
                 self.prior_policy = doc.clone();
@@ -224,7 +225,7 @@ where
     G: WriteGate,
     L: Ledger,
 {
-    let observed = Observed::new(policies);
+    let observed = Observed::new(policies, Watch::default());
     let mut gate = Recorded {
         inner: gate,
         ledger,
@@ -510,136 +511,47 @@ struct Seen {
 /// The IAM port, watched: the first read of each policy (the state before containment), each
 /// key's status as first read, and the managed policies attached. What the ledger says was
 /// there before.
-struct Observed<'a, P> {
-    inner: &'a P,
+type Observed<'a, P> = Decorated<'a, P, Watch>;
+
+#[derive(Debug, Default)]
+struct Watch {
     seen: Mutex<Seen>,
 }
 
-impl<'a, P> Observed<'a, P> {
-    fn new(inner: &'a P) -> Self {
-        Observed {
-            inner,
-            seen: Mutex::new(Seen::default()),
-        }
-    }
-
+impl Watch {
     /// Whether the permissions boundary has been read (the boundary path is under way).
     fn boundary_read(&self) -> bool {
         self.seen.lock().is_ok_and(|s| s.boundary.is_some())
     }
 }
 
-impl<P: InlinePolicies> InlinePolicies for Observed<'_, P> {
-    async fn get_policy(
-        &self,
-        target: &ContainmentTarget,
-        policy_name: &str,
-    ) -> Result<Option<String>, AwsError> {
-        let read = self.inner.get_policy(target, policy_name).await;
-        if let (Ok(doc), Ok(mut seen)) = (&read, self.seen.lock()) {
-            seen.policies
-                .entry(format!("{target}/{policy_name}"))
-                .or_insert_with(|| doc.clone());
-        }
-        read
-    }
-    async fn put_policy(
-        &self,
-        target: &ContainmentTarget,
-        policy_name: &str,
-        document: &str,
-    ) -> Result<(), AwsError> {
-        self.inner.put_policy(target, policy_name, document).await
-    }
-    async fn delete_policy(
-        &self,
-        target: &ContainmentTarget,
-        policy_name: &str,
-    ) -> Result<(), AwsError> {
-        self.inner.delete_policy(target, policy_name).await
-    }
-}
-
-impl<P: AccessKeys> AccessKeys for Observed<'_, P> {
-    async fn access_key_active(
-        &self,
-        user_name: &str,
-        access_key_id: &str,
-    ) -> Result<Option<bool>, AwsError> {
-        let read = self.inner.access_key_active(user_name, access_key_id).await;
-        if let (Ok(active), Ok(mut seen)) = (&read, self.seen.lock()) {
-            if !seen.keys.iter().any(|(k, _)| k == access_key_id) {
-                seen.keys.push((access_key_id.to_string(), *active));
+impl IamHook for Watch {
+    fn after(&self, call: IamCall<'_>, answer: IamAnswer<'_>, _: u64) {
+        let Ok(mut seen) = self.seen.lock() else {
+            return;
+        };
+        match (call, answer) {
+            (IamCall::GetPolicy(target, name), IamAnswer::Text(Ok(doc))) => {
+                seen.policies
+                    .entry(format!("{target}/{name}"))
+                    .or_insert_with(|| doc.clone());
             }
+            (IamCall::AccessKeyActive(_, key), IamAnswer::KeyActive(Ok(active)))
+                if !seen.keys.iter().any(|(k, _)| k == key) =>
+            {
+                seen.keys.push((key.to_string(), *active));
+            }
+            (IamCall::AttachPolicy(_, arn), IamAnswer::Done(Ok(()))) => {
+                seen.attached.push(arn.to_string());
+            }
+            (IamCall::PermissionsBoundary(_), IamAnswer::Text(Ok(arn))) => {
+                seen.boundary.get_or_insert_with(|| arn.clone());
+            }
+            (IamCall::PutPermissionsBoundary(..), IamAnswer::Done(Ok(()))) => {
+                seen.boundary_set = true;
+            }
+            _ => {}
         }
-        read
-    }
-    async fn set_access_key_status(
-        &self,
-        user_name: &str,
-        access_key_id: &str,
-        active: bool,
-    ) -> Result<(), AwsError> {
-        self.inner
-            .set_access_key_status(user_name, access_key_id, active)
-            .await
-    }
-}
-
-impl<P: ManagedPolicies> ManagedPolicies for Observed<'_, P> {
-    async fn attached_policies(&self, target: &ContainmentTarget) -> Result<Vec<String>, AwsError> {
-        self.inner.attached_policies(target).await
-    }
-    async fn attach_policy(&self, target: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
-        let done = self.inner.attach_policy(target, arn).await;
-        if let (Ok(()), Ok(mut seen)) = (&done, self.seen.lock()) {
-            seen.attached.push(arn.to_string());
-        }
-        done
-    }
-    async fn detach_policy(&self, target: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
-        self.inner.detach_policy(target, arn).await
-    }
-    async fn tags(&self, target: &ContainmentTarget) -> Result<Vec<(String, String)>, AwsError> {
-        self.inner.tags(target).await
-    }
-    async fn tag(
-        &self,
-        target: &ContainmentTarget,
-        key: &str,
-        value: &str,
-    ) -> Result<(), AwsError> {
-        self.inner.tag(target, key, value).await
-    }
-    async fn untag(&self, target: &ContainmentTarget, key: &str) -> Result<(), AwsError> {
-        self.inner.untag(target, key).await
-    }
-    async fn permissions_boundary(
-        &self,
-        target: &ContainmentTarget,
-    ) -> Result<Option<String>, AwsError> {
-        let read = self.inner.permissions_boundary(target).await;
-        if let (Ok(arn), Ok(mut seen)) = (&read, self.seen.lock()) {
-            seen.boundary.get_or_insert_with(|| arn.clone());
-        }
-        read
-    }
-    async fn put_permissions_boundary(
-        &self,
-        target: &ContainmentTarget,
-        arn: &str,
-    ) -> Result<(), AwsError> {
-        let done = self.inner.put_permissions_boundary(target, arn).await;
-        if let (Ok(()), Ok(mut seen)) = (&done, self.seen.lock()) {
-            seen.boundary_set = true;
-        }
-        done
-    }
-    async fn delete_permissions_boundary(
-        &self,
-        target: &ContainmentTarget,
-    ) -> Result<(), AwsError> {
-        self.inner.delete_permissions_boundary(target).await
     }
 }
 
@@ -686,7 +598,7 @@ impl<G: WriteGate, L: Ledger, P: Send + Sync> WriteGate for Recorded<'_, '_, '_,
             return admitted;
         }
         self.inner.before_write().await?;
-        if self.entry.boundary.is_none() && self.observed.boundary_read() {
+        if self.entry.boundary.is_none() && self.observed.hook.boundary_read() {
             // About to set the permissions boundary: the boundary before goes into the open
             // entry first, so a Lambda that times out right after the write leaves it behind
             // for unblock. One more write, on this rare path only.

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod containment;
 pub mod decision;
+pub mod decorate;
 pub mod finding;
 pub mod followup;
 pub mod glob;

@@ -288,8 +288,8 @@ where
             }
         };
         // Every IAM call is timed (per-stage latency in the record's timings).
-        let iam = Timed::new(&self.policies);
-        let prefetch = Prefetch::new(&iam);
+        let iam = crate::timing::timed_port(&self.policies);
+        let prefetch = crate::prefetch::prefetching(&iam);
         let Some(guardduty) = &self.guardduty else {
             let r = self
                 .decide_and_act(
@@ -1849,7 +1849,7 @@ fn with_timings<P>(
     iam: &Timed<'_, P>,
 ) -> DecisionRecord {
     let verify_ms = verify_us.map(|us| us as f64 / 1000.0);
-    let (read_ms, write_ms) = (iam.watch.read_ms(), iam.watch.write_ms());
+    let (read_ms, write_ms) = (iam.hook.read_ms(), iam.hook.write_ms());
     if verify_ms.is_some() || read_ms.is_some() || write_ms.is_some() || r.timings.is_some() {
         let t = r.timings.get_or_insert_with(Timings::default);
         (t.verify_ms, t.read_ms, t.write_ms) = (verify_ms, read_ms, write_ms);
