@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::principal::PrincipalKind;
 use crate::record::{ActionStatus, DecisionRecord, Outcome, Reason};
 use crate::report_object::ReportObject;
+use crate::text::{console_host, url_component};
 
 /// SNS subjects: ASCII, at most 100 characters.
 const MAX_SUBJECT_CHARS: usize = 100;
@@ -306,17 +307,6 @@ pub fn undo_command(record: &DecisionRecord, target: &str) -> Option<String> {
     Some(cmd)
 }
 
-/// The console's host for `region`'s partition.
-pub(crate) fn console_host(region: &str) -> String {
-    if region.starts_with("cn-") {
-        format!("{region}.console.amazonaws.cn")
-    } else if region.starts_with("us-gov-") {
-        "console.amazonaws-us-gov.com".to_string()
-    } else {
-        format!("{region}.console.aws.amazon.com")
-    }
-}
-
 /// The finding in the GuardDuty console (its findings list, searched by id).
 pub fn guardduty_finding_url(region: &str, finding_id: &str) -> String {
     format!(
@@ -340,19 +330,6 @@ pub fn iam_console_url(region: &str, target: &str) -> Option<String> {
         console_host(region),
         url_component(name)
     ))
-}
-
-/// Percent-encode everything but unreserved characters (RFC 3986).
-pub(crate) fn url_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// `s` as one shell word: as is when it holds only characters IAM names use that the shell

@@ -11,7 +11,7 @@
 
 use thiserror::Error;
 
-use crate::notice::{console_host, url_component};
+use crate::text::{console_host, url_component};
 
 /// The environment variable naming the bucket (the template's `ReportBucket`).
 pub const ENV_REPORT_BUCKET: &str = "DEADBOLT_REPORT_BUCKET";

@@ -1,4 +1,4 @@
-//! Text for people, bounded.
+//! Text for people, bounded, and the pieces of console links.
 
 /// `text` in at most `max` characters, cut with `…` when longer: Security Hub notes, SVG
 /// labels, one-line error messages.
@@ -8,6 +8,30 @@ pub fn bounded(text: &str, max: usize) -> String {
     }
     let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
+    out
+}
+
+/// The console's host for `region`'s partition.
+pub fn console_host(region: &str) -> String {
+    if region.starts_with("cn-") {
+        format!("{region}.console.amazonaws.cn")
+    } else if region.starts_with("us-gov-") {
+        "console.amazonaws-us-gov.com".to_string()
+    } else {
+        format!("{region}.console.aws.amazon.com")
+    }
+}
+
+/// Percent-encode everything but unreserved characters (RFC 3986).
+pub fn url_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
     out
 }
 
