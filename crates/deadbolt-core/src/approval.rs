@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ports::AwsError;
+use crate::error::AwsError;
 
 /// Pending approvals expire after this long unless the settings say otherwise (24 hours).
 pub const DEFAULT_APPROVAL_EXPIRES_AFTER_SECS: u64 = 86_400;
@@ -109,7 +109,7 @@ impl PendingApproval {
 /// No store for pending approvals: approve mode then records `failed` and writes nothing.
 pub fn no_store() -> AwsError {
     AwsError::new(
-        crate::ports::AwsErrorKind::Other,
+        crate::error::AwsErrorKind::Other,
         "NoApprovalStore",
         "approve mode needs the breaker table (DEADBOLT_BREAKER_TABLE) to keep pending approvals in",
     )

@@ -9,6 +9,7 @@ pub mod config;
 pub mod containment;
 pub mod decision;
 pub mod decorate;
+pub mod error;
 pub mod finding;
 pub mod followup;
 pub mod glob;

@@ -11,7 +11,7 @@
 
 use std::future::Future;
 
-use crate::ports::AwsError;
+use crate::error::AwsError;
 use crate::record::{ActionStatus, DecisionRecord, Outcome};
 
 /// Security Hub's limit on `Note.Text`.
