@@ -26,6 +26,8 @@ pub struct Applied {
     pub retryable: bool,
 }
 
+pub use crate::decision::describe;
+
 /// The calls a plan makes, for dry-run.
 pub fn planned(plan: &ContainmentPlan) -> Vec<ActionRecord> {
     let t = &plan.target;
@@ -46,39 +48,6 @@ pub fn planned(plan: &ContainmentPlan) -> Vec<ActionRecord> {
         actions.push(action(t, PolicyOp::Put, ActionStatus::Planned));
     }
     actions
-}
-
-/// What a plan would do, for dry-run and circuit-breaker messages.
-pub fn describe(plan: &ContainmentPlan) -> String {
-    let t = &plan.target;
-    let name = plan.policy_name;
-    let mut what = match &plan.strategy {
-        PlanStrategy::DenyAll => format!("attach the inline policy {name} to {t} (deny everything)"),
-        PlanStrategy::RevokeSessions => format!(
-            "attach the inline policy {name} to {t} denying every session issued before the moment of containment (revoke-sessions)"
-        ),
-        PlanStrategy::DenySession { userid } => format!(
-            "attach the inline policy {name} to {t} denying the role session {userid} (deny-session)"
-        ),
-        PlanStrategy::PermissionSetDeny {
-            permission_set,
-            user_name,
-        } => format!(
-            "deny Identity Center user {user_name} in permission set {permission_set} and re-provision it (permission-set-deny)"
-        ),
-        PlanStrategy::AccessKeyOnly => format!("leave {t}'s policies alone"),
-    };
-    if let Some(key) = &plan.deactivate_access_key {
-        what.push_str(&format!(", then set access key {key} inactive"));
-    }
-    if let Some(role) = &plan.member {
-        what.push_str(&format!(
-            ", in member account {} through {}",
-            role.account_id,
-            role.arn()
-        ));
-    }
-    what
 }
 
 /// The Identity Center calls of `permission-set-deny`, in order.
@@ -542,36 +511,11 @@ async fn apply_policy<P: InlinePolicies + ManagedPolicies, G: WriteGate>(
     )
 }
 
-/// The AWS managed policy deadbolt attaches when its inline `DenyAll` cannot be written.
-pub const MANAGED_DENY_ALL_NAME: &str = "AWSDenyAll";
-
-/// The tag that says deadbolt attached `AWSDenyAll` to a user or role, with the finding id as
-/// its value: `deadbolt unblock` detaches only where it is present. Groups cannot be tagged.
-pub const MANAGED_DENY_ALL_TAG: &str = "deadbolt:managed-deny-all";
-
-/// `arn:{partition}:iam::aws:policy/AWSDenyAll`.
-pub fn managed_deny_all_arn(partition: &str) -> String {
-    format!("arn:{partition}:iam::aws:policy/{MANAGED_DENY_ALL_NAME}")
-}
-
-/// Whether `arn` is the AWS managed `AWSDenyAll`, in any partition.
-pub fn is_managed_deny_all(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.split(':').collect();
-    matches!(
-        parts.as_slice(),
-        ["arn", partition, "iam", "", "aws", resource]
-            if !partition.is_empty() && *resource == "policy/AWSDenyAll"
-    )
-}
-
-/// The partition of an ARN (`arn:PARTITION:...`).
-pub fn partition_of(arn: &str) -> Option<&str> {
-    let mut parts = arn.split(':');
-    match (parts.next(), parts.next()) {
-        (Some("arn"), Some(p)) if !p.is_empty() => Some(p),
-        _ => None,
-    }
-}
+// Where they are defined: the rules (the tamper watch reads them too).
+pub use crate::policy::{
+    is_managed_deny_all, managed_deny_all_arn, partition_of, MANAGED_DENY_ALL_NAME,
+    MANAGED_DENY_ALL_TAG,
+};
 
 fn managed_action(
     target: &ContainmentTarget,

@@ -942,7 +942,7 @@ fn decide_follow_up(
             Reason::ModeOff,
             format!(
                 "follow_up is off; would {} (deadbolt config set follow_up dry-run to see it planned)",
-                crate::containment::describe(&plan)
+                describe(&plan)
             ),
         );
     }
@@ -971,10 +971,42 @@ fn decide_follow_up(
             Reason::ModeOff,
             format!(
                 "the finding's mode is off, so are its follow-ups; would {}",
-                crate::containment::describe(&plan)
+                describe(&plan)
             ),
         ),
         (Mode::Enforce, Mode::Enforce) => Decision::Contain(plan),
         _ => Decision::DryRun(plan),
     }
+}
+/// What a plan would do, for dry-run and circuit-breaker messages.
+pub fn describe(plan: &ContainmentPlan) -> String {
+    let t = &plan.target;
+    let name = plan.policy_name;
+    let mut what = match &plan.strategy {
+        PlanStrategy::DenyAll => format!("attach the inline policy {name} to {t} (deny everything)"),
+        PlanStrategy::RevokeSessions => format!(
+            "attach the inline policy {name} to {t} denying every session issued before the moment of containment (revoke-sessions)"
+        ),
+        PlanStrategy::DenySession { userid } => format!(
+            "attach the inline policy {name} to {t} denying the role session {userid} (deny-session)"
+        ),
+        PlanStrategy::PermissionSetDeny {
+            permission_set,
+            user_name,
+        } => format!(
+            "deny Identity Center user {user_name} in permission set {permission_set} and re-provision it (permission-set-deny)"
+        ),
+        PlanStrategy::AccessKeyOnly => format!("leave {t}'s policies alone"),
+    };
+    if let Some(key) = &plan.deactivate_access_key {
+        what.push_str(&format!(", then set access key {key} inactive"));
+    }
+    if let Some(role) = &plan.member {
+        what.push_str(&format!(
+            ", in member account {} through {}",
+            role.account_id,
+            role.arn()
+        ));
+    }
+    what
 }

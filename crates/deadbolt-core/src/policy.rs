@@ -412,6 +412,37 @@ pub fn remove_permission_set_denies(
     Some((Some(doc.to_string()), removed))
 }
 
+/// The AWS managed policy deadbolt attaches when its inline `DenyAll` cannot be written.
+pub const MANAGED_DENY_ALL_NAME: &str = "AWSDenyAll";
+
+/// The tag that says deadbolt attached `AWSDenyAll` to a user or role, with the finding id as
+/// its value: `deadbolt unblock` detaches only where it is present. Groups cannot be tagged.
+pub const MANAGED_DENY_ALL_TAG: &str = "deadbolt:managed-deny-all";
+
+/// `arn:{partition}:iam::aws:policy/AWSDenyAll`.
+pub fn managed_deny_all_arn(partition: &str) -> String {
+    format!("arn:{partition}:iam::aws:policy/{MANAGED_DENY_ALL_NAME}")
+}
+
+/// Whether `arn` is the AWS managed `AWSDenyAll`, in any partition.
+pub fn is_managed_deny_all(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    matches!(
+        parts.as_slice(),
+        ["arn", partition, "iam", "", "aws", resource]
+            if !partition.is_empty() && *resource == "policy/AWSDenyAll"
+    )
+}
+
+/// The partition of an ARN (`arn:PARTITION:...`).
+pub fn partition_of(arn: &str) -> Option<&str> {
+    let mut parts = arn.split(':');
+    match (parts.next(), parts.next()) {
+        (Some("arn"), Some(p)) if !p.is_empty() => Some(p),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

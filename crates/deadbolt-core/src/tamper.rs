@@ -226,7 +226,7 @@ pub fn parse_watched(v: &Value) -> Result<Watched, InputError> {
             }
         }
         "DetachUserPolicy" | "DetachRolePolicy" | "DetachGroupPolicy" => match param("policyArn") {
-            Some(arn) if crate::containment::is_managed_deny_all(arn) => {
+            Some(arn) if crate::policy::is_managed_deny_all(arn) => {
                 UndoKind::ManagedDenyAllDetached
             }
             other => return irrelevant(format!("it detached {other:?}, not AWSDenyAll")),
@@ -236,7 +236,7 @@ pub fn parse_watched(v: &Value) -> Result<Watched, InputError> {
         }
         "PutUserPermissionsBoundary" | "PutRolePermissionsBoundary" => {
             match param("permissionsBoundary") {
-                Some(arn) if crate::containment::is_managed_deny_all(arn) => {
+                Some(arn) if crate::policy::is_managed_deny_all(arn) => {
                     return irrelevant("it set AWSDenyAll as the boundary".into())
                 }
                 _ => UndoKind::BoundaryRemoved,

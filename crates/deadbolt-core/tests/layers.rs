@@ -53,13 +53,11 @@ const LAYERS: &[(&str, u8)] = &[
 /// Upward imports not yet cut: (module, the module above it that it uses).
 const KNOWN_UPWARD: &[(&str, &str)] = &[
     ("config", "strategy"),
-    ("decision", "containment"),
     ("decision", "followup"),
     ("decision", "ports"),
     ("settings", "runtime"),
     ("settings", "securityhub"),
     ("settings", "strategy"),
-    ("tamper", "containment"),
 ];
 
 fn src() -> std::path::PathBuf {
