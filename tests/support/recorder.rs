@@ -160,14 +160,7 @@ fn read_message(reader: &mut impl BufRead) -> Option<(Vec<String>, Vec<u8>)> {
         }
         head.push(line);
     }
-    let header = |name: &str| {
-        head.iter().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_string())
-        })
-    };
+    let header = |name: &str| header(&head, name);
     let mut body = Vec::new();
     if header("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
         loop {
@@ -189,6 +182,16 @@ fn read_message(reader: &mut impl BufRead) -> Option<(Vec<String>, Vec<u8>)> {
         reader.read_to_end(&mut body).ok()?;
     }
     Some((head, body))
+}
+
+/// The value of the header `name` in a message's `head` (its first line skipped).
+fn header(head: &[String], name: &str) -> Option<String> {
+    head.iter().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_string())
+    })
 }
 
 /// `head` without the hop-by-hop headers, `extra` added, the body's own length.
@@ -231,14 +234,7 @@ fn forward(upstream: SocketAddr, head: &[String], body: &[u8]) -> Option<Vec<u8>
 /// the operation from `X-Amz-Target` (JSON protocols), `Action=` (query protocols) or, for
 /// GuardDuty's REST API, its method and path.
 fn operation(head: &[String], body: &[u8]) -> String {
-    let header = |name: &str| {
-        head.iter().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_string())
-        })
-    };
+    let header = |name: &str| header(head, name);
     let service = header("authorization")
         .and_then(|a| {
             let scope = a

@@ -1,7 +1,6 @@
 //! The investigation pages to the report bucket, behind `deadbolt-trail`'s [`ReportStore`]
 //! port: one `s3:PutObject` per finding.
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;
 use deadbolt_core::report_object::ReportObject;
 use deadbolt_trail::{ReportStore, ReportStoreError};
@@ -39,11 +38,7 @@ impl ReportStore for S3ReportStore {
             .await
             .map(drop)
             .map_err(|e| {
-                let detail = match (e.code(), e.message()) {
-                    (Some(code), Some(msg)) => format!("{code}: {msg}"),
-                    (Some(code), None) => code.to_string(),
-                    _ => DisplayErrorContext(&e).to_string(),
-                };
+                let detail = crate::call_error(&e);
                 ReportStoreError(format!("s3:PutObject {}: {detail}", object.s3_uri()))
             })
     }

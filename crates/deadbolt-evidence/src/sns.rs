@@ -1,6 +1,5 @@
 //! Investigation summaries to an SNS topic, behind `deadbolt-trail`'s [`Notifier`] port.
 
-use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata};
 use deadbolt_trail::{Notifier, NotifyError};
 
 #[derive(Debug, Clone)]
@@ -29,11 +28,7 @@ impl Notifier for SnsNotifier {
             .await
             .map(drop)
             .map_err(|e| {
-                let detail = match (e.code(), e.message()) {
-                    (Some(code), Some(msg)) => format!("{code}: {msg}"),
-                    (Some(code), None) => code.to_string(),
-                    _ => DisplayErrorContext(&e).to_string(),
-                };
+                let detail = crate::call_error(&e);
                 NotifyError(format!("sns:Publish to {}: {detail}", self.topic_arn))
             })
     }

@@ -645,6 +645,21 @@ impl deadbolt_trail::ReportStore for &Bucket {
     }
 }
 
+/// The scenario's enricher, its summary to `inbox`, its pages to `bucket`.
+fn publishing_to<'a>(
+    inbox: &'a Inbox,
+    bucket: &'a Bucket,
+) -> Enricher<FileSource, &'a Inbox, NoFollowUp, deadbolt_trail::OwnAccountOnly, &'a Bucket> {
+    Enricher::new(
+        FileSource::new(fixtures().join("cloudtrail")),
+        Some(inbox),
+        NoFollowUp,
+        InvestigationOptions::default(),
+        Limits::default(),
+    )
+    .with_reports(Some((report_bucket(), bucket)))
+}
+
 fn report_bucket() -> deadbolt_core::report_object::ReportBucket {
     deadbolt_core::report_object::ReportBucket::new(
         "deadbolt-reports",
@@ -670,14 +685,7 @@ async fn with_a_report_bucket_the_page_is_written_and_the_summary_links_it() {
 
     let inbox = Inbox::default();
     let bucket = Bucket::default();
-    let e = Enricher::new(
-        FileSource::new(fixtures().join("cloudtrail")),
-        Some(&inbox),
-        NoFollowUp,
-        InvestigationOptions::default(),
-        Limits::default(),
-    )
-    .with_reports(Some((report_bucket(), &bucket)));
+    let e = publishing_to(&inbox, &bucket);
     let record = e
         .handle(&scenario_event(), None, Ok(&Settings::default()))
         .await;
@@ -722,14 +730,7 @@ async fn a_page_that_cannot_be_written_is_said_and_a_forged_id_writes_nothing() 
         refuse: true,
         ..Bucket::default()
     };
-    let e = Enricher::new(
-        FileSource::new(fixtures().join("cloudtrail")),
-        Some(&inbox),
-        NoFollowUp,
-        InvestigationOptions::default(),
-        Limits::default(),
-    )
-    .with_reports(Some((report_bucket(), &refusing)));
+    let e = publishing_to(&inbox, &refusing);
     let record = e
         .handle(&scenario_event(), None, Ok(&Settings::default()))
         .await;
