@@ -257,6 +257,8 @@ fn measured(moto: &Moto, command: &[&Path]) -> (f64, f64) {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(moto.binary_env())
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        // botocore reads the region from AWS_DEFAULT_REGION only.
+        .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("DEADBOLT_MODE", "enforce")
         .output()
         .expect("measure.py runs");
