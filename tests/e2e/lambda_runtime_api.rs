@@ -4,6 +4,22 @@
 use deadbolt_e2e::runtime_api::{built_binary, LambdaHarness};
 use deadbolt_e2e::{finding_for, Moto};
 
+/// A `CloudTrailLoggingDisabled` finding about `attacker`, confirmed by the GuardDuty stand-in,
+/// through the running function: its answer.
+async fn invoke_confirmed(
+    lambda: &std::sync::Arc<LambdaHarness>,
+    moto: &Moto,
+    attacker: &deadbolt_e2e::AttackerCredentials,
+) -> serde_json::Value {
+    let lambda = lambda.clone();
+    let event = finding_for("cloudtrail-logging-disabled.json", &attacker.principal);
+    moto.confirm(&event);
+    tokio::task::spawn_blocking(move || lambda.invoke(&event))
+        .await
+        .unwrap()
+        .expect("invocation")
+}
+
 fn env_for(moto: &Moto, mode: &str) -> Vec<(&'static str, String)> {
     let mut env = moto.binary_env();
     env.push(("DEADBOLT_MODE", mode.to_string()));
@@ -408,17 +424,7 @@ async fn the_settings_document_in_ssm_toggles_enforcement_without_a_redeploy() {
     env.push(("DEADBOLT_CONFIG_TTL_SECONDS", "0".into()));
     let log = std::env::temp_dir().join(format!("deadbolt-toggle-{}.log", std::process::id()));
     let lambda = std::sync::Arc::new(LambdaHarness::start(&built_binary("responder"), &env, log));
-    let invoke = |attacker: &deadbolt_e2e::AttackerCredentials| {
-        let lambda = lambda.clone();
-        let event = finding_for("cloudtrail-logging-disabled.json", &attacker.principal);
-        moto.confirm(&event);
-        async move {
-            tokio::task::spawn_blocking(move || lambda.invoke(&event))
-                .await
-                .unwrap()
-                .expect("invocation")
-        }
-    };
+    let invoke = |attacker| invoke_confirmed(&lambda, &moto, attacker);
 
     let record = invoke(&first).await;
     assert_eq!(
@@ -857,17 +863,7 @@ async fn one_enforced_containment_makes_exactly_these_requests_cold_and_warm() {
     env.push(("DEADBOLT_SETTINGS_REQUIRED", "true".into()));
     let log = std::env::temp_dir().join(format!("deadbolt-sequence-{}.log", std::process::id()));
     let lambda = std::sync::Arc::new(LambdaHarness::start(&built_binary("responder"), &env, log));
-    let invoke = |attacker: &deadbolt_e2e::AttackerCredentials| {
-        let lambda = lambda.clone();
-        let event = finding_for("cloudtrail-logging-disabled.json", &attacker.principal);
-        moto.confirm(&event);
-        async move {
-            tokio::task::spawn_blocking(move || lambda.invoke(&event))
-                .await
-                .unwrap()
-                .expect("invocation")
-        }
-    };
+    let invoke = |attacker| invoke_confirmed(&lambda, &moto, attacker);
     // Start-up makes no request before the first event.
     std::thread::sleep(std::time::Duration::from_millis(300));
     let at_start = recorder.calls();

@@ -107,6 +107,19 @@ fn home_region_config_from(
     }
 }
 
+/// The report bucket (`DEADBOLT_REPORT_BUCKET`, the template's `ReportBucket`) in this
+/// function's region, where its console links point; `Ok(None)` without one.
+pub fn report_bucket_from_env(
+    sdk: &aws_config::SdkConfig,
+) -> Result<
+    Option<deadbolt_core::report_object::ReportBucket>,
+    deadbolt_core::report_object::ReportObjectError,
+> {
+    // `load_config` always sets a region (us-east-1 when none is configured).
+    let region = sdk.region().map_or("us-east-1", |r| r.as_ref());
+    deadbolt_core::report_object::ReportBucket::from_env(region)
+}
+
 #[cfg(test)]
 mod home_region_tests {
     use super::*;

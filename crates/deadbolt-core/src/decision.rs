@@ -978,6 +978,7 @@ fn decide_follow_up(
         _ => Decision::DryRun(plan),
     }
 }
+
 /// What a plan would do, for dry-run and circuit-breaker messages.
 pub fn describe(plan: &ContainmentPlan) -> String {
     let t = &plan.target;

@@ -6,7 +6,6 @@
 //! says what it does around a call, so a new method of a port is forwarded in one place.
 
 use std::future::Future;
-use std::time::Instant;
 
 use crate::ports::{AccessKeys, AwsError, EntityInfo, InlinePolicies, ManagedPolicies};
 use crate::principal::ContainmentTarget;
@@ -119,13 +118,11 @@ answer! {
 
 impl<P, H: IamHook> Decorated<'_, P, H> {
     async fn call<T: Answer>(&self, call: IamCall<'_>, run: impl Future<Output = T>) -> T {
-        let start = Instant::now();
         // On the heap: decorators nest (prefetch over timing, the ledger's watch over both)
         // and each would otherwise carry the whole inner call's state in its own future, deep
         // enough to overflow a test thread's stack in debug builds. One allocation per IAM
         // call, against a network round trip.
-        let out = Box::pin(run).await;
-        let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let (out, us) = crate::timing::timed(Box::pin(run)).await;
         self.hook.after(call, out.view(), us);
         out
     }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::principal::PrincipalKind;
 use crate::record::{ActionStatus, DecisionRecord, Outcome, Reason};
-use crate::report_object::ReportObject;
+use crate::report_object::{ReportBucket, ReportObject};
 use crate::text::{console_host, url_component};
 
 /// SNS subjects: ASCII, at most 100 characters.
@@ -148,6 +148,26 @@ pub fn containment_notice(record: &DecisionRecord) -> Option<Notice> {
         subject: subject(&format!("deadbolt {verb} {target} ({finding_type})")),
         text,
         chat,
+    })
+}
+
+/// [`containment_notice`], linking the finding's investigation page when a report bucket is
+/// configured (`ReportBucket`): the key is the finding's, so the link is there before the
+/// enricher has written the page. A record without a usable account or finding id links
+/// nothing.
+pub fn containment_notice_linked(
+    record: &DecisionRecord,
+    reports: Option<&ReportBucket>,
+) -> Option<Notice> {
+    let notice = containment_notice(record)?;
+    let object = reports.and_then(|bucket| {
+        bucket
+            .object_for(record.account_id.as_deref()?, record.finding_id.as_deref()?)
+            .ok()
+    });
+    Some(match object {
+        Some(object) => notice.with_report(&object),
+        None => notice,
     })
 }
 
@@ -422,10 +442,11 @@ mod tests {
             "eu-west-1",
         )
         .unwrap();
-        let object = bucket
-            .object_for("123456789012", "92b108e6e29fae28af700f610bd20943")
-            .unwrap();
-        let linked = plain.clone().with_report(&object);
+        let linked = containment_notice_linked(&contained_user(), Some(&bucket)).unwrap();
+        assert_eq!(
+            containment_notice_linked(&contained_user(), None),
+            Some(plain.clone())
+        );
         let url = "https://eu-west-1.console.aws.amazon.com/s3/object/deadbolt-reports?region=eu-west-1&bucketType=general&prefix=reports%2F123456789012%2F92b108e6e29fae28af700f610bd20943.html";
         assert_eq!(
             linked.text,

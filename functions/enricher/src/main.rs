@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use deadbolt_aws::live::{config_parameter_from_env, home_region_config, ttl_seconds_from_env};
+use deadbolt_aws::live::{
+    config_parameter_from_env, home_region_config, report_bucket_from_env, ttl_seconds_from_env,
+};
 use deadbolt_aws::{
     load_config, AwsGuardDuty, AwsIam, AwsOptions, DynamoBreaker, DynamoLedger, LiveSettings,
     MemberSessions, SsmSettingsStore, StsIdentity,
@@ -11,7 +13,6 @@ use deadbolt_core::clock::now_ms;
 use deadbolt_core::decision::AccountCache;
 use deadbolt_core::metrics::namespace_from_env;
 use deadbolt_core::ports::{NoHeldFindings, NoIdentityCenter};
-use deadbolt_core::report_object::ReportBucket;
 use deadbolt_core::{Ports, Responder, Settings};
 use deadbolt_evidence::athena::AthenaSettings;
 use deadbolt_evidence::{
@@ -58,7 +59,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         AthenaSettings::from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let sdk = load_config(&AwsOptions::default()).await;
     // ReportBucket: each investigation's HTML page, in this region's bucket.
-    let report_bucket = ReportBucket::from_env(sdk.region().map_or("us-east-1", |r| r.as_ref()))
+    let report_bucket = report_bucket_from_env(&sdk)
         .inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     // The settings parameter and the breaker table of the home region (HomeRegion).
     let home = home_region_config(&sdk);

@@ -1,7 +1,8 @@
 //! The responder Lambda: wiring only. Parsing, deciding and containing live in deadbolt-core.
 
 use deadbolt_aws::live::{
-    before_deadline, config_parameter_from_env, home_region_config, ttl_seconds_from_env,
+    before_deadline, config_parameter_from_env, home_region_config, report_bucket_from_env,
+    ttl_seconds_from_env,
 };
 use deadbolt_aws::{
     load_config, AlarmAnnouncer, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions,
@@ -10,8 +11,7 @@ use deadbolt_aws::{
 };
 use deadbolt_core::clock::now_ms;
 use deadbolt_core::metrics::{decision_emf, namespace_from_env, write_back_failure_emf};
-use deadbolt_core::notice::containment_notice;
-use deadbolt_core::report_object::ReportBucket;
+use deadbolt_core::notice::containment_notice_linked;
 use deadbolt_core::securityhub::{write_back, FindingsWriteBack};
 use deadbolt_core::{DecisionRecord, Ports, Responder, Settings};
 use lambda_runtime::tracing::{self, error, info, warn};
@@ -40,7 +40,7 @@ struct Deps {
     /// Containment notices for people (the alarm topic), when the stack made one.
     announcer: Option<AlarmAnnouncer>,
     /// ReportBucket: the notices link the enricher's investigation page there.
-    report_bucket: Option<ReportBucket>,
+    report_bucket: Option<deadbolt_core::report_object::ReportBucket>,
     /// The CloudWatch namespace of the metrics line (`DEADBOLT_METRICS_NAMESPACE`).
     namespace: String,
 }
@@ -96,7 +96,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         announcer: AlarmAnnouncer::from_env(&sdk),
         // Only a link in a message: a bad bucket setting is logged and the notices go out
         // without it, never in the way of a containment.
-        report_bucket: ReportBucket::from_env(sdk.region().map_or("us-east-1", |r| r.as_ref()))
+        report_bucket: report_bucket_from_env(&sdk)
             .inspect_err(|e| warn!(error = %e, "notices will not link the report page"))
             .ok()
             .flatten(),
@@ -159,18 +159,7 @@ async fn handle(
     println!("{}", decision_emf(&record, &deps.namespace, now_ms()));
     // Who was contained, what was written, why, how to undo it: for people. Best effort: the
     // containment is done and recorded, so a failed publish is logged, never retried.
-    let notice = containment_notice(&record).map(|notice| {
-        let object = deps.report_bucket.as_ref().and_then(|bucket| {
-            let account = record.account_id.as_deref()?;
-            bucket
-                .object_for(account, record.finding_id.as_deref()?)
-                .ok()
-        });
-        match object {
-            Some(object) => notice.with_report(&object),
-            None => notice,
-        }
-    });
+    let notice = containment_notice_linked(&record, deps.report_bucket.as_ref());
     if let (Some(announcer), Some(notice)) = (&deps.announcer, notice) {
         if let Err(e) = announcer.announce(&notice).await {
             warn!(
