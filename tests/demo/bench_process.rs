@@ -18,6 +18,7 @@ use std::time::Instant;
 use deadbolt_e2e::runtime_api::{built_binary, LambdaHarness};
 use deadbolt_e2e::{finding_for, repo_root, Moto};
 
+/// Fresh processes per figure (`DEADBOLT_BENCH_RUNS` overrides, for a quick look).
 const RUNS: usize = 7;
 /// Beyond these, a difference from the baseline is a regression, not noise (the machine is
 /// shared: run-to-run variation of medians is of the order of 10-20 %).
@@ -62,8 +63,13 @@ async fn main() {
     let mut figures: Vec<Figures> = builds.iter().map(|_| Figures::default()).collect();
     let mut python_ms = Vec::new();
     let mut python_rss = Vec::new();
+    let runs = std::env::var("DEADBOLT_BENCH_RUNS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(RUNS);
 
-    for run in 0..RUNS {
+    for run in 0..runs {
         let moto = Moto::start().await;
         warm_moto(&moto).await;
         for (i, build) in builds.iter().enumerate() {
@@ -81,7 +87,7 @@ async fn main() {
     }
 
     let med = |v: &[f64]| median(v.to_vec());
-    println!("**The responder under the Lambda Runtime API** (median of {RUNS} fresh processes)\n");
+    println!("**The responder under the Lambda Runtime API** (median of {runs} fresh processes)\n");
     print!("| figure |");
     for b in &builds {
         print!(" {} |", b.name);
@@ -165,7 +171,7 @@ async fn main() {
         med(&figures[0].replay_rss_kib) / 1024.0,
     );
     println!(
-        "\n**One enforced containment in one process, against a plain Python/boto3 responder** (same moto, same GuardDuty stand-in, same finding shape; median of {RUNS}, interleaved)\n"
+        "\n**One enforced containment in one process, against a plain Python/boto3 responder** (same moto, same GuardDuty stand-in, same finding shape; median of {runs}, interleaved)\n"
     );
     println!("| | wall time | peak RSS |");
     println!("|---|---|---|");
@@ -176,6 +182,8 @@ async fn main() {
         py_ms / rs_ms,
         py_rss / rs_rss
     );
+
+    heap_profile(&builds).await;
 
     if !regressions.is_empty() {
         eprintln!("\nREGRESSION against the baseline (beyond noise):");
@@ -303,4 +311,114 @@ async fn python_run(moto: &Moto, user: &str) -> (f64, f64) {
         "the boto3 responder contained {user}"
     );
     figures
+}
+
+/// Where the memory of one containment goes: `deadbolt replay FINDING --enforce` of each build
+/// under heaptrack (when installed: `apt-get install heaptrack`), its peak heap beside the
+/// process's peak RSS, and the allocation sites live at the peak. The release binaries are
+/// stripped, so the sites are named from one more run of the debug build (same code, same
+/// allocations; only futures and stack frames are larger in debug).
+async fn heap_profile(builds: &[Build]) {
+    let found = std::process::Command::new("heaptrack")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        println!(
+            "\n(heap profile skipped: heaptrack is not installed; `apt-get install heaptrack`)"
+        );
+        return;
+    }
+    let moto = Moto::start().await;
+    warm_moto(&moto).await;
+    let dir = repo_root().join("target/bench-heaptrack");
+    let _ = std::fs::create_dir_all(&dir);
+    let debug_cli = repo_root().join("target/debug/deadbolt");
+    let mut runs: Vec<(String, PathBuf)> = builds
+        .iter()
+        .map(|b| (b.name.replace(' ', "-"), b.cli.clone()))
+        .collect();
+    if debug_cli.exists() {
+        runs.push(("debug-build-for-names".into(), debug_cli));
+    }
+    println!("\n**Heap of one containment** (`heaptrack deadbolt replay FINDING --enforce`)\n");
+    for (name, cli) in runs {
+        let user = format!("heap{}", name.replace('-', ""));
+        let file = finding_file(&moto, &user).await;
+        let out = dir.join(&name);
+        let _ = std::fs::remove_file(dir.join(format!("{name}.zst")));
+        let status = std::process::Command::new("heaptrack")
+            .arg("-o")
+            .arg(&out)
+            .arg(&cli)
+            .args([Path::new("replay"), &file, Path::new("--enforce")])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(moto.binary_env())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("DEADBOLT_MODE", "enforce")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            println!("- {name}: heaptrack run failed");
+            continue;
+        }
+        let data = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{name}.")) && !n.ends_with(".txt"))
+            });
+        let Some(data) = data else {
+            println!("- {name}: no heaptrack data");
+            continue;
+        };
+        let report = std::process::Command::new("heaptrack_print")
+            .arg("-f")
+            .arg(&data)
+            .args([
+                "--print-peaks",
+                "1",
+                "--peak-limit",
+                "12",
+                "--print-allocators",
+                "0",
+            ])
+            .args([
+                "--print-temporary",
+                "0",
+                "--print-leaks",
+                "0",
+                "--merge-backtraces",
+                "0",
+            ])
+            .output();
+        let Ok(report) = report else {
+            println!("- {name}: heaptrack_print failed");
+            continue;
+        };
+        let text = String::from_utf8_lossy(&report.stdout).into_owned();
+        let txt = dir.join(format!("{name}.txt"));
+        let _ = std::fs::write(&txt, &text);
+        let summary: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("total runtime")
+                    || l.starts_with("calls to allocation functions")
+                    || l.starts_with("peak heap memory consumption")
+                    || l.starts_with("peak RSS")
+                    || l.starts_with("total memory leaked")
+            })
+            .collect();
+        println!(
+            "- {name}: {} (sites: {})",
+            summary.join("; "),
+            txt.display()
+        );
+    }
 }

@@ -111,6 +111,53 @@ async fn replay_is_dry_run_unless_enforce_and_prints_the_record() {
     assert_eq!(record["reason"], "sample_finding");
 }
 
+/// The figure a new user measures (`deadbolt replay FINDING --enforce`, README "Performance")
+/// is three round trips: the settings document with the caller identity, GuardDuty's copy
+/// (detector, then finding) while the policy is read, the write. Asking who deadbolt runs as
+/// after the settings was a fourth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enforced_replay_asks_settings_and_identity_together_then_reads_and_writes() {
+    deadbolt_e2e::require_tools!(MotoServer);
+    let moto = Moto::start().await;
+    let mallory = moto.create_attacker_user("mallory").await;
+    let event = finding_for("cloudtrail-logging-disabled.json", &mallory.principal);
+    moto.confirm(&event);
+    let file = write_event(&event, "mallory-sequence");
+    let recorder =
+        deadbolt_e2e::recorder::Recorder::with_latency(std::time::Duration::from_millis(20));
+    let endpoint = recorder.proxy(&moto.endpoint);
+    let guardduty = recorder.proxy(&moto.guardduty.endpoint());
+    let out = moto.deadbolt_with(
+        &["replay", file.to_str().unwrap(), "--enforce", "--json"],
+        &[
+            ("AWS_ENDPOINT_URL", &endpoint),
+            ("AWS_ENDPOINT_URL_GUARDDUTY", &guardduty),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["outcome"], "contained", "{record}");
+    assert_eq!(moto.probe(&mallory).await, Err("AccessDenied".to_string()));
+    let calls = recorder.calls();
+    assert_eq!(
+        deadbolt_e2e::recorder::Recorder::round_trips(&calls),
+        [
+            vec!["ssm:GetParameter", "sts:GetCallerIdentity"],
+            vec![
+                "guardduty:GetFindings",
+                "guardduty:ListDetectors",
+                "iam:GetUserPolicy"
+            ],
+            vec!["iam:PutUserPolicy"],
+        ],
+        "{calls:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_input_and_unreadable_files_exit_non_zero_with_one_line() {
     deadbolt_e2e::require_tools!(MotoServer);

@@ -85,6 +85,68 @@ impl LiveSettings {
     }
 }
 
+/// The Lambdas' logging, as Lambda's advanced logging controls configure it (what
+/// `lambda_runtime`'s default subscriber did, without its regex-based filter):
+/// `AWS_LAMBDA_LOG_FORMAT=JSON` (the template's `LogFormat: JSON`) gives one JSON object a
+/// line, anything else plain text; the level is `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else
+/// INFO. A level must be one word (`debug`, `WARN`, ...): anything else, such as a per-module
+/// `RUST_LOG` directive, is INFO, said in the first line.
+pub fn init_lambda_logging() {
+    let requested = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok();
+    let (level, ignored) = log_level(requested.as_deref());
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_ansi(false)
+        .with_max_level(level);
+    // Only fails when a subscriber is already set (a second call): that one stays.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    if let Some(value) = ignored {
+        warn!(
+            value,
+            "log level not understood (one of trace, debug, info, warn, error, off): INFO"
+        );
+    }
+}
+
+/// The level of `requested`, and the value itself when it was not one.
+fn log_level(requested: Option<&str>) -> (tracing::level_filters::LevelFilter, Option<&str>) {
+    use tracing::level_filters::LevelFilter;
+    match requested.map(str::trim) {
+        None | Some("") => (LevelFilter::INFO, None),
+        Some(word) => match word.parse::<LevelFilter>() {
+            Ok(level) => (level, None),
+            Err(_) => (LevelFilter::INFO, requested),
+        },
+    }
+}
+
+#[cfg(test)]
+mod log_level_tests {
+    use super::log_level;
+    use tracing::level_filters::LevelFilter;
+
+    #[test]
+    fn a_lambda_log_level_is_one_word_and_anything_else_is_info_and_said() {
+        assert_eq!(log_level(None), (LevelFilter::INFO, None));
+        assert_eq!(log_level(Some(" ")), (LevelFilter::INFO, None));
+        assert_eq!(log_level(Some("DEBUG")), (LevelFilter::DEBUG, None));
+        assert_eq!(log_level(Some("warn")), (LevelFilter::WARN, None));
+        assert_eq!(log_level(Some("off")), (LevelFilter::OFF, None));
+        assert_eq!(
+            log_level(Some("deadbolt=debug")),
+            (LevelFilter::INFO, Some("deadbolt=debug"))
+        );
+    }
+}
+
 /// `DEADBOLT_CONFIG_TTL_SECONDS`: how long a read of the settings document is trusted.
 /// The SDK configuration for what every region shares: the settings parameter, the circuit
 /// breaker's table and held findings live in `DEADBOLT_HOME_REGION` (the template's

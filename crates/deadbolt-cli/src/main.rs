@@ -328,7 +328,10 @@ enum Listing {
     Groups,
 }
 
-#[tokio::main]
+// One thread: every command is a handful of AWS calls joined on one task (no blocking work
+// to hand off), and a multi-threaded runtime costs a thread, a malloc arena and start-up time
+// per core for nothing.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
@@ -1065,13 +1068,16 @@ async fn list_all_accounts(
 
     let kind = listing_kind(what);
     let sdk = load_config(options).await;
-    let me = StsIdentity::from_conf(&sdk).caller_identity().await?;
     let environment = Settings::from_env()?;
     let store = deadbolt_aws::SsmSettingsStore::from_conf(&sdk, parameter);
     let mut runtime = RuntimeConfig::new(environment.clone(), 0);
-    runtime
-        .refresh(&store, deadbolt_core::clock::now_ms())
-        .await;
+    // The caller's own account and the member accounts of the settings: one round trip.
+    let (_, me) = futures_util::future::join(
+        runtime.refresh(&store, deadbolt_core::clock::now_ms()),
+        StsIdentity::from_conf(&sdk).caller_identity(),
+    )
+    .await;
+    let me = me?;
     let settings = runtime.current().cloned().unwrap_or(environment);
     if settings.member_accounts.iter().any(|a| a == "*") {
         eprintln!("deadbolt: member_accounts is \"*\" (any account GuardDuty hands over), which names no accounts to list; list them in member_accounts, or use --account ID");
@@ -1641,9 +1647,14 @@ async fn replay_decision(
     // environment; an invalid one never enforces (the last good one, or dry-run).
     let store = deadbolt_aws::SsmSettingsStore::from_conf(&sdk, parameter);
     let mut runtime = RuntimeConfig::new(environment.clone(), 0);
-    runtime
-        .refresh(&store, deadbolt_core::clock::now_ms())
-        .await;
+    // Who deadbolt runs as (the decision's account, the ledger's actor) depends on nothing
+    // the document says: asked in the same round trip as the settings, once.
+    let identity = StsIdentity::from_conf(&sdk);
+    let (_, caller) = futures_util::future::join(
+        runtime.refresh(&store, deadbolt_core::clock::now_ms()),
+        identity.caller_identity(),
+    )
+    .await;
     let mut settings = match (runtime.current(), runtime.origin()) {
         // The Lambda would enforce on the newest valid version; an operator's
         // --enforce waits until the document is fixed.
@@ -1700,13 +1711,9 @@ async fn replay_decision(
     } else {
         "deadbolt replay"
     };
-    let actor = match &ledger {
-        Some(_) => StsIdentity::from_conf(&sdk)
-            .caller_identity()
-            .await
-            .map(|c| format!("{verb} by {}", c.arn))
-            .unwrap_or_else(|_| verb.into()),
-        None => verb.into(),
+    let actor = match (&ledger, &caller) {
+        (Some(_), Ok(c)) => format!("{verb} by {}", c.arn),
+        _ => verb.into(),
     };
     // --account: this member's findings are contained there through the member role, as the
     // Lambda does for an account in member_accounts.
@@ -1718,7 +1725,7 @@ async fn replay_decision(
     // taken on GuardDuty's copy) unless --no-verify, which never enforces.
     let responder = Responder::new(Ports {
         iam: AwsIam::from_conf(&sdk),
-        identity: StsIdentity::from_conf(&sdk),
+        identity,
         identity_center: Some(AwsIdentityCenter::from_conf(&sdk)),
         shared_breaker: breaker_table.map(|t| deadbolt_aws::DynamoBreaker::from_conf(&sdk, t)),
         guardduty: (!no_verify).then(|| AwsGuardDuty::from_conf(&sdk)),
@@ -1731,6 +1738,11 @@ async fn replay_decision(
     let responder = match approval_reason {
         Some(reason) => responder.with_reason(reason),
         None => responder,
+    };
+    // A failed identity is not learnt: the decision asks again and records why.
+    let responder = match &caller {
+        Ok(c) => responder.knowing_caller(c),
+        Err(_) => responder,
     };
     if no_verify {
         eprintln!(

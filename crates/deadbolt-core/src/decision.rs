@@ -69,6 +69,14 @@ impl AccountContext {
 pub struct AccountCache(std::sync::Mutex<Option<AccountContext>>);
 
 impl AccountCache {
+    /// The context of a caller identity the process has already asked for (the CLI asks
+    /// while the settings are read): the first decision then makes no STS call of its own.
+    pub fn learn(&self, caller: &crate::ports::CallerIdentity) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(AccountContext::from_caller(&caller.account_id, &caller.arn));
+        }
+    }
+
     /// From the cache, or from `identity` (cached on success only, so a failure is retried).
     pub async fn get<I: crate::ports::IdentityProvider>(
         &self,

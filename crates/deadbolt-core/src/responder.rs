@@ -173,6 +173,13 @@ impl<P, I, C, B, G, H, M, L> Responder<P, I, C, B, G, H, M, L> {
         self.reason = Some(reason.into());
         self
     }
+
+    /// The same engine, told who it runs as (an answer of `sts:GetCallerIdentity` the caller
+    /// already has), so it does not ask again.
+    pub fn knowing_caller(self, caller: &crate::ports::CallerIdentity) -> Self {
+        self.account.learn(caller);
+        self
+    }
 }
 
 impl<P, I, C, B, G, H, M, L> Responder<P, I, C, B, G, H, M, L>

@@ -20,9 +20,9 @@ use deadbolt_evidence::{
 };
 use deadbolt_trail::metrics::enrichment_emf;
 use deadbolt_trail::{Enricher, EnrichmentRecord, EvidenceSource, InvestigationOptions, Limits};
-use lambda_runtime::tracing::{self, error, info};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
+use tracing::{error, info};
 
 /// Follow-ups run on the responder's engine: the same decision, executor and breaker.
 type FollowUpEngine = Responder<
@@ -48,7 +48,7 @@ struct Deps {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing::init_default_subscriber();
+    deadbolt_aws::live::init_lambda_logging();
     // The same settings as the responder: `follow_up` decides whether what the attacker
     // created is contained (off by default). An invalid configuration stops it here.
     let config =

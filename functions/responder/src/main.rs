@@ -14,9 +14,9 @@ use deadbolt_core::metrics::{decision_emf, namespace_from_env, write_back_failur
 use deadbolt_core::notice::containment_notice_linked;
 use deadbolt_core::securityhub::{write_back, FindingsWriteBack};
 use deadbolt_core::{DecisionRecord, Ports, Responder, Settings};
-use lambda_runtime::tracing::{self, error, info, warn};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
+use tracing::{error, info, warn};
 
 /// Time kept before the Lambda timeout to log the record and answer: the SDK's own timeouts
 /// (5 s an attempt, 20 s an operation) can exceed what is left of a 30 s invocation.
@@ -47,7 +47,7 @@ struct Deps {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing::init_default_subscriber();
+    deadbolt_aws::live::init_lambda_logging();
     // A configuration deadbolt does not understand stops it here, before any event: it never
     // guesses its way into enforce mode.
     let config =
