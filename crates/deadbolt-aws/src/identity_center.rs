@@ -16,8 +16,9 @@ use crate::classify;
 /// The Identity Center instance (`sso-admin`) and its identity store.
 #[derive(Debug)]
 pub struct AwsIdentityCenter {
-    admin: aws_sdk_ssoadmin::Client,
-    store: aws_sdk_identitystore::Client,
+    // Built on the first permission-set-deny containment: most deployments never make one.
+    admin: crate::lazy::LazyClient<aws_sdk_ssoadmin::Client>,
+    store: crate::lazy::LazyClient<aws_sdk_identitystore::Client>,
     /// (instance ARN, identity store id), from `ListInstances` once.
     instance: Mutex<Option<(String, String)>>,
     /// Permission set name → ARN, filled as `DescribePermissionSet` reveals names.
@@ -27,8 +28,8 @@ pub struct AwsIdentityCenter {
 impl AwsIdentityCenter {
     pub fn from_conf(config: &SdkConfig) -> Self {
         AwsIdentityCenter {
-            admin: aws_sdk_ssoadmin::Client::new(config),
-            store: aws_sdk_identitystore::Client::new(config),
+            admin: crate::lazy::LazyClient::new(config, aws_sdk_ssoadmin::Client::new),
+            store: crate::lazy::LazyClient::new(config, aws_sdk_identitystore::Client::new),
             instance: Mutex::new(None),
             permission_sets: Mutex::new(HashMap::new()),
         }
@@ -40,6 +41,7 @@ impl AwsIdentityCenter {
         }
         let out = self
             .admin
+            .get()
             .list_instances()
             .send()
             .await
@@ -93,6 +95,7 @@ impl IdentityCenter for AwsIdentityCenter {
         }
         let arns: Vec<String> = self
             .admin
+            .get()
             .list_permission_sets()
             .instance_arn(&instance.0)
             .into_paginator()
@@ -112,6 +115,7 @@ impl IdentityCenter for AwsIdentityCenter {
             }
             let out = self
                 .admin
+                .get()
                 .describe_permission_set()
                 .instance_arn(&instance.0)
                 .permission_set_arn(&arn)
@@ -143,6 +147,7 @@ impl IdentityCenter for AwsIdentityCenter {
             .map_err(|e| lookup_error(e.to_string()))?;
         match self
             .store
+            .get()
             .get_user_id()
             .identity_store_id(identity_store_id)
             .alternate_identifier(AlternateIdentifier::UniqueAttribute(unique))
@@ -163,6 +168,7 @@ impl IdentityCenter for AwsIdentityCenter {
     async fn get_inline_policy(&self, ps: &PermissionSetRef) -> Result<Option<String>, AwsError> {
         let out = self
             .admin
+            .get()
             .get_inline_policy_for_permission_set()
             .instance_arn(&ps.instance_arn)
             .permission_set_arn(&ps.permission_set_arn)
@@ -181,6 +187,7 @@ impl IdentityCenter for AwsIdentityCenter {
         document: &str,
     ) -> Result<(), AwsError> {
         self.admin
+            .get()
             .put_inline_policy_to_permission_set()
             .instance_arn(&ps.instance_arn)
             .permission_set_arn(&ps.permission_set_arn)
@@ -193,6 +200,7 @@ impl IdentityCenter for AwsIdentityCenter {
 
     async fn delete_inline_policy(&self, ps: &PermissionSetRef) -> Result<(), AwsError> {
         self.admin
+            .get()
             .delete_inline_policy_from_permission_set()
             .instance_arn(&ps.instance_arn)
             .permission_set_arn(&ps.permission_set_arn)
@@ -206,6 +214,7 @@ impl IdentityCenter for AwsIdentityCenter {
         // Asynchronous on AWS's side: the request is accepted and accounts update within
         // seconds; the record says it was requested.
         self.admin
+            .get()
             .provision_permission_set()
             .instance_arn(&ps.instance_arn)
             .permission_set_arn(&ps.permission_set_arn)

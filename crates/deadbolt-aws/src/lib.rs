@@ -20,6 +20,7 @@ mod error;
 mod guardduty;
 mod held;
 mod identity_center;
+mod lazy;
 mod ledger;
 pub mod live;
 mod members;

@@ -25,7 +25,8 @@ const SESSION_SECONDS: i32 = 900;
 /// Sessions in member accounts, one per role ARN.
 #[derive(Debug)]
 pub struct MemberSessions {
-    sts: aws_sdk_sts::Client,
+    // Built on the first member account's finding: a single-account deployment never needs it.
+    sts: crate::lazy::LazyClient<aws_sdk_sts::Client>,
     /// The configuration every member client starts from (region, endpoint, timeouts); only
     /// the credentials differ.
     base: SdkConfig,
@@ -35,7 +36,7 @@ pub struct MemberSessions {
 impl MemberSessions {
     pub fn from_conf(base: &SdkConfig) -> Self {
         MemberSessions {
-            sts: aws_sdk_sts::Client::new(base),
+            sts: crate::lazy::LazyClient::new(base, aws_sdk_sts::Client::new),
             base: base.clone(),
             cache: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -77,6 +78,7 @@ impl MemberSessions {
         let now = SystemTime::now();
         let out = self
             .sts
+            .get()
             .assume_role()
             .role_arn(&arn)
             .role_session_name(member_session_name(session))
@@ -124,7 +126,7 @@ mod wire_tests {
 
     fn sessions(sts: aws_sdk_sts::Client) -> MemberSessions {
         MemberSessions {
-            sts,
+            sts: crate::lazy::LazyClient::ready(sts),
             base: SdkConfig::builder()
                 .behavior_version(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new("us-east-1"))
