@@ -22,31 +22,33 @@ if [[ "${1:-}" == "--against" ]]; then
 fi
 
 scripts/setup-venv.sh
+# One target directory, wherever CARGO_TARGET_DIR puts it (a worktree may share the main one).
+target=${CARGO_TARGET_DIR:-$PWD/target}
 baseline=""
 if [[ "$against" != "none" ]]; then
     # The ref's tree in a worktree, built into the same target directory (its crates have
     # another path, so only the uplifted binaries collide: they are copied out, then removed
     # so that this build's are linked again below).
     rev=$(git rev-parse --verify "$against^{commit}")
-    tree=target/bench-baseline/src
-    baseline=$PWD/target/bench-baseline/bin-${rev:0:12}
+    tree=$target/bench-baseline/src
+    baseline=$target/bench-baseline/bin-${rev:0:12}
     if [[ ! -x "$baseline/responder" || ! -x "$baseline/deadbolt" ]]; then
         rm -rf "$tree"; git worktree prune
         git worktree add --detach --force "$tree" "$rev" > /dev/null
-        (cd "$tree" && CARGO_TARGET_DIR="$PWD/../../../target" cargo build --release --locked -p responder -p deadbolt-cli)
+        (cd "$tree" && CARGO_TARGET_DIR="$target" cargo build --release --locked -p responder -p deadbolt-cli)
         mkdir -p "$baseline"
-        cp target/release/responder target/release/deadbolt "$baseline/"
-        rm -f target/release/responder target/release/deadbolt
+        cp "$target/release/responder" "$target/release/deadbolt" "$baseline/"
+        rm -f "$target/release/responder" "$target/release/deadbolt"
         git worktree remove --force "$tree"
     fi
     echo "==> baseline: $against ($rev), binaries in $baseline" >&2
 fi
 cargo build --release --workspace --bins --locked
-DEADBOLT_PROFILE=release DEADBOLT_BENCH_BASELINE="$baseline" target/release/deadbolt-bench-process
+DEADBOLT_PROFILE=release DEADBOLT_BENCH_BASELINE="$baseline" "$target"/release/deadbolt-bench-process
 # Files evidence source + analysis, one core, at two sizes: memory must not grow with input.
-target/release/deadbolt-bench-trail 100000
-target/release/deadbolt-bench-trail 1000000
+"$target"/release/deadbolt-bench-trail 100000
+"$target"/release/deadbolt-bench-trail 1000000
 # A storm: 1,000 findings for 200 principals + 200 redeliveries, breaker at 50/h (exits non-zero
 # if more than 50 are contained, a finding is lost, or a redelivery consumes the breaker).
-target/release/deadbolt-bench-storm
+"$target"/release/deadbolt-bench-storm
 cargo bench -p deadbolt-core --locked --bench decide -- --noplot "$@"

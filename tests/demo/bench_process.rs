@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use deadbolt_e2e::runtime_api::{built_binary, LambdaHarness};
+use deadbolt_e2e::runtime_api::{built_binary, target_dir, LambdaHarness};
 use deadbolt_e2e::{finding_for, repo_root, Moto};
 
 /// Fresh processes per figure (`DEADBOLT_BENCH_RUNS` overrides, for a quick look).
@@ -331,9 +331,9 @@ async fn heap_profile(builds: &[Build]) {
     }
     let moto = Moto::start().await;
     warm_moto(&moto).await;
-    let dir = repo_root().join("target/bench-heaptrack");
+    let dir = target_dir().join("bench-heaptrack");
     let _ = std::fs::create_dir_all(&dir);
-    let debug_cli = repo_root().join("target/debug/deadbolt");
+    let debug_cli = target_dir().join("debug/deadbolt");
     let mut runs: Vec<(String, PathBuf)> = builds
         .iter()
         .map(|b| (b.name.replace(' ', "-"), b.cli.clone()))

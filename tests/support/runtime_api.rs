@@ -11,10 +11,15 @@ use crate::repo_root;
 use crate::tools::Tool;
 
 /// A binary the workspace's one `cargo build` produced.
-pub fn built_binary(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+/// The one target directory: `CARGO_TARGET_DIR` when set (a worktree sharing the main one's).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+pub fn built_binary(name: &str) -> PathBuf {
+    let target = target_dir();
     let profile = std::env::var("DEADBOLT_PROFILE").unwrap_or_else(|_| "debug".into());
     let path = target.join(profile).join(name);
     assert!(
