@@ -9,8 +9,8 @@ use deadbolt_aws::{
     load_config, AwsGuardDuty, AwsIam, AwsOptions, DynamoBreaker, DynamoLedger, LiveSettings,
     MemberSessions, SsmSettingsStore, StsIdentity,
 };
+use deadbolt_core::account::AccountCache;
 use deadbolt_core::clock::now_ms;
-use deadbolt_core::decision::AccountCache;
 use deadbolt_core::metrics::namespace_from_env;
 use deadbolt_core::ports::{NoHeldFindings, NoIdentityCenter};
 use deadbolt_core::{Ports, Responder, Settings};

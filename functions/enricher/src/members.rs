@@ -4,7 +4,8 @@
 //! accounts not in `member_accounts`, use the enricher's configured source.
 
 use deadbolt_aws::MemberSessions;
-use deadbolt_core::decision::{AccountCache, MemberRole};
+use deadbolt_core::account::AccountCache;
+use deadbolt_core::decision::MemberRole;
 use deadbolt_core::{Finding, Settings};
 use deadbolt_evidence::{AnySource, LookupEventsSource};
 use deadbolt_trail::SourceRouter;

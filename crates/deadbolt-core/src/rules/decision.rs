@@ -9,9 +9,9 @@
 //! 5. the mode: off, dry-run, approve (plan, keep for a person), enforce.
 
 use crate::config::Mode;
+use crate::created::{CreatedEntity, CreatedKind, MAX_FOLLOW_UPS};
 use crate::finding::Finding;
 use crate::finding::GuardDutyEvent;
-use crate::followup::{CreatedEntity, CreatedKind, MAX_FOLLOW_UPS};
 use crate::policy::{sid_suffix, DENY_ALL_POLICY_NAME, IDC_SID_PREFIX};
 use crate::principal::{resolve, resolve_ref, ContainmentTarget, Principal, TargetKind};
 use crate::record::{Outcome, Reason};
@@ -60,37 +60,6 @@ impl AccountContext {
             own_identity,
             unreserved_roles: Vec::new(),
         }
-    }
-}
-
-/// The account context of a long-lived process, fetched once: one `sts:GetCallerIdentity`
-/// per cold start, not per finding.
-#[derive(Debug, Default)]
-pub struct AccountCache(std::sync::Mutex<Option<AccountContext>>);
-
-impl AccountCache {
-    /// The context of a caller identity the process has already asked for (the CLI asks
-    /// while the settings are read): the first decision then makes no STS call of its own.
-    pub fn learn(&self, caller: &crate::ports::CallerIdentity) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some(AccountContext::from_caller(&caller.account_id, &caller.arn));
-        }
-    }
-
-    /// From the cache, or from `identity` (cached on success only, so a failure is retried).
-    pub async fn get<I: crate::ports::IdentityProvider>(
-        &self,
-        identity: &I,
-    ) -> Result<AccountContext, crate::ports::AwsError> {
-        if let Some(ctx) = self.0.lock().ok().and_then(|slot| slot.clone()) {
-            return Ok(ctx);
-        }
-        let caller = identity.caller_identity().await?;
-        let ctx = AccountContext::from_caller(&caller.account_id, &caller.arn);
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some(ctx.clone());
-        }
-        Ok(ctx)
     }
 }
 

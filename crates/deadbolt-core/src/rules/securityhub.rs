@@ -13,19 +13,10 @@ use std::future::Future;
 
 use crate::error::AwsError;
 use crate::record::{ActionStatus, DecisionRecord, Outcome};
+pub use crate::settings::SecurityHubSettings;
 
 /// Security Hub's limit on `Note.Text`.
 pub const NOTE_MAX_CHARS: usize = 512;
-
-/// `security_hub` in the settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SecurityHubSettings {
-    /// Write a note on the finding's Security Hub copy after the decisions that matter.
-    pub write_back: bool,
-    /// Set the workflow status `RESOLVED` (instead of `NOTIFIED`) when the principal is
-    /// contained: for teams whose tickets close on resolution.
-    pub resolve_on_contain: bool,
-}
 
 /// The workflow status written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

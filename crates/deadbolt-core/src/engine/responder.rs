@@ -3,13 +3,13 @@
 //! follow-ups (what the attacker created) all run [`Responder`], so they share one account
 //! cache, one circuit breaker, one executor ([`containment::apply`]) and one record vocabulary.
 
+use crate::account::AccountCache;
 use crate::breaker::{Admission, ProcessBreaker, WriteGate};
 use crate::clock::now_ms;
 use crate::config::Mode;
 use crate::containment::{self, describe, Applied};
 use crate::decision::{
-    decide, decide_each, plan_follow_ups, AccountCache, AccountContext, ContainmentPlan, Decision,
-    MemberRole,
+    decide, decide_each, plan_follow_ups, AccountContext, ContainmentPlan, Decision, MemberRole,
 };
 use crate::finding::{parse_event, Finding, GuardDutyEvent};
 use crate::followup::{CreatedEntity, FollowUpPort, FollowUpRecord};
@@ -1879,7 +1879,7 @@ mod held_age_tests {
 
     fn updated(hours_before: i64, now_ms: i64) -> Finding {
         let mut f = crate::finding::parse_event(include_str!(
-            "../../../tests/fixtures/guardduty/cloudtrail-logging-disabled.json"
+            "../../../../tests/fixtures/guardduty/cloudtrail-logging-disabled.json"
         ))
         .expect("fixture parses")
         .detail;

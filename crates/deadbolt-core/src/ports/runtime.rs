@@ -7,26 +7,14 @@
 
 use std::future::Future;
 
-use chrono::{DateTime, Utc};
-
 use crate::config::Mode;
 use crate::ports::AwsError;
 use crate::settings::Settings;
+pub use crate::settings::StoredVersion;
 
 /// Versions of the document [`RuntimeConfig`] and `deadbolt config history` look at: SSM keeps
 /// 100, and a last good document more than 50 edits old is not one anybody remembers.
 pub const MAX_HISTORY_VERSIONS: usize = 50;
-
-/// One stored version of the document, as the store's history has it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredVersion {
-    /// The store's version number (SSM counts from 1).
-    pub version: i64,
-    pub value: String,
-    pub modified_at: Option<DateTime<Utc>>,
-    /// Who wrote it (SSM's `LastModifiedUser`: the IAM identity's ARN), when the store says.
-    pub modified_by: Option<String>,
-}
 
 /// Where the settings document lives (SSM Parameter Store in production).
 pub trait SettingsStore: Send + Sync {

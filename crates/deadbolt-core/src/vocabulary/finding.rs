@@ -840,7 +840,7 @@ mod tests {
     use super::*;
 
     const EVENT: &str =
-        include_str!("../../../tests/fixtures/guardduty/cloudtrail-logging-disabled.json");
+        include_str!("../../../../tests/fixtures/guardduty/cloudtrail-logging-disabled.json");
 
     /// The fixture without the fields at these JSON pointers.
     fn without(pointers: &[&str]) -> String {

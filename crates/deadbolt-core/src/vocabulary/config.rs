@@ -54,14 +54,14 @@ pub const NOTIFY_ONLY_FAMILIES: &[&str] = &["Policy:S3/"];
 /// Role strategy per finding-type prefix by default: credentials exfiltrated from a workload
 /// (an EC2 instance, a Lambda function, an ECS task) are contained with `revoke-sessions`: the
 /// stolen token dies, and the workload's next credentials (issued after the containment) work.
-pub const DEFAULT_STRATEGY_BY_FINDING_TYPE: &[(&str, crate::strategy::RoleStrategy)] = &[
+pub const DEFAULT_STRATEGY_BY_FINDING_TYPE: &[(&str, crate::settings::RoleStrategy)] = &[
     (
         "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration",
-        crate::strategy::RoleStrategy::RevokeSessions,
+        crate::settings::RoleStrategy::RevokeSessions,
     ),
     (
         "UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration",
-        crate::strategy::RoleStrategy::RevokeSessions,
+        crate::settings::RoleStrategy::RevokeSessions,
     ),
 ];
 

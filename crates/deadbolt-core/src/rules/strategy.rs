@@ -9,74 +9,13 @@
 //! | `deny-session` | role | Deny `*` on `*` if `aws:userid` is the finding's `ROLEID:session` |
 
 use chrono::Datelike;
-use serde::{Deserialize, Serialize};
-use std::fmt;
 
 use crate::finding::is_iam_name_char;
 use crate::policy::{
     deny_statements, policy_document, sid_suffix, unique_sid, DenyStatement,
     DENY_SESSION_SID_PREFIX, REVOKE_SESSIONS_SID_PREFIX, SID_PREFIX,
 };
-
-/// How a role is contained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum RoleStrategy {
-    /// Every session of the role, past and future, is denied everything.
-    #[default]
-    DenyAll,
-    /// Sessions issued before the containment are denied; new sessions work. Workloads that
-    /// re-assume the role recover; a thief holding only stolen session credentials does not.
-    RevokeSessions,
-    /// Only the finding's session (`ROLEID:session-name`) is denied.
-    DenySession,
-}
-
-impl RoleStrategy {
-    pub const ACCEPTED: &'static str = "deny-all, revoke-sessions, deny-session";
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RoleStrategy::DenyAll => "deny-all",
-            RoleStrategy::RevokeSessions => "revoke-sessions",
-            RoleStrategy::DenySession => "deny-session",
-        }
-    }
-}
-
-/// How an IAM Identity Center session (`AWSReservedSSO_*` role, which IAM refuses to modify)
-/// is contained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum IdentityCenterStrategy {
-    /// deadbolt writes nothing and puts the exact manual steps in the record. The default:
-    /// permission sets live in the organisation's management (or delegated admin) account,
-    /// and changing one affects every account it is provisioned to.
-    #[default]
-    Manual,
-    /// Add a Deny for that one Identity Center user (`identitystore:UserId`) to the permission
-    /// set's inline policy and re-provision it.
-    PermissionSetDeny,
-}
-
-impl IdentityCenterStrategy {
-    pub const ACCEPTED: &'static str = "manual, permission-set-deny";
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IdentityCenterStrategy::Manual => "manual",
-            IdentityCenterStrategy::PermissionSetDeny => "permission-set-deny",
-        }
-    }
-}
-
-/// Containment strategy per principal kind. Users and groups are always contained with
-/// deny-all: their keys come back when there is a second strategy to choose for them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct StrategySettings {
-    pub role: RoleStrategy,
-    /// Also deactivate the finding's access key (that key only, never the user's others).
-    pub user_deactivate_access_key: bool,
-    pub identity_center: IdentityCenterStrategy,
-}
+pub use crate::settings::{IdentityCenterStrategy, RoleStrategy, StrategySettings};
 
 /// What one finding needs in the DenyAll policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -247,12 +186,6 @@ fn comparable(t: &str) -> bool {
             19 => *c == b'Z',
             _ => c.is_ascii_digit(),
         })
-}
-
-impl fmt::Display for RoleStrategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Why a strategy's document could not be built from what the finding says.

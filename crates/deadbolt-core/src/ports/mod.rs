@@ -3,6 +3,12 @@
 
 use std::future::Future;
 
+// Beside the port traits: the settings store and its refresh, and the IAM port's decorators.
+pub mod decorate;
+pub mod prefetch;
+pub mod runtime;
+pub mod timing;
+
 // The error every port returns is vocabulary (records and settings name it); re-exported
 // here, where the ports are.
 pub use crate::error::{AwsError, AwsErrorKind};
