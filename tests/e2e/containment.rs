@@ -100,7 +100,7 @@ async fn assumed_role_session_is_locked_out_via_its_role() {
         .await;
 
     assert_eq!(record.outcome, Outcome::Contained, "{}", record.message);
-    let principal = record.principal.unwrap();
+    let principal = record.decision.principal.unwrap();
     assert_eq!(principal.name.as_deref(), Some("app-deployer"));
     assert_eq!(principal.session.as_deref(), Some("ci-runner-42"));
     assert_eq!(moto.probe(&session).await, Err("AccessDenied".to_string()));

@@ -401,7 +401,7 @@ async fn root_credential_usage_is_not_a_default_trigger_but_still_not_containabl
     assert_eq!(record.outcome, Outcome::NotContainable);
     assert_eq!(record.reason, Reason::RootPrincipal);
     assert_eq!(
-        record.principal.unwrap().arn.as_deref(),
+        record.decision.principal.unwrap().arn.as_deref(),
         Some("arn:aws:iam::123456789012:root")
     );
 }
@@ -414,7 +414,7 @@ async fn assumed_role_record_carries_the_exact_session_arn() {
         FixedIdentity::new(ACCOUNT, OWN_ARN),
     );
     let record = responder.handle(&fixture("tor-ip-caller.json")).await;
-    let p = record.principal.unwrap();
+    let p = record.decision.principal.unwrap();
     assert_eq!(
         p.arn.as_deref(),
         Some("arn:aws:sts::123456789012:assumed-role/app-deployer/ci-runner-42")

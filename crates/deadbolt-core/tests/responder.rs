@@ -49,7 +49,7 @@ async fn enforce_attaches_deny_all_with_one_read_and_one_write() {
     assert_eq!(doc["Statement"][0]["Resource"], "*");
     assert_eq!(
         doc["Statement"][0]["Sid"],
-        format!("DeadboltDenyAll{}", record.finding_id.unwrap())
+        format!("DeadboltDenyAll{}", record.finding_id.as_deref().unwrap())
     );
     assert!(record
         .actions

@@ -201,7 +201,7 @@ async fn handle(
     if record.retryable {
         return Err(Diagnostic {
             error_type: format!("deadbolt.{}", record.reason.as_str()),
-            error_message: record.message,
+            error_message: record.decision.message,
         });
     }
     Ok(record)

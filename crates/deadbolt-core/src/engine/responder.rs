@@ -223,9 +223,10 @@ where
                 // rejection can be traced to its finding.
                 let known = crate::finding::KnownFields::of(raw);
                 DecisionRecord {
-                    outcome: Outcome::Rejected,
-                    reason: e.reason(),
-                    message: format!("rejected: {e}; nothing was done"),
+                    decision: PrincipalDecision {
+                        message: format!("rejected: {e}; nothing was done"),
+                        ..PrincipalDecision::new(Outcome::Rejected, e.reason())
+                    },
                     finding_id: known.finding_id,
                     finding_type: known.finding_type,
                     account_id: known.account_id,
@@ -1581,18 +1582,7 @@ fn combine(parts: Vec<DecisionRecord>) -> DecisionRecord {
         .min_by_key(|(i, r)| (r.outcome.severity_rank(), *i))
         .map_or(0, |(i, _)| i);
     let retryable = parts.iter().any(|p| p.retryable);
-    let principals: Vec<PrincipalDecision> = parts
-        .iter()
-        .map(|p| PrincipalDecision {
-            principal: p.principal.clone(),
-            outcome: p.outcome,
-            reason: p.reason,
-            strategy: p.strategy.clone(),
-            message: p.message.clone(),
-            manual_steps: p.manual_steps.clone(),
-            actions: p.actions.clone(),
-        })
-        .collect();
+    let principals: Vec<PrincipalDecision> = parts.iter().map(|p| p.decision.clone()).collect();
     let mut r = parts
         .into_iter()
         .nth(primary)
@@ -1633,9 +1623,10 @@ fn record(
         account_id: Some(f.account_id.clone()),
         region: Some(f.region.clone()),
         severity: Some(f.severity),
-        principal,
-        outcome,
-        reason,
+        decision: PrincipalDecision {
+            principal,
+            ..PrincipalDecision::new(outcome, reason)
+        },
         ..DecisionRecord::empty(mode)
     }
 }
@@ -1809,11 +1800,10 @@ fn failed(
     message: String,
     retryable: bool,
 ) -> DecisionRecord {
-    DecisionRecord {
-        message,
-        retryable,
-        ..record(event, mode, None, Outcome::Failed, reason)
-    }
+    let mut r = record(event, mode, None, Outcome::Failed, reason);
+    r.message = message;
+    r.retryable = retryable;
+    r
 }
 
 /// A retryable `failed` record for an event nothing was decided on (no settings, no time left),
@@ -1822,8 +1812,7 @@ fn undecided(raw: &str, reason: Reason, message: String) -> DecisionRecord {
     let mut r = match parse_event(raw) {
         Ok(event) => record(&event, Mode::Off, None, Outcome::Failed, reason),
         Err(_) => DecisionRecord {
-            outcome: Outcome::Failed,
-            reason,
+            decision: PrincipalDecision::new(Outcome::Failed, reason),
             ..DecisionRecord::empty(Mode::Off)
         },
     };

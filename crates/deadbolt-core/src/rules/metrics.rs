@@ -196,7 +196,7 @@ pub fn check_emf(line: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::config::Mode;
-    use crate::record::{Reason, Timings};
+    use crate::record::{PrincipalDecision, Reason, Timings};
 
     fn assert_ok(line: &str) {
         if let Err(e) = check_emf(line) {
@@ -206,9 +206,8 @@ mod tests {
 
     fn contained() -> DecisionRecord {
         DecisionRecord {
+            decision: PrincipalDecision::new(Outcome::Contained, Reason::DenyAllAttached),
             finding_id: Some("92b108e6e29fae28af700f610bd20943".into()),
-            outcome: Outcome::Contained,
-            reason: Reason::DenyAllAttached,
             timings: Some(Timings {
                 verify_ms: Some(41.5),
                 read_ms: Some(38.25),
@@ -250,8 +249,7 @@ mod tests {
         }
         // A rejected event: no finding, no timings, still counted.
         let rejected = DecisionRecord {
-            outcome: Outcome::Rejected,
-            reason: Reason::NotJson,
+            decision: PrincipalDecision::new(Outcome::Rejected, Reason::NotJson),
             ..DecisionRecord::empty(Mode::DryRun)
         };
         let line = decision_emf(&rejected, "deadbolt", 0);

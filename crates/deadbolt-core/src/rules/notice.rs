@@ -384,7 +384,7 @@ mod tests {
     use super::*;
     use crate::config::Mode;
     use crate::principal::Principal;
-    use crate::record::{ActionRecord, Reason};
+    use crate::record::{ActionRecord, PrincipalDecision, Reason};
 
     fn action(api: &str, target: &str, status: ActionStatus) -> ActionRecord {
         ActionRecord {
@@ -411,22 +411,23 @@ mod tests {
             account_id: Some("123456789012".into()),
             region: Some("eu-west-1".into()),
             severity: Some(5.0),
-            principal: Some(Principal {
-                kind: PrincipalKind::User,
-                name: Some("mallory".into()),
-                arn: None,
-                session: None,
-                access_key_id: Some("AKIA2MLRYQ7ZT4XH9KPD".into()),
-            }),
-            outcome: Outcome::Contained,
-            reason: Reason::DenyAllAttached,
-            strategy: Some("deny-all".into()),
-            message: "attached the inline policy DenyAll to user/mallory (deny everything); set access key AKIA2MLRYQ7ZT4XH9KPD inactive".into(),
-            actions: vec![
-                action("iam:GetUserPolicy", "user/mallory", ActionStatus::Done),
-                action("iam:PutUserPolicy", "user/mallory", ActionStatus::Done),
-                key,
-            ],
+            decision: PrincipalDecision {
+                principal: Some(Principal {
+                    kind: PrincipalKind::User,
+                    name: Some("mallory".into()),
+                    arn: None,
+                    session: None,
+                    access_key_id: Some("AKIA2MLRYQ7ZT4XH9KPD".into()),
+                }),
+                strategy: Some("deny-all".into()),
+                message: "attached the inline policy DenyAll to user/mallory (deny everything); set access key AKIA2MLRYQ7ZT4XH9KPD inactive".into(),
+                actions: vec![
+                    action("iam:GetUserPolicy", "user/mallory", ActionStatus::Done),
+                    action("iam:PutUserPolicy", "user/mallory", ActionStatus::Done),
+                    key,
+                ],
+                ..PrincipalDecision::new(Outcome::Contained, Reason::DenyAllAttached)
+            },
             verified_with_guardduty: true,
             ..DecisionRecord::empty(Mode::Enforce)
         }
@@ -667,22 +668,24 @@ mod protection_tests {
     use super::*;
     use crate::config::Mode;
     use crate::principal::Principal;
+    use crate::record::PrincipalDecision;
 
     fn skipped(reason: Reason, mode: Mode) -> DecisionRecord {
         DecisionRecord {
+            decision: PrincipalDecision {
+                principal: Some(Principal {
+                    kind: PrincipalKind::User,
+                    name: Some("break-glass-admin".into()),
+                    arn: None,
+                    session: None,
+                    access_key_id: None,
+                }),
+                message: "user/break-glass-admin matches the protected-principal pattern".into(),
+                ..PrincipalDecision::new(Outcome::Skipped, reason)
+            },
             finding_id: Some("f1".into()),
             finding_type: Some("Stealth:IAMUser/CloudTrailLoggingDisabled".into()),
             account_id: Some("123456789012".into()),
-            principal: Some(Principal {
-                kind: PrincipalKind::User,
-                name: Some("break-glass-admin".into()),
-                arn: None,
-                session: None,
-                access_key_id: None,
-            }),
-            outcome: Outcome::Skipped,
-            reason,
-            message: "user/break-glass-admin matches the protected-principal pattern".into(),
             ..DecisionRecord::empty(mode)
         }
     }

@@ -2,6 +2,7 @@
 //! log line and the CLI's `--json` output. Schema: `docs/decision-record.md`.
 
 use serde::Serialize;
+use std::ops::{Deref, DerefMut};
 
 use crate::config::Mode;
 use crate::principal::Principal;
@@ -283,19 +284,12 @@ pub struct DecisionRecord {
     pub region: Option<String>,
     pub severity: Option<f64>,
     pub mode: Mode,
-    pub principal: Option<Principal>,
-    pub outcome: Outcome,
-    pub reason: Reason,
-    /// The containment strategy applied or planned (`deny-all`, `revoke-sessions`,
-    /// `deny-session`, `permission-set-deny`); absent when nothing was to be contained.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub strategy: Option<String>,
-    /// A sentence for a human: what happened and, where relevant, what to do next.
-    pub message: String,
-    /// Exact steps for a human where deadbolt may not act itself (Identity Center, manual).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub manual_steps: Vec<String>,
-    pub actions: Vec<ActionRecord>,
+    /// What was decided, about whom, and what was done: the finding's only principal's, or,
+    /// for a finding naming several, its primary principal's (see [`Self::principals`]). Its
+    /// fields are the record's own in the JSON (`principal`, `outcome`, `reason`, `strategy`,
+    /// `message`, `manual_steps`, `actions`), and `record.outcome` reads it ([`Deref`]).
+    #[serde(flatten)]
+    pub decision: PrincipalDecision,
     /// True when the same event delivered again may succeed (throttling, a transient AWS
     /// error, unreadable settings). The Lambda returns these as errors, so Lambda's
     /// asynchronous-invocation retries (then the failure destination) apply.
@@ -371,18 +365,53 @@ pub struct TamperRecord {
     pub ledger_entry: Option<String>,
 }
 
-/// The decision about one of several principals a finding names.
+/// The decision about one principal: the record's own ([`DecisionRecord::decision`]) and each
+/// of the principals of a finding that names several ([`DecisionRecord::principals`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PrincipalDecision {
     pub principal: Option<Principal>,
     pub outcome: Outcome,
     pub reason: Reason,
+    /// The containment strategy applied or planned (`deny-all`, `revoke-sessions`,
+    /// `deny-session`, `permission-set-deny`); absent when nothing was to be contained.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strategy: Option<String>,
+    /// A sentence for a human: what happened and, where relevant, what to do next.
     pub message: String,
+    /// Exact steps for a human where deadbolt may not act itself (Identity Center, manual).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub manual_steps: Vec<String>,
     pub actions: Vec<ActionRecord>,
+}
+
+impl PrincipalDecision {
+    /// A decision with nothing done yet and no principal.
+    pub fn new(outcome: Outcome, reason: Reason) -> Self {
+        PrincipalDecision {
+            principal: None,
+            outcome,
+            reason,
+            strategy: None,
+            message: String::new(),
+            manual_steps: Vec::new(),
+            actions: Vec::new(),
+        }
+    }
+}
+
+// A record is its (primary) decision plus what it knows of the finding: `record.outcome`
+// reads the decision, as every consumer of the record has always read it.
+impl Deref for DecisionRecord {
+    type Target = PrincipalDecision;
+    fn deref(&self) -> &PrincipalDecision {
+        &self.decision
+    }
+}
+
+impl DerefMut for DecisionRecord {
+    fn deref_mut(&mut self) -> &mut PrincipalDecision {
+        &mut self.decision
+    }
 }
 
 impl Outcome {
@@ -444,13 +473,7 @@ impl DecisionRecord {
             region: None,
             severity: None,
             mode,
-            principal: None,
-            outcome: Outcome::Skipped,
-            reason: Reason::ModeOff,
-            strategy: None,
-            message: String::new(),
-            manual_steps: Vec::new(),
-            actions: Vec::new(),
+            decision: PrincipalDecision::new(Outcome::Skipped, Reason::ModeOff),
             retryable: false,
             verified_with_guardduty: false,
             event_mismatch: Vec::new(),
