@@ -11,6 +11,14 @@ use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_types::retry::{ErrorKind, ProvideErrorKind};
 use deadbolt_core::ports::{AwsError, AwsErrorKind};
 
+/// A call whose answer deadbolt does not need: done, or the domain's error.
+pub(crate) fn done<T, E>(result: Result<T, SdkError<E, HttpResponse>>) -> Result<(), AwsError>
+where
+    E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + 'static,
+{
+    result.map(drop).map_err(|e| classify(&e))
+}
+
 /// Map any SDK error to the domain's error.
 pub(crate) fn classify<E>(err: &SdkError<E, HttpResponse>) -> AwsError
 where

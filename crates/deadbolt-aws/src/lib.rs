@@ -27,7 +27,7 @@ mod members;
 mod securityhub;
 pub use announce::AlarmAnnouncer;
 pub use breaker::{hour_bucket, DynamoBreaker};
-pub(crate) use error::classify;
+pub(crate) use error::{classify, done};
 pub use guardduty::{AwsGuardDuty, UnreadableFinding, GUARDDUTY_BATCH};
 pub use held::{DynamoHeldFindings, ExpirySchedules};
 pub use identity_center::AwsIdentityCenter;
@@ -110,40 +110,64 @@ impl AwsIam {
     }
 }
 
+/// One IAM call on a user, a role or a group. IAM has one operation (and the SDK one builder
+/// type) per kind of entity (`GetUserPolicy`, `GetRolePolicy`, `GetGroupPolicy`), so the three
+/// cannot share a function: this writes their `match` once. `|req| BODY` is what is done with
+/// the builder once it names the entity; `group => EXPR` stands in for an operation IAM does
+/// not have for groups (no tags, no permissions boundary).
+macro_rules! per_entity {
+    ($c:expr, $target:expr, $user:ident, $role:ident, group => $group:expr, |$req:ident| $body:expr) => {{
+        let name = $target.name.as_str();
+        match $target.kind {
+            TargetKind::User => {
+                let $req = $c.$user().user_name(name);
+                $body
+            }
+            TargetKind::Role => {
+                let $req = $c.$role().role_name(name);
+                $body
+            }
+            TargetKind::Group => $group,
+        }
+    }};
+    ($c:expr, $target:expr, $user:ident, $role:ident, $group:ident, |$req:ident| $body:expr) => {{
+        let name = $target.name.as_str();
+        match $target.kind {
+            TargetKind::User => {
+                let $req = $c.$user().user_name(name);
+                $body
+            }
+            TargetKind::Role => {
+                let $req = $c.$role().role_name(name);
+                $body
+            }
+            TargetKind::Group => {
+                let $req = $c.$group().group_name(name);
+                $body
+            }
+        }
+    }};
+}
+
 impl InlinePolicies for AwsIam {
     async fn get_policy(
         &self,
         target: &ContainmentTarget,
         policy_name: &str,
     ) -> Result<Option<String>, AwsError> {
-        let c = &self.client;
-        let name = target.name.as_str();
-        let document = match target.kind {
-            TargetKind::User => c
-                .get_user_policy()
-                .user_name(name)
+        let document = per_entity!(
+            self.client,
+            target,
+            get_user_policy,
+            get_role_policy,
+            get_group_policy,
+            |req| req
                 .policy_name(policy_name)
                 .send()
                 .await
                 .map(|o| o.policy_document)
-                .map_err(|e| classify(&e)),
-            TargetKind::Role => c
-                .get_role_policy()
-                .role_name(name)
-                .policy_name(policy_name)
-                .send()
-                .await
-                .map(|o| o.policy_document)
-                .map_err(|e| classify(&e)),
-            TargetKind::Group => c
-                .get_group_policy()
-                .group_name(name)
-                .policy_name(policy_name)
-                .send()
-                .await
-                .map(|o| o.policy_document)
-                .map_err(|e| classify(&e)),
-        };
+                .map_err(|e| classify(&e))
+        );
         match document {
             Ok(doc) => Ok(Some(url_decode(&doc))),
             Err(e) if e.kind == AwsErrorKind::NoSuchEntity => Ok(None),
@@ -157,38 +181,19 @@ impl InlinePolicies for AwsIam {
         policy_name: &str,
         document: &str,
     ) -> Result<(), AwsError> {
-        let c = &self.client;
-        let name = target.name.as_str();
-        let result = match target.kind {
-            TargetKind::User => c
-                .put_user_policy()
-                .user_name(name)
-                .policy_name(policy_name)
-                .policy_document(document)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Role => c
-                .put_role_policy()
-                .role_name(name)
-                .policy_name(policy_name)
-                .policy_document(document)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Group => c
-                .put_group_policy()
-                .group_name(name)
-                .policy_name(policy_name)
-                .policy_document(document)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-        };
-        result
+        per_entity!(
+            self.client,
+            target,
+            put_user_policy,
+            put_role_policy,
+            put_group_policy,
+            |req| done(
+                req.policy_name(policy_name)
+                    .policy_document(document)
+                    .send()
+                    .await
+            )
+        )
     }
 
     async fn delete_policy(
@@ -196,35 +201,14 @@ impl InlinePolicies for AwsIam {
         target: &ContainmentTarget,
         policy_name: &str,
     ) -> Result<(), AwsError> {
-        let c = &self.client;
-        let name = target.name.as_str();
-        let result = match target.kind {
-            TargetKind::User => c
-                .delete_user_policy()
-                .user_name(name)
-                .policy_name(policy_name)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Role => c
-                .delete_role_policy()
-                .role_name(name)
-                .policy_name(policy_name)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Group => c
-                .delete_group_policy()
-                .group_name(name)
-                .policy_name(policy_name)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-        };
-        result
+        per_entity!(
+            self.client,
+            target,
+            delete_user_policy,
+            delete_role_policy,
+            delete_group_policy,
+            |req| done(req.policy_name(policy_name).send().await)
+        )
     }
 }
 
@@ -240,127 +224,61 @@ fn group_tags_unsupported(target: &ContainmentTarget) -> AwsError {
 
 impl ManagedPolicies for AwsIam {
     async fn attached_policies(&self, target: &ContainmentTarget) -> Result<Vec<String>, AwsError> {
-        let c = &self.client;
-        let name = target.name.as_str();
         // Paginators follow IAM's Marker/IsTruncated to the end of the list.
-        let attached: Vec<aws_sdk_iam::types::AttachedPolicy> = match target.kind {
-            TargetKind::User => c
-                .list_attached_user_policies()
-                .user_name(name)
+        let attached: Vec<aws_sdk_iam::types::AttachedPolicy> = per_entity!(
+            self.client,
+            target,
+            list_attached_user_policies,
+            list_attached_role_policies,
+            list_attached_group_policies,
+            |req| req
                 .into_paginator()
                 .items()
                 .send()
                 .try_collect()
                 .await
-                .map_err(|e| classify(&e))?,
-            TargetKind::Role => c
-                .list_attached_role_policies()
-                .role_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| classify(&e))?,
-            TargetKind::Group => c
-                .list_attached_group_policies()
-                .group_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| classify(&e))?,
-        };
+                .map_err(|e| classify(&e))?
+        );
         Ok(attached.into_iter().filter_map(|p| p.policy_arn).collect())
     }
 
     async fn attach_policy(&self, target: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
-        let c = &self.client;
-        let name = target.name.as_str();
-        match target.kind {
-            TargetKind::User => c
-                .attach_user_policy()
-                .user_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Role => c
-                .attach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Group => c
-                .attach_group_policy()
-                .group_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-        }
+        per_entity!(
+            self.client,
+            target,
+            attach_user_policy,
+            attach_role_policy,
+            attach_group_policy,
+            |req| done(req.policy_arn(arn).send().await)
+        )
     }
 
     async fn detach_policy(&self, target: &ContainmentTarget, arn: &str) -> Result<(), AwsError> {
-        let c = &self.client;
-        let name = target.name.as_str();
-        match target.kind {
-            TargetKind::User => c
-                .detach_user_policy()
-                .user_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Role => c
-                .detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Group => c
-                .detach_group_policy()
-                .group_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-        }
+        per_entity!(
+            self.client,
+            target,
+            detach_user_policy,
+            detach_role_policy,
+            detach_group_policy,
+            |req| done(req.policy_arn(arn).send().await)
+        )
     }
 
     async fn tags(&self, target: &ContainmentTarget) -> Result<Vec<(String, String)>, AwsError> {
-        let c = &self.client;
-        let name = target.name.as_str();
-        let tags: Vec<aws_sdk_iam::types::Tag> = match target.kind {
-            TargetKind::User => c
-                .list_user_tags()
-                .user_name(name)
+        let tags: Vec<aws_sdk_iam::types::Tag> = per_entity!(
+            self.client,
+            target,
+            list_user_tags,
+            list_role_tags,
+            group => return Err(group_tags_unsupported(target)),
+            |req| req
                 .into_paginator()
                 .items()
                 .send()
                 .try_collect()
                 .await
-                .map_err(|e| classify(&e))?,
-            TargetKind::Role => c
-                .list_role_tags()
-                .role_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| classify(&e))?,
-            TargetKind::Group => return Err(group_tags_unsupported(target)),
-        };
+                .map_err(|e| classify(&e))?
+        );
         Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
     }
 
@@ -370,8 +288,6 @@ impl ManagedPolicies for AwsIam {
         key: &str,
         value: &str,
     ) -> Result<(), AwsError> {
-        let c = &self.client;
-        let name = target.name.as_str();
         let tag = aws_sdk_iam::types::Tag::builder()
             .key(key)
             .value(value)
@@ -379,49 +295,25 @@ impl ManagedPolicies for AwsIam {
             .map_err(|e| {
                 AwsError::new(AwsErrorKind::Other, "ConstructionFailure", e.to_string())
             })?;
-        match target.kind {
-            TargetKind::User => c
-                .tag_user()
-                .user_name(name)
-                .tags(tag)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Role => c
-                .tag_role()
-                .role_name(name)
-                .tags(tag)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Group => Err(group_tags_unsupported(target)),
-        }
+        per_entity!(
+            self.client,
+            target,
+            tag_user,
+            tag_role,
+            group => Err(group_tags_unsupported(target)),
+            |req| done(req.tags(tag).send().await)
+        )
     }
 
     async fn untag(&self, target: &ContainmentTarget, key: &str) -> Result<(), AwsError> {
-        let c = &self.client;
-        let name = target.name.as_str();
-        match target.kind {
-            TargetKind::User => c
-                .untag_user()
-                .user_name(name)
-                .tag_keys(key)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Role => c
-                .untag_role()
-                .role_name(name)
-                .tag_keys(key)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Group => Err(group_tags_unsupported(target)),
-        }
+        per_entity!(
+            self.client,
+            target,
+            untag_user,
+            untag_role,
+            group => Err(group_tags_unsupported(target)),
+            |req| done(req.tag_keys(key).send().await)
+        )
     }
 
     async fn permissions_boundary(
@@ -430,6 +322,7 @@ impl ManagedPolicies for AwsIam {
     ) -> Result<Option<String>, AwsError> {
         let c = &self.client;
         let name = target.name.as_str();
+        // GetUser and GetRole answer different types: only the call is alike.
         let boundary = match target.kind {
             TargetKind::User => c
                 .get_user()
@@ -494,52 +387,28 @@ impl ManagedPolicies for AwsIam {
         target: &ContainmentTarget,
         arn: &str,
     ) -> Result<(), AwsError> {
-        let c = &self.client;
-        let name = target.name.as_str();
-        match target.kind {
-            TargetKind::User => c
-                .put_user_permissions_boundary()
-                .user_name(name)
-                .permissions_boundary(arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Role => c
-                .put_role_permissions_boundary()
-                .role_name(name)
-                .permissions_boundary(arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Group => Err(group_tags_unsupported(target)),
-        }
+        per_entity!(
+            self.client,
+            target,
+            put_user_permissions_boundary,
+            put_role_permissions_boundary,
+            group => Err(group_tags_unsupported(target)),
+            |req| done(req.permissions_boundary(arn).send().await)
+        )
     }
 
     async fn delete_permissions_boundary(
         &self,
         target: &ContainmentTarget,
     ) -> Result<(), AwsError> {
-        let c = &self.client;
-        let name = target.name.as_str();
-        match target.kind {
-            TargetKind::User => c
-                .delete_user_permissions_boundary()
-                .user_name(name)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Role => c
-                .delete_role_permissions_boundary()
-                .role_name(name)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(&e)),
-            TargetKind::Group => Err(group_tags_unsupported(target)),
-        }
+        per_entity!(
+            self.client,
+            target,
+            delete_user_permissions_boundary,
+            delete_role_permissions_boundary,
+            group => Err(group_tags_unsupported(target)),
+            |req| done(req.send().await)
+        )
     }
 }
 
