@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use deadbolt_core::ports::{AwsError, AwsErrorKind, HeldFinding, HeldFindings};
 
-use crate::classify;
+use crate::{classify, done};
 
 const PREFIX: &str = "held#";
 const APPROVAL_PREFIX: &str = "approval#";
@@ -174,30 +174,30 @@ impl DynamoHeldFindings {
             )
             .build()
             .map_err(invalid)?;
-        s.client
-            .create_schedule()
-            .name(schedule_name(&approval.id))
-            .group_name(&s.group)
-            .schedule_expression(at_expression(approval.expires_at_ms))
-            .schedule_expression_timezone("UTC")
-            .flexible_time_window(
-                FlexibleTimeWindow::builder()
-                    .mode(FlexibleTimeWindowMode::Off)
-                    .build()
-                    .map_err(invalid)?,
-            )
-            .target(target)
-            .action_after_completion(ActionAfterCompletion::Delete)
-            .description(format!(
-                "deadbolt: approval {} for {} expires ({})",
-                approval.id,
-                approval.target,
-                approval.on_expiry.as_str()
-            ))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify(&e))
+        done(
+            s.client
+                .create_schedule()
+                .name(schedule_name(&approval.id))
+                .group_name(&s.group)
+                .schedule_expression(at_expression(approval.expires_at_ms))
+                .schedule_expression_timezone("UTC")
+                .flexible_time_window(
+                    FlexibleTimeWindow::builder()
+                        .mode(FlexibleTimeWindowMode::Off)
+                        .build()
+                        .map_err(invalid)?,
+                )
+                .target(target)
+                .action_after_completion(ActionAfterCompletion::Delete)
+                .description(format!(
+                    "deadbolt: approval {} for {} expires ({})",
+                    approval.id,
+                    approval.target,
+                    approval.on_expiry.as_str()
+                ))
+                .send()
+                .await,
+        )
     }
 
     async fn unschedule(&self, id: &str) -> Result<(), AwsError> {

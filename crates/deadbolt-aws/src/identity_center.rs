@@ -11,7 +11,7 @@ use aws_sdk_ssoadmin::types::ProvisionTargetType;
 use aws_smithy_types::Document;
 use deadbolt_core::ports::{AwsError, AwsErrorKind, IdentityCenter, PermissionSetRef};
 
-use crate::classify;
+use crate::{classify, done};
 
 /// The Identity Center instance (`sso-admin`) and its identity store.
 #[derive(Debug)]
@@ -186,42 +186,42 @@ impl IdentityCenter for AwsIdentityCenter {
         ps: &PermissionSetRef,
         document: &str,
     ) -> Result<(), AwsError> {
-        self.admin
-            .get()
-            .put_inline_policy_to_permission_set()
-            .instance_arn(&ps.instance_arn)
-            .permission_set_arn(&ps.permission_set_arn)
-            .inline_policy(document)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify(&e))
+        done(
+            self.admin
+                .get()
+                .put_inline_policy_to_permission_set()
+                .instance_arn(&ps.instance_arn)
+                .permission_set_arn(&ps.permission_set_arn)
+                .inline_policy(document)
+                .send()
+                .await,
+        )
     }
 
     async fn delete_inline_policy(&self, ps: &PermissionSetRef) -> Result<(), AwsError> {
-        self.admin
-            .get()
-            .delete_inline_policy_from_permission_set()
-            .instance_arn(&ps.instance_arn)
-            .permission_set_arn(&ps.permission_set_arn)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify(&e))
+        done(
+            self.admin
+                .get()
+                .delete_inline_policy_from_permission_set()
+                .instance_arn(&ps.instance_arn)
+                .permission_set_arn(&ps.permission_set_arn)
+                .send()
+                .await,
+        )
     }
 
     async fn provision(&self, ps: &PermissionSetRef) -> Result<(), AwsError> {
         // Asynchronous on AWS's side: the request is accepted and accounts update within
         // seconds; the record says it was requested.
-        self.admin
-            .get()
-            .provision_permission_set()
-            .instance_arn(&ps.instance_arn)
-            .permission_set_arn(&ps.permission_set_arn)
-            .target_type(ProvisionTargetType::AllProvisionedAccounts)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify(&e))
+        done(
+            self.admin
+                .get()
+                .provision_permission_set()
+                .instance_arn(&ps.instance_arn)
+                .permission_set_arn(&ps.permission_set_arn)
+                .target_type(ProvisionTargetType::AllProvisionedAccounts)
+                .send()
+                .await,
+        )
     }
 }

@@ -130,23 +130,12 @@ macro_rules! per_entity {
             TargetKind::Group => $group,
         }
     }};
-    ($c:expr, $target:expr, $user:ident, $role:ident, $group:ident, |$req:ident| $body:expr) => {{
-        let name = $target.name.as_str();
-        match $target.kind {
-            TargetKind::User => {
-                let $req = $c.$user().user_name(name);
-                $body
-            }
-            TargetKind::Role => {
-                let $req = $c.$role().role_name(name);
-                $body
-            }
-            TargetKind::Group => {
-                let $req = $c.$group().group_name(name);
-                $body
-            }
-        }
-    }};
+    ($c:expr, $target:expr, $user:ident, $role:ident, $group:ident, |$req:ident| $body:expr) => {
+        per_entity!($c, $target, $user, $role, group => {
+            let $req = $c.$group().group_name($target.name.as_str());
+            $body
+        }, |$req| $body)
+    };
 }
 
 impl InlinePolicies for AwsIam {
@@ -446,15 +435,15 @@ impl AccessKeys for AwsIam {
         } else {
             StatusType::Inactive
         };
-        self.client
-            .update_access_key()
-            .user_name(user_name)
-            .access_key_id(access_key_id)
-            .status(status)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify(&e))
+        done(
+            self.client
+                .update_access_key()
+                .user_name(user_name)
+                .access_key_id(access_key_id)
+                .status(status)
+                .send()
+                .await,
+        )
     }
 }
 
@@ -588,18 +577,18 @@ impl deadbolt_core::runtime::SettingsStore for SsmSettingsStore {
     }
 
     async fn store(&self, document: &str) -> Result<(), AwsError> {
-        self.client
-            .put_parameter()
-            .name(&self.name)
-            .value(document)
-            .r#type(aws_sdk_ssm::types::ParameterType::String)
-            // Standard parameters hold 4 KB; a larger document moves to the advanced tier.
-            .tier(aws_sdk_ssm::types::ParameterTier::IntelligentTiering)
-            .overwrite(true)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify(&e))
+        done(
+            self.client
+                .put_parameter()
+                .name(&self.name)
+                .value(document)
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                // Standard parameters hold 4 KB; a larger document moves to the advanced tier.
+                .tier(aws_sdk_ssm::types::ParameterTier::IntelligentTiering)
+                .overwrite(true)
+                .send()
+                .await,
+        )
     }
 }
 

@@ -200,7 +200,7 @@ pub(super) fn parse_word<T: DeserializeOwned>(value: &str) -> Option<T> {
 
 /// One override of a per-key map (`mode_by_…`, `strategy_by_finding_type`): one of the
 /// value's spellings, or `unset` to remove it.
-pub(super) fn set_override<T: DeserializeOwned>(
+fn set_override<T: DeserializeOwned>(
     map: &mut BTreeMap<String, T>,
     key: String,
     value: &str,

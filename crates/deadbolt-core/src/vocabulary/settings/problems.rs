@@ -8,13 +8,13 @@ pub struct Position {
 }
 
 /// `"line L, column C: "`, or nothing for `config set` (which has no document position).
-pub(super) fn pos_prefix(p: &Option<Position>) -> String {
+fn pos_prefix(p: &Option<Position>) -> String {
     p.map(|p| format!("line {}, column {}: ", p.line, p.column))
         .unwrap_or_default()
 }
 
 /// `" at line L, column C"`, or nothing.
-pub(super) fn pos_suffix(p: &Option<Position>) -> String {
+fn pos_suffix(p: &Option<Position>) -> String {
     p.map(|p| format!(" at line {}, column {}", p.line, p.column))
         .unwrap_or_default()
 }

@@ -143,7 +143,7 @@ impl Problem {
 }
 
 /// The kind of JSON value found where another was expected, in the words serde uses.
-pub(super) fn describe(found: &Value) -> String {
+fn describe(found: &Value) -> String {
     match found {
         Value::Null => "null".to_string(),
         Value::Bool(b) => format!("boolean `{b}`"),

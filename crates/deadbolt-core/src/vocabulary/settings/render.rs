@@ -90,7 +90,7 @@ impl Settings {
     }
 
     /// The document as dotted keys to leaf values (lists are leaves).
-    pub(super) fn flat(&self) -> BTreeMap<String, Value> {
+    fn flat(&self) -> BTreeMap<String, Value> {
         fn walk(prefix: &str, v: Value, out: &mut BTreeMap<String, Value>) {
             match v {
                 Value::Object(map) => {
@@ -128,7 +128,7 @@ impl Settings {
         out
     }
 
-    pub(super) fn document_out(&self) -> DocumentOut<'_> {
+    fn document_out(&self) -> DocumentOut<'_> {
         DocumentOut {
             version: SETTINGS_VERSION,
             mode: self.mode,
@@ -174,36 +174,36 @@ impl Settings {
 }
 
 #[derive(Serialize)]
-pub(super) struct SecurityHubOut {
-    pub(super) write_back: bool,
-    pub(super) resolve_on_contain: bool,
+struct SecurityHubOut {
+    write_back: bool,
+    resolve_on_contain: bool,
 }
 
 #[derive(Serialize)]
-pub(super) struct ApprovalOut {
+struct ApprovalOut {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) expires_after: Option<String>,
+    expires_after: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) on_expiry: Option<crate::approval::OnExpiry>,
+    on_expiry: Option<crate::approval::OnExpiry>,
 }
 
 #[derive(Serialize)]
-pub(super) struct DocumentOut<'a> {
-    pub(super) version: u32,
-    pub(super) mode: Mode,
-    pub(super) min_severity: f64,
-    pub(super) finding_types: &'a [String],
-    pub(super) protected_principals: &'a [String],
-    pub(super) mode_by_finding_type: &'a BTreeMap<String, Mode>,
-    pub(super) mode_by_account: &'a BTreeMap<String, Mode>,
-    pub(super) strategy: &'a StrategySettings,
-    pub(super) follow_up: Mode,
-    pub(super) circuit_breaker: CircuitBreakerSettings,
-    pub(super) max_finding_age: String,
-    pub(super) member_accounts: &'a [String],
-    pub(super) member_role: &'a str,
-    pub(super) strategy_by_finding_type: &'a BTreeMap<String, RoleStrategy>,
-    pub(super) security_hub: SecurityHubOut,
-    pub(super) approval: ApprovalOut,
-    pub(super) approval_by_finding_type: BTreeMap<&'a str, ApprovalOut>,
+struct DocumentOut<'a> {
+    version: u32,
+    mode: Mode,
+    min_severity: f64,
+    finding_types: &'a [String],
+    protected_principals: &'a [String],
+    mode_by_finding_type: &'a BTreeMap<String, Mode>,
+    mode_by_account: &'a BTreeMap<String, Mode>,
+    strategy: &'a StrategySettings,
+    follow_up: Mode,
+    circuit_breaker: CircuitBreakerSettings,
+    max_finding_age: String,
+    member_accounts: &'a [String],
+    member_role: &'a str,
+    strategy_by_finding_type: &'a BTreeMap<String, RoleStrategy>,
+    security_hub: SecurityHubOut,
+    approval: ApprovalOut,
+    approval_by_finding_type: BTreeMap<&'a str, ApprovalOut>,
 }

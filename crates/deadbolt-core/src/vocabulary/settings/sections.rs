@@ -181,7 +181,7 @@ impl<'de> Reader<'de> for DocumentReader<'_> {
 }
 
 /// `strategy`: an object, or `null` for the defaults.
-pub(super) struct StrategyReader<'p>(pub(super) Ctx<'p>);
+struct StrategyReader<'p>(Ctx<'p>);
 
 impl<'de> Reader<'de> for StrategyReader<'_> {
     type Output = Option<StrategySettings>;
@@ -239,7 +239,7 @@ impl<'de> Reader<'de> for StrategyReader<'_> {
 }
 
 /// `circuit_breaker`: an object, or `null` for no limit (as `max_enforced_per_hour: 0` is).
-pub(super) struct CircuitBreakerReader<'p>(pub(super) Ctx<'p>);
+struct CircuitBreakerReader<'p>(Ctx<'p>);
 
 impl<'de> Reader<'de> for CircuitBreakerReader<'_> {
     type Output = Option<CircuitBreakerSettings>;
@@ -284,9 +284,9 @@ impl<'de> Reader<'de> for CircuitBreakerReader<'_> {
 
 /// `approval` (or one `approval_by_finding_type` entry, at `path`): an object with
 /// `expires_after` and `on_expiry`, either left out; `null` for the defaults.
-pub(super) struct ApprovalReader<'p> {
-    pub(super) ctx: Ctx<'p>,
-    pub(super) path: String,
+struct ApprovalReader<'p> {
+    ctx: Ctx<'p>,
+    path: String,
 }
 
 impl<'de> Reader<'de> for ApprovalReader<'_> {
@@ -326,7 +326,7 @@ impl<'de> Reader<'de> for ApprovalReader<'_> {
 }
 
 /// `security_hub`: an object with two booleans, either left out (false); `null` for the defaults.
-pub(super) struct SecurityHubReader<'p>(pub(super) Ctx<'p>);
+struct SecurityHubReader<'p>(Ctx<'p>);
 
 impl<'de> Reader<'de> for SecurityHubReader<'_> {
     type Output = Option<SecurityHubSettings>;
@@ -365,7 +365,7 @@ impl<'de> Reader<'de> for SecurityHubReader<'_> {
 }
 
 /// `approval_by_finding_type`: finding-type prefixes to [`ApprovalReader`] objects.
-pub(super) struct ApprovalMapReader<'p>(pub(super) Ctx<'p>);
+struct ApprovalMapReader<'p>(Ctx<'p>);
 
 impl<'de> Reader<'de> for ApprovalMapReader<'_> {
     type Output = Option<BTreeMap<String, crate::approval::ApprovalOverride>>;
@@ -421,16 +421,16 @@ pub(super) fn breaker_of(max_enforced_per_hour: u32) -> Option<CircuitBreakerSet
 
 /// `mode_by_account` / `mode_by_finding_type` / `strategy_by_finding_type`: an object of
 /// validated keys to one of an enum's spellings (a mode, a role strategy), or `null` for none.
-pub(super) struct WordMapReader<'p, T> {
-    pub(super) ctx: Ctx<'p>,
-    pub(super) key: &'static str,
+struct WordMapReader<'p, T> {
+    ctx: Ctx<'p>,
+    key: &'static str,
     /// What the map must be.
-    pub(super) accepted: &'static str,
-    pub(super) check_key: fn(&str) -> Result<String, String>,
-    pub(super) key_accepted: &'static str,
+    accepted: &'static str,
+    check_key: fn(&str) -> Result<String, String>,
+    key_accepted: &'static str,
     /// The values' spellings.
-    pub(super) values_accepted: &'static str,
-    pub(super) values: PhantomData<T>,
+    values_accepted: &'static str,
+    values: PhantomData<T>,
 }
 
 impl<'de, T: DeserializeOwned> Reader<'de> for WordMapReader<'_, T> {
@@ -471,15 +471,15 @@ impl<'de, T: DeserializeOwned> Reader<'de> for WordMapReader<'_, T> {
 
 /// `finding_types` / `protected_principals`: a list of strings, each validated as soon as it
 /// is read, or `null` for the default.
-pub(super) struct ListReader<'p> {
-    pub(super) ctx: Ctx<'p>,
-    pub(super) key: &'static str,
-    pub(super) accepted: &'static str,
-    pub(super) check: fn(&str) -> Result<String, String>,
+struct ListReader<'p> {
+    ctx: Ctx<'p>,
+    key: &'static str,
+    accepted: &'static str,
+    check: fn(&str) -> Result<String, String>,
     /// Name the entry (`protected_principals[1]`) when its value is refused, not only when its
     /// type is.
-    pub(super) index_invalid: bool,
-    pub(super) non_empty: bool,
+    index_invalid: bool,
+    non_empty: bool,
 }
 
 impl<'de> Reader<'de> for ListReader<'_> {
@@ -526,7 +526,7 @@ impl<'de> Reader<'de> for ListReader<'_> {
 }
 
 /// `member_accounts`: a list of account ids, or the one word `"*"` (any member).
-pub(super) struct MemberAccountsReader<'p>(pub(super) Ctx<'p>);
+struct MemberAccountsReader<'p>(Ctx<'p>);
 
 impl<'de> Reader<'de> for MemberAccountsReader<'_> {
     type Output = Option<Vec<String>>;
