@@ -112,11 +112,12 @@ async fn replay_is_dry_run_unless_enforce_and_prints_the_record() {
 }
 
 /// The figure a new user measures (`deadbolt replay FINDING --enforce`, README "Performance")
-/// is three round trips: the settings document with the caller identity, GuardDuty's copy
-/// (detector, then finding) while the policy is read, the write. Asking who deadbolt runs as
-/// after the settings was a fourth.
+/// is three round trips: the settings document with the caller identity and GuardDuty's
+/// detector id, GuardDuty's copy of the finding while the policy is read, the write. Asking
+/// who deadbolt runs as after the settings was a fourth, and the detector id before the
+/// finding (while the policy was read) a serial hop inside the second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_enforced_replay_asks_settings_and_identity_together_then_reads_and_writes() {
+async fn an_enforced_replay_asks_settings_identity_and_detector_together_then_reads_and_writes() {
     deadbolt_e2e::require_tools!(MotoServer);
     let moto = Moto::start().await;
     let mallory = moto.create_attacker_user("mallory").await;
@@ -146,12 +147,12 @@ async fn an_enforced_replay_asks_settings_and_identity_together_then_reads_and_w
     assert_eq!(
         deadbolt_e2e::recorder::Recorder::round_trips(&calls),
         [
-            vec!["ssm:GetParameter", "sts:GetCallerIdentity"],
             vec![
-                "guardduty:GetFindings",
                 "guardduty:ListDetectors",
-                "iam:GetUserPolicy"
+                "ssm:GetParameter",
+                "sts:GetCallerIdentity"
             ],
+            vec!["guardduty:GetFindings", "iam:GetUserPolicy"],
             vec!["iam:PutUserPolicy"],
         ],
         "{calls:?}"

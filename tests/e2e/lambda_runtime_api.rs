@@ -888,18 +888,19 @@ async fn one_enforced_containment_makes_exactly_these_requests_cold_and_warm() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    // Cold: the settings document and the caller identity together; GuardDuty (its detector
-    // id, then the finding) while the policy is read; the breaker's slot and the ledger's
-    // entry together; the write; the entry completed.
+    // Cold: the settings document, the caller identity and GuardDuty's detector id together;
+    // the finding from GuardDuty while the policy is read; the breaker's slot and the
+    // ledger's entry together; the write; the entry completed. Four round trips before the
+    // lockout, as warm plus one: what is cached per instance costs one round trip, not two.
     assert_eq!(
         trips(&cold),
         [
-            vec!["ssm:GetParameter", "sts:GetCallerIdentity"],
             vec![
-                "guardduty:GetFindings",
                 "guardduty:ListDetectors",
-                "iam:GetUserPolicy"
+                "ssm:GetParameter",
+                "sts:GetCallerIdentity"
             ],
+            vec!["guardduty:GetFindings", "iam:GetUserPolicy"],
             vec!["dynamodb:PutItem", "dynamodb:UpdateItem"],
             vec!["iam:PutUserPolicy"],
             vec!["dynamodb:PutItem"],

@@ -217,6 +217,14 @@ impl GuardDutyFindings for AwsGuardDuty {
             ))),
         }
     }
+
+    /// The detector id, asked before the event needs it; a failure is not cached, and the
+    /// finding's `get_finding` asks again and reports it in the decision record.
+    async fn prepare(&self) {
+        if let Err(e) = self.detector_id().await {
+            tracing::debug!(error = %e, "ListDetectors failed ahead of the finding; asked again with it");
+        }
+    }
 }
 
 /// The SDK's finding as the domain's. `Err` names the field the domain requires and GuardDuty

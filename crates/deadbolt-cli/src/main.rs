@@ -23,7 +23,8 @@ use deadbolt_core::decision::is_long_term_key;
 use deadbolt_core::ledger::{self, unreleased, Ledger, LedgerEntry};
 use deadbolt_core::policy::DENY_ALL_POLICY_NAME;
 use deadbolt_core::ports::{
-    HeldFindings, IamDirectory, IdentityProvider, InlinePolicies, NoHeldFindings, NoIdentityCenter,
+    GuardDutyFindings, HeldFindings, IamDirectory, IdentityProvider, InlinePolicies,
+    NoHeldFindings, NoIdentityCenter,
 };
 use deadbolt_core::runtime::{ConfigOrigin, RuntimeConfig};
 use deadbolt_core::{
@@ -1647,12 +1648,20 @@ async fn replay_decision(
     // environment; an invalid one never enforces (the last good one, or dry-run).
     let store = deadbolt_aws::SsmSettingsStore::from_conf(&sdk, parameter);
     let mut runtime = RuntimeConfig::new(environment.clone(), 0);
-    // Who deadbolt runs as (the decision's account, the ledger's actor) depends on nothing
-    // the document says: asked in the same round trip as the settings, once.
+    // Who deadbolt runs as (the decision's account, the ledger's actor) and GuardDuty's
+    // detector id (what verification asks with) depend on nothing the document says: asked
+    // in the same round trip as the settings, once.
     let identity = StsIdentity::from_conf(&sdk);
-    let (_, caller) = futures_util::future::join(
+    let guardduty = (!no_verify).then(|| AwsGuardDuty::from_conf(&sdk));
+    let prepare_verification = async {
+        if let Some(guardduty) = &guardduty {
+            guardduty.prepare().await;
+        }
+    };
+    let (_, caller, ()) = futures_util::future::join3(
         runtime.refresh(&store, deadbolt_core::clock::now_ms()),
         identity.caller_identity(),
+        prepare_verification,
     )
     .await;
     let mut settings = match (runtime.current(), runtime.origin()) {
@@ -1728,7 +1737,7 @@ async fn replay_decision(
         identity,
         identity_center: Some(AwsIdentityCenter::from_conf(&sdk)),
         shared_breaker: breaker_table.map(|t| deadbolt_aws::DynamoBreaker::from_conf(&sdk, t)),
-        guardduty: (!no_verify).then(|| AwsGuardDuty::from_conf(&sdk)),
+        guardduty,
         // An operator's replay is never held: it has no shared count to be refused by.
         held: None::<NoHeldFindings>,
     })

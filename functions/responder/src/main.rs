@@ -128,11 +128,12 @@ async fn handle(
     if let Some(store) = &deps.held_store {
         store.learn_target(&event.context.invoked_function_arn);
     }
-    // The settings read (once per TTL) and the caller identity (once per instance) depend on
-    // nothing of each other: on a cold start they are one round trip, not two. A failed
-    // identity is not cached, and the decision asks again (and records why).
+    // The settings read (once per TTL), the caller identity and GuardDuty's detector id (once
+    // per instance) depend on nothing of each other: on a cold start they are one round trip,
+    // not three. A failed identity or detector lookup is not cached, and the decision asks
+    // again (and records why).
     let (settings, _) =
-        futures_util::future::join(deps.settings.current(), deps.responder.account()).await;
+        futures_util::future::join(deps.settings.current(), deps.responder.prepare()).await;
     let work = async {
         match &settings {
             Ok(settings) => deps.responder.handle(raw, settings).await,

@@ -198,6 +198,19 @@ where
         self.account.get(&self.identity).await
     }
 
+    /// What a cold instance asks before its first finding and never again: the caller
+    /// identity and what verification needs (GuardDuty's detector id), in flight together,
+    /// so that the callers' settings read can join them in one round trip. Failures are not
+    /// cached: the decision asks again and records why.
+    pub async fn prepare(&self) {
+        let verification = async {
+            if let Some(guardduty) = &self.guardduty {
+                guardduty.prepare().await;
+            }
+        };
+        let _ = futures_util::future::join(self.account(), verification).await;
+    }
+
     /// Handle one raw event under `settings`. Never panics and never fails: every path ends in
     /// a record.
     pub async fn handle(&self, raw: &str, settings: &Settings) -> DecisionRecord {

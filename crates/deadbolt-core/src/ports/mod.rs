@@ -446,6 +446,14 @@ pub trait GuardDutyFindings: Send + Sync {
         &self,
         finding_id: &str,
     ) -> impl Future<Output = Result<Option<crate::finding::Finding>, AwsError>> + Send;
+
+    /// What every later `get_finding` needs and no event changes (the adapter's detector id),
+    /// asked now: the responder runs this in the same round trip as the settings read and the
+    /// caller identity on a cold start, so verification costs no serial round trip of its
+    /// own. Best effort: a failure is not cached and `get_finding` asks again (and reports it).
+    fn prepare(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 impl<T: GuardDutyFindings> GuardDutyFindings for &T {
@@ -455,6 +463,10 @@ impl<T: GuardDutyFindings> GuardDutyFindings for &T {
     ) -> Result<Option<crate::finding::Finding>, AwsError> {
         (**self).get_finding(finding_id).await
     }
+
+    async fn prepare(&self) {
+        (**self).prepare().await
+    }
 }
 
 impl<T: GuardDutyFindings> GuardDutyFindings for std::sync::Arc<T> {
@@ -463,6 +475,10 @@ impl<T: GuardDutyFindings> GuardDutyFindings for std::sync::Arc<T> {
         finding_id: &str,
     ) -> Result<Option<crate::finding::Finding>, AwsError> {
         (**self).get_finding(finding_id).await
+    }
+
+    async fn prepare(&self) {
+        (**self).prepare().await
     }
 }
 
