@@ -5,7 +5,8 @@
 //! 2. One enforced containment in one process, as a new user measures it: `deadbolt replay
 //!    FINDING --enforce` against the same moto and GuardDuty stand-in as a plain Python/boto3
 //!    responder doing the same containment (`scripts/bench/boto3_responder.py`), each run
-//!    interleaved, wall time and peak RSS of the child process (`scripts/bench/measure.py`).
+//!    interleaved, wall time and peak RSS of the child process (`deadbolt-bench-measure`, whose
+//!    module comment says why it is not Python).
 //!
 //! With `DEADBOLT_BENCH_BASELINE=DIR` (a directory holding another build's `responder` and
 //! `deadbolt`, which scripts/bench.sh builds from a git ref), every figure is measured for both
@@ -255,11 +256,9 @@ async fn finding_file(moto: &Moto, user: &str) -> PathBuf {
     path
 }
 
-/// `measure.py` on `command` with moto's environment: (ms, peak RSS KiB).
+/// `deadbolt-bench-measure` on `command` with moto's environment: (ms, peak RSS KiB).
 fn measured(moto: &Moto, command: &[&Path]) -> (f64, f64) {
-    let python = deadbolt_e2e::moto::venv().join("bin/python");
-    let out = std::process::Command::new(&python)
-        .arg(repo_root().join("scripts/bench/measure.py"))
+    let out = std::process::Command::new(built_binary("deadbolt-bench-measure"))
         .args(command)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -269,10 +268,10 @@ fn measured(moto: &Moto, command: &[&Path]) -> (f64, f64) {
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("DEADBOLT_MODE", "enforce")
         .output()
-        .expect("measure.py runs");
+        .expect("deadbolt-bench-measure runs");
     let figures: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
         panic!(
-            "measure.py: {}{}",
+            "deadbolt-bench-measure: {}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )

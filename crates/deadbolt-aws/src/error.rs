@@ -45,9 +45,11 @@ where
         SdkError::TimeoutError(_) => {
             AwsError::new(AwsErrorKind::Unavailable, "Timeout", short(err))
         }
-        SdkError::DispatchFailure(_) => {
-            AwsError::new(AwsErrorKind::Unavailable, "DispatchFailure", short(err))
-        }
+        SdkError::DispatchFailure(_) => AwsError::new(
+            AwsErrorKind::Unavailable,
+            "DispatchFailure",
+            untrusted_hint(short(err)),
+        ),
         SdkError::ResponseError(_) => {
             AwsError::new(AwsErrorKind::Unavailable, "ResponseError", short(err))
         }
@@ -57,6 +59,20 @@ where
             AwsError::new(AwsErrorKind::Other, "ConstructionFailure", short(err))
         }
         _ => AwsError::new(AwsErrorKind::Other, "SdkError", short(err)),
+    }
+}
+
+/// A certificate no trusted root vouches for (rustls's `UnknownIssuer`): with deadbolt's
+/// default trust roots the one thing a user can change is which roots, so the message says how.
+fn untrusted_hint(message: String) -> String {
+    if message.contains("UnknownIssuer") {
+        format!(
+            "{message} (deadbolt trusts Amazon Trust Services' roots only unless \
+             {}=system: behind a TLS-inspecting proxy, set it and install the proxy's root)",
+            crate::tls::TLS_ROOTS_VAR
+        )
+    } else {
+        message
     }
 }
 

@@ -25,6 +25,7 @@ mod ledger;
 pub mod live;
 mod members;
 mod securityhub;
+pub mod tls;
 pub use announce::AlarmAnnouncer;
 pub use breaker::{hour_bucket, DynamoBreaker};
 pub(crate) use error::{classify, done};
@@ -47,6 +48,9 @@ pub struct AwsOptions {
     /// Credentials to use instead of the chain's: a member account's, after the CLI assumed
     /// the member role there (`--account`).
     pub credentials: Option<aws_credential_types::Credentials>,
+    /// Which certificate authorities the calls trust ([`tls`]): Amazon Trust Services' roots
+    /// unless `DEADBOLT_TLS_ROOTS=system` ([`tls::TrustRoots::from_env`]).
+    pub trust_roots: tls::TrustRoots,
 }
 
 /// Load the SDK configuration once per process. Timeouts are explicit: a hung connection must
@@ -75,6 +79,11 @@ fn config_loader(options: &AwsOptions) -> aws_config::ConfigLoader {
     }
     if let Some(credentials) = &options.credentials {
         loader = loader.credentials_provider(credentials.clone());
+    }
+    // Set on the loader, not on the loaded config: the credential providers it builds (SSO,
+    // web identity, STS) call AWS through the same client and trust the same roots.
+    if let Some(client) = tls::https_client(options.trust_roots) {
+        loader = loader.http_client(client);
     }
     loader
 }

@@ -345,11 +345,21 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Which certificate authorities the AWS calls trust (deadbolt_aws::tls): a value deadbolt
+    // does not know stops it here, before any call.
+    let trust_roots = match deadbolt_aws::tls::TrustRoots::from_env_for(cli.region.as_deref()) {
+        Ok(roots) => roots,
+        Err(e) => {
+            eprintln!("deadbolt: invalid configuration: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let mut options = AwsOptions {
         endpoint_url: cli.endpoint_url,
         region: cli.region,
         profile: cli.profile,
         credentials: None,
+        trust_roots,
     };
     // deadbolt's own account, where the ledger and settings are, whatever --account says.
     let own_options = options.clone();

@@ -57,7 +57,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ttl_seconds_from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let athena =
         AthenaSettings::from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
-    let sdk = load_config(&AwsOptions::default()).await;
+    // Which certificate authorities the AWS calls trust (deadbolt_aws::tls, DEADBOLT_TLS_ROOTS):
+    // a value deadbolt does not know stops it here, like any other configuration.
+    let trust_roots = deadbolt_aws::tls::TrustRoots::from_env()
+        .inspect_err(|e| error!(error = %e, "invalid configuration"))?;
+    let sdk = load_config(&AwsOptions {
+        trust_roots,
+        ..AwsOptions::default()
+    })
+    .await;
     // ReportBucket: each investigation's HTML page, in this region's bucket.
     let report_bucket = report_bucket_from_env(&sdk)
         .inspect_err(|e| error!(error = %e, "invalid configuration"))?;

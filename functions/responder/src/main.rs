@@ -56,7 +56,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ttl_seconds_from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let parameter = config_parameter_from_env();
     info!(mode = %config.mode, parameter = %parameter, ttl_seconds, "deadbolt responder starting");
-    let sdk = load_config(&AwsOptions::default()).await;
+    // Which certificate authorities the AWS calls trust (deadbolt_aws::tls, DEADBOLT_TLS_ROOTS):
+    // a value deadbolt does not know stops it here, like any other configuration.
+    let trust_roots = deadbolt_aws::tls::TrustRoots::from_env()
+        .inspect_err(|e| error!(error = %e, "invalid configuration"))?;
+    let sdk = load_config(&AwsOptions {
+        trust_roots,
+        ..AwsOptions::default()
+    })
+    .await;
     // The settings parameter and the breaker table (with held findings) of the home region.
     let home = home_region_config(&sdk);
     // Held findings, and approve mode's pending approvals with their expiry schedules; the

@@ -308,18 +308,12 @@ fn parse_guardduty_event(raw: &str) -> Result<GuardDutyEvent, InputError> {
         });
     }
     check_shape(raw)?;
-    let mut de = serde_json::Deserializer::from_str(raw);
-    let wire: WireEvent<_> = serde_path_to_error::deserialize(&mut de)
-        .map_err(classify_serde_error)
-        .map_err(|e| {
-            if looks_like_asff(raw) {
-                InputError::SecurityHubFinding
-            } else {
-                e
-            }
-        })?;
-    de.end().map_err(|e| InputError::NotJson {
-        detail: e.to_string(),
+    let wire: WireEvent<_> = deserialize_explained(raw).map_err(|e| {
+        if looks_like_asff(raw) {
+            InputError::SecurityHubFinding
+        } else {
+            e
+        }
     })?;
     let (mut event, time) = wire.into_event()?;
     // This assignment is what fixes `WireEvent`'s `_`: the envelope's timestamp type is
@@ -586,6 +580,22 @@ fn looks_like_asff(raw: &str) -> bool {
             .is_some_and(pascal)
     };
     pascal(&v) || first(v.get("Findings")) || first(v.get("detail").and_then(|d| d.get("findings")))
+}
+
+/// `raw` as a `T`; a failure names the path of the field that failed. The path is asked for
+/// only once the plain parse failed: `serde_path_to_error` tracks every field's path as it
+/// goes, a fifth of the happy path's parse, and the same deserializer over the same text fails
+/// at the same place the second time.
+fn deserialize_explained<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, InputError> {
+    if let Ok(value) = serde_json::from_str(raw) {
+        return Ok(value);
+    }
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(classify_serde_error)?;
+    de.end().map_err(|e| InputError::NotJson {
+        detail: e.to_string(),
+    })?;
+    Ok(value)
 }
 
 fn classify_serde_error(err: serde_path_to_error::Error<serde_json::Error>) -> InputError {
