@@ -73,7 +73,14 @@ async fn main() {
     for run in 0..runs {
         let moto = Moto::start().await;
         warm_moto(&moto).await;
-        for (i, build) in builds.iter().enumerate() {
+        // Which build goes first alternates: the first process after a fresh moto is slower
+        // whichever build it is (measured: the same binary, 162.7 ms first against 138.4 ms
+        // second), which made "this build" look ~20 % slower to start in every run until
+        // session 13.
+        let mut order: Vec<usize> = (0..builds.len()).collect();
+        order.rotate_left(run % builds.len());
+        for i in order {
+            let build = &builds[i];
             let (cold, warm, rss) = lambda_run(&moto, build, run, i).await;
             figures[i].cold_ms.push(cold);
             figures[i].warm_ms.push(warm);

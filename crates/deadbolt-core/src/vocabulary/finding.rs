@@ -484,19 +484,28 @@ fn check_shape(raw: &str) -> Result<(), InputError> {
             }),
         };
     }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in raw.as_bytes() {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    // Most of a finding's bytes are inside strings: a string is skipped to its closing quote
+    // in one search (an escaped character is stepped over with its backslash), so the
+    // per-byte loop runs over structure only.
+    let bytes = raw.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while let Some(&b) = bytes.get(i) {
+        i += 1;
         match b {
-            b'"' => in_string = true,
+            b'"' => loop {
+                match bytes[i..].iter().position(|&c| c == b'"' || c == b'\\') {
+                    Some(at) if bytes[i + at] == b'\\' => i += at + 2,
+                    Some(at) => {
+                        i += at + 1;
+                        break;
+                    }
+                    // An unterminated string: serde_json says so, with its position.
+                    None => return Ok(()),
+                }
+                if i >= bytes.len() {
+                    return Ok(());
+                }
+            },
             b'{' | b'[' => {
                 depth += 1;
                 if depth > MAX_JSON_DEPTH {
@@ -851,6 +860,39 @@ mod tests {
 
     const EVENT: &str =
         include_str!("../../../../tests/fixtures/guardduty/cloudtrail-logging-disabled.json");
+
+    /// Brackets inside strings, escaped quotes and escaped backslashes are not structure: only
+    /// real nesting counts towards MAX_JSON_DEPTH, and an unterminated string is left to
+    /// serde_json to report.
+    #[test]
+    fn the_depth_check_counts_structure_and_skips_strings() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert_eq!(check_shape(&format!("{{\"a\":{}}}", nested(31))), Ok(()));
+        assert_eq!(
+            check_shape(&format!("{{\"a\":{}}}", nested(32))),
+            Err(InputError::TooDeep {
+                limit: MAX_JSON_DEPTH
+            })
+        );
+        let brackets = "[".repeat(100);
+        for text in [
+            format!("{{\"a\":\"{brackets}\"}}"),
+            format!("{{\"a\":\"\\\"{brackets}\"}}"),
+            format!("{{\"a\\\\\":\"{brackets}\"}}"),
+            format!("{{\"a\":\"{brackets}"),
+            "{\"a\":\"\\".to_string(),
+        ] {
+            assert_eq!(check_shape(&text), Ok(()), "{text}");
+        }
+        // After an escaped backslash the next quote closes the string: what follows is
+        // structure again.
+        assert_eq!(
+            check_shape(&format!("{{\"a\":\"\\\\\",\"b\":{}}}", nested(40))),
+            Err(InputError::TooDeep {
+                limit: MAX_JSON_DEPTH
+            })
+        );
+    }
 
     /// The fixture without the fields at these JSON pointers.
     fn without(pointers: &[&str]) -> String {
