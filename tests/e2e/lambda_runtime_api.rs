@@ -922,3 +922,54 @@ async fn one_enforced_containment_makes_exactly_these_requests_cold_and_warm() {
         show(&warm)
     );
 }
+
+/// `DEADBOLT_TLS_ROOTS` is configuration like `DEADBOLT_MODE`: a value deadbolt does not know
+/// stops both functions before they ask the runtime API for an event, and the CLI before any
+/// AWS call, each naming the variable (the runtime API and every AWS endpoint here are a
+/// closed loopback port, so a binary that went on would fail differently).
+#[test]
+fn an_unknown_trust_roots_value_stops_the_functions_and_the_cli_before_any_call() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        drop(listener);
+        format!("127.0.0.1:{port}")
+    };
+    let run = |binary: &str, args: &[&str]| {
+        std::process::Command::new(built_binary(binary))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DEADBOLT_TLS_ROOTS", "mozilla")
+            .env("AWS_LAMBDA_RUNTIME_API", &closed)
+            .env("AWS_ENDPOINT_URL", format!("http://{closed}"))
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .output()
+            .expect("the binary runs")
+    };
+    let said = "DEADBOLT_TLS_ROOTS is \"mozilla\": expected `amazon`";
+    for function in ["responder", "enricher"] {
+        let out = run(function, &[]);
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{function}: {log}");
+        assert!(log.contains("invalid configuration"), "{function}: {log}");
+        assert!(log.contains(said), "{function}: {log}");
+    }
+    let fixture = deadbolt_e2e::fixture_path("cloudtrail-logging-disabled.json");
+    let out = run("deadbolt", &["replay", fixture.to_str().expect("path")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("deadbolt: invalid configuration: ") && stderr.contains(said),
+        "{stderr}"
+    );
+}

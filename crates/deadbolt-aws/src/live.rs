@@ -85,6 +85,20 @@ impl LiveSettings {
     }
 }
 
+/// The Lambdas' SDK configuration: the environment's (the function's role, region and
+/// endpoints) with the trust roots `DEADBOLT_TLS_ROOTS` names. A value deadbolt does not know
+/// is an error, logged here, which stops the function before its first event like any other
+/// invalid configuration.
+pub async fn load_lambda_config() -> Result<aws_config::SdkConfig, crate::tls::TrustRootsError> {
+    let trust_roots = crate::tls::TrustRoots::from_env()
+        .inspect_err(|e| error!(error = %e, "invalid configuration"))?;
+    Ok(crate::load_config(&crate::AwsOptions {
+        trust_roots,
+        ..crate::AwsOptions::default()
+    })
+    .await)
+}
+
 /// The Lambdas' logging, as Lambda's advanced logging controls configure it (what
 /// `lambda_runtime`'s default subscriber did, without its regex-based filter):
 /// `AWS_LAMBDA_LOG_FORMAT=JSON` (the template's `LogFormat: JSON`) gives one JSON object a

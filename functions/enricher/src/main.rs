@@ -6,8 +6,8 @@ use deadbolt_aws::live::{
     config_parameter_from_env, home_region_config, report_bucket_from_env, ttl_seconds_from_env,
 };
 use deadbolt_aws::{
-    load_config, AwsGuardDuty, AwsIam, AwsOptions, DynamoBreaker, DynamoLedger, LiveSettings,
-    MemberSessions, SsmSettingsStore, StsIdentity,
+    AwsGuardDuty, AwsIam, DynamoBreaker, DynamoLedger, LiveSettings, MemberSessions,
+    SsmSettingsStore, StsIdentity,
 };
 use deadbolt_core::account::AccountCache;
 use deadbolt_core::clock::now_ms;
@@ -57,15 +57,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ttl_seconds_from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let athena =
         AthenaSettings::from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
-    // Which certificate authorities the AWS calls trust (deadbolt_aws::tls, DEADBOLT_TLS_ROOTS):
-    // a value deadbolt does not know stops it here, like any other configuration.
-    let trust_roots = deadbolt_aws::tls::TrustRoots::from_env()
-        .inspect_err(|e| error!(error = %e, "invalid configuration"))?;
-    let sdk = load_config(&AwsOptions {
-        trust_roots,
-        ..AwsOptions::default()
-    })
-    .await;
+    // The trust roots are configuration too (DEADBOLT_TLS_ROOTS): an unknown value stops here.
+    let sdk = deadbolt_aws::live::load_lambda_config().await?;
     // ReportBucket: each investigation's HTML page, in this region's bucket.
     let report_bucket = report_bucket_from_env(&sdk)
         .inspect_err(|e| error!(error = %e, "invalid configuration"))?;

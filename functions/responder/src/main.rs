@@ -5,9 +5,9 @@ use deadbolt_aws::live::{
     ttl_seconds_from_env,
 };
 use deadbolt_aws::{
-    load_config, AlarmAnnouncer, AwsGuardDuty, AwsIam, AwsIdentityCenter, AwsOptions,
-    DynamoBreaker, DynamoHeldFindings, DynamoLedger, LiveSettings, MemberSessions,
-    SecurityHubWriteBack, SsmSettingsStore, StsIdentity,
+    AlarmAnnouncer, AwsGuardDuty, AwsIam, AwsIdentityCenter, DynamoBreaker, DynamoHeldFindings,
+    DynamoLedger, LiveSettings, MemberSessions, SecurityHubWriteBack, SsmSettingsStore,
+    StsIdentity,
 };
 use deadbolt_core::clock::now_ms;
 use deadbolt_core::metrics::{decision_emf, namespace_from_env, write_back_failure_emf};
@@ -56,15 +56,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ttl_seconds_from_env().inspect_err(|e| error!(error = %e, "invalid configuration"))?;
     let parameter = config_parameter_from_env();
     info!(mode = %config.mode, parameter = %parameter, ttl_seconds, "deadbolt responder starting");
-    // Which certificate authorities the AWS calls trust (deadbolt_aws::tls, DEADBOLT_TLS_ROOTS):
-    // a value deadbolt does not know stops it here, like any other configuration.
-    let trust_roots = deadbolt_aws::tls::TrustRoots::from_env()
-        .inspect_err(|e| error!(error = %e, "invalid configuration"))?;
-    let sdk = load_config(&AwsOptions {
-        trust_roots,
-        ..AwsOptions::default()
-    })
-    .await;
+    // The trust roots are configuration too (DEADBOLT_TLS_ROOTS): an unknown value stops here.
+    let sdk = deadbolt_aws::live::load_lambda_config().await?;
     // The settings parameter and the breaker table (with held findings) of the home region.
     let home = home_region_config(&sdk);
     // Held findings, and approve mode's pending approvals with their expiry schedules; the
