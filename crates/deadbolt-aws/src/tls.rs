@@ -91,13 +91,6 @@ impl TrustRoots {
             _ => TrustRoots::Amazon,
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TrustRoots::Amazon => "amazon",
-            TrustRoots::System => "system",
-        }
-    }
 }
 
 /// The HTTPS client for Amazon's roots: the SDK's default client (rustls with aws-lc, the

@@ -592,9 +592,9 @@ fn looks_like_asff(raw: &str) -> bool {
 }
 
 /// `raw` as a `T`; a failure names the path of the field that failed. The path is asked for
-/// only once the plain parse failed: `serde_path_to_error` tracks every field's path as it
-/// goes, a fifth of the happy path's parse, and the same deserializer over the same text fails
-/// at the same place the second time.
+/// only once the plain parse failed: `serde_path_to_error` keeps every field's path as it goes
+/// (bookkeeping the happy path never reads), and the same deserializer over the same text
+/// fails at the same place the second time.
 fn deserialize_explained<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, InputError> {
     if let Ok(value) = serde_json::from_str(raw) {
         return Ok(value);
